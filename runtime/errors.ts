@@ -1,0 +1,65 @@
+/**
+ * Every error the runtime throws at its callers, each with a machine-readable `code` (errors
+ * lose their class when they cross a worker boundary, so callers match on the code).
+ * @module
+ */
+
+export type ErrorCode =
+  | 'invalid_option'
+  | 'invalid_argument'
+  | 'unknown_function'
+  | 'unknown_task'
+  | 'duplicate_id'
+  | 'queue_full'
+  | 'draining'
+  | 'already_terminal';
+
+export class EbbflowError extends Error {
+  override name = 'EbbflowError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export const isEbbflowError = (value: unknown): value is EbbflowError =>
+  value instanceof EbbflowError;
+
+export const unknownFunction = (name: string) =>
+  new EbbflowError('unknown_function', `no function named "${name}"`);
+
+export const unknownTask = (id: string) =>
+  new EbbflowError('unknown_task', `no task with id "${id}" (unknown or expired)`);
+
+export const duplicateId = (id: string) =>
+  new EbbflowError('duplicate_id', `task id "${id}" is already in use`);
+
+export const queueFull = (name: string, limit: number) =>
+  new EbbflowError('queue_full', `the queue of "${name}" is full (${limit} tasks); retry later`);
+
+export const draining = () =>
+  new EbbflowError('draining', 'the runtime is shutting down and takes no new tasks');
+
+export const alreadyTerminal = (id: string, status: string) =>
+  new EbbflowError('already_terminal', `task "${id}" has already ended (${status})`);
+
+/** An option error that names the option and the bad value, as p-queue and piscina do. */
+export const invalidOption = (option: string, expected: string, value: unknown) =>
+  new EbbflowError(
+    'invalid_option',
+    `option ${option} must be ${expected}, got ${describeValue(value)}`,
+  );
+
+export const describeValue = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return value.toString();
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+};

@@ -1,0 +1,61 @@
+/**
+ * The seams between the portable core and a host (Node, Deno, Bun, workerd): where function
+ * modules come from, how a worker is spawned, and what the machine can tell about itself.
+ * @module
+ */
+import type { Endpoint } from 'comlink';
+
+/** One function module found by a source. */
+export interface FunctionEntry {
+  name: string;
+  /** The module's URL (`file:` on hosts with a file system). */
+  url: string;
+}
+
+export interface FunctionListing {
+  entries: FunctionEntry[];
+  /** Files passed over, each with the reason, for the server to print. */
+  warnings: string[];
+}
+
+/** Where function modules come from: a folder on disk, or a registry generated at build time. */
+export interface FunctionSource {
+  list(): Promise<FunctionListing>;
+}
+
+/** A function made ready to run in workers (bundled, checked); opaque to the core. */
+export interface PreparedFunction {
+  entry: FunctionEntry;
+}
+
+export interface SpawnOptions {
+  workerId: number;
+  /** Heap limit for the worker in MiB, where the host can enforce one. */
+  memoryLimitMb: number;
+}
+
+/** A live worker as the pool sees it. */
+export interface SpawnedWorker {
+  /** The comlink endpoint the pool talks to. */
+  endpoint: Endpoint;
+  /**
+   * Registers the one listener told when the worker is gone, with a cause a person can read
+   * ("the worker exited with code 3"). Hosts that get no signal never call it; the pool's
+   * deadlines cover them.
+   */
+  onExit(listener: (cause: string) => void): void;
+  /** Stop the worker; resolves once it can run no more code. */
+  terminate(): Promise<void>;
+}
+
+/** What a host supplies to the core. */
+export interface WorkerHost {
+  readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser';
+  /** Bundle or check a function module; throws with the loader's message when it cannot load. */
+  prepare(entry: FunctionEntry): Promise<PreparedFunction>;
+  spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;
+  /** Logical cores this process may use. */
+  hardwareConcurrency(): number;
+  /** Remove what `prepare` left behind (temporary bundles). */
+  dispose?(): Promise<void>;
+}

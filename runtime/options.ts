@@ -1,0 +1,136 @@
+/**
+ * The runtime's options with their defaults (the seed's: 2-20 workers, 0.8/0.3 thresholds, a
+ * 10 s monitor), validated once at construction with errors that name the option and value.
+ * @module
+ */
+import { invalidOption } from './errors.ts';
+import type { FunctionSource, WorkerHost } from './host/types.ts';
+import type { TaskStore } from './store.ts';
+import type { FunctionConfig, ResolvedFunctionConfig } from './types.ts';
+
+export interface RuntimeOptions {
+  /** Where the function modules come from. */
+  source: FunctionSource;
+  /** How workers are spawned on this host. */
+  host: WorkerHost;
+  /** Where task records are kept. @default an in-memory store bounded by resultTtlMs/maxResults */
+  store?: TaskStore;
+  /** Each function's default minimum of warm workers. @default 2 */
+  minWorkers?: number;
+  /** The ceiling on all workers of the runtime together. @default 20 */
+  maxWorkers?: number;
+  /** Load ratio above which a pool grows by 2. @default 0.8 */
+  scaleUpThreshold?: number;
+  /** Load ratio below which a pool shrinks by 1. @default 0.3 */
+  scaleDownThreshold?: number;
+  /** How often the monitor samples load and pressure. @default 10000 */
+  monitorIntervalMs?: number;
+  /** Default run timeout of a task. @default 30000 */
+  taskTimeoutMs?: number;
+  /** Queued tasks per function before `queue_full`. @default 10000 */
+  maxQueue?: number;
+  /** How long a finished record stays readable. @default 3600000 */
+  resultTtlMs?: number;
+  /** Finished records kept. @default 100000 */
+  maxResults?: number;
+  /** How long `close()` waits for work to finish. @default 30000 */
+  drainTimeoutMs?: number;
+  /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
+  memoryLimitMb?: number;
+  /** Where warnings and notices go. @default console.warn */
+  log?: (message: string) => void;
+}
+
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store'>> & { store?: TaskStore };
+
+export const DEFAULTS = {
+  minWorkers: 2,
+  maxWorkers: 20,
+  scaleUpThreshold: 0.8,
+  scaleDownThreshold: 0.3,
+  monitorIntervalMs: 10_000,
+  taskTimeoutMs: 30_000,
+  maxQueue: 10_000,
+  resultTtlMs: 3_600_000,
+  maxResults: 100_000,
+  drainTimeoutMs: 30_000,
+  memoryLimitMb: 512,
+} as const;
+
+export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
+  const o = { ...DEFAULTS, log: (m: string) => console.warn(m), ...stripUndefined(options) };
+  integer('minWorkers', o.minWorkers, 0);
+  integer('maxWorkers', o.maxWorkers, 1);
+  ratio('scaleUpThreshold', o.scaleUpThreshold);
+  ratio('scaleDownThreshold', o.scaleDownThreshold);
+  if (o.scaleDownThreshold >= o.scaleUpThreshold) {
+    throw invalidOption(
+      'scaleDownThreshold',
+      `below scaleUpThreshold (${o.scaleUpThreshold})`,
+      o.scaleDownThreshold,
+    );
+  }
+  integer('monitorIntervalMs', o.monitorIntervalMs, 1);
+  integer('taskTimeoutMs', o.taskTimeoutMs, 1);
+  integer('maxQueue', o.maxQueue, 1);
+  integer('resultTtlMs', o.resultTtlMs, 0);
+  integer('maxResults', o.maxResults, 0);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0);
+  integer('memoryLimitMb', o.memoryLimitMb, 16);
+  return o;
+};
+
+/** A function's `config` export over the runtime's defaults; throws naming the bad field. */
+export const resolveFunctionConfig = (
+  config: unknown,
+  o: ResolvedOptions,
+): ResolvedFunctionConfig => {
+  if (
+    config !== undefined &&
+    (typeof config !== 'object' || config === null || Array.isArray(config))
+  ) {
+    throw invalidOption('config', 'an object', config);
+  }
+  const c = (config ?? {}) as FunctionConfig;
+  const resolved: ResolvedFunctionConfig = {
+    minWorkers: c.minWorkers ?? Math.min(o.minWorkers, c.maxWorkers ?? o.minWorkers),
+    maxWorkers: c.maxWorkers ?? o.maxWorkers,
+    timeoutMs: c.timeoutMs ?? o.taskTimeoutMs,
+    maxQueue: c.maxQueue ?? o.maxQueue,
+    concurrency: c.concurrency ?? 1,
+    memoryLimitMb: c.memoryLimitMb ?? o.memoryLimitMb,
+  };
+  integer('config.minWorkers', resolved.minWorkers, 0);
+  integer('config.maxWorkers', resolved.maxWorkers, 1);
+  if (resolved.minWorkers > resolved.maxWorkers) {
+    throw invalidOption(
+      'config.minWorkers',
+      `at most maxWorkers (${resolved.maxWorkers})`,
+      resolved.minWorkers,
+    );
+  }
+  // A function can only lower its share of the runtime's ceiling.
+  resolved.maxWorkers = Math.min(resolved.maxWorkers, o.maxWorkers);
+  resolved.minWorkers = Math.min(resolved.minWorkers, resolved.maxWorkers);
+  integer('config.timeoutMs', resolved.timeoutMs, 1);
+  integer('config.maxQueue', resolved.maxQueue, 1);
+  integer('config.concurrency', resolved.concurrency, 1, 1000);
+  integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);
+  return resolved;
+};
+
+const integer = (name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw invalidOption(name, `an integer ${range}`, value);
+  }
+};
+
+const ratio = (name: string, value: unknown) => {
+  if (typeof value !== 'number' || !(value > 0) || !(value <= 10)) {
+    throw invalidOption(name, 'a number above 0 and at most 10', value);
+  }
+};
+
+const stripUndefined = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

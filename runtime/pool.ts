@@ -1,0 +1,419 @@
+/**
+ * The workers of one function: queues its tasks, keeps its workers fed, and turns every way a
+ * task can end (result, throw, timeout, crash, cancel, shutdown) into exactly one terminal state.
+ * @module
+ */
+import type { WorkerBudget } from './budget.ts';
+import type { PreparedFunction, WorkerHost } from './host/types.ts';
+import { Deque } from './queue.ts';
+import type { Task } from './task.ts';
+import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
+import type { Outcome } from './worker/protocol.ts';
+import { type HandleEvents, MAX_SLOTS, type Orphan, WorkerHandle } from './worker-handle.ts';
+
+export interface PoolDeps {
+  host: WorkerHost;
+  budget: WorkerBudget;
+  nextWorkerId(): number;
+  /** Told once per task when it becomes terminal (the store and runtime counters). */
+  settled(task: Task): void;
+  /** Told when queued work waits for a worker, so the scaler can react before its tick. */
+  backlog(pool: FunctionPool): void;
+  /** Asked for room when the budget is spent and this pool has no worker at all; calls
+   * `pool.wake()` once a worker elsewhere was retired. */
+  reclaim(pool: FunctionPool): void;
+  log(message: string): void;
+}
+
+/** Aim for about this much work (ms) per batch sent to a worker when tasks are short. */
+const BATCH_TARGET_MS = 1;
+/** Spawn failures in a row before a function is declared unavailable. */
+const MAX_SPAWN_FAILURES = 3;
+
+export class FunctionPool {
+  status: FunctionStatus = 'ready';
+  error?: string;
+  readonly workers = new Set<WorkerHandle>();
+  tasksCompleted = 0;
+  tasksFailed = 0;
+  tasksCancelled = 0;
+  coldStarts = 0;
+  lastColdStartMs?: number;
+  #queue = new Deque<Task>();
+  /** Queued tasks not cancelled (the deque may still hold cancelled ones until dispatch). */
+  #queued = 0;
+  #runTimeTotal = 0;
+  #runTimeCount = 0;
+  /** Moving average of one task's run time in the worker, for batch sizing. */
+  #recentTaskMs: number | undefined;
+  #dispatchQueued = false;
+  #spawnFailures = 0;
+  /** Workers still loading the module, settled either way. */
+  #starting = new Set<Promise<unknown>>();
+  #closing = false;
+  /** False until `activate`: a pool reading its config spawns nothing on its own. */
+  #active = false;
+  #events: HandleEvents;
+
+  readonly name: string;
+  config: ResolvedFunctionConfig;
+  readonly prepared: PreparedFunction | undefined;
+  readonly deps: PoolDeps;
+
+  constructor(
+    name: string,
+    config: ResolvedFunctionConfig,
+    prepared: PreparedFunction | undefined,
+    deps: PoolDeps,
+  ) {
+    this.name = name;
+    this.config = config;
+    this.prepared = prepared;
+    this.deps = deps;
+    this.#events = {
+      outcome: (task, outcome, handle) => this.#onOutcome(task, outcome, handle),
+      drained: () => this.#dispatch(),
+      timedOut: (task, handle) => this.#onTimeout(task, handle),
+      dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
+    };
+  }
+
+  get queueSize(): number {
+    return this.#queued;
+  }
+
+  get activeTasks(): number {
+    let n = 0;
+    for (const worker of this.workers) n += worker.inflight.size;
+    return n;
+  }
+
+  /** Live workers, starting ones included. */
+  get workerCount(): number {
+    let n = 0;
+    for (const worker of this.workers)
+      if (worker.state === 'ready' || worker.state === 'starting') n++;
+    return n;
+  }
+
+  get avgTaskTime(): number {
+    return this.#runTimeCount === 0 ? 0 : this.#runTimeTotal / this.#runTimeCount;
+  }
+
+  get idle(): boolean {
+    return this.#queued === 0 && this.activeTasks === 0;
+  }
+
+  /**
+   * Start one worker to read the module's `config` export, then stop it: config decides the
+   * memory limit and concurrency that real workers start with. Rejects with the loader's message.
+   */
+  async probe(): Promise<unknown> {
+    const id = this.deps.nextWorkerId();
+    // The loader keeps probes within the budget; the worker's death gives it back.
+    this.deps.budget.tryAcquire();
+    const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
+      workerId: id,
+      memoryLimitMb: this.config.memoryLimitMb,
+    });
+    const handle = new WorkerHandle(id, worker, this.#events);
+    try {
+      return await handle.start(this.config.concurrency, this.config.timeoutMs);
+    } finally {
+      await handle.stop('the worker that read the config was stopped');
+    }
+  }
+
+  /** Start serving with the function's resolved config. */
+  activate(config: ResolvedFunctionConfig): void {
+    this.config = config;
+    this.#active = true;
+  }
+
+  /** Try again to find a worker for queued work (room was made elsewhere). */
+  wake(): void {
+    this.#dispatch();
+  }
+
+  enqueue(task: Task): void {
+    this.#queue.push(task);
+    this.#queued++;
+    if (!this.#dispatchQueued) {
+      this.#dispatchQueued = true;
+      queueMicrotask(() => {
+        this.#dispatchQueued = false;
+        this.#dispatch();
+      });
+    }
+  }
+
+  /** Cancel a queued or running task of this pool. */
+  cancel(task: Task, at: number): void {
+    if (task.status === 'queued') {
+      this.#queued--;
+      this.#settle(task, 'cancelled', at, 'cancelled before it started');
+      return;
+    }
+    const handle = this.#handleRunning(task);
+    this.#settle(task, 'cancelled', at, 'cancelled while running; its worker was replaced');
+    void handle?.stop(`the worker was stopped because task ${task.id} was cancelled`);
+  }
+
+  /** Spawn up to `count` workers within this pool's max and the runtime's budget. */
+  grow(count: number): number {
+    let spawned = 0;
+    while (spawned < count && this.#active && !this.#closing && this.status === 'ready') {
+      if (this.workerCount >= this.config.maxWorkers || !this.deps.budget.tryAcquire()) break;
+      this.#spawn();
+      spawned++;
+    }
+    return spawned;
+  }
+
+  /** Retire up to `count` idle workers, longest idle first, never below `floor`. */
+  shrink(count: number, floor = this.config.minWorkers): number {
+    const idle = [...this.workers]
+      .filter((w) => w.state === 'ready' && w.inflight.size === 0)
+      .sort((a, b) => a.idleSince - b.idleSince);
+    let retired = 0;
+    for (const worker of idle) {
+      if (retired >= count || this.workerCount <= floor) break;
+      void worker.stop('the worker was retired by the scaler');
+      retired++;
+    }
+    return retired;
+  }
+
+  /** Bring the pool up to its minimum (within the budget). */
+  ensureMin(): void {
+    const missing = this.config.minWorkers - this.workerCount;
+    if (missing > 0) this.grow(missing);
+  }
+
+  /** Fail everything queued (the module stopped loading, or the drain ran out of time). */
+  failQueued(message: string, at = Date.now()): void {
+    for (let task = this.#queue.shift(); task; task = this.#queue.shift()) {
+      if (task.status === 'queued') this.#settle(task, 'failed', at, message);
+    }
+    this.#queued = 0;
+  }
+
+  /** Fail what is running and stop every worker. */
+  async close(message: string): Promise<void> {
+    this.#closing = true;
+    this.failQueued(message);
+    const now = Date.now();
+    for (const worker of this.workers) {
+      for (const task of worker.inflight.values()) this.#settle(task, 'failed', now, message);
+    }
+    await Promise.all([...this.workers].map((w) => w.stop('the runtime shut down')));
+  }
+
+  stats(): FunctionStats {
+    const stats: FunctionStats = {
+      activeWorkers: this.workerCount,
+      queueSize: this.#queued,
+      activeTasks: this.activeTasks,
+      minWorkers: this.config.minWorkers,
+      maxWorkers: this.config.maxWorkers,
+      tasksCompleted: this.tasksCompleted,
+      tasksFailed: this.tasksFailed,
+      tasksCancelled: this.tasksCancelled,
+      avgTaskTime: this.avgTaskTime,
+      coldStarts: this.coldStarts,
+    };
+    if (this.lastColdStartMs !== undefined) stats.lastColdStartMs = this.lastColdStartMs;
+    return stats;
+  }
+
+  /** Mark the function unavailable: its queued tasks and all later ones fail with `error`. */
+  markUnavailable(error: string): void {
+    this.status = 'unavailable';
+    this.error = error;
+    this.failQueued(error);
+  }
+
+  #spawn(): void {
+    const prepared = this.prepared as PreparedFunction;
+    const id = this.deps.nextWorkerId();
+    let handle: WorkerHandle;
+    try {
+      const worker = this.deps.host.spawn(prepared, {
+        workerId: id,
+        memoryLimitMb: this.config.memoryLimitMb,
+      });
+      handle = new WorkerHandle(id, worker, this.#events);
+    } catch (error) {
+      this.deps.budget.release();
+      this.#spawnFailed(error);
+      return;
+    }
+    this.workers.add(handle);
+    const started = handle.start(this.config.concurrency, this.config.timeoutMs).then(
+      () => {
+        this.#spawnFailures = 0;
+        this.coldStarts++;
+        this.lastColdStartMs = (handle.readyAt as number) - handle.spawnedAt;
+        if (this.#closing) void handle.stop('the runtime shut down');
+        else this.#dispatch();
+      },
+      (error: unknown) => {
+        void handle.stop('the worker failed to start');
+        this.#spawnFailed(error);
+      },
+    );
+    this.#starting.add(started);
+    void started.finally(() => this.#starting.delete(started));
+  }
+
+  /** Resolves once every worker spawned so far has started or failed to. */
+  async started(): Promise<void> {
+    while (this.#starting.size > 0) await Promise.all(this.#starting);
+  }
+
+  #spawnFailed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#spawnFailures++;
+    this.deps.log(`${this.name}: a worker failed to start: ${message}`);
+    if (this.#spawnFailures >= MAX_SPAWN_FAILURES) {
+      this.markUnavailable(message);
+    } else if (this.#queued > 0 && this.workerCount === 0) {
+      this.grow(1);
+    }
+  }
+
+  #dispatch(): void {
+    if (this.#queued === 0) return;
+    const limit = this.#batchLimit();
+    const window = this.#window(limit);
+    let ready = 0;
+    for (const worker of this.workers) if (worker.state === 'ready') ready++;
+    if (ready === 0) {
+      this.#needWorker();
+      return;
+    }
+    for (const worker of this.workers) {
+      if (this.#queued === 0) break;
+      if (worker.state !== 'ready') continue;
+      const room = window - worker.inflight.size;
+      if (room <= 0) continue;
+      const share = Math.ceil(this.#queued / ready);
+      const batch = this.#take(Math.min(room, limit, share));
+      if (batch.length > 0) worker.send(batch);
+    }
+    if (this.#queued > 0) this.deps.backlog(this);
+  }
+
+  #needWorker(): void {
+    if (this.workerCount > 0 || this.#closing) {
+      this.deps.backlog(this);
+      return;
+    }
+    // Scale from zero (a cold start), taking room from an idle pool if the budget is spent.
+    if (this.grow(1) === 0) this.deps.reclaim(this);
+  }
+
+  #take(count: number): Task[] {
+    const batch: Task[] = [];
+    while (batch.length < count) {
+      const task = this.#queue.shift();
+      if (!task) break;
+      if (task.status !== 'queued') continue;
+      batch.push(task);
+    }
+    this.#queued -= batch.length;
+    return batch;
+  }
+
+  // Short tasks go in batches of about BATCH_TARGET_MS of work, so a worker is never starved
+  // by message latency; long ones go one per free concurrency slot, so load stays balanced.
+  #batchLimit(): number {
+    const { concurrency } = this.config;
+    const recent = this.#recentTaskMs;
+    if (recent === undefined || recent >= BATCH_TARGET_MS) return concurrency;
+    const batch = Math.floor(BATCH_TARGET_MS / Math.max(recent, 0.01));
+    return Math.max(concurrency, Math.min(batch, MAX_SLOTS / 2));
+  }
+
+  /** Tasks in flight per worker: two batches when batching (one runs while one travels). */
+  #window(limit: number): number {
+    const { concurrency } = this.config;
+    return limit > concurrency ? Math.min(2 * limit, MAX_SLOTS) : concurrency;
+  }
+
+  #handleRunning(task: Task): WorkerHandle | undefined {
+    for (const worker of this.workers) {
+      for (const running of worker.inflight.values()) if (running === task) return worker;
+    }
+    return undefined;
+  }
+
+  #onOutcome(task: Task, outcome: Outcome, _handle: WorkerHandle): void {
+    if (task.terminal) return;
+    task.startedAt = Math.round(outcome.start);
+    task.executionTime = outcome.time;
+    this.#runTimeTotal += outcome.time;
+    this.#runTimeCount++;
+    this.#recentTaskMs =
+      this.#recentTaskMs === undefined
+        ? outcome.time
+        : this.#recentTaskMs * 0.9 + outcome.time * 0.1;
+    const at = Math.round(outcome.start + outcome.time);
+    if (outcome.ok) {
+      task.result = outcome.value;
+      this.#settle(task, 'completed', at);
+    } else {
+      this.#settle(task, 'failed', at, outcome.error);
+    }
+  }
+
+  #onTimeout(task: Task, handle: WorkerHandle): void {
+    const now = Date.now();
+    task.executionTime = now - (task.startedAt as number);
+    this.#recentTaskMs = undefined;
+    this.#settle(task, 'failed', now, `timed out after ${task.timeoutMs} ms`);
+    void handle.stop(`the worker was stopped because task ${task.id} timed out`);
+  }
+
+  #onDead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void {
+    this.workers.delete(handle);
+    this.deps.budget.release();
+    const now = Date.now();
+    const requeue: Task[] = [];
+    for (const { task, stage } of orphans) {
+      if (task.terminal) continue;
+      if (stage === 'unstarted') requeue.push(task);
+      else if (stage === 'finished') {
+        this.#settle(task, 'failed', now, `the task finished but its result was lost: ${cause}`);
+      } else {
+        task.executionTime = now - (task.startedAt as number);
+        this.#settle(task, 'failed', now, cause);
+      }
+    }
+    // Back to the front, in their original order: they never began.
+    requeue.sort((a, b) => b.submittedAt - a.submittedAt);
+    for (const task of requeue) {
+      task.status = 'queued';
+      task.startedAt = undefined;
+      task.workerId = undefined;
+      this.#queue.unshift(task);
+      this.#queued++;
+    }
+    if (this.#closing || !this.#active || this.status !== 'ready') return;
+    this.ensureMin();
+    this.#dispatch();
+  }
+
+  #settle(
+    task: Task,
+    status: 'completed' | 'failed' | 'cancelled',
+    at: number,
+    error?: string,
+  ): void {
+    if (!task.settle(status, at, error)) return;
+    if (status === 'completed') this.tasksCompleted++;
+    else if (status === 'failed') this.tasksFailed++;
+    else this.tasksCancelled++;
+    this.deps.settled(task);
+  }
+}

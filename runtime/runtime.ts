@@ -1,0 +1,324 @@
+/**
+ * `createRuntime`: loads every function module, keeps a pool of workers per function under one
+ * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `close`).
+ * @module
+ */
+import { WorkerBudget } from './budget.ts';
+import {
+  alreadyTerminal,
+  draining,
+  duplicateId,
+  EbbflowError,
+  queueFull,
+  unknownFunction,
+  unknownTask,
+} from './errors.ts';
+import { isTaskId } from './names.ts';
+import {
+  type ResolvedOptions,
+  type RuntimeOptions,
+  resolveFunctionConfig,
+  resolveOptions,
+} from './options.ts';
+import { FunctionPool } from './pool.ts';
+import { MemoryTaskStore, type TaskStore } from './store.ts';
+import { Task, toRecord } from './task.ts';
+import type {
+  FunctionInfo,
+  FunctionStats,
+  PoolStats,
+  Runtime,
+  SubmitOptions,
+  TaskRecord,
+} from './types.ts';
+import { jsonProblem } from './worker/json-check.ts';
+
+/**
+ * Load the functions of `options.source` and start their warm workers.
+ * @example
+ * const runtime = await createRuntime({ source: folderSource('functions'), host: nodeHost() });
+ * const record = await runtime.call('fib', [20]);
+ */
+export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> => {
+  const runtime = new EbbflowRuntime(resolveOptions(options));
+  await runtime.load();
+  return runtime;
+};
+
+class EbbflowRuntime implements Runtime {
+  #o: ResolvedOptions;
+  #pools = new Map<string, FunctionPool>();
+  #store: TaskStore;
+  #budget: WorkerBudget;
+  #workerIds = 0;
+  #draining = false;
+  #closed: Promise<void> | undefined;
+  #endDrain: (() => void) | undefined;
+  #idleCheck: (() => void) | undefined;
+
+  constructor(o: ResolvedOptions) {
+    this.#o = o;
+    this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#store =
+      o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  async load(): Promise<void> {
+    const { entries, warnings } = await this.#o.source.list();
+    for (const warning of warnings) this.#o.log(warning);
+    const deps = {
+      host: this.#o.host,
+      budget: this.#budget,
+      nextWorkerId: () => ++this.#workerIds,
+      settled: (task: Task) => this.#settled(task),
+      backlog: () => {},
+      reclaim: (pool: FunctionPool) => this.#reclaim(pool),
+      log: this.#o.log,
+    };
+    const provisional = resolveFunctionConfig(undefined, this.#o);
+    const pending = entries.map((entry) => async () => {
+      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
+      try {
+        const prepared = await this.#o.host.prepare(entry);
+        const ready = new FunctionPool(entry.name, provisional, prepared, deps);
+        const config = await ready.probe();
+        ready.activate(resolveFunctionConfig(config, this.#o));
+        this.#pools.set(entry.name, ready);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const reason = message.startsWith('the module')
+          ? message
+          : `the module failed to load: ${message}`;
+        pool.markUnavailable(reason);
+        this.#o.log(`${entry.name}: unavailable: ${reason}`);
+        this.#pools.set(entry.name, pool);
+      }
+    });
+    // Probes count against the ceiling, so no more run at once than it allows.
+    await runLimited(pending, Math.min(2, this.#budget.max));
+    this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
+    this.#warm();
+    await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
+  }
+
+  /**
+   * Deal warm workers round-robin in name order, one per function per round, until each has its
+   * minimum or the ceiling is reached: when the minimums together pass the ceiling, every
+   * function gets some before any gets many.
+   */
+  #warm(): void {
+    let grew = true;
+    while (grew && this.#budget.available > 0) {
+      grew = false;
+      for (const pool of this.#pools.values()) {
+        if (pool.workerCount < pool.config.minWorkers && pool.grow(1) > 0) grew = true;
+      }
+    }
+  }
+
+  functions(): FunctionInfo[] {
+    return [...this.#pools.values()].map((pool) => this.#info(pool));
+  }
+
+  getFunction(name: string): FunctionInfo | undefined {
+    const pool = this.#pools.get(name);
+    return pool && this.#info(pool);
+  }
+
+  #info(pool: FunctionPool): FunctionInfo {
+    const info: FunctionInfo = {
+      name: pool.name,
+      status: pool.status,
+      ...pool.config,
+      activeWorkers: pool.workerCount,
+      queueSize: pool.queueSize,
+      activeTasks: pool.activeTasks,
+    };
+    if (pool.error !== undefined) info.error = pool.error;
+    return info;
+  }
+
+  submit(name: string, args: unknown[], options: SubmitOptions = {}): TaskRecord {
+    return toRecord(this.#submit(name, args, options));
+  }
+
+  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const task = this.#submit(name, args, options);
+    if (task.terminal) return Promise.resolve(toRecord(task));
+    return new Promise((resolve) => task.onSettled((t) => resolve(toRecord(t))));
+  }
+
+  #submit(name: string, args: unknown[], { id, timeoutMs }: SubmitOptions): Task {
+    if (this.#draining) throw draining();
+    const pool = this.#pools.get(name);
+    if (!pool) throw unknownFunction(name);
+    if (!Array.isArray(args)) throw invalid('args must be an array');
+    const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
+    if (problem) throw invalid(problem);
+    if (id !== undefined) {
+      if (typeof id !== 'string' || !isTaskId(id)) {
+        throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
+      }
+      if (this.#store.has(id)) throw duplicateId(id);
+    }
+    if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)) {
+      throw invalid('timeoutMs must be a positive integer');
+    }
+    if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
+    const now = Date.now();
+    const task = new Task(
+      id ?? crypto.randomUUID(),
+      name,
+      args,
+      timeoutMs ?? pool.config.timeoutMs,
+      now,
+    );
+    this.#store.add(task);
+    if (pool.status === 'unavailable') {
+      task.settle('failed', now, pool.error);
+      pool.tasksFailed++;
+      this.#settled(task);
+    } else {
+      pool.enqueue(task);
+    }
+    return task;
+  }
+
+  result(id: string): TaskRecord | undefined {
+    const task = this.#store.get(id);
+    return task && toRecord(task);
+  }
+
+  wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    const task = this.#store.get(id);
+    if (!task) return Promise.resolve(undefined);
+    if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
+    return new Promise((resolve) => {
+      const waiter = (settled: Task) => {
+        clearTimeout(timer);
+        resolve(toRecord(settled));
+      };
+      const timer = setTimeout(() => {
+        const waiters = task.waiters;
+        const at = waiters?.indexOf(waiter) ?? -1;
+        if (waiters && at >= 0) waiters.splice(at, 1);
+        resolve(this.#store.get(id) && toRecord(task));
+      }, ms);
+      task.onSettled(waiter);
+    });
+  }
+
+  cancel(id: string): TaskRecord {
+    const task = this.#store.get(id);
+    if (!task) throw unknownTask(id);
+    if (task.terminal) throw alreadyTerminal(id, task.status);
+    (this.#pools.get(task.fn) as FunctionPool).cancel(task, Date.now());
+    return toRecord(task);
+  }
+
+  stats(): PoolStats {
+    const functions: Record<string, FunctionStats> = {};
+    let activeWorkers = 0;
+    let queueSize = 0;
+    let activeTasks = 0;
+    let completed = 0;
+    let failed = 0;
+    let weightedTime = 0;
+    for (const pool of this.#pools.values()) {
+      const s = pool.stats();
+      functions[pool.name] = s;
+      activeWorkers += s.activeWorkers;
+      queueSize += s.queueSize;
+      activeTasks += s.activeTasks;
+      completed += s.tasksCompleted;
+      failed += s.tasksFailed;
+      weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
+    }
+    const finished = completed + failed;
+    return {
+      activeWorkers,
+      queueSize,
+      activeTasks,
+      minWorkers: this.#o.minWorkers,
+      maxWorkers: this.#o.maxWorkers,
+      performanceMetrics: {
+        tasksCompleted: completed,
+        tasksFailed: failed,
+        avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
+        cpuUsage: 0,
+        memoryUsage: 0,
+        eventLoopUtilization: 0,
+        eventLoopLagMs: 0,
+      },
+      functions,
+      scalingEvents: [],
+    };
+  }
+
+  close({
+    drainTimeoutMs = this.#o.drainTimeoutMs,
+  }: {
+    drainTimeoutMs?: number;
+  } = {}): Promise<void> {
+    if (this.#closed) {
+      this.#endDrain?.();
+      return this.#closed;
+    }
+    this.#draining = true;
+    this.#closed = this.#shutdown(drainTimeoutMs);
+    return this.#closed;
+  }
+
+  async #shutdown(drainTimeoutMs: number): Promise<void> {
+    let why = `the runtime shut down before the task finished (drain timeout of ${drainTimeoutMs} ms)`;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, drainTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#endDrain = () => {
+        why = 'the runtime shut down before the task finished (the drain was ended early)';
+        done();
+      };
+      this.#idleCheck = () => {
+        if ([...this.#pools.values()].every((pool) => pool.idle)) done();
+      };
+      this.#idleCheck();
+    });
+    this.#idleCheck = undefined;
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    await this.#o.host.dispose?.();
+  }
+
+  #settled(task: Task): void {
+    this.#store.settled(task);
+    this.#idleCheck?.();
+  }
+
+  // A pool with no worker and a spent budget takes the longest-idle worker of another pool.
+  #reclaim(pool: FunctionPool): void {
+    let donor: FunctionPool | undefined;
+    for (const other of this.#pools.values()) {
+      if (other === pool || other.workerCount === 0) continue;
+      if (!donor || other.workerCount > donor.workerCount) donor = other;
+    }
+    if (!donor) return;
+    this.#budget.onRoom(() => pool.wake());
+    donor.shrink(1, 0);
+  }
+}
+
+const invalid = (message: string) => new EbbflowError('invalid_argument', message);
+
+const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
+  const queue = [...jobs];
+  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) await job();
+  });
+  await Promise.all(lanes);
+};

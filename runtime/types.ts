@@ -1,0 +1,159 @@
+/**
+ * The shapes ebbflow's runtime shares with its callers: task records, function info, pool stats
+ * and the options a function module may export. The HTTP contract serialises these as they are.
+ * @module
+ */
+
+/** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** A task as callers see it. Times are epoch milliseconds. */
+export interface TaskRecord {
+  id: string;
+  function: string;
+  status: TaskStatus;
+  submittedAt: number;
+  startedAt?: number;
+  completedAt?: number;
+  failedAt?: number;
+  /** When a task was cancelled (an addition to the seed's record). */
+  cancelledAt?: number;
+  /** The function's return value (JSON), present when `completed`. */
+  result?: unknown;
+  /** Why the task failed or was cancelled. */
+  error?: string;
+  /** Milliseconds the function ran, measured inside the worker. */
+  executionTime?: number;
+  /** The worker that ran (or was running) the task. */
+  workerId?: number;
+}
+
+/** The optional named export `config` of a function module. */
+export interface FunctionConfig {
+  /** Workers kept warm for this function; 0 allows scale to zero. @default runtime's minWorkers */
+  minWorkers?: number;
+  /** This function's own ceiling; it can only lower its share of the runtime's maxWorkers. */
+  maxWorkers?: number;
+  /** Run timeout of one task in ms. @default runtime's taskTimeoutMs */
+  timeoutMs?: number;
+  /** Queued tasks before submissions are refused. @default runtime's maxQueue */
+  maxQueue?: number;
+  /** Tasks one worker runs at once (for async functions). @default 1 */
+  concurrency?: number;
+  /** Heap limit of one worker in MiB (enforced on Node). @default runtime's memoryLimitMb */
+  memoryLimitMb?: number;
+}
+
+/** A function's settings once the runtime's defaults are applied. */
+export interface ResolvedFunctionConfig {
+  minWorkers: number;
+  maxWorkers: number;
+  timeoutMs: number;
+  maxQueue: number;
+  concurrency: number;
+  memoryLimitMb: number;
+}
+
+export type FunctionStatus = 'ready' | 'unavailable';
+
+/** What `GET /functions/:name` answers. */
+export interface FunctionInfo extends ResolvedFunctionConfig {
+  name: string;
+  status: FunctionStatus;
+  /** Why the function is unavailable (the loader's message). */
+  error?: string;
+  activeWorkers: number;
+  queueSize: number;
+  activeTasks: number;
+}
+
+/** Counters and gauges of one function's pool. */
+export interface FunctionStats {
+  activeWorkers: number;
+  queueSize: number;
+  activeTasks: number;
+  minWorkers: number;
+  maxWorkers: number;
+  tasksCompleted: number;
+  tasksFailed: number;
+  tasksCancelled: number;
+  /** Mean run time of finished tasks in ms (0 before the first). */
+  avgTaskTime: number;
+  /** Cold starts measured: spawn of a worker until it was ready, in ms. */
+  coldStarts: number;
+  lastColdStartMs?: number;
+}
+
+export interface PerformanceMetrics {
+  tasksCompleted: number;
+  tasksFailed: number;
+  avgTaskTime: number;
+  /** CPU use of the whole process, 0-100 of all cores. */
+  cpuUsage: number;
+  /** Memory in use, 0-100 of what the process may use. */
+  memoryUsage: number;
+  /** Share of time the server's event loop was busy, 0-1 (measured where the host supports it). */
+  eventLoopUtilization: number;
+  /** How late a timer fired on the server's event loop, in ms. */
+  eventLoopLagMs: number;
+}
+
+/** One decision of the auto-scaler, kept so users can see why a pool has its size. */
+export interface ScalingEvent {
+  at: number;
+  function: string;
+  action: 'up' | 'down' | 'hold';
+  from: number;
+  to: number;
+  reason: string;
+}
+
+/** What `stats()` and `GET /stats` answer. */
+export interface PoolStats {
+  activeWorkers: number;
+  queueSize: number;
+  activeTasks: number;
+  minWorkers: number;
+  maxWorkers: number;
+  performanceMetrics: PerformanceMetrics;
+  functions: Record<string, FunctionStats>;
+  scalingEvents: ScalingEvent[];
+}
+
+/** Options of `submit`. */
+export interface SubmitOptions {
+  /** Client-chosen id (1-128 of `[A-Za-z0-9._:-]`, not dots alone); a UUID otherwise. */
+  id?: string;
+  /** Run timeout for this task in ms; wins over the function's `config.timeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** The in-process API: what the HTTP layer (and any embedding program) calls. */
+export interface Runtime {
+  /** Every function found, ready or unavailable, sorted by name. */
+  functions(): FunctionInfo[];
+  /** One function, or `undefined` when there is none of that name. */
+  getFunction(name: string): FunctionInfo | undefined;
+  /**
+   * Queue a task. Throws an `EbbflowError`: `unknown_function`, `invalid_argument` (bad id or
+   * timeout), `duplicate_id`, `queue_full` or `draining`. Returns the record, status `queued`
+   * (or already `failed` when the function is unavailable).
+   */
+  submit(name: string, args: unknown[], options?: SubmitOptions): TaskRecord;
+  /** Submit and resolve with the terminal record. Throws as `submit` does. */
+  call(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
+  /** A task's record, or `undefined` when the id is unknown or expired. */
+  result(id: string): TaskRecord | undefined;
+  /** Resolve as soon as the task is terminal, or after `ms` with its record as it is then. */
+  wait(id: string, ms: number): Promise<TaskRecord | undefined>;
+  /** Cancel a queued or running task (a running one's worker is replaced). */
+  cancel(id: string): TaskRecord;
+  stats(): PoolStats;
+  /** True once `close()` was called. */
+  readonly draining: boolean;
+  /**
+   * Stop intake, let queued and running work finish for up to `drainTimeoutMs`, fail what is
+   * left, then stop every worker. Calling it again while it runs ends the drain at once.
+   */
+  close(options?: { drainTimeoutMs?: number }): Promise<void>;
+}

@@ -1,0 +1,212 @@
+/**
+ * The pool's record of one worker: its comlink remote, the tasks in flight on it by slot, the
+ * shared timing table the worker writes, and the watchdog that enforces each task's timeout.
+ * comlink never settles a call whose worker died, so this record is what fails or requeues them.
+ * @module
+ */
+import { type Remote, wrap } from 'comlink';
+import type { SpawnedWorker } from './host/types.ts';
+import type { Task } from './task.ts';
+import { type Outcome, type TaskMessage, TIMING_CELLS, type WorkerApi } from './worker/protocol.ts';
+
+export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
+
+/** A task in flight when its worker died, and what became of it there. */
+export interface Orphan {
+  task: Task;
+  /** `unstarted`: never began, safe to requeue; `running`: cut off; `finished`: result lost. */
+  stage: 'unstarted' | 'running' | 'finished';
+}
+
+export interface HandleEvents {
+  outcome(task: Task, outcome: Outcome, handle: WorkerHandle): void;
+  /** Runs once the batch's outcomes were delivered, so the pool can send more. */
+  drained(handle: WorkerHandle): void;
+  timedOut(task: Task, handle: WorkerHandle): void;
+  dead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void;
+}
+
+/** Slots in each worker's timing table: the most tasks that can be in flight on one worker. */
+export const MAX_SLOTS = 128;
+
+const sharedMemory = typeof SharedArrayBuffer === 'function';
+
+export class WorkerHandle {
+  state: WorkerState = 'starting';
+  readonly spawnedAt = Date.now();
+  readyAt?: number;
+  /** When it last had nothing in flight (for idle-first retirement). */
+  idleSince = Date.now();
+  readonly inflight = new Map<number, Task>();
+  /** Whether start times are known exactly (shared memory) rather than assumed at dispatch. */
+  readonly exactTimings = sharedMemory;
+  #remote: Remote<WorkerApi>;
+  #timings: Float64Array<ArrayBufferLike>;
+  #buffer: SharedArrayBuffer | null;
+  #free: number[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #stopCause: string | undefined;
+
+  readonly id: number;
+  readonly worker: SpawnedWorker;
+  readonly events: HandleEvents;
+
+  constructor(id: number, worker: SpawnedWorker, events: HandleEvents) {
+    this.id = id;
+    this.worker = worker;
+    this.events = events;
+    this.#buffer = sharedMemory ? new SharedArrayBuffer(MAX_SLOTS * TIMING_CELLS * 8) : null;
+    this.#timings = this.#buffer
+      ? new Float64Array(this.#buffer)
+      : new Float64Array(MAX_SLOTS * TIMING_CELLS);
+    for (let slot = MAX_SLOTS - 1; slot >= 0; slot--) this.#free.push(slot);
+    this.#remote = wrap<WorkerApi>(worker.endpoint);
+    worker.onExit((cause) => this.#died(this.#stopCause ?? cause));
+  }
+
+  /** Load the module in the worker; resolves with its `config` export. */
+  async start(concurrency: number, deadlineMs: number): Promise<unknown> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = new Promise<never>((_, reject) => {
+      this.#onEarlyDeath = (cause) => reject(new Error(cause));
+      timer = setTimeout(
+        () => reject(new Error(`the module did not finish loading within ${deadlineMs} ms`)),
+        deadlineMs,
+      );
+    });
+    try {
+      const reply = await Promise.race([this.#remote.init(this.#buffer, concurrency), exited]);
+      this.state = 'ready';
+      this.readyAt = Date.now();
+      return reply.config;
+    } finally {
+      clearTimeout(timer);
+      this.#onEarlyDeath = undefined;
+    }
+  }
+
+  #onEarlyDeath: ((cause: string) => void) | undefined;
+
+  /** Free slots: how many more tasks this worker can take. */
+  get free(): number {
+    return this.#free.length;
+  }
+
+  send(tasks: Task[]): void {
+    const batch: TaskMessage[] = new Array(tasks.length);
+    const now = Date.now();
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i] as Task;
+      const slot = this.#free.pop() as number;
+      const base = slot * TIMING_CELLS;
+      this.#timings[base] = 0;
+      this.#timings[base + 1] = 0;
+      this.inflight.set(slot, task);
+      task.status = 'running';
+      task.startedAt = now;
+      task.workerId = this.id;
+      batch[i] = { slot, args: task.args };
+    }
+    this.#arm(now + minTimeout(tasks));
+    this.#remote.run(batch).then(
+      (outcomes) => this.#deliver(batch, outcomes),
+      (error: unknown) => this.#deliver(batch, undefined, error),
+    );
+  }
+
+  #deliver(batch: TaskMessage[], outcomes: Outcome[] | undefined, error?: unknown): void {
+    for (let i = 0; i < batch.length; i++) {
+      const slot = (batch[i] as TaskMessage).slot;
+      const task = this.inflight.get(slot);
+      if (!task) continue;
+      this.inflight.delete(slot);
+      this.#free.push(slot);
+      const outcome: Outcome = outcomes?.[i] ?? {
+        ok: false,
+        error: `the task could not be sent to the worker: ${(error as Error)?.message ?? error}`,
+        start: Date.now(),
+        time: 0,
+      };
+      this.events.outcome(task, outcome, this);
+    }
+    if (this.inflight.size === 0) {
+      this.idleSince = Date.now();
+      this.#disarm();
+    }
+    this.events.drained(this);
+  }
+
+  /** Stop the worker; its in-flight tasks are reported to `dead` with `cause`. */
+  async stop(cause: string): Promise<void> {
+    if (this.state === 'dead') return;
+    this.#stopCause ??= cause;
+    this.state = 'stopping';
+    this.#disarm();
+    await this.worker.terminate();
+    // Hosts that report no exit (Deno's Web Workers) still end up here.
+    this.#died(this.#stopCause);
+  }
+
+  #died(cause: string): void {
+    if (this.state === 'dead') return;
+    this.state = 'dead';
+    this.#disarm();
+    this.#onEarlyDeath?.(cause);
+    const orphans: Orphan[] = [];
+    for (const [slot, task] of this.inflight) {
+      const base = slot * TIMING_CELLS;
+      const started = !this.exactTimings || (this.#timings[base] as number) > 0;
+      const finished = this.exactTimings && (this.#timings[base + 1] as number) > 0;
+      orphans.push({ task, stage: finished ? 'finished' : started ? 'running' : 'unstarted' });
+    }
+    this.inflight.clear();
+    this.events.dead(this, cause, orphans);
+  }
+
+  // The watchdog: one timer per worker, set for the earliest deadline in flight. A task's clock
+  // starts when the worker begins it (read from the shared table), not when it was sent.
+  #arm(at: number): void {
+    if (at >= this.#timerAt) return;
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#check(), Math.max(0, at - Date.now()));
+    unref(this.#timer);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (this.state !== 'ready') return;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [slot, task] of this.inflight) {
+      const started = this.#timings[slot * TIMING_CELLS] as number;
+      // Not begun yet: it waits behind tasks that have deadlines of their own.
+      const deadline =
+        (this.exactTimings ? started || now : (task.startedAt as number)) + task.timeoutMs;
+      if (deadline <= now && (started > 0 || !this.exactTimings)) {
+        this.events.timedOut(task, this);
+        return;
+      }
+      next = Math.min(next, deadline);
+    }
+    if (next < Number.POSITIVE_INFINITY) this.#arm(next);
+  }
+}
+
+const minTimeout = (tasks: Task[]): number => {
+  let min = Number.POSITIVE_INFINITY;
+  for (const task of tasks) if (task.timeoutMs < min) min = task.timeoutMs;
+  return min;
+};
+
+const unref = (timer: unknown): void => {
+  (timer as { unref?: () => void }).unref?.();
+};

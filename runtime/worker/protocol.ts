@@ -1,0 +1,35 @@
+/**
+ * The contract between the pool and the code inside a worker. The pool calls these methods
+ * through comlink; nothing else crosses the boundary.
+ * @module
+ */
+
+/** One task handed to a worker. `slot` indexes the worker's shared timing table. */
+export interface TaskMessage {
+  slot: number;
+  args: unknown[];
+}
+
+/** How one task ended inside the worker. Times are epoch milliseconds. */
+export type Outcome =
+  | { ok: true; value: unknown; start: number; time: number }
+  | { ok: false; error: string; start: number; time: number };
+
+export interface InitReply {
+  /** The module's `config` export as found (validated by the pool, not here). */
+  config: unknown;
+}
+
+export interface WorkerApi {
+  /**
+   * Load the function module and attach the shared timing table: two float64 per slot,
+   * `[startedAt, endedAt]`, written by the worker so the pool can time out and account for
+   * tasks without a message per start. Rejects with the loader's message.
+   */
+  init(timings: SharedArrayBuffer | null, concurrency: number): Promise<InitReply>;
+  /** Run a batch of tasks (up to `concurrency` at once) and resolve with their outcomes in order. */
+  run(batch: TaskMessage[]): Promise<Outcome[]>;
+}
+
+/** Float64 cells per slot in the timing table. */
+export const TIMING_CELLS = 2;

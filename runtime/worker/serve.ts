@@ -1,0 +1,112 @@
+/**
+ * The code that runs inside every worker: loads one function module, runs its tasks with at most
+ * `concurrency` at once, times them, and checks that results are JSON. It imports no pool code.
+ * @module
+ */
+import { type Endpoint, expose } from 'comlink';
+import { jsonProblem } from './json-check.ts';
+import {
+  type InitReply,
+  type Outcome,
+  type TaskMessage,
+  TIMING_CELLS,
+  type WorkerApi,
+} from './protocol.ts';
+
+type AnyFunction = (...args: unknown[]) => unknown;
+type ModuleLoader = () => Promise<Record<string, unknown>>;
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** Serve the module that `load` resolves to on `endpoint`. */
+export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
+  let fn: AnyFunction | undefined;
+  let timings: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  let limit = 1;
+  let running = 0;
+  const waiting: Array<() => void> = [];
+
+  const runOne = async ({ slot, args }: TaskMessage): Promise<Outcome> => {
+    const base = slot * TIMING_CELLS;
+    const start = now();
+    if (base < timings.length) timings[base] = start;
+    let outcome: Outcome;
+    try {
+      let value = (fn as AnyFunction)(...args);
+      if (isThenable(value)) value = await value;
+      const problem = value === undefined ? undefined : jsonProblem(value, 'the result');
+      outcome = problem
+        ? { ok: false, error: `the result could not be serialised: ${problem}`, start, time: 0 }
+        : { ok: true, value, start, time: 0 };
+    } catch (error) {
+      outcome = { ok: false, error: describeThrown(error), start, time: 0 };
+    }
+    const end = now();
+    outcome.time = end - start;
+    if (base < timings.length) timings[base + 1] = end;
+    return outcome;
+  };
+
+  // Admits at most `limit` tasks at once; the rest wait in arrival order.
+  const admitted = async (task: TaskMessage): Promise<Outcome> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await runOne(task);
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+
+  const api: WorkerApi = {
+    async init(buffer, concurrency): Promise<InitReply> {
+      let mod: Record<string, unknown>;
+      try {
+        mod = await load();
+      } catch (error) {
+        throw new Error(`the module failed to load: ${describeThrown(error)}`);
+      }
+      if (typeof mod.default !== 'function') {
+        throw new Error('the module has no default export that is a function');
+      }
+      fn = mod.default as AnyFunction;
+      if (buffer) timings = new Float64Array(buffer);
+      limit = concurrency;
+      const config = mod.config;
+      return { config: config === undefined ? undefined : toPlain(config) };
+    },
+    run(batch) {
+      return Promise.all(batch.map(admitted));
+    },
+  };
+  expose(api, endpoint);
+};
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { then?: unknown }).then === 'function';
+
+/** A message for anything thrown: an Error's own, or a description of a non-Error value. */
+export const describeThrown = (error: unknown): string => {
+  if (error instanceof Error) {
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  }
+  let shown: string;
+  try {
+    shown = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+  } catch {
+    shown = String(error);
+  }
+  return `the function failed with a non-Error value: ${shown}`;
+};
+
+// The config crosses by structured clone; a function inside it would make init fail obscurely.
+const toPlain = (value: unknown): unknown => {
+  try {
+    return structuredClone(value);
+  } catch {
+    return String(value);
+  }
+};
