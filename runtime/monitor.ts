@@ -19,6 +19,8 @@ import type { WorkerHandle } from './worker-handle.ts';
 const WINDOW_MS = 100;
 /** Stats readings are taken over windows of at least this long. */
 const STATS_WINDOW_MS = 1000;
+/** A hold for an unchanged cause is logged again after this long. */
+const HOLD_REPEAT_MS = 60_000;
 
 export interface MonitorDeps {
   pools(): Iterable<FunctionPool>;
@@ -44,13 +46,15 @@ export class ScalingMonitor {
   #o: ResolvedOptions;
   #state: ScalerState = {};
   #events: ScalingEvent[] = [];
-  #lastHold = new Map<string, number>();
+  #lastHold = new Map<string, { cause: string; at: number }>();
   #tick: ReturnType<typeof setInterval> | undefined;
   #later: ReturnType<typeof setTimeout> | undefined;
   #window: Window | undefined;
   #windowTimer: ReturnType<typeof setTimeout> | undefined;
   #lastEvaluation = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** Whether the host measures each worker's utilization (known once a worker was busy). */
+  #measures: boolean | undefined;
   #statsBase: [Snapshot, Snapshot] | undefined;
   #statsMarks = new WeakMap<WorkerHandle, [Mark, Mark]>();
 
@@ -134,11 +138,15 @@ export class ScalingMonitor {
     const busy = new Map<WorkerHandle, number>();
     for (const pool of this.#deps.pools()) {
       for (const worker of pool.workers) {
+        // Only workers busy for the whole window tell what their tasks do (a start-up or an
+        // idle stretch inside the window would blur it).
+        if (worker.state !== 'ready' || worker.inflight.size === 0) continue;
         const value = busyTime(worker);
         if (value !== undefined) busy.set(worker, value);
       }
     }
     this.#window = { trigger, base: this.gauge.snapshot(), busy };
+    this.#measures ??= [...busy.keys()].some((w) => w.worker.busyTimeMs !== undefined) || undefined;
     const windowMs = Math.min(WINDOW_MS, Math.floor(this.#o.monitorIntervalMs / 2));
     this.#windowTimer = setTimeout(() => this.#evaluate(), windowMs);
     unrefTimer(this.#windowTimer);
@@ -164,7 +172,11 @@ export class ScalingMonitor {
         at,
         trigger: window.trigger,
         pools: samples,
-        pressure: { ...readings, cores: this.gauge.cores },
+        pressure: {
+          ...readings,
+          cores: this.gauge.cores,
+          workersMeasured: this.#measures === true,
+        },
         budget: { max: this.#deps.budget.max, used: this.#deps.budget.used },
       },
       this.#state,
@@ -187,7 +199,12 @@ export class ScalingMonitor {
       }
       waiting ||= pool.queueSize > 0;
       if (!decision.notable) continue;
-      if (decision.action === 'hold' && !this.#holdWorthLogging(decision.function, at)) continue;
+      if (
+        decision.action === 'hold' &&
+        !this.#holdWorthLogging(decision.function, decision.reason, at)
+      ) {
+        continue;
+      }
       this.#record({
         at,
         function: decision.function,
@@ -246,11 +263,13 @@ export class ScalingMonitor {
     return sample;
   }
 
-  // A pool held back for the same cause every 250 ms would flood the log: one line per tick.
-  #holdWorthLogging(name: string, at: number): boolean {
+  // A pool held back for the same cause at every evaluation would flood the log: a hold is
+  // logged when its cause changes, and again after HOLD_REPEAT_MS.
+  #holdWorthLogging(name: string, reason: string, at: number): boolean {
+    const cause = reason.slice(reason.indexOf('held:')).replace(/[\d.]+/g, '#');
     const last = this.#lastHold.get(name);
-    if (last !== undefined && at - last < this.#o.monitorIntervalMs) return false;
-    this.#lastHold.set(name, at);
+    if (last && last.cause === cause && at - last.at < HOLD_REPEAT_MS) return false;
+    this.#lastHold.set(name, { cause, at });
     return true;
   }
 

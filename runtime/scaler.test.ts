@@ -195,6 +195,11 @@ describe('pressure holds scale-up', () => {
     expect(later.action).toBe('hold');
   });
 
+  it('Should not apply the CPU fallback to an unmeasured pool when the host measures workers', () => {
+    const pressure = { ...calm, cpu: 0.95, workersMeasured: true };
+    expect(one(samples([pool({ active: 2, queued: 10 })], { pressure })).action).toBe('up');
+  });
+
   it('Should fall back to the process’s CPU use when the host cannot tell CPU-bound workers', () => {
     const d = one(samples([pool({ active: 2, queued: 10 })], { pressure: { ...calm, cpu: 0.95 } }));
     expect(d.action).toBe('hold');
@@ -312,6 +317,13 @@ describe('many pools under one ceiling (fair share)', () => {
     expect(byName.big?.to).toBeGreaterThanOrEqual(10);
     expect(byName.big?.to).toBeLessThan(19);
     expect(byName.big?.reason).toMatch(/cold waits with 1 of its fair share of 10/);
+  });
+
+  it('Should not take workers back for a pool whose tasks all run', () => {
+    const big = pool({ name: 'big', workers: 19, active: 19, queued: 100 });
+    const busy = pool({ name: 'busy', workers: 1, minWorkers: 0, active: 1 });
+    const plan = decide(samples([big, busy]), {}, options);
+    expect(plan.decisions.map((d) => d.action)).toEqual(['hold', 'hold']);
   });
 
   it('Should never take a donor below its minimum', () => {

@@ -49,6 +49,11 @@ export interface PressureSample {
   cpu?: number;
   /** Cores the process may use. */
   cores: number;
+  /**
+   * Whether the host measures each worker's utilization. Then a pool with no measurement yet
+   * counts as not CPU-bound; otherwise the process's CPU use stands in (`maxCpuUsage`).
+   */
+  workersMeasured?: boolean;
 }
 
 export interface Samples {
@@ -175,7 +180,11 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
         grant = room;
         limit = `${cpuDemand} CPU-bound workers busy or starting on ${pressure.cores} cores`;
       }
-    } else if (w.cpuBound === undefined && pressure.cpu !== undefined) {
+    } else if (
+      w.cpuBound === undefined &&
+      !pressure.workersMeasured &&
+      pressure.cpu !== undefined
+    ) {
       if (pressure.cpu >= o.maxCpuUsage) {
         grant = 0;
         limit = `the process uses ${pct(pressure.cpu)} of the CPU (limit ${pct(o.maxCpuUsage)})`;
@@ -184,7 +193,7 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     const below = s.workers < w.share;
     const room = below ? free : Math.max(0, free - reserved);
     if (room < grant) {
-      if (room === 0 && below) starved.push(w);
+      if (room === 0 && below && s.queued > 0) starved.push(w);
       grant = room;
       limit =
         room < free
@@ -208,8 +217,9 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     delete w.next.lowSince;
   }
 
-  // A pool below its fair share that found no room takes workers back from the pool furthest
-  // above its own share; they retire once their tasks in flight end.
+  // A pool below its fair share whose tasks wait with no room takes workers back from the pool
+  // furthest above its own share (never below that pool's min); they retire once their tasks
+  // in flight end.
   for (const w of starved) preempt(w, work, at, o);
 
   for (const w of work) w.decision ??= settle(w, at, pressure, o);
@@ -269,7 +279,9 @@ const memoryText = (p: PressureSample, limit: number): string =>
   `memory at ${pct(p.memory ?? 0)} (limit ${pct(limit)})`;
 
 const preempt = (w: Work, work: Work[], at: number, o: ScalerOptions): void => {
-  for (let deficit = Math.min(w.share - w.s.workers, wanted(w, o)); deficit > 0; deficit--) {
+  const waiting = Math.ceil(w.s.queued / w.s.concurrency);
+  let deficit = Math.min(w.share - w.s.workers, wanted(w, o), waiting);
+  for (; deficit > 0; deficit--) {
     let donor: Work | undefined;
     let surplus = 0;
     for (const other of work) {
