@@ -223,6 +223,13 @@ describe('scale down (the seed: below 0.3 remove 1), with a cool-down against fl
     expect(d.reason).toMatch(/< 0\.3 for 10000 ms: -1/);
   });
 
+  it('Should hold while the low spell is shorter than scaleDownDelayMs', () => {
+    const state = { f: { lowSince: 100_000 - options.scaleDownDelayMs + 500 } };
+    const d = one(samples([low]), state);
+    expect(d).toMatchObject({ action: 'hold', notable: false });
+    expect(d.reason).toMatch(/for 9500 of 10000 ms/);
+  });
+
   it('Should wait scaleDownDelayMs after its last scale-up', () => {
     const state = { f: { lowSince: 0, lastUpAt: 100_000 - 1000 } };
     expect(one(samples([low]), state).action).toBe('hold');

@@ -109,6 +109,9 @@ export interface Plan {
   state: ScalerState;
 }
 
+/** Ticks arrive a few ms early or late: a low spell one tick long counts as that long. */
+const TIMER_JITTER_MS = 20;
+
 interface Work {
   s: PoolSample;
   prev: PoolState;
@@ -333,7 +336,7 @@ const settle = (w: Work, at: number, p: PressureSample, o: ScalerOptions): Decis
   w.next.lowSince = lowSince;
   const waited = at - Math.max(lowSince, w.prev.lastUpAt ?? Number.NEGATIVE_INFINITY);
   const below = `${current} < ${o.scaleDownThreshold}`;
-  if (waited < o.scaleDownDelayMs) {
+  if (waited + TIMER_JITTER_MS < o.scaleDownDelayMs) {
     return hold(w, `${below} for ${Math.round(waited)} of ${o.scaleDownDelayMs} ms`, false);
   }
   const step = Math.min(o.scaleDownStep, s.workers - s.minWorkers);
