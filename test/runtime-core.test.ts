@@ -62,19 +62,29 @@ describe('registry', () => {
       expect(byName[good]?.status).toBe('ready');
     }
     expect(byName['syntax-error']?.status).toBe('unavailable');
-    expect(byName['syntax-error']?.error).toMatch(/the module failed to load: Expected .* \(line 2\)/);
+    expect(byName['syntax-error']?.error).toMatch(
+      /the module failed to load: Expected .* \(line 2\)/,
+    );
     expect(byName['throws-at-load']?.error).toMatch(/cannot start: missing setting/);
     expect(byName['no-default']?.error).toMatch(/no default export that is a function/);
-    expect(byName['bad-config']?.error).toMatch(/config\.maxWorkers must be an integer >= 1, got -3/);
+    expect(byName['bad-config']?.error).toBe(
+      "the module's config is invalid: option config.maxWorkers must be an integer >= 1, got -3",
+    );
   });
 
   it('Should warn about files that are not function modules', () => {
-    expect(warnings.some((w) => w.includes('bad name!.ts') && w.includes('not a valid function name'))).toBe(true);
+    expect(
+      warnings.some((w) => w.includes('bad name!.ts') && w.includes('not a valid function name')),
+    ).toBe(true);
     expect(warnings.some((w) => w.includes('notes.txt'))).toBe(true);
   });
 
   it('Should apply a module config over the defaults', () => {
-    expect(runtime.getFunction('narrow')).toMatchObject({ minWorkers: 1, maxWorkers: 1, maxQueue: 2 });
+    expect(runtime.getFunction('narrow')).toMatchObject({
+      minWorkers: 1,
+      maxWorkers: 1,
+      maxQueue: 2,
+    });
     expect(runtime.getFunction('add')).toMatchObject({ concurrency: 1, timeoutMs: 30_000 });
     expect(runtime.getFunction('missing')).toBeUndefined();
   });
@@ -120,7 +130,9 @@ describe('lifecycle', () => {
   });
 
   it('Should keep results and order right across thousands of concurrent tasks', async () => {
-    const records = await Promise.all(Array.from({ length: 3000 }, (_, i) => runtime.call('add', [i])));
+    const records = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => runtime.call('add', [i])),
+    );
     expect(records.every((r, i) => r.status === 'completed' && r.result === i + 1)).toBe(true);
     expect(new Set(records.map((r) => r.id)).size).toBe(3000);
   });
@@ -184,7 +196,6 @@ describe('failures', () => {
     );
     const records = await Promise.all(calls);
     const failed = records.filter((r) => r.status === 'failed');
-    expect(failed.map((r) => r.error)).toEqual([]);
     expect(failed).toHaveLength(1);
     expect(failed[0]?.error).toBe('timed out after 1500 ms');
     expect(records.filter((r) => r.status === 'completed')).toHaveLength(299);
@@ -218,7 +229,9 @@ describe('submission rules', () => {
     expect(code(() => runtime.submit('nope', []))).toBe('unknown_function');
     expect(code(() => runtime.submit('add', [1], { id: '...' }))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', [1], { id: 'a/b' }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe('invalid_argument');
+    expect(code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe(
+      'invalid_argument',
+    );
     expect(code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
@@ -229,8 +242,11 @@ describe('submission rules', () => {
     const running = runtime.submit('narrow', [300]);
     await new Promise((r) => setTimeout(r, 50));
     const queued = [runtime.submit('narrow', [1]), runtime.submit('narrow', [1])];
-    expect(() => runtime.submit('narrow', [1])).toThrow(expect.objectContaining({ code: 'queue_full' }));
-    for (const { id } of [running, ...queued]) expect((await runtime.wait(id, 5000))?.status).toBe('completed');
+    expect(() => runtime.submit('narrow', [1])).toThrow(
+      expect.objectContaining({ code: 'queue_full' }),
+    );
+    for (const { id } of [running, ...queued])
+      expect((await runtime.wait(id, 5000))?.status).toBe('completed');
     expect((await runtime.call('narrow', [1])).status).toBe('completed');
   });
 });
@@ -258,8 +274,12 @@ describe('cancel', () => {
 
   it('Should refuse to cancel a finished or unknown task', async () => {
     const done = await runtime.call('add', [1]);
-    expect(() => runtime.cancel(done.id)).toThrow(expect.objectContaining({ code: 'already_terminal' }));
-    expect(() => runtime.cancel('never-was')).toThrow(expect.objectContaining({ code: 'unknown_task' }));
+    expect(() => runtime.cancel(done.id)).toThrow(
+      expect.objectContaining({ code: 'already_terminal' }),
+    );
+    expect(() => runtime.cancel('never-was')).toThrow(
+      expect.objectContaining({ code: 'unknown_task' }),
+    );
   });
 });
 
@@ -269,9 +289,15 @@ describe('stats', () => {
     await runtime.call('add', [1]);
     await runtime.call('faulty', ['throw']);
     const after = runtime.stats();
-    expect(after.functions.add?.tasksCompleted).toBe((before.functions.add?.tasksCompleted ?? 0) + 1);
-    expect(after.functions.faulty?.tasksFailed).toBe((before.functions.faulty?.tasksFailed ?? 0) + 1);
-    expect(after.performanceMetrics.tasksCompleted).toBeGreaterThan(before.performanceMetrics.tasksCompleted);
+    expect(after.functions.add?.tasksCompleted).toBe(
+      (before.functions.add?.tasksCompleted ?? 0) + 1,
+    );
+    expect(after.functions.faulty?.tasksFailed).toBe(
+      (before.functions.faulty?.tasksFailed ?? 0) + 1,
+    );
+    expect(after.performanceMetrics.tasksCompleted).toBeGreaterThan(
+      before.performanceMetrics.tasksCompleted,
+    );
     expect(after.activeWorkers).toBeLessThanOrEqual(after.maxWorkers);
   });
 });
