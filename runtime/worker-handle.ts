@@ -159,8 +159,14 @@ export class WorkerHandle {
     if (this.state === 'dead') return;
     this.state = 'dead';
     this.#disarm();
-    this.#results.port1.close();
     this.#onEarlyDeath?.(cause);
+    // Outcomes the worker posted just before it ended may still be queued on the port: let
+    // them arrive before sorting out what is left in flight.
+    setTimeout(() => this.#bury(cause), 0);
+  }
+
+  #bury(cause: string): void {
+    this.#results.port1.close();
     const orphans: Orphan[] = [];
     for (const [slot, task] of this.inflight) {
       const base = slot * TIMING_CELLS;
