@@ -78,7 +78,7 @@ export class FunctionPool {
         if (this.#retiring.has(handle) && handle.inflight.size === 0) {
           void handle.stop('the worker was retired by the scaler');
         }
-        this.#dispatch();
+        this.#refill(handle);
       },
       timedOut: (task, handle) => this.#onTimeout(task, handle),
       dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
@@ -345,6 +345,14 @@ export class FunctionPool {
 
   #feedable(worker: WorkerHandle): boolean {
     return worker.state === 'ready' && !this.#retiring.has(worker);
+  }
+
+  // After each outcome: send more once a whole batch fits, not a task at a time.
+  #refill(handle: WorkerHandle): void {
+    if (this.#queued === 0) return;
+    const limit = this.#batchLimit();
+    const room = this.#window(limit) - handle.inflight.size;
+    if (room >= Math.min(limit, this.#queued)) this.#dispatch();
   }
 
   #needWorker(): void {
