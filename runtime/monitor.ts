@@ -214,8 +214,10 @@ export class ScalingMonitor {
         reason: `${decision.reason} [${window.trigger}]`,
       });
     }
-    // Room given back goes to the pools that wait as soon as the retired worker is gone.
+    // Room given back goes to the pools that wait as soon as the retired worker is gone; and
+    // while work waits, evaluate again soon (the pressure that held it back may pass).
     if (retired && waiting) this.#deps.budget.onRoom(() => this.backlog());
+    if (waiting) this.backlog();
   }
 
   #samplePool(pool: FunctionPool, window: Window, wall: number): PoolSample {

@@ -177,10 +177,12 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     }
     let grant = Math.min(want, s.maxWorkers - s.workers);
     let limit = '';
+    let cpuLimited = false;
     if (w.cpuBound) {
       const room = Math.max(0, pressure.cores - cpuDemand);
       if (room < grant) {
         grant = room;
+        cpuLimited = true;
         limit = `${cpuDemand} CPU-bound workers busy or starting on ${pressure.cores} cores`;
       }
     } else if (
@@ -190,6 +192,7 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     ) {
       if (pressure.cpu >= o.maxCpuUsage) {
         grant = 0;
+        cpuLimited = true;
         limit = `the process uses ${pct(pressure.cpu)} of the CPU (limit ${pct(o.maxCpuUsage)})`;
       }
     }
@@ -204,7 +207,7 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
           : `the runtime's maxWorkers (${budget.max}) are in use`;
     }
     // What a pool below its share still needs (beyond this step) stays reserved for it.
-    if (below && !limit.includes('CPU')) {
+    if (below && !cpuLimited) {
       const need = Math.ceil((s.active + s.queued) / (s.concurrency * o.scaleUpThreshold));
       reserved += Math.max(0, Math.min(w.share, need, s.maxWorkers) - s.workers - grant);
     }
