@@ -71,7 +71,6 @@ export interface PoolState {
   /** Since when its load has stayed below the down threshold. */
   lowSince?: number;
   lastUpAt?: number;
-  lastDownAt?: number;
   /** Whether its busy workers burned CPU when last measured. */
   cpuBound?: boolean;
 }
@@ -226,7 +225,7 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
   // A pool below its fair share whose tasks wait with no room takes workers back from the pool
   // furthest above its own share (never below that pool's min); they retire once their tasks
   // in flight end.
-  for (const w of starved) preempt(w, work, at, o);
+  for (const w of starved) preempt(w, work, o);
 
   for (const w of work) w.decision ??= settle(w, at, pressure, o);
   const next: Record<string, PoolState> = {};
@@ -284,7 +283,7 @@ const pressureReason = (p: PressureSample, o: ScalerOptions): string | undefined
 const memoryText = (p: PressureSample, limit: number): string =>
   `memory at ${pct(p.memory ?? 0)} (limit ${pct(limit)})`;
 
-const preempt = (w: Work, work: Work[], at: number, o: ScalerOptions): void => {
+const preempt = (w: Work, work: Work[], o: ScalerOptions): void => {
   const waiting = Math.ceil(w.s.queued / w.s.concurrency);
   let deficit = Math.min(w.share - w.s.workers, wanted(w, o), waiting);
   for (; deficit > 0; deficit--) {
@@ -313,7 +312,6 @@ const preempt = (w: Work, work: Work[], at: number, o: ScalerOptions): void => {
         `of ${w.share} workers; this pool has ${from}, its share is ${donor.share}`,
       notable: true,
     };
-    donor.next.lastDownAt = at;
   }
 };
 
@@ -328,7 +326,6 @@ const settle = (w: Work, at: number, p: PressureSample, o: ScalerOptions): Decis
     return hold(w, `${current}: at its minWorkers (${s.minWorkers})`, false);
   }
   if (p.memory !== undefined && p.memory >= o.shrinkMemoryUsage) {
-    w.next.lastDownAt = at;
     return change(w, 'down', 1, `${memoryText(p, o.shrinkMemoryUsage)}: -1`);
   }
   if (w.load >= o.scaleDownThreshold) {
@@ -343,7 +340,6 @@ const settle = (w: Work, at: number, p: PressureSample, o: ScalerOptions): Decis
     return hold(w, `${below} for ${Math.round(waited)} of ${o.scaleDownDelayMs} ms`, false);
   }
   const step = Math.min(o.scaleDownStep, s.workers - s.minWorkers);
-  w.next.lastDownAt = at;
   return change(w, 'down', step, `${below} for ${Math.round(waited)} ms: -${step}`);
 };
 
