@@ -6,7 +6,7 @@
 import { invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
-import type { FunctionConfig, ResolvedFunctionConfig } from './types.ts';
+import type { FunctionConfig, ResolvedFunctionConfig, TaskRecord } from './types.ts';
 
 export interface RuntimeOptions {
   /** Where the function modules come from. */
@@ -39,9 +39,12 @@ export interface RuntimeOptions {
   memoryLimitMb?: number;
   /** Where warnings and notices go. @default console.warn */
   log?: (message: string) => void;
+  /** Told once per task as it becomes terminal (metrics); must not throw. */
+  onTaskEnd?: (record: TaskRecord) => void;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store'>> & { store?: TaskStore };
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd'>> &
+  Pick<RuntimeOptions, 'store' | 'onTaskEnd'>;
 
 export const DEFAULTS = {
   minWorkers: 2,

@@ -371,6 +371,7 @@ export class FunctionPool {
     const now = Date.now();
     task.executionTime = now - (task.startedAt as number);
     this.#recentTaskMs = undefined;
+    if (!task.terminal) task.timedOut = true;
     this.#settle(task, 'failed', now, `timed out after ${task.timeoutMs} ms`);
     void handle.stop(`the worker was stopped because task ${task.id} timed out`);
   }

@@ -297,6 +297,13 @@ class EbbflowRuntime implements Runtime {
 
   #settled(task: Task): void {
     this.#store.settled(task);
+    if (this.#o.onTaskEnd) {
+      try {
+        this.#o.onTaskEnd(toRecord(task));
+      } catch (error) {
+        this.#o.log(`onTaskEnd threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     this.#idleCheck?.();
   }
 
