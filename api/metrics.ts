@@ -16,6 +16,8 @@ export const RUN_TIME_BUCKETS = [
   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ] as const;
 
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 interface Histogram {
   counts: number[];
   sum: number;
@@ -50,7 +52,9 @@ export class Metrics {
 
   /** Count one answered HTTP request (`route` is the route pattern, not the raw path). */
   request(method: string, route: string, status: number): void {
-    const key = `method="${labelValue(method)}",route="${labelValue(route)}",status="${status}"`;
+    // Methods are client-chosen: a fixed set keeps the number of series bounded.
+    const m = METHODS.has(method) ? method : 'other';
+    const key = `method="${m}",route="${labelValue(route)}",status="${status}"`;
     this.#http.set(key, (this.#http.get(key) ?? 0) + 1);
   }
 
