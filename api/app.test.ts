@@ -490,6 +490,15 @@ describe('bad input never spreads', () => {
       ),
     );
     expect(bad.every((a) => a.status === 400)).toBe(true);
+    const n = 100_000;
+    const roomy = createApp({ runtime, metrics, maxBodyBytes: 1_048_576 });
+    const deep = await call(
+      '/functions/wait/tasks',
+      { method: 'POST', body: `{"args":[${'['.repeat(n)}${']'.repeat(n)}]}` },
+      roomy,
+    );
+    expectError(deep, 400, 'invalid_argument');
+    expect(deep.body.error.message).toContain('nested deeper');
     const done = await call(`/tasks/${good.body.id}?wait=20000`);
     expect(done.body as TaskRecord).toMatchObject({ status: 'completed', result: 200 });
   });

@@ -145,6 +145,23 @@ describe('the Node server', () => {
   });
 });
 
+describe('starting', () => {
+  it('Should stop with exit code 2 and a clear message on a bad setting', async () => {
+    const child = spawn(tsx, ['api/serve/node.ts', '--max-workers', 'many'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--max-workers must be an integer >= 1, got "many"');
+  });
+});
+
 describe('SIGTERM', () => {
   it('Should finish every accepted task, answer while draining, then exit 0', async () => {
     const server = await start({ EBBFLOW_DRAIN_TIMEOUT_MS: '30000' });
