@@ -121,6 +121,8 @@ describe('POST /functions/:name/tasks', () => {
     const first = await post('/functions/echo/tasks', { id });
     expect(first.status).toBe(202);
     expect(first.body.id).toBe(id);
+    expect(first.headers.get('Location')).toBe(`/tasks/${id}`);
+    expect((await call(`/tasks/${id}?wait=20000`)).body.status).toBe('completed');
     expectError(await post('/functions/echo/tasks', { id }), 409, 'duplicate_id');
   });
 

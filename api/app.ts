@@ -99,7 +99,8 @@ export const createApp = (options: AppOptions): Hono => {
     const record = await submit(runtime, name, async () =>
       runtime.submit(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
     );
-    return c.json(record, 202, { Location: `/tasks/${encodeURIComponent(record.id)}` });
+    // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
+    return c.json(record, 202, { Location: `/tasks/${record.id}` });
   });
 
   app.post('/functions/:name/invoke', async (c) => {

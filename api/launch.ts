@@ -5,7 +5,13 @@
  * @module
  */
 import type { Hono } from 'hono';
-import { createRuntime, type FunctionSource, type WorkerHost } from '../runtime/index.ts';
+import {
+  createRuntime,
+  DEFAULTS,
+  type FunctionSource,
+  isEbbflowError,
+  type WorkerHost,
+} from '../runtime/index.ts';
 import { createApp } from './app.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
@@ -63,6 +69,10 @@ export const launch = async (h: HostEntry): Promise<void> => {
     });
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    if (isEbbflowError(error) && error.code === 'invalid_option') {
+      log(`ebbflow: invalid setting: ${why}`);
+      return h.exit(2);
+    }
     log(
       `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
     );
@@ -92,7 +102,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       closeServer: () => server.close(),
       exit: h.exit,
       log,
-      drainTimeoutMs: s.drainTimeoutMs ?? 30_000,
+      drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     }),
   );
   const names = runtime
