@@ -95,25 +95,26 @@ export const resolveFunctionConfig = (
     throw invalidOption('config', 'an object', config);
   }
   const c = (config ?? {}) as FunctionConfig;
+  // Check what the module set before deriving anything from it.
+  if (c.maxWorkers !== undefined) integer('config.maxWorkers', c.maxWorkers, 1);
+  if (c.minWorkers !== undefined) integer('config.minWorkers', c.minWorkers, 0);
+  const maxWorkers = Math.min(c.maxWorkers ?? o.maxWorkers, o.maxWorkers);
   const resolved: ResolvedFunctionConfig = {
-    minWorkers: c.minWorkers ?? Math.min(o.minWorkers, c.maxWorkers ?? o.minWorkers),
-    maxWorkers: c.maxWorkers ?? o.maxWorkers,
+    minWorkers: c.minWorkers ?? Math.min(o.minWorkers, maxWorkers),
+    // A function can only lower its share of the runtime's ceiling.
+    maxWorkers,
     timeoutMs: c.timeoutMs ?? o.taskTimeoutMs,
     maxQueue: c.maxQueue ?? o.maxQueue,
     concurrency: c.concurrency ?? 1,
     memoryLimitMb: c.memoryLimitMb ?? o.memoryLimitMb,
   };
-  integer('config.minWorkers', resolved.minWorkers, 0);
-  integer('config.maxWorkers', resolved.maxWorkers, 1);
-  if (resolved.minWorkers > resolved.maxWorkers) {
+  if (c.minWorkers !== undefined && c.maxWorkers !== undefined && c.minWorkers > c.maxWorkers) {
     throw invalidOption(
       'config.minWorkers',
-      `at most maxWorkers (${resolved.maxWorkers})`,
-      resolved.minWorkers,
+      `at most config.maxWorkers (${c.maxWorkers})`,
+      c.minWorkers,
     );
   }
-  // A function can only lower its share of the runtime's ceiling.
-  resolved.maxWorkers = Math.min(resolved.maxWorkers, o.maxWorkers);
   resolved.minWorkers = Math.min(resolved.minWorkers, resolved.maxWorkers);
   integer('config.timeoutMs', resolved.timeoutMs, 1);
   integer('config.maxQueue', resolved.maxQueue, 1);

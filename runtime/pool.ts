@@ -72,7 +72,7 @@ export class FunctionPool {
     this.deps = deps;
     this.#events = {
       outcome: (task, outcome, handle) => this.#onOutcome(task, outcome, handle),
-      drained: () => this.#dispatch(),
+      drained: (handle) => this.#refill(handle),
       timedOut: (task, handle) => this.#onTimeout(task, handle),
       dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
     };
@@ -302,6 +302,14 @@ export class FunctionPool {
       if (batch.length > 0) worker.send(batch);
     }
     if (this.#queued > 0) this.deps.backlog(this);
+  }
+
+  // After each outcome: send more once a whole batch fits, not a task at a time.
+  #refill(handle: WorkerHandle): void {
+    if (this.#queued === 0) return;
+    const limit = this.#batchLimit();
+    const room = this.#window(limit) - handle.inflight.size;
+    if (room >= Math.min(limit, this.#queued)) this.#dispatch();
   }
 
   #needWorker(): void {

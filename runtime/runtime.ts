@@ -86,7 +86,11 @@ class EbbflowRuntime implements Runtime {
         const prepared = await this.#o.host.prepare(entry);
         const ready = new FunctionPool(entry.name, provisional, prepared, deps);
         const config = await ready.probe();
-        ready.activate(resolveFunctionConfig(config, this.#o));
+        try {
+          ready.activate(resolveFunctionConfig(config, this.#o));
+        } catch (error) {
+          throw new Error(`the module's config is invalid: ${(error as Error).message}`);
+        }
         this.#pools.set(entry.name, ready);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

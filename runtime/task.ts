@@ -5,6 +5,8 @@
  */
 import type { TaskRecord, TaskStatus } from './types.ts';
 
+const NO_ARGS: unknown[] = [];
+
 export type Settled = (task: Task) => void;
 
 export class Task {
@@ -23,7 +25,8 @@ export class Task {
 
   readonly id: string;
   readonly fn: string;
-  readonly args: unknown[];
+  /** Dropped once the task ends, so kept records hold only what callers can read. */
+  args: unknown[];
   readonly timeoutMs: number;
   readonly submittedAt: number;
 
@@ -50,6 +53,7 @@ export class Task {
     this.status = status;
     this.endedAt = at;
     if (error !== undefined) this.error = error;
+    this.args = NO_ARGS;
     const waiters = this.waiters;
     this.waiters = undefined;
     if (waiters) for (const waiter of waiters) waiter(this);
