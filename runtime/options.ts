@@ -74,7 +74,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
     );
   }
   integer('monitorIntervalMs', o.monitorIntervalMs, 1);
-  integer('taskTimeoutMs', o.taskTimeoutMs, 1);
+  integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
   integer('resultTtlMs', o.resultTtlMs, 0);
   integer('maxResults', o.maxResults, 0);
@@ -116,7 +116,7 @@ export const resolveFunctionConfig = (
     );
   }
   resolved.minWorkers = Math.min(resolved.minWorkers, resolved.maxWorkers);
-  integer('config.timeoutMs', resolved.timeoutMs, 1);
+  integer('config.timeoutMs', resolved.timeoutMs, 1, 2_147_483_647);
   integer('config.maxQueue', resolved.maxQueue, 1);
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);

@@ -259,7 +259,8 @@ export class FunctionPool {
       },
       (error: unknown) => {
         void handle.stop('the worker failed to start');
-        this.#spawnFailed(error);
+        // A worker still starting when the runtime closes is no failure of the function.
+        if (!this.#closing) this.#spawnFailed(error);
       },
     );
     this.#starting.add(started);

@@ -169,8 +169,11 @@ class EbbflowRuntime implements Runtime {
       }
       if (this.#store.has(id)) throw duplicateId(id);
     }
-    if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)) {
-      throw invalid('timeoutMs must be a positive integer');
+    if (
+      timeoutMs !== undefined &&
+      (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
+    ) {
+      throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
     }
     if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
     const now = Date.now();
@@ -323,6 +326,9 @@ class EbbflowRuntime implements Runtime {
     donor.shrink(1, 0);
   }
 }
+
+/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const invalid = (message: string) => new EbbflowError('invalid_argument', message);
 
