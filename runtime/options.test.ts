@@ -43,7 +43,7 @@ describe('resolveFunctionConfig', () => {
   it('Should refuse bad fields by name', () => {
     expect(() => resolveFunctionConfig({ concurrency: 0 }, o)).toThrow('config.concurrency');
     expect(() => resolveFunctionConfig({ timeoutMs: '5' }, o)).toThrow(
-      'option config.timeoutMs must be an integer >= 1, got "5"',
+      'option config.timeoutMs must be an integer from 1 to 2147483647, got "5"',
     );
     expect(() => resolveFunctionConfig({ minWorkers: 3, maxWorkers: 2 }, o)).toThrow(
       'config.minWorkers',

@@ -6,7 +6,7 @@
 import { invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
-import type { FunctionConfig, ResolvedFunctionConfig } from './types.ts';
+import type { FunctionConfig, ResolvedFunctionConfig, TaskRecord } from './types.ts';
 
 export interface RuntimeOptions {
   /** Where the function modules come from. */
@@ -67,9 +67,12 @@ export interface RuntimeOptions {
   memoryLimitMb?: number;
   /** Where warnings and notices go. @default console.warn */
   log?: (message: string) => void;
+  /** Told once per task as it becomes terminal (metrics); must not throw. */
+  onTaskEnd?: (record: TaskRecord) => void;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store'>> & { store?: TaskStore };
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd'>> &
+  Pick<RuntimeOptions, 'store' | 'onTaskEnd'>;
 
 export const DEFAULTS = {
   minWorkers: 2,
@@ -109,11 +112,11 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
       o.scaleDownThreshold,
     );
   }
-  integer('monitorIntervalMs', o.monitorIntervalMs, 1);
+  integer('monitorIntervalMs', o.monitorIntervalMs, 1, 2_147_483_647);
   integer('scaleUpStep', o.scaleUpStep, 1);
   integer('scaleDownStep', o.scaleDownStep, 1);
   integer('scaleDownDelayMs', o.scaleDownDelayMs, 0);
-  integer('reactIntervalMs', o.reactIntervalMs, 1);
+  integer('reactIntervalMs', o.reactIntervalMs, 1, 2_147_483_647);
   integer('maxEventLoopLagMs', o.maxEventLoopLagMs, 1);
   share('maxEventLoopUtilization', o.maxEventLoopUtilization);
   share('maxMemoryUsage', o.maxMemoryUsage);
@@ -128,7 +131,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   share('maxCpuUsage', o.maxCpuUsage);
   share('cpuBoundUtilization', o.cpuBoundUtilization);
   integer('scalingEventsKept', o.scalingEventsKept, 0);
-  integer('taskTimeoutMs', o.taskTimeoutMs, 1);
+  integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
   integer('resultTtlMs', o.resultTtlMs, 0);
   integer('maxResults', o.maxResults, 0);
@@ -170,7 +173,7 @@ export const resolveFunctionConfig = (
     );
   }
   resolved.minWorkers = Math.min(resolved.minWorkers, resolved.maxWorkers);
-  integer('config.timeoutMs', resolved.timeoutMs, 1);
+  integer('config.timeoutMs', resolved.timeoutMs, 1, 2_147_483_647);
   integer('config.maxQueue', resolved.maxQueue, 1);
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);

@@ -298,7 +298,8 @@ export class FunctionPool {
       },
       (error: unknown) => {
         void handle.stop('the worker failed to start');
-        this.#spawnFailed(error);
+        // A worker still starting when the runtime closes is no failure of the function.
+        if (!this.#closing) this.#spawnFailed(error);
       },
     );
     this.#starting.add(started);
@@ -422,6 +423,7 @@ export class FunctionPool {
     const now = Date.now();
     task.executionTime = now - (task.startedAt as number);
     this.#recentTaskMs = undefined;
+    if (!task.terminal) task.timedOut = true;
     this.#settle(task, 'failed', now, `timed out after ${task.timeoutMs} ms`);
     void handle.stop(`the worker was stopped because task ${task.id} timed out`);
   }

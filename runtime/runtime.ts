@@ -178,8 +178,11 @@ class EbbflowRuntime implements Runtime {
       }
       if (this.#store.has(id)) throw duplicateId(id);
     }
-    if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)) {
-      throw invalid('timeoutMs must be a positive integer');
+    if (
+      timeoutMs !== undefined &&
+      (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
+    ) {
+      throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
     }
     if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
     const now = Date.now();
@@ -314,6 +317,13 @@ class EbbflowRuntime implements Runtime {
 
   #settled(task: Task): void {
     this.#store.settled(task);
+    if (this.#o.onTaskEnd) {
+      try {
+        this.#o.onTaskEnd(toRecord(task));
+      } catch (error) {
+        this.#o.log(`onTaskEnd threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     this.#idleCheck?.();
   }
 
@@ -333,6 +343,9 @@ class EbbflowRuntime implements Runtime {
 /** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
 const percent = (share: number | undefined): number =>
   share === undefined ? 0 : Math.round(share * 1000) / 10;
+
+/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const invalid = (message: string) => new EbbflowError('invalid_argument', message);
 

@@ -16,6 +16,8 @@ export class Task {
   endedAt?: number;
   result?: unknown;
   error?: string;
+  /** Set when the task failed for running past its timeout. */
+  timedOut?: boolean;
   executionTime?: number;
   workerId?: number;
   /** Told once, when the task becomes terminal. */
@@ -76,6 +78,7 @@ export const toRecord = (task: Task): TaskRecord => {
     record.cancelledAt = task.endedAt;
   }
   if (task.error !== undefined) record.error = task.error;
+  if (task.timedOut) record.timedOut = true;
   if (task.executionTime !== undefined) record.executionTime = task.executionTime;
   if (task.workerId !== undefined) record.workerId = task.workerId;
   return record;

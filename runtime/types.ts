@@ -22,6 +22,8 @@ export interface TaskRecord {
   result?: unknown;
   /** Why the task failed or was cancelled. */
   error?: string;
+  /** `true` when the task failed because it ran past its timeout (a cause to match on). */
+  timedOut?: boolean;
   /** Milliseconds the function ran, measured inside the worker. */
   executionTime?: number;
   /** The worker that ran (or was running) the task. */

@@ -234,6 +234,7 @@ describe('submission rules', () => {
     );
     expect(code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe('invalid_argument');
+    expect(code(() => runtime.submit('add', [1], { timeoutMs: 2 ** 33 }))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
     expect(code(() => runtime.submit('add', 'x' as unknown as unknown[]))).toBe('invalid_argument');
   });
