@@ -32,7 +32,11 @@ describe('scaling options', () => {
   it.each([
     ['scaleUpStep', 0, 'option scaleUpStep must be an integer >= 1, got 0'],
     ['scaleDownDelayMs', -1, 'option scaleDownDelayMs must be an integer >= 0, got -1'],
-    ['reactIntervalMs', 1.5, 'option reactIntervalMs must be an integer >= 1, got 1.5'],
+    [
+      'reactIntervalMs',
+      1.5,
+      'option reactIntervalMs must be an integer from 1 to 2147483647, got 1.5',
+    ],
     [
       'maxMemoryUsage',
       1.5,
