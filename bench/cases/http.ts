@@ -1,0 +1,79 @@
+/**
+ * Case 5, HTTP: this process is the load generator (autocannon), the server runs in a child
+ * process (bench/http/server.ts); both on 127.0.0.1. req/s and p99 latency.
+ * Modes: `invoke` (POST /functions/inc/invoke), `poll` (POST /functions/inc/tasks, then
+ * GET /tasks/:id?wait=5000: two requests per task), `inline` (the plain Hono handler).
+ * Usage: http.ts <invoke|poll|inline> <connections> <seconds>
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { arg, emit, numberArg } from '../lib/emit.ts';
+
+const mode = arg(0, 'invoke');
+const connections = numberArg(1, 10);
+const seconds = numberArg(2, 10);
+const body = JSON.stringify({ args: [1] });
+const headers = { 'content-type': 'application/json' };
+
+const startServer = async (impl: string): Promise<{ url: string; child: ChildProcess }> => {
+  const script = fileURLToPath(new URL('../http/server.ts', import.meta.url));
+  const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, impl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let seen = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /listening (\S+)/.exec(seen);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${seen}`)));
+  });
+  return { url, child };
+};
+
+const { url, child } = await startServer(mode === 'inline' ? 'inline' : 'ebbflow');
+try {
+  // One request by hand first: the route answers what a client expects.
+  const check = await fetch(`${url}/functions/inc/invoke`, { method: 'POST', headers, body });
+  const answer = (await check.json()) as { result?: unknown };
+  if (check.status !== 200 || answer.result !== 2) throw new Error(`bad answer ${check.status}`);
+
+  const requests: autocannon.Request[] =
+    mode === 'poll'
+      ? [
+          {
+            method: 'POST',
+            path: '/functions/inc/tasks',
+            headers,
+            body,
+            onResponse: (status, text, context) => {
+              if (status === 202) context.id = (JSON.parse(text) as { id: string }).id;
+            },
+          },
+          {
+            method: 'GET',
+            setupRequest: (request, context) => ({
+              ...request,
+              path: `/tasks/${context.id}?wait=5000`,
+            }),
+          },
+        ]
+      : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
+  const result = await autocannon({ url, connections, duration: seconds, requests });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
+  const perTask = mode === 'poll' ? 2 : 1;
+  emit({
+    reqPerSec: result.requests.average,
+    tasksPerSec: result.requests.average / perTask,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+  });
+} finally {
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}

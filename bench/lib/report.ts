@@ -1,0 +1,277 @@
+/** Turns the figures of every run into the Markdown table and the RESULTS.md document. */
+import { type Spread, spread } from './stats.ts';
+
+export type Figures = Map<string, Array<Record<string, unknown>>>;
+
+export interface ReportInput {
+  figures: Figures;
+  machine: Record<string, unknown>;
+  cores: number;
+  quick: boolean;
+  reps: number;
+  httpSeconds: number;
+  size: Record<string, number>;
+  scaling: { monitorMs: number; downDelayMs: number };
+  minutes: number;
+  loadBefore: string;
+  loadAfter: string;
+  chart: string | undefined;
+}
+
+interface Row {
+  measure: string;
+  ebbflow: string;
+  peer: string;
+  ratio: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+const fmt = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const show = (s: Spread | undefined, digits = 0, unit = '') =>
+  s ? `${fmt(s.median, digits)}${unit} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : 'n/a';
+
+export const buildReport = (input: ReportInput): { table: string; document: string } => {
+  const { figures } = input;
+  const get = (key: string, field: string, scale = 1): Spread | undefined => {
+    const runs = figures.get(key);
+    if (!runs || runs.length === 0) return undefined;
+    const values = runs
+      .map((r) => (r[field] == null ? Number.NaN : Number(r[field]) * scale))
+      .filter((v) => Number.isFinite(v));
+    return values.length > 0 ? spread(values) : undefined;
+  };
+  const ratio = (a: Spread | undefined, b: Spread | undefined) =>
+    a && b && b.median > 0 ? a.median / b.median : undefined;
+  const rows: Row[] = [];
+  const row = (
+    measure: string,
+    ours: Spread | undefined,
+    peer: string,
+    r: number | undefined,
+    target: string,
+    met: boolean | undefined,
+    digits = 0,
+    unit = '',
+  ) =>
+    rows.push({
+      measure,
+      ebbflow: show(ours, digits, unit),
+      peer,
+      ratio: r === undefined ? '' : `${fmt(r, 2)}×`,
+      target,
+      met,
+    });
+
+  for (const w of [2, 4]) {
+    const ours = get(`trivial-ebbflow-${w}`, 'tasksPerSec');
+    const pis = get(`trivial-piscina-${w}`, 'tasksPerSec');
+    const raw = get(`trivial-comlink-${w}`, 'tasksPerSec');
+    const vsPis = ratio(ours, pis);
+    const vsRaw = ratio(ours, raw);
+    if (ours || pis) {
+      row(
+        `1. Trivial tasks, ${w} workers (tasks/s)`,
+        ours,
+        `piscina ${show(pis)}`,
+        vsPis,
+        '≥ 2× piscina',
+        vsPis === undefined ? undefined : vsPis >= 2,
+      );
+      row(
+        `1. Trivial tasks, ${w} workers (tasks/s)`,
+        ours,
+        `raw comlink ${show(raw)}`,
+        vsRaw,
+        '≥ 1× raw comlink',
+        vsRaw === undefined ? undefined : vsRaw >= 1,
+      );
+    }
+  }
+  const cpu = get('cpu-ebbflow', 'tasksPerSec');
+  const single = get('cpu-single', 'tasksPerSec', input.cores);
+  if (cpu || single) {
+    const eff = ratio(cpu, single);
+    rows.push({
+      measure: `2. CPU efficiency, ${input.size.fibCount} × fib(${input.size.fibN}) on ${input.cores} workers (tasks/s)`,
+      ebbflow: show(cpu, 1),
+      peer: `1 thread × ${input.cores} cores ${show(single, 1)}`,
+      ratio: eff === undefined ? '' : `${fmt(eff * 100, 1)} %`,
+      target: '≥ 95 %',
+      met: eff === undefined ? undefined : eff >= 0.95,
+    });
+  }
+  const p50 = get('latency-ebbflow', 'p50Ms', 1000);
+  const p50Peer = get('latency-piscina', 'p50Ms', 1000);
+  if (p50 || p50Peer) {
+    const r = ratio(p50, p50Peer);
+    row(
+      '3. Sequential latency p50 (µs)',
+      p50,
+      `piscina ${show(p50Peer)}`,
+      r,
+      '≤ piscina',
+      r === undefined ? undefined : r <= 1,
+    );
+    const p99 = get('latency-ebbflow', 'p99Ms', 1000);
+    const p99Peer = get('latency-piscina', 'p99Ms', 1000);
+    row(
+      '3. Sequential latency p99 (µs)',
+      p99,
+      `piscina ${show(p99Peer)}`,
+      ratio(p99, p99Peer),
+      '',
+      undefined,
+    );
+  }
+  const cold = get('cold-ebbflow', 'ms');
+  if (cold) {
+    const peer = get('cold-piscina', 'ms');
+    row(
+      '4. Cold start, submit → result (ms)',
+      cold,
+      `piscina, minThreads 0: ${show(peer, 1)}`,
+      ratio(cold, peer),
+      '≤ 40 ms',
+      cold.median <= 40,
+      1,
+    );
+  }
+  const inline = get('http-inline', 'reqPerSec');
+  if (inline) {
+    const invoke = get('http-invoke', 'reqPerSec');
+    const poll = get('http-poll', 'tasksPerSec');
+    const r = ratio(invoke, inline);
+    row(
+      '5. HTTP invoke (req/s)',
+      invoke,
+      `inline Hono ${show(inline)}`,
+      r,
+      '≥ 0.5× inline',
+      r === undefined ? undefined : r >= 0.5,
+    );
+    row(
+      '5. HTTP invoke p99 (ms)',
+      get('http-invoke', 'p99Ms'),
+      `inline Hono ${show(get('http-inline', 'p99Ms'))}`,
+      undefined,
+      '',
+      undefined,
+    );
+    row(
+      '5. HTTP submit + long-poll (tasks/s, 2 requests each)',
+      poll,
+      `inline Hono ${show(inline)}`,
+      ratio(poll, inline),
+      '',
+      undefined,
+    );
+    row(
+      '5. HTTP submit + long-poll p99 per request (ms)',
+      get('http-poll', 'p99Ms'),
+      '',
+      undefined,
+      '',
+      undefined,
+    );
+  }
+  const mem = get('memory-ebbflow', 'rssPerWorkerMiB');
+  if (mem) {
+    const pis = get('memory-piscina', 'rssPerWorkerMiB');
+    const bare = get('memory-bare', 'rssPerWorkerMiB');
+    row(
+      '6. RSS per idle worker (MiB)',
+      mem,
+      `piscina ${show(pis, 1)}; bare worker ${show(bare, 1)}`,
+      ratio(mem, pis),
+      '≤ 11 MiB',
+      mem.median <= 11,
+      1,
+    );
+  }
+  const reach = get('scaling', 'reachNeededMs');
+  if (figures.get('scaling')) {
+    const first = figures.get('scaling')?.[0] ?? {};
+    const runs = figures.get('scaling')?.length ?? 0;
+    const missed = (figures.get('scaling') ?? []).filter((r) => r.reachNeededMs == null).length;
+    row(
+      `7. Scaling: time to the needed ${first.needed} workers (ms)`,
+      reach,
+      missed > 0 ? `not reached in ${missed} of ${runs} runs` : '',
+      undefined,
+      '≤ about 1,000 ms',
+      reach !== undefined && missed === 0 && reach.median <= 1_100,
+    );
+    row(
+      `7. Scaling: time back to min (${first.minWorkers}) after the burst (ms)`,
+      get('scaling', 'backToMinMs'),
+      `scale-down cool-down ${input.scaling.downDelayMs} ms, tick ${input.scaling.monitorMs} ms`,
+      undefined,
+      '',
+      undefined,
+    );
+    row(
+      '7. Scaling: scale changes (up + down)',
+      get('scaling', 'scaleChanges'),
+      `ups ${show(get('scaling', 'scaleUps'))}, downs ${show(get('scaling', 'scaleDowns'))}`,
+      undefined,
+      '',
+      undefined,
+    );
+  }
+
+  const header =
+    '| measure | ebbflow, median (min–max) | peer in the same run | ratio | target | met |';
+  const table = [
+    header,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.measure} | ${r.ebbflow} | ${r.peer} | ${r.ratio} | ${r.target} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+    ),
+  ].join('\n');
+
+  const m = input.machine;
+  const raw = [...figures]
+    .map(([key, runs]) => {
+      const shown = runs.map((r) => {
+        const { samples: _samples, ...rest } = r;
+        return JSON.stringify(rest, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v));
+      });
+      return `- \`${key}\`: ${shown.join(', ')}`;
+    })
+    .join('\n');
+  const document = `# ebbflow benchmarks
+
+Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}${input.quick ? ' — a **quick smoke run** with tiny sizes, not a measurement' : ''}.
+
+## Machine
+
+- ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ${m.os}
+- Node ${m.node}; ${m.deno}; bun ${m.bun}
+- Peers: ${m.peers}
+- Load average (1/5/15 min) before: ${input.loadBefore}; after: ${input.loadAfter}. The machine is shared with
+  other work, so every figure is compared with its peer measured in the same run.
+- The run took ${input.minutes.toFixed(1)} minutes: ${input.reps} rounds (cold start ${input.quick ? 1 : input.reps + 2}), each case in a fresh process.
+
+## Results
+
+${table}
+
+${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}## Method
+
+- **1. Trivial tasks**: ${fmt(input.size.tasks ?? 0)} × \`(x) => x + 1\` submitted at once through \`runtime.call\` (every result checked), after a warm-up of up to 2,000; workers pinned with \`minWorkers = maxWorkers\`. piscina with its default options and \`minThreads = maxThreads\`; raw comlink = N \`worker_threads\` each exposing the function with comlink, called round-robin.
+- **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores.
+- **3. Sequential latency**: ${fmt(input.size.sequential ?? 0)} calls, each awaited before the next (2 workers), after 200 warm-up calls.
+- **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
+- **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
+- **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
+- **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run. "Needed" = min(maxWorkers, burst / concurrency).
+
+## Every run
+
+${raw}
+`;
+  return { table, document };
+};

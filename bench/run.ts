@@ -1,0 +1,145 @@
+/**
+ * `npm run bench`: every case in a fresh process, one after another, repeated; the median
+ * (min–max) of each figure, ratios to the peer measured in the same run, printed as a Markdown
+ * table and written to bench/RESULTS.md (with the scaling chart as bench/scaling.svg).
+ * Options: --quick (tiny sizes, one round: a smoke run), --reps=N, --only=case,case,
+ * --out=FILE (`-` writes nothing), --http-seconds=N.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { scalingChart, type TimelineSample } from './lib/chart.ts';
+import { type CaseRun, runCase } from './lib/child.ts';
+import { describeMachine, load } from './lib/machine.ts';
+import { buildReport, type Figures } from './lib/report.ts';
+
+const flags = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k as string, v ?? 'true'];
+  }),
+);
+const quick = flags.has('quick');
+const reps = Number(flags.get('reps') ?? (quick ? 1 : 3));
+const only = flags.get('only')?.split(',');
+const out = flags.get('out') ?? (quick ? '-' : new URL('./RESULTS.md', import.meta.url).pathname);
+const httpSeconds = Number(flags.get('http-seconds') ?? (quick ? 1 : 10));
+const cores = availableParallelism();
+
+const size = quick
+  ? { tasks: 500, fibCount: 10, fibN: 20, sequential: 100, memWorkers: 2, burst: 10, napMs: 50 }
+  : {
+      tasks: 20_000,
+      fibCount: 200,
+      fibN: 27,
+      sequential: 2_000,
+      memWorkers: 8,
+      burst: 100,
+      napMs: 200,
+    };
+// The scaler's timings for the scaling case (defaults: 10 s tick, 10 s cool-down), shortened so a
+// run ends in seconds; the scale-up path does not depend on them.
+const scaling = quick
+  ? { monitorMs: 100, downDelayMs: 200 }
+  : { monitorMs: 500, downDelayMs: 2_000 };
+
+interface Job {
+  key: string;
+  group: string;
+  run: CaseRun;
+  reps: number;
+}
+
+const jobs: Job[] = [];
+const add = (group: string, key: string, run: CaseRun, times = reps) =>
+  jobs.push({ key, group, run, reps: times });
+for (const workers of [2, 4]) {
+  for (const impl of ['ebbflow', 'piscina', 'comlink']) {
+    add('trivial', `trivial-${impl}-${workers}`, {
+      file: 'trivial.ts',
+      args: [impl, workers, size.tasks],
+    });
+  }
+}
+add('cpu', 'cpu-single', { file: 'cpu.ts', args: ['single', 1, size.fibCount, size.fibN] });
+add('cpu', 'cpu-ebbflow', { file: 'cpu.ts', args: ['ebbflow', cores, size.fibCount, size.fibN] });
+for (const impl of ['ebbflow', 'piscina']) {
+  add('latency', `latency-${impl}`, { file: 'latency.ts', args: [impl, 2, size.sequential] });
+}
+for (const impl of ['ebbflow', 'piscina']) {
+  add('cold', `cold-${impl}`, { file: 'coldstart.ts', args: [impl] }, quick ? 1 : reps + 2);
+}
+for (const mode of ['inline', 'invoke', 'poll']) {
+  add('http', `http-${mode}`, { file: 'http.ts', args: [mode, 10, httpSeconds] });
+}
+for (const impl of ['ebbflow', 'piscina', 'bare']) {
+  add('memory', `memory-${impl}`, {
+    file: 'memory.ts',
+    args: [impl, size.memWorkers],
+    nodeFlags: ['--expose-gc'],
+  });
+}
+add('scaling', 'scaling', {
+  file: 'scaling.ts',
+  args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs],
+});
+
+const selected = jobs.filter((j) => !only || only.includes(j.group));
+const figures: Figures = new Map();
+const started = Date.now();
+const loadBefore = load();
+const rounds = Math.max(...selected.map((j) => j.reps));
+// Rounds over all cases (A B C, A B C, ...), so a passing load on the shared machine falls on
+// every implementation alike rather than on one case's repetitions.
+for (let round = 0; round < rounds; round++) {
+  for (const job of selected) {
+    if (round >= job.reps) continue;
+    process.stderr.write(`[${round + 1}/${job.reps}] ${job.key} ... `);
+    const result = await runCase(job.run);
+    process.stderr.write('done\n');
+    const list = figures.get(job.key) ?? [];
+    list.push(result);
+    figures.set(job.key, list);
+  }
+}
+const minutes = (Date.now() - started) / 60_000;
+
+const machine = describeMachine();
+const scalingRuns = figures.get('scaling') ?? [];
+let chartFile: string | undefined;
+if (scalingRuns.length > 0 && out !== '-') {
+  // The run whose time to the needed workers is the median one.
+  const sorted = [...scalingRuns].sort(
+    (a, b) => Number(a.reachNeededMs ?? Infinity) - Number(b.reachNeededMs ?? Infinity),
+  );
+  const shown = sorted[sorted.length >> 1] as Record<string, unknown>;
+  mkdirSync(dirname(out), { recursive: true });
+  chartFile = join(dirname(out), 'scaling.svg');
+  const title = `ebbflow: ${size.burst} × sleep(${size.napMs} ms) from idle, sampled every 100 ms`;
+  writeFileSync(
+    chartFile,
+    scalingChart(shown.samples as TimelineSample[], title, [
+      { value: Number(shown.needed), label: `needed: ${shown.needed}` },
+      { value: Number(shown.minWorkers), label: `min: ${shown.minWorkers}` },
+    ]),
+  );
+}
+const report = buildReport({
+  figures,
+  machine,
+  cores,
+  quick,
+  reps,
+  httpSeconds,
+  size,
+  scaling,
+  minutes,
+  loadBefore,
+  loadAfter: load(),
+  chart: chartFile ? 'scaling.svg' : undefined,
+});
+console.log(report.table);
+if (out !== '-') {
+  writeFileSync(out, report.document);
+  process.stderr.write(`wrote ${out}${chartFile ? ` and ${chartFile}` : ''}\n`);
+}
