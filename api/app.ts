@@ -50,15 +50,26 @@ export const createApp = (options: AppOptions): Hono => {
   const log = options.log ?? ((m: string) => console.error(m));
   const app = new Hono();
 
-  app.use(
-    cors({
-      origin: corsOrigins(corsOrigin),
-      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization'],
-      exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
-      maxAge: 600,
-    }),
-  );
+  const origins = corsOrigins(corsOrigin);
+  const preflight = cors({
+    origin: origins,
+    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowHeaders: ['Content-Type', 'Authorization'],
+    exposeHeaders: [...EXPOSE_HEADERS],
+    maxAge: 600,
+  });
+  app.use(async (c, next) => {
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    // Set before the handler, so they go into the response as it is made. Hono's cors sets them
+    // on a response of its own, which makes Hono copy the handler's response into a streamed one
+    // on every request: 3 times the server's CPU per request on @hono/node-server (bench/).
+    const origin =
+      typeof origins === 'string' ? origins : allowedOrigin(origins, c.req.header('Origin'));
+    if (origin) c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Expose-Headers', EXPOSE_HEADERS.join(','));
+    if (typeof origins !== 'string') c.header('Vary', 'Origin');
+    await next();
+  });
   app.use(async (c, next) => {
     await next();
     const route = matchedRoutes(c).find((r) => r.path !== '/*' && r.path !== '*')?.path;
@@ -148,6 +159,11 @@ export const createApp = (options: AppOptions): Hono => {
   app.onError((error, c) => errorResponse(c, error, log));
   return app;
 };
+
+const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
+
+const allowedOrigin = (origins: string[], origin: string | undefined): string | undefined =>
+  origin !== undefined && origins.includes(origin) ? origin : undefined;
 
 const corsOrigins = (setting: string): string | string[] => {
   const list = setting
