@@ -7,6 +7,7 @@ import type { WorkerBudget } from './budget.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
 import { Deque } from './queue.ts';
 import type { Task } from './task.ts';
+import { afterIo } from './timers.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
 import type { Outcome } from './worker/protocol.ts';
 import { type HandleEvents, MAX_SLOTS, type Orphan, WorkerHandle } from './worker-handle.ts';
@@ -153,11 +154,23 @@ export class FunctionPool {
     this.#queued++;
     if (!this.#dispatchQueued) {
       this.#dispatchQueued = true;
-      queueMicrotask(() => {
-        this.#dispatchQueued = false;
-        this.#dispatch();
-      });
+      // With a worker free, at once (latency); with all busy, after this turn's I/O, so the
+      // tasks of requests that arrived together travel in one message.
+      if (this.#hasFreeWorker()) queueMicrotask(this.#runDispatch);
+      else afterIo(this.#runDispatch);
     }
+  }
+
+  #runDispatch = (): void => {
+    this.#dispatchQueued = false;
+    this.#dispatch();
+  };
+
+  #hasFreeWorker(): boolean {
+    for (const worker of this.workers) {
+      if (worker.inflight.size < this.config.concurrency && this.#feedable(worker)) return true;
+    }
+    return false;
   }
 
   /** Cancel a queued or running task of this pool. */
@@ -337,7 +350,11 @@ export class FunctionPool {
       if (!this.#feedable(worker)) continue;
       const room = window - worker.inflight.size;
       if (room <= 0) continue;
-      const share = Math.ceil(this.#queued / ready);
+      // A worker with all its slots taken gets less than a full batch only when one comes back:
+      // tasks arriving one by one (HTTP) then travel together, not one message each.
+      if (worker.inflight.size >= this.config.concurrency && this.#queued < limit) continue;
+      // Spread over the workers, but never split what is less than one batch of work.
+      const share = Math.max(Math.ceil(this.#queued / ready), Math.min(limit, this.#queued));
       const batch = this.#take(Math.min(room, limit, share));
       if (batch.length > 0) worker.send(batch);
     }

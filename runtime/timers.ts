@@ -11,3 +11,16 @@ export const unrefTimer = (timer: unknown): void => {
   const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
   if (typeof timer === 'number') deno?.unrefTimer?.(timer);
 };
+
+/**
+ * Run `fn` once the current turn's I/O callbacks are done: `setImmediate` where the host has it
+ * (Node, Deno, Bun), else a zero timeout (workerd).
+ */
+export const afterIo: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (fn) => {
+        (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(fn);
+      }
+    : (fn) => {
+        setTimeout(fn, 0);
+      };

@@ -47,6 +47,9 @@ export class WorkerHandle {
   /** Whether start times are known exactly (shared memory) rather than assumed at dispatch. */
   readonly exactTimings = sharedMemory;
   #remote: Remote<WorkerApi>;
+  /** `#remote.run`, taken once: each property read on a comlink remote makes a new proxy and
+   * registers it for finalization, which cost more than the call itself per batch (bench/). */
+  #run: Remote<WorkerApi>['run'];
   #timings: Float64Array<ArrayBufferLike>;
   #buffer: SharedArrayBuffer | null;
   #free: number[] = [];
@@ -70,6 +73,7 @@ export class WorkerHandle {
       : new Float64Array(MAX_SLOTS * TIMING_CELLS);
     for (let slot = MAX_SLOTS - 1; slot >= 0; slot--) this.#free.push(slot);
     this.#remote = wrap<WorkerApi>(worker.endpoint);
+    this.#run = this.#remote.run;
     worker.onExit((cause) => this.#died(this.#stopCause ?? cause));
   }
 
@@ -122,7 +126,7 @@ export class WorkerHandle {
     }
     this.#arm(now + minTimeout(tasks));
     // Only a batch that could not be posted (arguments that cannot be cloned) rejects.
-    this.#remote.run(batch).catch((error: unknown) => {
+    this.#run(batch).catch((error: unknown) => {
       const message = `the task could not be sent to the worker: ${(error as Error)?.message ?? error}`;
       for (const { slot } of batch) this.#deliver([slot, false, message, Date.now(), 0]);
     });

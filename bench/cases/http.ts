@@ -36,6 +36,7 @@ const startServer = async (impl: string): Promise<{ url: string; child: ChildPro
 };
 
 const { url, child } = await startServer(mode === 'inline' ? 'inline' : 'ebbflow');
+const exited = once(child, 'exit');
 try {
   // One request by hand first: the route answers what a client expects.
   const check = await fetch(`${url}/functions/inc/invoke`, { method: 'POST', headers, body });
@@ -63,7 +64,16 @@ try {
           },
         ]
       : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
+  child.kill('SIGUSR2');
   const result = await autocannon({ url, connections, duration: seconds, requests });
+  const cpu = new Promise<number>((resolve) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /cpu (\S+)/.exec(chunk.toString());
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  child.kill('SIGTERM');
+  const cpuMs = await cpu;
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
   const perTask = mode === 'poll' ? 2 : 1;
@@ -72,8 +82,11 @@ try {
     tasksPerSec: result.requests.average / perTask,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    // CPU time of the server process (all threads) per request, in µs: what the server pays for
+    // one request, less sensitive than req/s to other load on a shared machine.
+    serverCpuUsPerReq: (cpuMs * 1000) / result.requests.total,
   });
 } finally {
   child.kill('SIGTERM');
-  await once(child, 'exit');
+  await exited;
 }

@@ -35,7 +35,15 @@ if (impl === 'ebbflow') {
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => {
   console.log(`listening http://127.0.0.1:${info.port}`);
 });
+// The load generator asks for the CPU this process used (all its threads) between two marks.
+let mark = process.cpuUsage();
+process.on('SIGUSR2', () => {
+  mark = process.cpuUsage();
+});
 process.on('SIGTERM', async () => {
+  const used = process.cpuUsage(mark);
+  console.log(`cpu ${(used.user + used.system) / 1000}`);
+  console.error("sends", (globalThis as any).__sends, "tasks", (globalThis as any).__tasks);
   server.close();
   await close();
   process.exit(0);
