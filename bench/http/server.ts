@@ -43,7 +43,6 @@ process.on('SIGUSR2', () => {
 process.on('SIGTERM', async () => {
   const used = process.cpuUsage(mark);
   console.log(`cpu ${(used.user + used.system) / 1000}`);
-  console.error("sends", (globalThis as any).__sends, "tasks", (globalThis as any).__tasks);
   server.close();
   await close();
   process.exit(0);
