@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { nodeEndpoint } from './node-endpoint.ts';
+import { grantedEnv } from './permissions.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from './types.ts';
 
 interface NodePrepared extends PreparedFunction {
@@ -34,10 +35,10 @@ export const nodeHost = (): WorkerHost => {
       await writeFile(file, code);
       return { entry, bundle: pathToFileURL(file) } satisfies NodePrepared;
     },
-    spawn(prepared, { workerId, memoryLimitMb }) {
+    spawn(prepared, { workerId, memoryLimitMb, permissions }) {
       const worker = new Worker((prepared as NodePrepared).bundle, {
         name: `ebbflow:${prepared.entry.name}#${workerId}`,
-        env: {},
+        env: grantedEnv(permissions?.env),
         resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
       });
       return watchWorker(worker, memoryLimitMb);

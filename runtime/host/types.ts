@@ -4,6 +4,7 @@
  * @module
  */
 import type { Endpoint } from 'comlink';
+import type { FunctionPermissions } from '../types.ts';
 
 /** One function module found by a source. */
 export interface FunctionEntry {
@@ -32,6 +33,8 @@ export interface SpawnOptions {
   workerId: number;
   /** Heap limit for the worker in MiB, where the host can enforce one. */
   memoryLimitMb: number;
+  /** The function's grants (`config.permissions`); unset while its config is being read. */
+  permissions?: FunctionPermissions;
 }
 
 /** A live worker as the pool sees it. */

@@ -1,0 +1,21 @@
+/**
+ * The Deno host: Web Workers in a sandbox. Each function's workers may read only their own
+ * folder; net, env, write, run, sys and ffi stay denied unless the function's
+ * `config.permissions` grants them (within the server's own permissions). Needs
+ * `"unstable": ["worker-options"]` in deno.json. Deno reports no worker exit, so idle workers
+ * are pinged.
+ * @module
+ */
+import { denoPermissions } from './permissions.ts';
+import type { WorkerHost } from './types.ts';
+import { webHost } from './web.ts';
+
+export const denoHost = (): WorkerHost =>
+  webHost({
+    name: 'deno',
+    heartbeatMs: 1000,
+    closeEvents: false,
+    workerOptions: (prepared, { permissions }) => ({
+      deno: { permissions: denoPermissions(prepared.entry.url, permissions) },
+    }),
+  });
