@@ -5,6 +5,8 @@
  */
 import type { TaskRecord, TaskStatus } from './types.ts';
 
+const NO_ARGS: unknown[] = [];
+
 export type Settled = (task: Task) => void;
 
 export class Task {
@@ -14,6 +16,8 @@ export class Task {
   endedAt?: number;
   result?: unknown;
   error?: string;
+  /** Set when the task failed for running past its timeout. */
+  timedOut?: boolean;
   executionTime?: number;
   workerId?: number;
   /** Told once, when the task becomes terminal. */
@@ -21,7 +25,8 @@ export class Task {
 
   readonly id: string;
   readonly fn: string;
-  readonly args: unknown[];
+  /** Dropped once the task ends, so kept records hold only what callers can read. */
+  args: unknown[];
   readonly timeoutMs: number;
   readonly submittedAt: number;
 
@@ -48,6 +53,7 @@ export class Task {
     this.status = status;
     this.endedAt = at;
     if (error !== undefined) this.error = error;
+    this.args = NO_ARGS;
     const waiters = this.waiters;
     this.waiters = undefined;
     if (waiters) for (const waiter of waiters) waiter(this);
@@ -72,6 +78,7 @@ export const toRecord = (task: Task): TaskRecord => {
     record.cancelledAt = task.endedAt;
   }
   if (task.error !== undefined) record.error = task.error;
+  if (task.timedOut) record.timedOut = true;
   if (task.executionTime !== undefined) record.executionTime = task.executionTime;
   if (task.workerId !== undefined) record.workerId = task.workerId;
   return record;

@@ -4,10 +4,16 @@
  * comlink never settles a call whose worker died, so this record is what fails or requeues them.
  * @module
  */
-import { type Remote, wrap } from 'comlink';
+import { type Remote, transfer, wrap } from 'comlink';
 import type { SpawnedWorker } from './host/types.ts';
 import type { Task } from './task.ts';
-import { type Outcome, type TaskMessage, TIMING_CELLS, type WorkerApi } from './worker/protocol.ts';
+import {
+  type Outcome,
+  type OutcomeMessage,
+  type TaskMessage,
+  TIMING_CELLS,
+  type WorkerApi,
+} from './worker/protocol.ts';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
 
@@ -20,7 +26,7 @@ export interface Orphan {
 
 export interface HandleEvents {
   outcome(task: Task, outcome: Outcome, handle: WorkerHandle): void;
-  /** Runs once the batch's outcomes were delivered, so the pool can send more. */
+  /** Runs after each outcome was delivered, so the pool can send more. */
   drained(handle: WorkerHandle): void;
   timedOut(task: Task, handle: WorkerHandle): void;
   dead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void;
@@ -47,6 +53,8 @@ export class WorkerHandle {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #stopCause: string | undefined;
+  /** Outcomes arrive here, one message per task, apart from comlink's calls. */
+  #results = new MessageChannel();
 
   readonly id: number;
   readonly worker: SpawnedWorker;
@@ -76,7 +84,11 @@ export class WorkerHandle {
       );
     });
     try {
-      const reply = await Promise.race([this.#remote.init(this.#buffer, concurrency), exited]);
+      this.#results.port1.onmessage = (event: MessageEvent<OutcomeMessage>) =>
+        this.#deliver(event.data);
+      const port = this.#results.port2;
+      const init = this.#remote.init(this.#buffer, concurrency, transfer(port, [port]));
+      const reply = await Promise.race([init, exited]);
       this.state = 'ready';
       this.readyAt = Date.now();
       return reply.config;
@@ -109,27 +121,22 @@ export class WorkerHandle {
       batch[i] = { slot, args: task.args };
     }
     this.#arm(now + minTimeout(tasks));
-    this.#remote.run(batch).then(
-      (outcomes) => this.#deliver(batch, outcomes),
-      (error: unknown) => this.#deliver(batch, undefined, error),
-    );
+    // Only a batch that could not be posted (arguments that cannot be cloned) rejects.
+    this.#remote.run(batch).catch((error: unknown) => {
+      const message = `the task could not be sent to the worker: ${(error as Error)?.message ?? error}`;
+      for (const { slot } of batch) this.#deliver([slot, false, message, Date.now(), 0]);
+    });
   }
 
-  #deliver(batch: TaskMessage[], outcomes: Outcome[] | undefined, error?: unknown): void {
-    for (let i = 0; i < batch.length; i++) {
-      const slot = (batch[i] as TaskMessage).slot;
-      const task = this.inflight.get(slot);
-      if (!task) continue;
-      this.inflight.delete(slot);
-      this.#free.push(slot);
-      const outcome: Outcome = outcomes?.[i] ?? {
-        ok: false,
-        error: `the task could not be sent to the worker: ${(error as Error)?.message ?? error}`,
-        start: Date.now(),
-        time: 0,
-      };
-      this.events.outcome(task, outcome, this);
-    }
+  #deliver([slot, ok, payload, start, time]: OutcomeMessage): void {
+    const task = this.inflight.get(slot);
+    if (!task) return;
+    this.inflight.delete(slot);
+    this.#free.push(slot);
+    const outcome: Outcome = ok
+      ? { ok, value: payload, start, time }
+      : { ok, error: payload as string, start, time };
+    this.events.outcome(task, outcome, this);
     if (this.inflight.size === 0) {
       this.idleSince = Date.now();
       this.#disarm();
@@ -153,6 +160,13 @@ export class WorkerHandle {
     this.state = 'dead';
     this.#disarm();
     this.#onEarlyDeath?.(cause);
+    // Outcomes the worker posted just before it ended may still be queued on the port: let
+    // them arrive before sorting out what is left in flight.
+    setTimeout(() => this.#bury(cause), 0);
+  }
+
+  #bury(cause: string): void {
+    this.#results.port1.close();
     const orphans: Orphan[] = [];
     for (const [slot, task] of this.inflight) {
       const base = slot * TIMING_CELLS;

@@ -15,6 +15,18 @@ export type Outcome =
   | { ok: true; value: unknown; start: number; time: number }
   | { ok: false; error: string; start: number; time: number };
 
+/**
+ * An outcome as it travels on the results port: `[slot, ok, value or error, start, time]`.
+ * Each is posted the moment its task ends, so a worker that dies later loses no finished result.
+ */
+export type OutcomeMessage = [
+  slot: number,
+  ok: boolean,
+  payload: unknown,
+  start: number,
+  time: number,
+];
+
 export interface InitReply {
   /** The module's `config` export as found (validated by the pool, not here). */
   config: unknown;
@@ -26,9 +38,16 @@ export interface WorkerApi {
    * `[startedAt, endedAt]`, written by the worker so the pool can time out and account for
    * tasks without a message per start. Rejects with the loader's message.
    */
-  init(timings: SharedArrayBuffer | null, concurrency: number): Promise<InitReply>;
-  /** Run a batch of tasks (up to `concurrency` at once) and resolve with their outcomes in order. */
-  run(batch: TaskMessage[]): Promise<Outcome[]>;
+  init(
+    timings: SharedArrayBuffer | null,
+    concurrency: number,
+    results: MessagePort,
+  ): Promise<InitReply>;
+  /**
+   * Queue a batch of tasks (run up to `concurrency` at once); each outcome is posted on the
+   * results port as an `OutcomeMessage` when its task ends.
+   */
+  run(batch: TaskMessage[]): void;
 }
 
 /** Float64 cells per slot in the timing table. */

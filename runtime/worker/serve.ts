@@ -7,7 +7,7 @@ import { type Endpoint, expose } from 'comlink';
 import { jsonProblem } from './json-check.ts';
 import {
   type InitReply,
-  type Outcome,
+  type OutcomeMessage,
   type TaskMessage,
   TIMING_CELLS,
   type WorkerApi,
@@ -26,33 +26,38 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   let running = 0;
   const waiting: Array<() => void> = [];
 
-  const runOne = async ({ slot, args }: TaskMessage): Promise<Outcome> => {
+  let results: MessagePort | undefined;
+
+  const runOne = async ({ slot, args }: TaskMessage): Promise<void> => {
     const base = slot * TIMING_CELLS;
     const start = now();
     if (base < timings.length) timings[base] = start;
-    let outcome: Outcome;
+    let ok = true;
+    let payload: unknown;
     try {
-      let value = (fn as AnyFunction)(...args);
-      if (isThenable(value)) value = await value;
-      const problem = value === undefined ? undefined : jsonProblem(value, 'the result');
-      outcome = problem
-        ? { ok: false, error: `the result could not be serialised: ${problem}`, start, time: 0 }
-        : { ok: true, value, start, time: 0 };
+      payload = (fn as AnyFunction)(...args);
+      if (isThenable(payload)) payload = await payload;
+      const problem = payload === undefined ? undefined : jsonProblem(payload, 'the result');
+      if (problem) {
+        ok = false;
+        payload = `the result could not be serialised: ${problem}`;
+      }
     } catch (error) {
-      outcome = { ok: false, error: describeThrown(error), start, time: 0 };
+      ok = false;
+      payload = describeThrown(error);
     }
     const end = now();
-    outcome.time = end - start;
     if (base < timings.length) timings[base + 1] = end;
-    return outcome;
+    const message: OutcomeMessage = [slot, ok, payload, start, end - start];
+    (results as MessagePort).postMessage(message);
   };
 
   // Admits at most `limit` tasks at once; the rest wait in arrival order.
-  const admitted = async (task: TaskMessage): Promise<Outcome> => {
+  const admit = async (task: TaskMessage): Promise<void> => {
     if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
     running++;
     try {
-      return await runOne(task);
+      await runOne(task);
     } finally {
       running--;
       waiting.shift()?.();
@@ -60,7 +65,7 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   };
 
   const api: WorkerApi = {
-    async init(buffer, concurrency): Promise<InitReply> {
+    async init(buffer, concurrency, port): Promise<InitReply> {
       let mod: Record<string, unknown>;
       try {
         mod = await load();
@@ -73,11 +78,12 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
       fn = mod.default as AnyFunction;
       if (buffer) timings = new Float64Array(buffer);
       limit = concurrency;
+      results = port;
       const config = mod.config;
       return { config: config === undefined ? undefined : toPlain(config) };
     },
     run(batch) {
-      return Promise.all(batch.map(admitted));
+      for (const task of batch) void admit(task);
     },
   };
   expose(api, endpoint);

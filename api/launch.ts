@@ -1,0 +1,114 @@
+/**
+ * Starting a server, host-neutral: read settings, load the functions, build the app, listen,
+ * print the bound address, and drain on SIGTERM/SIGINT. Each host's entry in `serve/` only
+ * supplies how to listen, how to spawn workers, and how signals and exit work there.
+ * @module
+ */
+import type { Hono } from 'hono';
+import {
+  createRuntime,
+  DEFAULTS,
+  type FunctionSource,
+  isEbbflowError,
+  type WorkerHost,
+} from '../runtime/index.ts';
+import { createApp } from './app.ts';
+import { drainOnSignal } from './drain.ts';
+import { Metrics } from './metrics.ts';
+import { parseSettings, SettingsError, usage } from './settings.ts';
+
+export interface Listening {
+  /** The address bound, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface HostEntry {
+  argv: readonly string[];
+  env: Record<string, string | undefined>;
+  workers: WorkerHost;
+  source(folder: string): FunctionSource;
+  listen(app: Hono, hostname: string, port: number): Promise<Listening>;
+  onSignal(handler: (signal: string) => void): void;
+  exit(code: number): void;
+}
+
+export const launch = async (h: HostEntry): Promise<void> => {
+  const log = (message: string) => console.error(message);
+  let parsed: ReturnType<typeof parseSettings>;
+  try {
+    parsed = parseSettings(h.argv, h.env);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    log(`ebbflow: ${error.message}`);
+    return h.exit(2);
+  }
+  if (parsed.help) {
+    console.log(usage());
+    return h.exit(0);
+  }
+  const s = parsed.settings;
+  const metrics = new Metrics();
+  let runtime: Awaited<ReturnType<typeof createRuntime>>;
+  try {
+    runtime = await createRuntime({
+      source: h.source(s.functions),
+      host: h.workers,
+      minWorkers: s.minWorkers,
+      maxWorkers: s.maxWorkers,
+      scaleUpThreshold: s.scaleUpThreshold,
+      scaleDownThreshold: s.scaleDownThreshold,
+      monitorIntervalMs: s.monitorIntervalMs,
+      taskTimeoutMs: s.taskTimeoutMs,
+      maxQueue: s.maxQueue,
+      resultTtlMs: s.resultTtlMs,
+      maxResults: s.maxResults,
+      drainTimeoutMs: s.drainTimeoutMs,
+      onTaskEnd: metrics.observe,
+      log,
+    });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    if (isEbbflowError(error) && error.code === 'invalid_option') {
+      log(`ebbflow: invalid setting: ${why}`);
+      return h.exit(2);
+    }
+    log(
+      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
+    );
+    return h.exit(1);
+  }
+  const app = createApp({
+    runtime,
+    metrics,
+    maxBodyBytes: s.maxBodyBytes,
+    token: s.token,
+    corsOrigin: s.corsOrigin,
+    log,
+  });
+  let server: Listening;
+  try {
+    server = await h.listen(app, s.host, s.port);
+  } catch (error) {
+    log(
+      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    await runtime.close({ drainTimeoutMs: 0 });
+    return h.exit(1);
+  }
+  h.onSignal(
+    drainOnSignal({
+      runtime,
+      closeServer: () => server.close(),
+      exit: h.exit,
+      log,
+      drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    }),
+  );
+  const names = runtime
+    .functions()
+    .map((f) => (f.status === 'ready' ? f.name : `${f.name} (unavailable)`));
+  console.log(
+    `ebbflow listening on ${server.url} with ${names.length} functions: ${names.join(', ')}`,
+  );
+};

@@ -1,0 +1,94 @@
+/**
+ * The valibot schemas of what clients send: task bodies, the `wait` query, and the path
+ * parameters (checked against the naming rules before any lookup).
+ * @module
+ */
+import * as v from 'valibot';
+import { FUNCTION_NAME, TASK_ID } from '../runtime/index.ts';
+import { ApiError, type Detail } from './errors.ts';
+import { MAX_TIMER_MS } from './settings.ts';
+
+/** The longest a long-poll holds a request; larger `wait` values are clamped to it. */
+export const MAX_WAIT_MS = 30_000;
+
+const TaskId = v.pipe(
+  v.string('id must be a string'),
+  v.regex(TASK_ID, 'id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots'),
+);
+
+const TimeoutMs = v.pipe(
+  v.number('timeoutMs must be a number'),
+  v.integer('timeoutMs must be an integer'),
+  v.minValue(1, 'timeoutMs must be at least 1'),
+  v.maxValue(MAX_TIMER_MS, `timeoutMs must be at most ${MAX_TIMER_MS}`),
+);
+
+const Args = v.optional(v.array(v.unknown(), 'args must be an array'), () => []);
+
+/** Body of `POST /functions/:name/tasks` and `/invoke`; unknown keys are refused (typos). */
+export const TaskBody = v.pipe(
+  // valibot's object schemas take arrays; a body is a JSON object only.
+  v.custom<Record<string, unknown>>(
+    (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+    'the body must be a JSON object',
+  ),
+  v.strictObject(
+    { args: Args, id: v.optional(TaskId), timeoutMs: v.optional(TimeoutMs) },
+    (issue) => `unknown field ${issue.received}; allowed: args, id, timeoutMs`,
+  ),
+);
+
+export const WaitQuery = v.pipe(
+  v.string(),
+  v.regex(
+    /^\d+$/,
+    `wait must be an integer of milliseconds from 0 (at most ${MAX_WAIT_MS} is used)`,
+  ),
+  v.transform((digits) => Math.min(Number(digits), MAX_WAIT_MS)),
+);
+
+/** Parse `input` or throw a 400 whose details name each bad field. */
+export const parse = <S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  code: 'invalid_body' | 'invalid_query',
+  root = 'body',
+): v.InferOutput<S> => {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const details: Detail[] = result.issues.map((issue) => ({
+    field: v.getDotPath(issue) ?? root,
+    message: issue.message,
+  }));
+  const first = details[0] as Detail;
+  const message = first.message.includes(first.field)
+    ? first.message
+    : `${first.field}: ${first.message}`;
+  throw new ApiError(400, code, message, { details });
+};
+
+/** A function name from the path; names outside the rule never reach a lookup. */
+export const functionName = (name: string): string => {
+  if (!FUNCTION_NAME.test(name)) {
+    throw new ApiError(
+      400,
+      'invalid_name',
+      'a function name is 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit',
+      { details: [{ field: 'name', message: `got ${JSON.stringify(name.slice(0, 100))}` }] },
+    );
+  }
+  return name;
+};
+
+/** A task id from the path. */
+export const taskId = (id: string): string => {
+  if (!TASK_ID.test(id)) {
+    throw new ApiError(
+      400,
+      'invalid_id',
+      'a task id is 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots',
+      { details: [{ field: 'id', message: `got ${JSON.stringify(id.slice(0, 200))}` }] },
+    );
+  }
+  return id;
+};

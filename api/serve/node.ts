@@ -1,0 +1,37 @@
+/**
+ * The Node entry (`npm start`): workers in `worker_threads`, served by `@hono/node-server`.
+ * @module
+ */
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { folderSource } from '../../runtime/host/fs-source.ts';
+import { nodeHost } from '../../runtime/host/node.ts';
+import { launch } from '../launch.ts';
+
+await launch({
+  argv: process.argv.slice(2),
+  env: process.env,
+  workers: nodeHost(),
+  source: folderSource,
+  listen: (app, hostname, port) =>
+    new Promise((resolve, reject) => {
+      const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
+        const host = info.address.includes(':') ? `[${info.address}]` : info.address;
+        resolve({
+          url: `http://${host}:${info.port}`,
+          close: () =>
+            new Promise((done) => {
+              server.close(() => done());
+              // Idle keep-alive sockets would hold the close open; requests have been answered.
+              setTimeout(() => (server as Server).closeAllConnections(), 2_000).unref();
+            }),
+        });
+      });
+      server.once('error', reject);
+    }),
+  onSignal: (handler) => {
+    process.on('SIGTERM', () => handler('SIGTERM'));
+    process.on('SIGINT', () => handler('SIGINT'));
+  },
+  exit: (code) => process.exit(code),
+});

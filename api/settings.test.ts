@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseSettings, SETTINGS, type Settings, SettingsError, usage } from './settings.ts';
+
+const settings = (argv: string[], env: Record<string, string> = {}): Settings => {
+  const parsed = parseSettings(argv, env);
+  if (parsed.help) throw new Error('unexpected help');
+  return parsed.settings;
+};
+
+const failure = (argv: string[], env: Record<string, string> = {}): string => {
+  try {
+    parseSettings(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a SettingsError');
+};
+
+describe('parseSettings', () => {
+  it('Should give the defaults, leaving the runtime settings to the runtime', () => {
+    expect(settings([])).toEqual({
+      port: 8787,
+      host: '127.0.0.1',
+      functions: './functions',
+      maxBodyBytes: 1_048_576,
+      corsOrigin: '*',
+    });
+  });
+
+  it('Should read every setting from its variable and from its flag', () => {
+    const values: Record<string, string> = {
+      port: '0',
+      host: '0.0.0.0',
+      functions: 'fns',
+      minWorkers: '0',
+      maxWorkers: '7',
+      scaleUpThreshold: '0.9',
+      scaleDownThreshold: '0.2',
+      monitorIntervalMs: '500',
+      taskTimeoutMs: '1000',
+      maxQueue: '5',
+      maxBodyBytes: '2048',
+      resultTtlMs: '0',
+      maxResults: '10',
+      drainTimeoutMs: '0',
+      token: 'abc',
+      corsOrigin: 'https://a.example',
+    };
+    const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
+    const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
+    const expected = Object.fromEntries(
+      SETTINGS.map((s) => {
+        const raw = values[s.key] as string;
+        return [s.key, s.kind === 'text' ? raw : Number(raw)];
+      }),
+    );
+    expect(settings([], env)).toEqual(expected);
+    expect(settings(argv)).toEqual(expected);
+  });
+
+  it('Should let a flag win over its variable, with either flag form', () => {
+    expect(settings(['--port', '9000'], { PORT: '8000' }).port).toBe(9000);
+    expect(settings(['--port=9001'], { PORT: '8000' }).port).toBe(9001);
+    expect(settings([], { PORT: '8000' }).port).toBe(8000);
+    expect(settings([], { PORT: '' }).port).toBe(8787);
+  });
+
+  it('Should name the variable or flag and the bad value', () => {
+    expect(failure([], { PORT: 'abc' })).toBe('PORT must be an integer from 0 to 65535, got "abc"');
+    expect(failure(['--port', '70000'])).toBe(
+      '--port must be an integer from 0 to 65535, got "70000"',
+    );
+    expect(failure([], { EBBFLOW_MAX_WORKERS: '0' })).toContain('EBBFLOW_MAX_WORKERS must be');
+    expect(failure(['--min-workers', '-1'])).toContain('--min-workers must be an integer >= 0');
+    expect(failure(['--task-timeout-ms', '1.5'])).toContain('--task-timeout-ms');
+    expect(failure(['--task-timeout-ms', '9999999999'])).toContain('from 1 to 2147483647');
+    expect(failure([], { EBBFLOW_SCALE_UP: 'high' })).toContain(
+      'EBBFLOW_SCALE_UP must be a number',
+    );
+    expect(failure([], { EBBFLOW_SCALE_DOWN: '0.9' })).toContain('must be below');
+    expect(failure(['--host', ' '])).toContain('--host must be a non-empty string');
+    expect(failure(['--prot', '1'])).toContain('unknown argument "--prot"');
+    expect(failure(['--port'])).toBe('--port needs a value');
+    expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
+  });
+
+  it('Should ask for help', () => {
+    expect(parseSettings(['--help'], {})).toEqual({ help: true });
+    for (const s of SETTINGS) {
+      expect(usage()).toContain(s.flag);
+      expect(usage()).toContain(s.env);
+    }
+  });
+
+  it('Should be documented: docs/api.md lists every variable and flag', () => {
+    const docs = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8');
+    for (const s of SETTINGS) {
+      expect(docs).toContain(`\`${s.env}\``);
+      expect(docs).toContain(`\`${s.flag}\``);
+    }
+  });
+});

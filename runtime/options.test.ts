@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { FunctionSource, WorkerHost } from './host/types.ts';
+import { resolveFunctionConfig, resolveOptions } from './options.ts';
+
+const base = { source: {} as FunctionSource, host: {} as WorkerHost };
+
+describe('resolveOptions', () => {
+  it("Should apply the seed's defaults", () => {
+    expect(resolveOptions(base)).toMatchObject({
+      minWorkers: 2,
+      maxWorkers: 20,
+      scaleUpThreshold: 0.8,
+      scaleDownThreshold: 0.3,
+      monitorIntervalMs: 10_000,
+    });
+  });
+
+  it('Should name the option and the bad value', () => {
+    expect(() => resolveOptions({ ...base, maxWorkers: 0 })).toThrow(
+      'option maxWorkers must be an integer >= 1, got 0',
+    );
+    expect(() => resolveOptions({ ...base, minWorkers: 1.5 })).toThrow(
+      'option minWorkers must be an integer >= 0, got 1.5',
+    );
+    expect(() => resolveOptions({ ...base, scaleDownThreshold: 0.9 })).toThrow(
+      'option scaleDownThreshold must be below scaleUpThreshold (0.8), got 0.9',
+    );
+  });
+});
+
+describe('resolveFunctionConfig', () => {
+  const o = resolveOptions({ ...base, maxWorkers: 8 });
+
+  it('Should let a function lower, never raise, its share of the ceiling', () => {
+    expect(resolveFunctionConfig({ maxWorkers: 50 }, o).maxWorkers).toBe(8);
+    expect(resolveFunctionConfig({ maxWorkers: 3, minWorkers: 0 }, o)).toMatchObject({
+      maxWorkers: 3,
+      minWorkers: 0,
+    });
+    expect(resolveFunctionConfig({ maxWorkers: 1 }, o).minWorkers).toBe(1);
+  });
+
+  it('Should refuse bad fields by name', () => {
+    expect(() => resolveFunctionConfig({ concurrency: 0 }, o)).toThrow('config.concurrency');
+    expect(() => resolveFunctionConfig({ timeoutMs: '5' }, o)).toThrow(
+      'option config.timeoutMs must be an integer from 1 to 2147483647, got "5"',
+    );
+    expect(() => resolveFunctionConfig({ minWorkers: 3, maxWorkers: 2 }, o)).toThrow(
+      'config.minWorkers',
+    );
+    expect(() => resolveFunctionConfig(7, o)).toThrow('option config must be an object, got 7');
+  });
+});
