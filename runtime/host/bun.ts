@@ -4,6 +4,7 @@
  * environment unless the function's `config.permissions.env` names variables.
  * @module
  */
+import { nodeSample } from './node-pressure.ts';
 import { grantedEnv } from './permissions.ts';
 import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
@@ -12,6 +13,7 @@ export const bunHost = (): WorkerHost =>
   webHost({
     name: 'bun',
     heartbeatMs: 1000,
+    sample: nodeSample,
     closeEvents: true,
     workerOptions: (_prepared, { permissions }) => ({ env: grantedEnv(permissions?.env) }),
   });

@@ -6,6 +6,7 @@
  * are pinged.
  * @module
  */
+import { denoSample } from './deno-pressure.ts';
 import { denoPermissions } from './permissions.ts';
 import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
@@ -14,6 +15,7 @@ export const denoHost = (): WorkerHost =>
   webHost({
     name: 'deno',
     heartbeatMs: 1000,
+    sample: denoSample,
     closeEvents: false,
     workerOptions: (prepared, { permissions }) => ({
       deno: { permissions: denoPermissions(prepared.entry.url, permissions) },

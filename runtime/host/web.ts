@@ -5,8 +5,14 @@
  * Deno: nothing, so the worker announces its exits and idle workers are pinged).
  * @module
  */
-
-import type { PreparedFunction, SpawnedWorker, SpawnOptions, WorkerHost } from './types.ts';
+import { unrefTimer } from '../timers.ts';
+import type {
+  HostSample,
+  PreparedFunction,
+  SpawnedWorker,
+  SpawnOptions,
+  WorkerHost,
+} from './types.ts';
 import { type ControlMessage, comlinkEndpoint, isControl } from './web-control.ts';
 
 export interface WebHostOptions {
@@ -17,6 +23,8 @@ export interface WebHostOptions {
   heartbeatMs: number;
   /** Whether the host fires `close` when a worker ends (Bun does, Deno does not). */
   closeEvents: boolean;
+  /** The process's CPU and memory, for the scaler. */
+  sample(): HostSample;
 }
 
 const workerEntry = new URL('./web-worker-entry.ts', import.meta.url);
@@ -24,6 +32,7 @@ const workerEntry = new URL('./web-worker-entry.ts', import.meta.url);
 export const webHost = (options: WebHostOptions): WorkerHost => ({
   name: options.name,
   hardwareConcurrency: () => navigator.hardwareConcurrency || 1,
+  sample: options.sample,
   // Deno and Bun import TypeScript as it is; the probe worker reports any load error.
   prepare: async (entry) => ({ entry }),
   spawn(prepared, spawnOptions) {
@@ -98,7 +107,7 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
           worker.postMessage({ ebbflow: 'ping' } satisfies ControlMessage);
         }, heartbeatMs)
       : undefined;
-  unrefTimer(heartbeat);
+  if (heartbeat !== undefined) unrefTimer(heartbeat);
 
   return {
     endpoint: comlinkEndpoint(worker, (message) => {
@@ -119,11 +128,4 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
       gone('the worker was stopped');
     },
   };
-};
-
-const unrefTimer = (timer: unknown): void => {
-  if (timer === undefined) return;
-  const deno = (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno;
-  if (typeof timer === 'number') deno?.unrefTimer(timer);
-  else (timer as { unref?: () => void }).unref?.();
 };
