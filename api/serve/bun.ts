@@ -10,7 +10,6 @@ interface BunApi {
   serve(options: {
     hostname: string;
     port: number;
-    idleTimeout: number;
     fetch: (request: Request) => Response | Promise<Response>;
   }): { hostname: string; port: number; stop(closeActive?: boolean): Promise<void> };
 }
@@ -23,8 +22,7 @@ await launch({
   workers: bunHost(),
   source: folderSource,
   listen: async (app, hostname, port) => {
-    // idleTimeout 0: Bun would otherwise cut a long-poll or a long invoke after 10 s.
-    const server = Bun.serve({ hostname, port, idleTimeout: 0, fetch: app.fetch });
+    const server = Bun.serve({ hostname, port, fetch: app.fetch });
     const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname;
     return { url: `http://${host}:${server.port}`, close: () => server.stop() };
   },

@@ -136,6 +136,16 @@ await check('sandbox', async () => {
     });
   }
   console.log(`# sandbox on ${host}: ${JSON.stringify(seen)}`);
+  const outsider = fx.getFunction('imports-outside');
+  if (host === 'deno') {
+    assert.equal(outsider?.status, 'unavailable');
+    // Plain text for HTTP clients: Deno's colour codes are stripped.
+    const error = outsider?.error ?? '';
+    assert.match(error, /^the module failed to load: .*Requires read access to ".*package\.json"/);
+    assert.ok(!error.includes(String.fromCharCode(27)), error);
+  } else {
+    assert.equal((await fx.call('imports-outside', [])).result, 'ebbflow');
+  }
   assert.equal((await fx.call('granted', [])).result, 'granted-value');
 });
 
