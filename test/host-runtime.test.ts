@@ -34,7 +34,17 @@ const run = (command: string, args: readonly string[]) =>
     child.on('exit', (code) => resolve({ code, out, err }));
   });
 
-const CHECKS = ['call', 'throw', 'timeout', 'cancel', 'load failure', 'exit', 'crash', 'sandbox'];
+const CHECKS = [
+  'call',
+  'throw',
+  'timeout',
+  'cancel',
+  'load failure',
+  'exit',
+  'crash',
+  'busy worker',
+  'sandbox',
+];
 
 describe.each(HOSTS)('the runtime core on $host', ({ host, command, args }) => {
   it('Should pass every check with real workers', { timeout: 120_000 }, async () => {

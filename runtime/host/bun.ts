@@ -9,10 +9,15 @@ import { grantedEnv } from './permissions.ts';
 import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
 
-export const bunHost = (): WorkerHost =>
+export interface BunHostOptions {
+  /** How often idle workers are pinged; three missed pings retire one. @default 1000 */
+  heartbeatMs?: number;
+}
+
+export const bunHost = ({ heartbeatMs = 1000 }: BunHostOptions = {}): WorkerHost =>
   webHost({
     name: 'bun',
-    heartbeatMs: 1000,
+    heartbeatMs,
     sample: nodeSample,
     closeEvents: true,
     workerOptions: (_prepared, { permissions }) => ({ env: grantedEnv(permissions?.env) }),

@@ -11,10 +11,15 @@ import { denoPermissions } from './permissions.ts';
 import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
 
-export const denoHost = (): WorkerHost =>
+export interface DenoHostOptions {
+  /** How often idle workers are pinged; three missed pings retire one. @default 1000 */
+  heartbeatMs?: number;
+}
+
+export const denoHost = ({ heartbeatMs = 1000 }: DenoHostOptions = {}): WorkerHost =>
   webHost({
     name: 'deno',
-    heartbeatMs: 1000,
+    heartbeatMs,
     sample: denoSample,
     closeEvents: false,
     workerOptions: (prepared, { permissions }) => ({

@@ -50,6 +50,12 @@ export interface SpawnedWorker {
   /** Stop the worker; resolves once it can run no more code. */
   terminate(): Promise<void>;
   /**
+   * Told by the pool whether the worker has tasks in flight. Hosts that ping workers to find
+   * silent deaths (Deno, Bun) ping only idle ones: a busy worker cannot answer, and its tasks'
+   * timeouts cover it.
+   */
+  setIdle?(idle: boolean): void;
+  /**
    * Milliseconds its event loop has been busy since it started (Node: the worker's
    * `performance.eventLoopUtilization().active`). Optional: where a host cannot measure it, the
    * scaler falls back to the process's CPU use to tell CPU-bound pools.

@@ -25,18 +25,11 @@ export interface MessageTarget {
 
 type Listener = EventListenerOrEventListenerObject;
 
-/**
- * A comlink endpoint over `target` that hides control messages from comlink and reports each
- * message sent, so the host can tell how many calls are in flight.
- */
-export const comlinkEndpoint = (
-  target: MessageTarget,
-  onSend: (message: unknown) => void = () => {},
-): Endpoint => {
+/** A comlink endpoint over `target` that hides the control messages from comlink. */
+export const comlinkEndpoint = (target: MessageTarget): Endpoint => {
   const wrapped = new WeakMap<Listener, (event: MessageEvent) => void>();
   return {
     postMessage(message: unknown, transfer?: Transferable[]) {
-      onSend(message);
       target.postMessage(message, transfer);
     },
     addEventListener(_type: string, listener: Listener) {

@@ -57,8 +57,8 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
   const closing = new Promise<void>((resolve) => {
     closed = resolve;
   });
-  // comlink calls sent and not yet answered: a worker with none must answer a ping.
-  const pending = new Set<unknown>();
+  // Only an idle worker must answer a ping (the pool says which are; loading counts as busy).
+  let idle = false;
   let unanswered = 0;
 
   const gone = (why: string) => {
@@ -72,10 +72,8 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
 
   worker.addEventListener('message', (event: MessageEvent) => {
     unanswered = 0;
-    const data = event.data as { id?: unknown } | ControlMessage;
-    if (!isControl(data)) {
-      pending.delete((data as { id?: unknown })?.id);
-    } else if (data.ebbflow === 'exit') {
+    const data = event.data as unknown;
+    if (isControl(data) && data.ebbflow === 'exit') {
       const code = data.code === undefined ? '' : ` with code ${data.code}`;
       gone(`the worker exited${code} (${data.via})`);
     }
@@ -94,7 +92,7 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
   const heartbeat =
     heartbeatMs > 0
       ? setInterval(() => {
-          if (pending.size > 0) {
+          if (!idle) {
             unanswered = 0; // busy: the pool's task deadlines cover a worker that dies now
             return;
           }
@@ -110,10 +108,11 @@ const watch = (worker: Worker, { heartbeatMs, closeEvents }: WebHostOptions): Sp
   if (heartbeat !== undefined) unrefTimer(heartbeat);
 
   return {
-    endpoint: comlinkEndpoint(worker, (message) => {
-      const id = (message as { id?: unknown })?.id;
-      if (id !== undefined) pending.add(id);
-    }),
+    endpoint: comlinkEndpoint(worker),
+    setIdle(now) {
+      idle = now;
+      unanswered = 0;
+    },
     onExit(exit) {
       listener = exit;
       if (cause !== undefined) exit(cause);
