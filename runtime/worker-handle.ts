@@ -95,6 +95,7 @@ export class WorkerHandle {
       const reply = await Promise.race([init, exited]);
       this.state = 'ready';
       this.readyAt = Date.now();
+      this.worker.setIdle?.(true);
       return reply.config;
     } finally {
       clearTimeout(timer);
@@ -110,6 +111,7 @@ export class WorkerHandle {
   }
 
   send(tasks: Task[]): void {
+    this.worker.setIdle?.(false);
     const batch: TaskMessage[] = new Array(tasks.length);
     const now = Date.now();
     for (let i = 0; i < tasks.length; i++) {
@@ -143,7 +145,10 @@ export class WorkerHandle {
     this.events.outcome(task, outcome, this);
     // The watchdog stays armed when the worker goes idle: it fires once, finds nothing in
     // flight and stops. Clearing and setting a timer per call cost more than the call (bench/).
-    if (this.inflight.size === 0) this.idleSince = Date.now();
+    if (this.inflight.size === 0) {
+      this.idleSince = Date.now();
+      this.worker.setIdle?.(true);
+    }
     this.events.drained(this);
   }
 
