@@ -27,7 +27,7 @@ const httpSeconds = Number(flags.get('http-seconds') ?? (quick ? 1 : 10));
 const cores = availableParallelism();
 
 const size = quick
-  ? { tasks: 500, fibCount: 10, fibN: 20, sequential: 100, memWorkers: 2, burst: 10, napMs: 50 }
+  ? { tasks: 500, fibCount: 10, fibN: 20, sequential: 100, memWorkers: 2, burst: 20, napMs: 150 }
   : {
       tasks: 20_000,
       fibCount: 200,
@@ -40,8 +40,8 @@ const size = quick
 // The scaler's timings for the scaling case (defaults: 10 s tick, 10 s cool-down), shortened so a
 // run ends in seconds; the scale-up path does not depend on them.
 const scaling = quick
-  ? { monitorMs: 100, downDelayMs: 200 }
-  : { monitorMs: 500, downDelayMs: 2_000 };
+  ? { monitorMs: 100, downDelayMs: 200, maxWorkers: 4 }
+  : { monitorMs: 500, downDelayMs: 2_000, maxWorkers: 20 };
 
 interface Job {
   key: string;
@@ -81,7 +81,7 @@ for (const impl of ['ebbflow', 'piscina', 'bare']) {
 }
 add('scaling', 'scaling', {
   file: 'scaling.ts',
-  args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs],
+  args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],
 });
 
 const selected = jobs.filter((j) => !only || only.includes(j.group));

@@ -2,7 +2,7 @@
  * Case 7, scaling: from idle (the pool at its minimum), a burst of `count` × nap(`ms`), then
  * quiet. Workers, queue and tasks/s are sampled every 100 ms until the pool is back at its
  * minimum; the scaler's own decisions are counted from `stats().scalingEvents`.
- * Usage: scaling.ts <count> <ms> <monitorIntervalMs> <scaleDownDelayMs>
+ * Usage: scaling.ts <count> <ms> <monitorIntervalMs> <scaleDownDelayMs> [maxWorkers]
  */
 import { emit, numberArg } from '../lib/emit.ts';
 import { fixtureRuntime } from '../lib/fixture-runtime.ts';
@@ -11,14 +11,15 @@ const count = numberArg(0, 100);
 const napMs = numberArg(1, 200);
 const monitorIntervalMs = numberArg(2, 500);
 const scaleDownDelayMs = numberArg(3, 2_000);
+const maxWorkers = process.argv[6] === undefined ? undefined : numberArg(4, 20);
 const SAMPLE_MS = 100;
 const LIMIT_MS = 120_000;
 
-const runtime = await fixtureRuntime(['nap'], { monitorIntervalMs, scaleDownDelayMs });
+const runtime = await fixtureRuntime(['nap'], { monitorIntervalMs, scaleDownDelayMs, maxWorkers });
 const info = runtime.getFunction('nap');
 if (!info) throw new Error('the nap fixture did not load');
-const { minWorkers, maxWorkers, concurrency } = info;
-const needed = Math.min(maxWorkers, Math.ceil(count / concurrency));
+const { minWorkers, concurrency } = info;
+const needed = Math.min(info.maxWorkers, Math.ceil(count / concurrency));
 const stat = () =>
   runtime.stats().functions.nap as NonNullable<
     ReturnType<typeof runtime.stats>['functions'][string]

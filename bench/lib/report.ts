@@ -11,7 +11,7 @@ export interface ReportInput {
   reps: number;
   httpSeconds: number;
   size: Record<string, number>;
-  scaling: { monitorMs: number; downDelayMs: number };
+  scaling: { monitorMs: number; downDelayMs: number; maxWorkers: number };
   minutes: number;
   loadBefore: string;
   loadAfter: string;
@@ -267,7 +267,7 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}## Method
 - **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
 - **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
-- **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run. "Needed" = min(maxWorkers, burst / concurrency).
+- **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 
 ## Every run
 
