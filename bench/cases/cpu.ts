@@ -1,11 +1,15 @@
 /**
- * Case 2, CPU efficiency: `count` × fib(n) through ebbflow on `workers` workers, or the same
- * work on one thread (the main thread, no pool) for the reference rate. tasks/s.
- * Usage: cpu.ts <ebbflow|single> <workers> <count> <n>
+ * Case 2, CPU efficiency: `count` × fib(n) through ebbflow on `workers` workers; the same work
+ * on one thread (the main thread, no pool) for the reference rate; or split over `workers` bare
+ * threads at once (no pool, no message per task): what this machine gives right now. tasks/s.
+ * Usage: cpu.ts <ebbflow|single|threads> <workers> <count> <n>
  */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { fib } from '../functions/fib.ts';
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { fixtureRuntime } from '../lib/fixture-runtime.ts';
+import { PLAIN } from '../lib/peers.ts';
 
 const impl = arg(0, 'ebbflow');
 const workers = numberArg(1, 2);
@@ -13,7 +17,24 @@ const count = numberArg(2, 200);
 const n = numberArg(3, 27);
 const expected = fib(n);
 
-if (impl === 'single') {
+if (impl === 'threads') {
+  const file = new URL('../peers/fib-loop.mjs', import.meta.url);
+  const threads = Array.from({ length: workers }, () => new Worker(file, { execArgv: PLAIN }));
+  const ask = (t: Worker, message: object) => {
+    t.postMessage(message);
+    return once(t, 'message').then(([m]) => m as unknown);
+  };
+  await Promise.all(threads.map((t) => ask(t, { n })));
+  const share = (i: number) => Math.floor(count / workers) + (i < count % workers ? 1 : 0);
+  const started = performance.now();
+  const sums = await Promise.all(threads.map((t, i) => ask(t, { n, count: share(i), go: true })));
+  const ms = performance.now() - started;
+  if (sums.reduce((a: number, b) => a + (b as number), 0) !== expected * count) {
+    throw new Error('wrong result');
+  }
+  await Promise.all(threads.map((t) => t.terminate()));
+  emit({ tasksPerSec: (count / ms) * 1000, ms });
+} else if (impl === 'single') {
   for (let i = 0; i < 20; i++) fib(n); // warm-up, as the pool's workers get below
   const started = performance.now();
   for (let i = 0; i < count; i++) if (fib(n) !== expected) throw new Error('wrong result');

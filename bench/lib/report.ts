@@ -101,6 +101,26 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       target: '≥ 95 %',
       met: eff === undefined ? undefined : eff >= 0.95,
     });
+    const threads = get('cpu-threads', 'tasksPerSec');
+    const vsThreads = ratio(cpu, threads);
+    rows.push({
+      measure: '2. CPU efficiency against bare threads measured at the same time (tasks/s)',
+      ebbflow: show(cpu, 1),
+      peer: `${input.cores} bare threads, no pool ${show(threads, 1)}`,
+      ratio: vsThreads === undefined ? '' : `${fmt(vsThreads * 100, 1)} %`,
+      target: '',
+      met: undefined,
+    });
+    const busy = get('cpu-ebbflow', 'workerBusyShare', 100);
+    row(
+      "2. Share of the workers' time spent in the function (%)",
+      busy,
+      '',
+      undefined,
+      '',
+      undefined,
+      1,
+    );
   }
   const p50 = get('latency-ebbflow', 'p50Ms', 1000);
   const p50Peer = get('latency-piscina', 'p50Ms', 1000);
@@ -262,7 +282,7 @@ ${table}
 ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}## Method
 
 - **1. Trivial tasks**: ${fmt(input.size.tasks ?? 0)} × \`(x) => x + 1\` submitted at once through \`runtime.call\` (every result checked), after a warm-up of up to 2,000; workers pinned with \`minWorkers = maxWorkers\`. piscina with its default options and \`minThreads = maxThreads\`; raw comlink = N \`worker_threads\` each exposing the function with comlink, called round-robin.
-- **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores.
+- **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores. On a shared machine, cores × one thread's rate is more than even bare threads get while other work runs, so the same work split over as many bare threads (no pool, no message per task), measured in the same run, is shown too, with the share of the workers' time spent inside the function (times taken in the workers).
 - **3. Sequential latency**: ${fmt(input.size.sequential ?? 0)} calls, each awaited before the next (2 workers), after 200 warm-up calls.
 - **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
 - **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
