@@ -273,7 +273,7 @@ Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}${inpu
 - Peers: ${m.peers}
 - Load average (1/5/15 min) before: ${input.loadBefore}; after: ${input.loadAfter}. The machine is shared with
   other work, so every figure is compared with its peer measured in the same run.
-- The run took ${input.minutes.toFixed(1)} minutes: ${input.reps} rounds (cold start ${input.quick ? 1 : input.reps + 2}), each case in a fresh process.
+- The run took ${input.minutes.toFixed(1)} minutes: ${input.reps} rounds (cold start ${input.quick ? 1 : input.reps + 2}, CPU ${input.quick ? 1 : input.reps + 4}), each case in a fresh process.
 
 ## Results
 
