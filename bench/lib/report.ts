@@ -279,7 +279,9 @@ Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}${inpu
 
 ${table}
 
-${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}## Method
+${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is missed, [NOTES.md](NOTES.md) shows why, from the profiles.
+
+## Method
 
 - **1. Trivial tasks**: ${fmt(input.size.tasks ?? 0)} × \`(x) => x + 1\` submitted at once through \`runtime.call\` (every result checked), after a warm-up of up to 2,000; workers pinned with \`minWorkers = maxWorkers\`. piscina with its default options and \`minThreads = maxThreads\`; raw comlink = N \`worker_threads\` each exposing the function with comlink, called round-robin.
 - **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores. On a shared machine, cores × one thread's rate is more than even bare threads get while other work runs, so the same work split over as many bare threads (no pool, no message per task), measured in the same run, is shown too, with the share of the workers' time spent inside the function (times taken in the workers).
