@@ -36,7 +36,9 @@ export interface WorkerApi {
   /**
    * Load the function module and attach the shared timing table: two float64 per slot,
    * `[startedAt, endedAt]`, written by the worker so the pool can time out and account for
-   * tasks without a message per start. Rejects with the loader's message.
+   * tasks without a message per start. Rejects with the loader's message. From then on the
+   * pool posts task batches (`TaskMessage[]`) on `results` too, handled as `run` handles them:
+   * the hot path skips comlink's per-call id, proxy and reply.
    */
   init(
     timings: SharedArrayBuffer | null,
@@ -45,7 +47,8 @@ export interface WorkerApi {
   ): Promise<InitReply>;
   /**
    * Queue a batch of tasks (run up to `concurrency` at once); each outcome is posted on the
-   * results port as an `OutcomeMessage` when its task ends.
+   * results port as an `OutcomeMessage` when its task ends. (The pool posts batches on the port;
+   * this stays callable through comlink, e.g. by bench/host-cold-start.ts.)
    */
   run(batch: TaskMessage[]): void;
 }

@@ -93,6 +93,8 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
       if (buffer) timings = new Float64Array(buffer);
       limit = concurrency;
       results = port;
+      // The pool sends its task batches on the same port (see protocol.ts).
+      port.onmessage = (event: MessageEvent<TaskMessage[]>) => api.run(event.data);
       const config = mod.config;
       return { config: config === undefined ? undefined : toPlain(config) };
     },
