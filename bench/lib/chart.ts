@@ -51,7 +51,8 @@ export const scalingChart = (
   ];
   const height = TOP + panels.length * (PANEL_H + GAP) + 10;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" role="img" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
