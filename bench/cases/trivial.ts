@@ -5,11 +5,13 @@
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { fixtureRuntime } from '../lib/fixture-runtime.ts';
 import { startPeer } from '../lib/peers.ts';
+import { spread } from '../lib/stats.ts';
 
 const impl = arg(0, 'ebbflow');
 const workers = numberArg(1, 2);
 const count = numberArg(2, 20_000);
 const warmup = Math.min(2_000, count);
+const INNER = 3;
 
 type Call = (x: number) => Promise<number>;
 
@@ -38,6 +40,10 @@ if (impl === 'ebbflow') {
 }
 
 await burst(call, warmup);
-const ms = await burst(call, count);
+// Three bursts in this process and their median: a 20,000-task burst lasts a fifth of a second,
+// so one passing spike of other load on the shared machine would decide a single one.
+const times: number[] = [];
+for (let i = 0; i < INNER; i++) times.push(await burst(call, count));
 await close();
-emit({ tasksPerSec: (count / ms) * 1000, ms });
+const ms = spread(times).median;
+emit({ tasksPerSec: (count / ms) * 1000, ms, bursts: times });
