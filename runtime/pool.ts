@@ -28,8 +28,6 @@ export interface PoolDeps {
 
 /** Aim for about this much work (ms) per batch sent to a worker when tasks are short. */
 const BATCH_TARGET_MS = 1;
-/** Tasks shorter than this (ms, on average) get one more sent ahead to each worker. */
-const PREFETCH_BELOW_MS = 20;
 /** Spawn failures in a row before a function is declared unavailable. */
 const MAX_SPAWN_FAILURES = 3;
 
@@ -407,19 +405,10 @@ export class FunctionPool {
     return Math.max(concurrency, Math.min(batch, MAX_SLOTS / 2));
   }
 
-  /**
-   * Tasks in flight per worker: two batches when batching (one runs while one travels); for
-   * tasks of a few ms, one more than the worker runs at once, so it starts the next without
-   * waiting a round trip for it (measured: 5-10 % of a 2-core machine on 1.4 ms tasks). Longer
-   * tasks go one per free slot: the round trip is noise there, and balance matters more.
-   */
+  /** Tasks in flight per worker: two batches when batching (one runs while one travels). */
   #window(limit: number): number {
     const { concurrency } = this.config;
-    if (limit > concurrency) return Math.min(2 * limit, MAX_SLOTS);
-    const recent = this.#recentTaskMs;
-    return recent !== undefined && recent < PREFETCH_BELOW_MS
-      ? Math.min(concurrency + 1, MAX_SLOTS)
-      : concurrency;
+    return limit > concurrency ? Math.min(2 * limit, MAX_SLOTS) : concurrency;
   }
 
   #handleRunning(task: Task): WorkerHandle | undefined {
