@@ -1,6 +1,7 @@
 /**
  * Case 5, HTTP: this process is the load generator (autocannon), the server runs in a child
- * process (bench/http/server.ts); both on 127.0.0.1. req/s and p99 latency.
+ * process (bench/http/server.ts); both on 127.0.0.1. req/s and p99 latency, after a warm-up
+ * run of 1-2 s that is not counted.
  * Modes: `invoke` (POST /functions/inc/invoke), `poll` (POST /functions/inc/tasks, then
  * GET /tasks/:id?wait=5000: two requests per task), `inline` (the plain Hono handler).
  * Usage: http.ts <invoke|poll|inline> <connections> <seconds>
@@ -14,6 +15,7 @@ import { arg, emit, numberArg } from '../lib/emit.ts';
 const mode = arg(0, 'invoke');
 const connections = numberArg(1, 10);
 const seconds = numberArg(2, 10);
+const warmupSeconds = Math.min(2, Math.max(1, Math.round(seconds / 5)));
 const body = JSON.stringify({ args: [1] });
 const headers = { 'content-type': 'application/json' };
 
@@ -64,6 +66,8 @@ try {
           },
         ]
       : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
+  // A warm-up run first, discarded: both servers' code is compiled by then.
+  await autocannon({ url, connections, duration: warmupSeconds, requests });
   child.kill('SIGUSR2');
   const result = await autocannon({ url, connections, duration: seconds, requests });
   const cpu = new Promise<number>((resolve) => {
