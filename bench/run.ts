@@ -6,7 +6,7 @@
  * --out=FILE (`-` writes nothing), --http-seconds=N.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { scalingChart, type TimelineSample } from './lib/chart.ts';
 import { type CaseRun, runCase } from './lib/child.ts';
@@ -106,12 +106,15 @@ const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();
 const started = Date.now();
 const loadBefore = load();
+/** The 1-minute load average as each case starts. */
+const loads: number[] = [];
 const rounds = Math.max(...selected.map((j) => j.reps));
 // Rounds over all cases (A B C, A B C, ...), so a passing load on the shared machine falls on
 // every implementation alike rather than on one case's repetitions.
 for (let round = 0; round < rounds; round++) {
   for (const job of selected) {
     if (round >= job.reps) continue;
+    loads.push(loadavg()[0] as number);
     process.stderr.write(`[${round + 1}/${job.reps}] ${job.key} ... `);
     const result = await runCase(job.run);
     process.stderr.write('done\n');
@@ -125,13 +128,13 @@ const minutes = (Date.now() - started) / 60_000;
 const machine = describeMachine();
 const scalingRuns = figures.get('scaling') ?? [];
 let chartFile: string | undefined;
+if (out !== '-') mkdirSync(dirname(out), { recursive: true });
 if (scalingRuns.length > 0 && out !== '-') {
   // The run whose time to the needed workers is the median one.
   const sorted = [...scalingRuns].sort(
     (a, b) => Number(a.reachNeededMs ?? Infinity) - Number(b.reachNeededMs ?? Infinity),
   );
   const shown = sorted[sorted.length >> 1] as Record<string, unknown>;
-  mkdirSync(dirname(out), { recursive: true });
   chartFile = join(dirname(out), 'scaling.svg');
   const title = `ebbflow: ${size.burst} × sleep(${size.napMs} ms) from idle, sampled every 100 ms`;
   writeFileSync(
@@ -154,6 +157,7 @@ const report = buildReport({
   minutes,
   loadBefore,
   loadAfter: load(),
+  loadDuring: loads,
   chart: chartFile ? 'scaling.svg' : undefined,
 });
 console.log(report.table);

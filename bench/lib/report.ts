@@ -15,6 +15,8 @@ export interface ReportInput {
   minutes: number;
   loadBefore: string;
   loadAfter: string;
+  /** The 1-minute load average as each case started. */
+  loadDuring: number[];
   chart: string | undefined;
 }
 
@@ -253,6 +255,10 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
   ].join('\n');
 
   const m = input.machine;
+  const during = input.loadDuring.length > 0 ? spread(input.loadDuring) : undefined;
+  const loadDuring = during
+    ? `median ${fmt(during.median, 2)} (${fmt(during.min, 2)}–${fmt(during.max, 2)})`
+    : 'n/a';
   const raw = [...figures]
     .map(([key, runs]) => {
       const shown = runs.map((r) => {
@@ -271,8 +277,9 @@ Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}${inpu
 - ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ${m.os}
 - Node ${m.node}; ${m.deno}; bun ${m.bun}
 - Peers: ${m.peers}
-- Load average (1/5/15 min) before: ${input.loadBefore}; after: ${input.loadAfter}. The machine is shared with
-  other work, so every figure is compared with its peer measured in the same run.
+- Load average (1/5/15 min) before: ${input.loadBefore}; after: ${input.loadAfter}; the 1-minute
+  figure as each case started: ${loadDuring}. The machine is shared with other agents' work, so
+  every figure is compared with its peer measured in the same run.
 - The run took ${input.minutes.toFixed(1)} minutes: ${input.reps} rounds (cold start ${input.quick ? 1 : input.reps + 2}, CPU ${input.quick ? 1 : input.reps + 4}), each case in a fresh process.
 
 ## Results
