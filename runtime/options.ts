@@ -25,6 +25,34 @@ export interface RuntimeOptions {
   scaleDownThreshold?: number;
   /** How often the monitor samples load and pressure. @default 10000 */
   monitorIntervalMs?: number;
+  /** Workers a loaded pool adds per step (more, up to doubling, when its queue needs more). @default 2 */
+  scaleUpStep?: number;
+  /** Workers a lightly loaded pool retires per step. @default 1 */
+  scaleDownStep?: number;
+  /**
+   * How long a pool's load must stay below scaleDownThreshold, and how long after its last
+   * scale-up, before it retires a worker (the anti-flap cool-down). @default 10000
+   */
+  scaleDownDelayMs?: number;
+  /** Least time between two evaluations triggered by a waiting queue (between ticks). @default 250 */
+  reactIntervalMs?: number;
+  /** Scale-up waits while the main event loop lags more than this (ms, smoothed). @default 200 */
+  maxEventLoopLagMs?: number;
+  /** Scale-up waits while the main event loop is busier than this, 0-1 (Node only). @default 0.9 */
+  maxEventLoopUtilization?: number;
+  /** Scale-up waits while memory use is above this share of what the process may use. @default 0.85 */
+  maxMemoryUsage?: number;
+  /** Above this memory share every pool above its minimum retires a worker per evaluation. @default 0.95 */
+  shrinkMemoryUsage?: number;
+  /**
+   * Where the host cannot tell CPU-bound workers (no per-worker utilization), scale-up waits
+   * while the process uses more than this share of all cores. @default 0.9
+   */
+  maxCpuUsage?: number;
+  /** A busy worker whose event loop is at least this busy counts as CPU-bound. @default 0.5 */
+  cpuBoundUtilization?: number;
+  /** Scaling decisions kept for `stats().scalingEvents`. @default 100 */
+  scalingEventsKept?: number;
   /** Default run timeout of a task. @default 30000 */
   taskTimeoutMs?: number;
   /** Queued tasks per function before `queue_full`. @default 10000 */
@@ -52,6 +80,17 @@ export const DEFAULTS = {
   scaleUpThreshold: 0.8,
   scaleDownThreshold: 0.3,
   monitorIntervalMs: 10_000,
+  scaleUpStep: 2,
+  scaleDownStep: 1,
+  scaleDownDelayMs: 10_000,
+  reactIntervalMs: 250,
+  maxEventLoopLagMs: 200,
+  maxEventLoopUtilization: 0.9,
+  maxMemoryUsage: 0.85,
+  shrinkMemoryUsage: 0.95,
+  maxCpuUsage: 0.9,
+  cpuBoundUtilization: 0.5,
+  scalingEventsKept: 100,
   taskTimeoutMs: 30_000,
   maxQueue: 10_000,
   resultTtlMs: 3_600_000,
@@ -73,7 +112,25 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
       o.scaleDownThreshold,
     );
   }
-  integer('monitorIntervalMs', o.monitorIntervalMs, 1);
+  integer('monitorIntervalMs', o.monitorIntervalMs, 1, 2_147_483_647);
+  integer('scaleUpStep', o.scaleUpStep, 1);
+  integer('scaleDownStep', o.scaleDownStep, 1);
+  integer('scaleDownDelayMs', o.scaleDownDelayMs, 0);
+  integer('reactIntervalMs', o.reactIntervalMs, 1, 2_147_483_647);
+  integer('maxEventLoopLagMs', o.maxEventLoopLagMs, 1);
+  share('maxEventLoopUtilization', o.maxEventLoopUtilization);
+  share('maxMemoryUsage', o.maxMemoryUsage);
+  share('shrinkMemoryUsage', o.shrinkMemoryUsage);
+  if (o.shrinkMemoryUsage < o.maxMemoryUsage) {
+    throw invalidOption(
+      'shrinkMemoryUsage',
+      `at least maxMemoryUsage (${o.maxMemoryUsage})`,
+      o.shrinkMemoryUsage,
+    );
+  }
+  share('maxCpuUsage', o.maxCpuUsage);
+  share('cpuBoundUtilization', o.cpuBoundUtilization);
+  integer('scalingEventsKept', o.scalingEventsKept, 0);
   integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
   integer('resultTtlMs', o.resultTtlMs, 0);
@@ -133,6 +190,12 @@ const integer = (name: string, value: unknown, min: number, max = Number.MAX_SAF
 const ratio = (name: string, value: unknown) => {
   if (typeof value !== 'number' || !(value > 0) || !(value <= 10)) {
     throw invalidOption(name, 'a number above 0 and at most 10', value);
+  }
+};
+
+const share = (name: string, value: unknown) => {
+  if (typeof value !== 'number' || !(value > 0) || !(value <= 1)) {
+    throw invalidOption(name, 'a number above 0 and at most 1', value);
   }
 };
 

@@ -51,6 +51,8 @@ export class FunctionPool {
   /** Workers still loading the module, settled either way. */
   #starting = new Set<Promise<unknown>>();
   #closing = false;
+  /** Workers the scaler retires: fed nothing more, stopped once their tasks in flight end. */
+  #retiring = new Set<WorkerHandle>();
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
   #events: HandleEvents;
@@ -72,7 +74,12 @@ export class FunctionPool {
     this.deps = deps;
     this.#events = {
       outcome: (task, outcome, handle) => this.#onOutcome(task, outcome, handle),
-      drained: (handle) => this.#refill(handle),
+      drained: (handle) => {
+        if (this.#retiring.has(handle) && handle.inflight.size === 0) {
+          void handle.stop('the worker was retired by the scaler');
+        }
+        this.#refill(handle);
+      },
       timedOut: (task, handle) => this.#onTimeout(task, handle),
       dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
     };
@@ -88,12 +95,18 @@ export class FunctionPool {
     return n;
   }
 
-  /** Live workers, starting ones included. */
+  /** Live workers, starting ones included, retiring ones not. */
   get workerCount(): number {
     let n = 0;
     for (const worker of this.workers)
-      if (worker.state === 'ready' || worker.state === 'starting') n++;
+      if ((worker.state === 'ready' || worker.state === 'starting') && !this.#retiring.has(worker))
+        n++;
     return n;
+  }
+
+  /** Whether the scaler retires this worker once its tasks in flight end. */
+  isRetiring(worker: WorkerHandle): boolean {
+    return this.#retiring.has(worker);
   }
 
   get avgTaskTime(): number {
@@ -184,6 +197,23 @@ export class FunctionPool {
     return retired;
   }
 
+  /**
+   * Retire up to `count` workers, never below `floor`: idle ones at once (longest idle first),
+   * then the least loaded busy ones once their tasks in flight end (they get no new ones).
+   */
+  retire(count: number, floor = this.config.minWorkers): number {
+    let retired = this.shrink(count, floor);
+    const busy = [...this.workers]
+      .filter((w) => w.state === 'ready' && w.inflight.size > 0 && !this.#retiring.has(w))
+      .sort((a, b) => a.inflight.size - b.inflight.size);
+    for (const worker of busy) {
+      if (retired >= count || this.workerCount <= floor) break;
+      this.#retiring.add(worker);
+      retired++;
+    }
+    return retired;
+  }
+
   /** Bring the pool up to its minimum (within the budget). */
   ensureMin(): void {
     const missing = this.config.minWorkers - this.workerCount;
@@ -221,9 +251,18 @@ export class FunctionPool {
       tasksCancelled: this.tasksCancelled,
       avgTaskTime: this.avgTaskTime,
       coldStarts: this.coldStarts,
+      loadRatio: this.#loadRatio(),
     };
     if (this.lastColdStartMs !== undefined) stats.lastColdStartMs = this.lastColdStartMs;
     return stats;
+  }
+
+  #loadRatio(): number {
+    const capacity = this.workerCount * this.config.concurrency;
+    const demand = this.activeTasks + this.#queued;
+    // With no worker (scaled to zero, or starting from zero) say what one worker would carry.
+    const ratio = demand / (capacity || this.config.concurrency);
+    return Math.round(ratio * 100) / 100;
   }
 
   /** Mark the function unavailable: its queued tasks and all later ones fail with `error`. */
@@ -288,14 +327,14 @@ export class FunctionPool {
     const limit = this.#batchLimit();
     const window = this.#window(limit);
     let ready = 0;
-    for (const worker of this.workers) if (worker.state === 'ready') ready++;
+    for (const worker of this.workers) if (this.#feedable(worker)) ready++;
     if (ready === 0) {
       this.#needWorker();
       return;
     }
     for (const worker of this.workers) {
       if (this.#queued === 0) break;
-      if (worker.state !== 'ready') continue;
+      if (!this.#feedable(worker)) continue;
       const room = window - worker.inflight.size;
       if (room <= 0) continue;
       const share = Math.ceil(this.#queued / ready);
@@ -303,6 +342,10 @@ export class FunctionPool {
       if (batch.length > 0) worker.send(batch);
     }
     if (this.#queued > 0) this.deps.backlog(this);
+  }
+
+  #feedable(worker: WorkerHandle): boolean {
+    return worker.state === 'ready' && !this.#retiring.has(worker);
   }
 
   // After each outcome: send more once a whole batch fits, not a task at a time.
@@ -387,6 +430,7 @@ export class FunctionPool {
 
   #onDead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void {
     this.workers.delete(handle);
+    this.#retiring.delete(handle);
     this.deps.budget.release();
     const now = Date.now();
     const requeue: Task[] = [];

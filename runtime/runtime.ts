@@ -13,6 +13,7 @@ import {
   unknownFunction,
   unknownTask,
 } from './errors.ts';
+import { ScalingMonitor } from './monitor.ts';
 import { isTaskId } from './names.ts';
 import {
   type ResolvedOptions,
@@ -55,10 +56,17 @@ class EbbflowRuntime implements Runtime {
   #closed: Promise<void> | undefined;
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
+  #monitor: ScalingMonitor;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#monitor = new ScalingMonitor({
+      pools: () => this.#pools.values(),
+      budget: this.#budget,
+      host: o.host,
+      options: o,
+    });
     this.#store =
       o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
   }
@@ -75,7 +83,7 @@ class EbbflowRuntime implements Runtime {
       budget: this.#budget,
       nextWorkerId: () => ++this.#workerIds,
       settled: (task: Task) => this.#settled(task),
-      backlog: () => {},
+      backlog: () => this.#monitor.backlog(),
       reclaim: (pool: FunctionPool) => this.#reclaim(pool),
       log: this.#o.log,
     };
@@ -107,6 +115,7 @@ class EbbflowRuntime implements Runtime {
     this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
     this.#warm();
     await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
+    this.#monitor.start();
   }
 
   /**
@@ -237,6 +246,8 @@ class EbbflowRuntime implements Runtime {
     let weightedTime = 0;
     for (const pool of this.#pools.values()) {
       const s = pool.stats();
+      const utilization = this.#monitor.utilization(pool);
+      if (utilization !== undefined) s.eventLoopUtilization = utilization;
       functions[pool.name] = s;
       activeWorkers += s.activeWorkers;
       queueSize += s.queueSize;
@@ -246,6 +257,7 @@ class EbbflowRuntime implements Runtime {
       weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
     }
     const finished = completed + failed;
+    const pressure = this.#monitor.readings();
     return {
       activeWorkers,
       queueSize,
@@ -256,13 +268,13 @@ class EbbflowRuntime implements Runtime {
         tasksCompleted: completed,
         tasksFailed: failed,
         avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
-        cpuUsage: 0,
-        memoryUsage: 0,
-        eventLoopUtilization: 0,
-        eventLoopLagMs: 0,
+        cpuUsage: percent(pressure.cpu),
+        memoryUsage: percent(pressure.memory),
+        eventLoopUtilization: pressure.elu ?? 0,
+        eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
       },
       functions,
-      scalingEvents: [],
+      scalingEvents: this.#monitor.events(),
     };
   }
 
@@ -298,6 +310,7 @@ class EbbflowRuntime implements Runtime {
       this.#idleCheck();
     });
     this.#idleCheck = undefined;
+    this.#monitor.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
     await this.#o.host.dispose?.();
   }
@@ -323,9 +336,13 @@ class EbbflowRuntime implements Runtime {
     }
     if (!donor) return;
     this.#budget.onRoom(() => pool.wake());
-    donor.shrink(1, 0);
+    donor.retire(1, 0);
   }
 }
+
+/** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
+const percent = (share: number | undefined): number =>
+  share === undefined ? 0 : Math.round(share * 1000) / 10;
 
 /** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;

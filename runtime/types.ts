@@ -84,6 +84,10 @@ export interface FunctionStats {
   /** Cold starts measured: spawn of a worker until it was ready, in ms. */
   coldStarts: number;
   lastColdStartMs?: number;
+  /** (activeTasks + queueSize) / (activeWorkers × concurrency): what the scaler acts on. */
+  loadRatio: number;
+  /** Mean event-loop utilization of its workers, 0-1 (where the host measures it: Node). */
+  eventLoopUtilization?: number;
 }
 
 export interface PerformanceMetrics {
@@ -102,11 +106,15 @@ export interface PerformanceMetrics {
 
 /** One decision of the auto-scaler, kept so users can see why a pool has its size. */
 export interface ScalingEvent {
+  /** Epoch ms. */
   at: number;
   function: string;
+  /** `hold`: the pool was loaded but something kept it from growing (the reason says what). */
   action: 'up' | 'down' | 'hold';
+  /** Workers before, and after the decision was applied (a spawn counts from its start). */
   from: number;
   to: number;
+  /** The rule that fired, with the numbers it saw, and what triggered it (`[tick]`/`[backlog]`). */
   reason: string;
 }
 

@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { nodeEndpoint } from './node-endpoint.ts';
+import { nodeSample } from './node-pressure.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from './types.ts';
 
 interface NodePrepared extends PreparedFunction {
@@ -28,6 +29,7 @@ export const nodeHost = (): WorkerHost => {
   return {
     name: 'node',
     hardwareConcurrency: () => availableParallelism(),
+    sample: nodeSample,
     async prepare(entry) {
       const code = await bundleFunction(entry);
       const file = join(await dir(), `${entry.name}.mjs`);
@@ -111,5 +113,6 @@ const watchWorker = (worker: Worker, memoryLimitMb: number): SpawnedWorker => {
       stopping = true;
       await worker.terminate();
     },
+    busyTimeMs: () => worker.performance.eventLoopUtilization().active,
   };
 };

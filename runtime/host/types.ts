@@ -46,6 +46,24 @@ export interface SpawnedWorker {
   onExit(listener: (cause: string) => void): void;
   /** Stop the worker; resolves once it can run no more code. */
   terminate(): Promise<void>;
+  /**
+   * Milliseconds its event loop has been busy since it started (Node: the worker's
+   * `performance.eventLoopUtilization().active`). Optional: where a host cannot measure it, the
+   * scaler falls back to the process's CPU use to tell CPU-bound pools.
+   */
+  busyTimeMs?(): number;
+}
+
+/** What a host can read about the process's use of the machine; every field optional. */
+export interface HostSample {
+  /** CPU time the process (all its threads) used so far, user + system, in ms. */
+  cpuTimeMs?: number;
+  /** Bytes the process holds now (resident set). */
+  memoryBytes?: number;
+  /** Bytes the process may hold: a container limit, else the machine's memory. */
+  memoryLimitBytes?: number;
+  /** Bytes the machine still has available. */
+  systemFreeBytes?: number;
 }
 
 /** What a host supplies to the core. */
@@ -56,6 +74,8 @@ export interface WorkerHost {
   spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;
   /** Logical cores this process may use. */
   hardwareConcurrency(): number;
+  /** Read the process's CPU time and memory (optional: without it the scaler uses lag alone). */
+  sample?(): HostSample;
   /** Remove what `prepare` left behind (temporary bundles). */
   dispose?(): Promise<void>;
 }
