@@ -37,6 +37,9 @@ export const MAX_SLOTS = 128;
 
 const sharedMemory = typeof SharedArrayBuffer === 'function';
 
+/** How long a dead worker's posted outcomes may take to arrive before they count as lost. */
+const LATE_OUTCOME_MS = 2_000;
+
 export class WorkerHandle {
   state: WorkerState = 'starting';
   readonly spawnedAt = Date.now();
@@ -160,9 +163,28 @@ export class WorkerHandle {
     this.state = 'dead';
     this.#disarm();
     this.#onEarlyDeath?.(cause);
-    // Outcomes the worker posted just before it ended may still be queued on the port: let
-    // them arrive before sorting out what is left in flight.
-    setTimeout(() => this.#bury(cause), 0);
+    // Outcomes the worker posted just before it ended may still be on their way: under load they
+    // arrive several ms after the exit is seen. Wait for each task the timing table shows as
+    // finished (bounded, in case one was never posted) before sorting out what is left.
+    this.#awaitLateOutcomes(cause, Date.now() + LATE_OUTCOME_MS);
+  }
+
+  #awaitLateOutcomes(cause: string, deadline: number): void {
+    setTimeout(() => {
+      if (this.#finishedUndelivered() && Date.now() < deadline) {
+        this.#awaitLateOutcomes(cause, deadline);
+      } else {
+        this.#bury(cause);
+      }
+    }, 1);
+  }
+
+  #finishedUndelivered(): boolean {
+    if (!this.exactTimings) return false;
+    for (const slot of this.inflight.keys()) {
+      if ((this.#timings[slot * TIMING_CELLS + 1] as number) > 0) return true;
+    }
+    return false;
   }
 
   #bury(cause: string): void {
