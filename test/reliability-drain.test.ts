@@ -21,7 +21,7 @@ const start = (runtime: ServerRuntime, env: Record<string, string> = {}) =>
   startServer(runtime, {
     EBBFLOW_FUNCTIONS: FUNCTIONS,
     EBBFLOW_MIN_WORKERS: '1',
-    EBBFLOW_MAX_WORKERS: '6',
+    EBBFLOW_MAX_WORKERS: '10',
     ...env,
   });
 

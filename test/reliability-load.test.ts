@@ -251,9 +251,24 @@ for (const runtime of RUNTIMES) {
         expect((await api.get('/health')).status).toBe(200);
         const good = await api.post('/functions/fault/invoke', { args: ['ok', 'after'] });
         expect(good).toMatchObject({ status: 200, body: { result: { ok: 'after' } } });
-        await until(async () => {
+        let last = '';
+        const settled = await until(async () => {
           const s = (await api.get('/stats')).body;
           const functions: Json[] = (await api.get('/functions')).body.functions;
+          last = JSON.stringify({
+            activeWorkers: s.activeWorkers,
+            maxWorkers: s.maxWorkers,
+            queueSize: s.queueSize,
+            activeTasks: s.activeTasks,
+            functions: functions.map((f) => [
+              f.name,
+              f.status,
+              f.activeWorkers,
+              f.minWorkers,
+              f.maxWorkers,
+            ]),
+            scaling: s.scalingEvents?.slice(-4),
+          });
           // A function's minimum holds unless the server's ceiling is spent (docs/runtime.md).
           return (
             s.activeWorkers <= s.maxWorkers &&
@@ -267,7 +282,11 @@ for (const runtime of RUNTIMES) {
                   s.activeWorkers === s.maxWorkers),
             )
           );
-        }, 60_000);
+        }, 60_000).then(
+          () => 'within bounds',
+          () => last,
+        );
+        expect(settled).toBe('within bounds');
         const final = (await api.get('/stats')).body;
         expect(final.maxWorkers).toBe(MAX_WORKERS);
         expect(final.functions.fault.activeWorkers).toBeGreaterThanOrEqual(1);
