@@ -27,11 +27,17 @@ const entry = (file: string, runtime: string) =>
     : `${file} is not on this branch yet, so ${runtime} has no server entry`;
 
 /**
- * Node runs its entry through tsx directly (what `npm start` runs, without npm in between, so a
- * signal reaches the server once); Deno and Bun use their start commands.
+ * Deno and Bun use their start commands. Node runs its entry as `node --import tsx`: the tsx CLI
+ * (what `npm start` runs) relays a signal to the server and SIGKILLs it when the server has not
+ * acknowledged within 30 ms, which a loaded machine can miss, and a killed server drains nothing
+ * (see docs/reliability.md).
  */
 export const RUNTIMES: readonly ServerRuntime[] = [
-  { name: 'node', command: [bin('tsx'), 'api/serve/node.ts'], missing: undefined },
+  {
+    name: 'node',
+    command: [process.execPath, '--import', 'tsx', 'api/serve/node.ts'],
+    missing: undefined,
+  },
   {
     name: 'deno',
     command: [bin('deno'), 'task', 'start'],
