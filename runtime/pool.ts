@@ -123,17 +123,20 @@ export class FunctionPool {
    */
   async probe(): Promise<unknown> {
     const id = this.deps.nextWorkerId();
-    // The loader keeps probes within the budget; the worker's death gives it back.
-    this.deps.budget.tryAcquire();
+    // The loader keeps probes within the budget. The room goes back once the probe has stopped,
+    // and only if it was taken: a probe is not one of the pool's workers, so its death must
+    // neither release room it never held nor start a replacement.
+    const acquired = this.deps.budget.tryAcquire();
     const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
       workerId: id,
       memoryLimitMb: this.config.memoryLimitMb,
     });
-    const handle = new WorkerHandle(id, worker, this.#events);
+    const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
     try {
       return await handle.start(this.config.concurrency, this.config.timeoutMs);
     } finally {
       await handle.stop('the worker that read the config was stopped');
+      if (acquired) this.deps.budget.release();
     }
   }
 
