@@ -6,7 +6,12 @@
 import { invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
-import type { FunctionConfig, ResolvedFunctionConfig, TaskRecord } from './types.ts';
+import type {
+  FunctionConfig,
+  FunctionPermissions,
+  ResolvedFunctionConfig,
+  TaskRecord,
+} from './types.ts';
 
 export interface RuntimeOptions {
   /** Where the function modules come from. */
@@ -177,7 +182,32 @@ export const resolveFunctionConfig = (
   integer('config.maxQueue', resolved.maxQueue, 1);
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);
+  if (c.permissions !== undefined) resolved.permissions = permissions(c.permissions);
   return resolved;
+};
+
+const PERMISSION_KINDS = ['read', 'write', 'net', 'env', 'run', 'sys', 'ffi'] as const;
+
+const permissions = (value: unknown): FunctionPermissions => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption('config.permissions', 'an object', value);
+  }
+  const grants: FunctionPermissions = {};
+  for (const [kind, grant] of Object.entries(value)) {
+    if (!(PERMISSION_KINDS as readonly string[]).includes(kind)) {
+      throw invalidOption(
+        `config.permissions.${kind}`,
+        `one of ${PERMISSION_KINDS.join(', ')}`,
+        kind,
+      );
+    }
+    const list = Array.isArray(grant) && grant.every((g) => typeof g === 'string' && g !== '');
+    if (typeof grant !== 'boolean' && !list) {
+      throw invalidOption(`config.permissions.${kind}`, 'true, false or a list of strings', grant);
+    }
+    grants[kind as keyof FunctionPermissions] = grant as boolean | string[];
+  }
+  return grants;
 };
 
 const integer = (name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => {

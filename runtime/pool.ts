@@ -283,6 +283,7 @@ export class FunctionPool {
       const worker = this.deps.host.spawn(prepared, {
         workerId: id,
         memoryLimitMb: this.config.memoryLimitMb,
+        permissions: this.config.permissions,
       });
       handle = new WorkerHandle(id, worker, this.#events);
     } catch (error) {

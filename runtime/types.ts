@@ -44,6 +44,25 @@ export interface FunctionConfig {
   concurrency?: number;
   /** Heap limit of one worker in MiB (enforced on Node). @default runtime's memoryLimitMb */
   memoryLimitMb?: number;
+  /**
+   * What the function's workers may reach beyond reading their own folder. Enforced by Deno's
+   * worker sandbox; `env` also decides which variables workers see on Node and Bun.
+   */
+  permissions?: FunctionPermissions;
+}
+
+/**
+ * Grants for one function: `true` for all, or a list (paths relative to the functions folder,
+ * host names for `net`, variable names for `env`). Unset means denied.
+ */
+export interface FunctionPermissions {
+  read?: boolean | string[];
+  write?: boolean | string[];
+  net?: boolean | string[];
+  env?: boolean | string[];
+  run?: boolean | string[];
+  sys?: boolean | string[];
+  ffi?: boolean | string[];
 }
 
 /** A function's settings once the runtime's defaults are applied. */
@@ -54,6 +73,8 @@ export interface ResolvedFunctionConfig {
   maxQueue: number;
   concurrency: number;
   memoryLimitMb: number;
+  /** Present only when the module's config grants something. */
+  permissions?: FunctionPermissions;
 }
 
 export type FunctionStatus = 'ready' | 'unavailable';

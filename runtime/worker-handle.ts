@@ -94,6 +94,7 @@ export class WorkerHandle {
       const reply = await Promise.race([init, exited]);
       this.state = 'ready';
       this.readyAt = Date.now();
+      this.worker.setIdle?.(true);
       return reply.config;
     } finally {
       clearTimeout(timer);
@@ -109,6 +110,7 @@ export class WorkerHandle {
   }
 
   send(tasks: Task[]): void {
+    this.worker.setIdle?.(false);
     const batch: TaskMessage[] = new Array(tasks.length);
     const now = Date.now();
     for (let i = 0; i < tasks.length; i++) {
@@ -143,6 +145,7 @@ export class WorkerHandle {
     if (this.inflight.size === 0) {
       this.idleSince = Date.now();
       this.#disarm();
+      this.worker.setIdle?.(true);
     }
     this.events.drained(this);
   }

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { nodeEndpoint } from './node-endpoint.ts';
 import { nodeSample } from './node-pressure.ts';
+import { grantedEnv } from './permissions.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from './types.ts';
 
 interface NodePrepared extends PreparedFunction {
@@ -36,10 +37,10 @@ export const nodeHost = (): WorkerHost => {
       await writeFile(file, code);
       return { entry, bundle: pathToFileURL(file) } satisfies NodePrepared;
     },
-    spawn(prepared, { workerId, memoryLimitMb }) {
+    spawn(prepared, { workerId, memoryLimitMb, permissions }) {
       const worker = new Worker((prepared as NodePrepared).bundle, {
         name: `ebbflow:${prepared.entry.name}#${workerId}`,
-        env: {},
+        env: grantedEnv(permissions?.env),
         resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
       });
       return watchWorker(worker, memoryLimitMb);

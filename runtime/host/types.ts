@@ -4,6 +4,7 @@
  * @module
  */
 import type { Endpoint } from 'comlink';
+import type { FunctionPermissions } from '../types.ts';
 
 /** One function module found by a source. */
 export interface FunctionEntry {
@@ -32,6 +33,8 @@ export interface SpawnOptions {
   workerId: number;
   /** Heap limit for the worker in MiB, where the host can enforce one. */
   memoryLimitMb: number;
+  /** The function's grants (`config.permissions`); unset while its config is being read. */
+  permissions?: FunctionPermissions;
 }
 
 /** A live worker as the pool sees it. */
@@ -46,6 +49,12 @@ export interface SpawnedWorker {
   onExit(listener: (cause: string) => void): void;
   /** Stop the worker; resolves once it can run no more code. */
   terminate(): Promise<void>;
+  /**
+   * Told by the pool whether the worker has tasks in flight. Hosts that ping workers to find
+   * silent deaths (Deno, Bun) ping only idle ones: a busy worker cannot answer, and its tasks'
+   * timeouts cover it.
+   */
+  setIdle?(idle: boolean): void;
   /**
    * Milliseconds its event loop has been busy since it started (Node: the worker's
    * `performance.eventLoopUtilization().active`). Optional: where a host cannot measure it, the

@@ -94,10 +94,14 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
 
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** A message for anything thrown: an Error's own, or a description of a non-Error value. */
 export const describeThrown = (error: unknown): string => {
   if (error instanceof Error) {
-    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+    // Deno colours the locations inside some messages (module load errors); callers get text.
+    const message = error.message.replace(ANSI_COLOUR, '');
+    return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
   }
   let shown: string;
   try {

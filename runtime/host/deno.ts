@@ -1,0 +1,28 @@
+/**
+ * The Deno host: Web Workers in a sandbox. Each function's workers may read only their own
+ * folder; net, env, write, run, sys and ffi stay denied unless the function's
+ * `config.permissions` grants them (within the server's own permissions). Needs
+ * `"unstable": ["worker-options"]` in deno.json. Deno reports no worker exit, so idle workers
+ * are pinged.
+ * @module
+ */
+import { denoSample } from './deno-pressure.ts';
+import { denoPermissions } from './permissions.ts';
+import type { WorkerHost } from './types.ts';
+import { webHost } from './web.ts';
+
+export interface DenoHostOptions {
+  /** How often idle workers are pinged; three missed pings retire one. @default 1000 */
+  heartbeatMs?: number;
+}
+
+export const denoHost = ({ heartbeatMs = 1000 }: DenoHostOptions = {}): WorkerHost =>
+  webHost({
+    name: 'deno',
+    heartbeatMs,
+    sample: denoSample,
+    closeEvents: false,
+    workerOptions: (prepared, { permissions }) => ({
+      deno: { permissions: denoPermissions(prepared.entry.url, permissions) },
+    }),
+  });

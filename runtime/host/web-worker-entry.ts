@@ -1,0 +1,37 @@
+/**
+ * Inside a Web Worker (Deno, Bun): waits for the host to name the function module, answers
+ * liveness pings, tells the host before the function exits the worker, and serves the module.
+ */
+import { serveWorker } from '../worker/serve.ts';
+import { comlinkEndpoint, isControl, type MessageTarget } from './web-control.ts';
+
+const scope = globalThis as unknown as MessageTarget & Record<string, unknown>;
+
+let named: (url: string) => void = () => {};
+const moduleUrl = new Promise<string>((resolve) => {
+  named = resolve;
+});
+
+scope.addEventListener('message', (event) => {
+  const data = event.data;
+  if (!isControl(data)) return;
+  if (data.ebbflow === 'load') named(data.url);
+  else if (data.ebbflow === 'ping') scope.postMessage({ ebbflow: 'pong' });
+});
+
+// Deno signals none of these to the parent; a word first lets the host name the cause.
+const announce = (owner: unknown, key: string, via: string, hasCode: boolean): void => {
+  const target = owner as Record<string, unknown> | undefined;
+  const original = target?.[key];
+  if (typeof original !== 'function') return; // Bun's workers have no self.close
+  (target as Record<string, unknown>)[key] = function (this: unknown, ...args: unknown[]) {
+    const code = hasCode ? Number(args[0] ?? 0) : undefined;
+    scope.postMessage({ ebbflow: 'exit', via, code });
+    return original.apply(this, args);
+  };
+};
+announce(scope.Deno, 'exit', 'Deno.exit', true);
+announce(scope.process, 'exit', 'process.exit', true);
+announce(scope, 'close', 'self.close', false);
+
+serveWorker(async () => import(await moduleUrl), comlinkEndpoint(scope));
