@@ -22,6 +22,9 @@ export interface PoolDeps {
   /** Asked for room when the budget is spent and this pool has no worker at all; calls
    * `pool.wake()` once a worker elsewhere was retired. */
   reclaim(pool: FunctionPool): void;
+  /** Told after a worker of this pool is gone and its room given back (pools below their
+   * minimum elsewhere may take it). */
+  roomFreed?(): void;
   log(message: string): void;
 }
 
@@ -171,6 +174,12 @@ export class FunctionPool {
       return;
     }
     const handle = this.#handleRunning(task);
+    // Sent in a batch but still waiting behind other tasks: withdraw it, keep the worker (and
+    // the task running there, which stopping the worker would cut off).
+    if (handle?.withdraw(task)) {
+      this.#settle(task, 'cancelled', at, 'cancelled before it started');
+      return;
+    }
     this.#settle(task, 'cancelled', at, 'cancelled while running; its worker was replaced');
     void handle?.stop(`the worker was stopped because task ${task.id} was cancelled`);
   }
@@ -460,6 +469,7 @@ export class FunctionPool {
     if (this.#closing || !this.#active || this.status !== 'ready') return;
     this.ensureMin();
     this.#dispatch();
+    this.deps.roomFreed?.();
   }
 
   #settle(

@@ -85,6 +85,10 @@ class EbbflowRuntime implements Runtime {
       settled: (task: Task) => this.#settled(task),
       backlog: () => this.#monitor.backlog(),
       reclaim: (pool: FunctionPool) => this.#reclaim(pool),
+      // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
+      roomFreed: () => {
+        if (!this.#draining) this.#warm();
+      },
       log: this.#o.log,
     };
     const provisional = resolveFunctionConfig(undefined, this.#o);

@@ -150,6 +150,21 @@ export class WorkerHandle {
     this.events.drained(this);
   }
 
+  /**
+   * Withdraw a task sent here that has not begun (its worker has others to run first): the
+   * worker skips it and can stay. False when it has begun, or when start times are not known.
+   */
+  withdraw(task: Task): boolean {
+    if (!this.exactTimings || this.state !== 'ready') return false;
+    for (const [slot, inflight] of this.inflight) {
+      if (inflight !== task) continue;
+      if ((this.#timings[slot * TIMING_CELLS] as number) > 0) return false;
+      this.#remote.skip(slot).catch(() => {});
+      return true;
+    }
+    return false;
+  }
+
   /** Stop the worker; its in-flight tasks are reported to `dead` with `cause`. */
   async stop(cause: string): Promise<void> {
     if (this.state === 'dead') return;

@@ -286,7 +286,7 @@ for (const runtime of RUNTIMES) {
           () => 'within bounds',
           () => last,
         );
-        expect(settled).toBe('within bounds');
+        expect(settled, settled).toBe('within bounds');
         const final = (await api.get('/stats')).body;
         expect(final.maxWorkers).toBe(MAX_WORKERS);
         expect(final.functions.fault.activeWorkers).toBeGreaterThanOrEqual(1);

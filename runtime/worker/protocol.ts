@@ -48,6 +48,11 @@ export interface WorkerApi {
    * results port as an `OutcomeMessage` when its task ends.
    */
   run(batch: TaskMessage[]): void;
+  /**
+   * The task in `slot` was cancelled: if it has not begun, it never will (its outcome is posted
+   * at once, only to free the slot). One that has begun runs on; the pool drops its result.
+   */
+  skip(slot: number): void;
 }
 
 /** Float64 cells per slot in the timing table. */

@@ -25,6 +25,9 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   let limit = 1;
   let running = 0;
   const waiting: Array<() => void> = [];
+  /** Slots of tasks received but not begun, and those of them the pool cancelled. */
+  const pending = new Set<number>();
+  const skipped = new Set<number>();
 
   let results: MessagePort | undefined;
 
@@ -52,15 +55,25 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
     (results as MessagePort).postMessage(message);
   };
 
-  // Admits at most `limit` tasks at once; the rest wait in arrival order.
+  // Admits at most `limit` tasks at once; the rest wait in arrival order. A finishing task
+  // hands its place to the next waiter directly: were it given back first, a batch arriving
+  // before the waiter resumed could take it too, and one more task than `limit` would run.
   const admit = async (task: TaskMessage): Promise<void> => {
     if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
+    else running++;
     try {
+      pending.delete(task.slot);
+      if (skipped.delete(task.slot)) {
+        // Cancelled while it waited here: it never runs; the outcome only frees its slot.
+        const message: OutcomeMessage = [task.slot, false, 'cancelled before it started', now(), 0];
+        (results as MessagePort).postMessage(message);
+        return;
+      }
       await runOne(task);
     } finally {
-      running--;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
     }
   };
 
@@ -83,7 +96,13 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
       return { config: config === undefined ? undefined : toPlain(config) };
     },
     run(batch) {
-      for (const task of batch) void admit(task);
+      for (const task of batch) {
+        pending.add(task.slot);
+        void admit(task);
+      }
+    },
+    skip(slot) {
+      if (pending.has(slot)) skipped.add(slot);
     },
   };
   expose(api, endpoint);

@@ -32,7 +32,7 @@ const entry = (file: string, runtime: string) =>
  * acknowledged within 30 ms, which a loaded machine can miss, and a killed server drains nothing
  * (see docs/reliability.md).
  */
-export const RUNTIMES: readonly ServerRuntime[] = [
+const ALL_RUNTIMES: readonly ServerRuntime[] = [
   {
     name: 'node',
     command: [process.execPath, '--import', 'tsx', 'api/serve/node.ts'],
@@ -45,6 +45,15 @@ export const RUNTIMES: readonly ServerRuntime[] = [
   },
   { name: 'bun', command: [bin('bun'), 'run', 'start'], missing: entry('api/serve/bun.ts', 'Bun') },
 ];
+
+/** `EBBFLOW_TEST_RUNTIMES=node,bun` limits the runs to those runtimes (all by default). */
+const selected = process.env.EBBFLOW_TEST_RUNTIMES?.split(',').map((name) => name.trim());
+
+export const RUNTIMES: readonly ServerRuntime[] = ALL_RUNTIMES.map((runtime) =>
+  selected === undefined || selected.includes(runtime.name)
+    ? runtime
+    : { ...runtime, missing: runtime.missing ?? 'not selected by EBBFLOW_TEST_RUNTIMES' },
+);
 
 export interface Server {
   runtime: RuntimeName;
