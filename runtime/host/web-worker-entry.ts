@@ -27,14 +27,7 @@ const announce = (owner: unknown, key: string, via: string, hasCode: boolean): v
   (target as Record<string, unknown>)[key] = function (this: unknown, ...args: unknown[]) {
     const code = hasCode ? Number(args[0] ?? 0) : undefined;
     scope.postMessage({ ebbflow: 'exit', via, code });
-    try {
-      return original.apply(this, args);
-    } finally {
-      // Deno does not end the worker here (the call may even throw), so the tasks queued
-      // behind this one would start and be cut off as if they had run into the exit. Hold the
-      // thread until the host, told above, terminates the worker.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    }
+    return original.apply(this, args);
   };
 };
 announce(scope.Deno, 'exit', 'Deno.exit', true);
