@@ -53,6 +53,42 @@ for (const runtime of RUNTIMES) {
         expect(echo.tasksCompleted).toBe(25);
       }, 60_000);
 
+      it('Should never run more tasks at once on a worker than its concurrency, with batches arriving while tasks end', async () => {
+        const accepted = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            api.post('/functions/gate/tasks', { args: [i % 3 === 0 ? 1 : 0] }),
+          ),
+        );
+        expect(accepted.map((a) => a.status)).toEqual(accepted.map(() => 202));
+        const records = await Promise.all(accepted.map((a) => api.settle(a.body.id)));
+        expect(records.map((r) => r.status)).toEqual(records.map(() => 'completed'));
+        expect(Math.max(...records.map((r) => r.result.most))).toBe(1);
+      }, 60_000);
+
+      it("Should cancel a task waiting in a worker's batch without cutting off the task running there", async () => {
+        // Short tasks first, so the pool sends work in batches (a task can wait inside a worker).
+        await Promise.all(
+          Array.from({ length: 100 }, () => api.post('/functions/gate/invoke', { args: [0] })),
+        );
+        const running = api.post('/functions/gate/invoke', { args: [1_500] });
+        const waiting = Array.from({ length: 5 }, (_, i) =>
+          api.post('/functions/gate/tasks', { id: `behind-${i}`, args: [0] }),
+        );
+        await Promise.all(waiting);
+        for (let i = 0; i < 5; i += 2) {
+          const cancel = await api.del(`/tasks/behind-${i}`);
+          expect(cancel.status).toBe(200);
+          expect(cancel.body.status).toBe('cancelled');
+        }
+        const first = await running;
+        expect(first.status, JSON.stringify(first.body)).toBe(200);
+        expect(first.body.result.ms).toBe(1_500);
+        for (let i = 0; i < 5; i++) {
+          const record = await api.settle(`behind-${i}`);
+          expect(record.status).toBe(i % 2 === 0 ? 'cancelled' : 'completed');
+        }
+      }, 60_000);
+
       it('Should end each task once when a cancel races its completion (and a second cancel)', async () => {
         const before = (await api.get('/stats')).body.functions.pause;
         const results = await Promise.all(
