@@ -29,7 +29,11 @@ export class WorkerBudget {
 
   release(): void {
     if (this.#used > 0) this.#used--;
-    this.#waiting.shift()?.();
+    // Everyone waiting is told: one told alone may no longer need the room, and the others
+    // would not hear of it. Those that still need room and miss it ask again.
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const listener of waiting) listener();
   }
 
   /** Be told once, the next time a worker's room is given back. */

@@ -23,6 +23,9 @@ export interface PoolDeps {
   /** Asked for room when the budget is spent and this pool has no worker at all; calls
    * `pool.wake()` once a worker elsewhere was retired. */
   reclaim(pool: FunctionPool): void;
+  /** Told after a worker of this pool is gone and its room given back (pools below their
+   * minimum elsewhere may take it). */
+  roomFreed?(): void;
   log(message: string): void;
 }
 
@@ -124,17 +127,20 @@ export class FunctionPool {
    */
   async probe(): Promise<unknown> {
     const id = this.deps.nextWorkerId();
-    // The loader keeps probes within the budget; the worker's death gives it back.
-    this.deps.budget.tryAcquire();
+    // The loader keeps probes within the budget. The room goes back once the probe has stopped,
+    // and only if it was taken: a probe is not one of the pool's workers, so its death must
+    // neither release room it never held nor start a replacement.
+    const acquired = this.deps.budget.tryAcquire();
     const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
       workerId: id,
       memoryLimitMb: this.config.memoryLimitMb,
     });
-    const handle = new WorkerHandle(id, worker, this.#events);
+    const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
     try {
       return await handle.start(this.config.concurrency, this.config.timeoutMs);
     } finally {
       await handle.stop('the worker that read the config was stopped');
+      if (acquired) this.deps.budget.release();
     }
   }
 
@@ -181,6 +187,12 @@ export class FunctionPool {
       return;
     }
     const handle = this.#handleRunning(task);
+    // Sent in a batch but still waiting behind other tasks: withdraw it, keep the worker (and
+    // the task running there, which stopping the worker would cut off).
+    if (handle?.withdraw(task)) {
+      this.#settle(task, 'cancelled', at, 'cancelled before it started');
+      return;
+    }
     this.#settle(task, 'cancelled', at, 'cancelled while running; its worker was replaced');
     void handle?.stop(`the worker was stopped because task ${task.id} was cancelled`);
   }
@@ -474,6 +486,7 @@ export class FunctionPool {
     if (this.#closing || !this.#active || this.status !== 'ready') return;
     this.ensureMin();
     this.#dispatch();
+    this.deps.roomFreed?.();
   }
 
   #settle(

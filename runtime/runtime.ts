@@ -85,6 +85,10 @@ class EbbflowRuntime implements Runtime {
       settled: (task: Task) => this.#settled(task),
       backlog: () => this.#monitor.backlog(),
       reclaim: (pool: FunctionPool) => this.#reclaim(pool),
+      // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
+      roomFreed: () => {
+        if (!this.#draining) this.#warm();
+      },
       log: this.#o.log,
     };
     const provisional = resolveFunctionConfig(undefined, this.#o);
@@ -327,22 +331,27 @@ class EbbflowRuntime implements Runtime {
     this.#idleCheck?.();
   }
 
-  // A pool with no worker and a spent budget takes the longest-idle worker of another pool.
+  // A pool with no worker and a spent budget takes a worker of another pool, the biggest first
+  // (idle at once, busy once its tasks end). When every other worker is still starting, none can
+  // go yet: look again shortly, or the pool's queued tasks would wait for ever.
   #reclaim(pool: FunctionPool): void {
-    let donor: FunctionPool | undefined;
-    for (const other of this.#pools.values()) {
-      if (other === pool || other.workerCount === 0) continue;
-      if (!donor || other.workerCount > donor.workerCount) donor = other;
-    }
-    if (!donor) return;
+    const donors = [...this.#pools.values()]
+      .filter((other) => other !== pool && other.workerCount > 0)
+      .sort((a, b) => b.workerCount - a.workerCount);
+    if (donors.length === 0) return;
     this.#budget.onRoom(() => pool.wake());
-    donor.retire(1, 0);
+    for (const donor of donors) if (donor.retire(1, 0) > 0) return;
+    const retry = setTimeout(() => pool.wake(), RECLAIM_RETRY_MS);
+    (retry as { unref?: () => void }).unref?.();
   }
 }
 
 /** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
 const percent = (share: number | undefined): number =>
   share === undefined ? 0 : Math.round(share * 1000) / 10;
+
+/** How soon a pool that found no worker to take looks again. */
+const RECLAIM_RETRY_MS = 50;
 
 /** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;

@@ -10,6 +10,7 @@ import type { Task } from './task.ts';
 import {
   type Outcome,
   type OutcomeMessage,
+  type PortMessage,
   type TaskMessage,
   TIMING_CELLS,
   type WorkerApi,
@@ -36,6 +37,9 @@ export interface HandleEvents {
 export const MAX_SLOTS = 128;
 
 const sharedMemory = typeof SharedArrayBuffer === 'function';
+
+/** How long a dead worker's posted outcomes may take to arrive before they count as lost. */
+const LATE_OUTCOME_MS = 2_000;
 
 export class WorkerHandle {
   state: WorkerState = 'starting';
@@ -153,6 +157,23 @@ export class WorkerHandle {
     this.events.drained(this);
   }
 
+  /**
+   * Withdraw a task sent here that has not begun (its worker has others to run first): the
+   * worker skips it and can stay. False when it has begun, or when start times are not known.
+   */
+  withdraw(task: Task): boolean {
+    if (!this.exactTimings || this.state !== 'ready') return false;
+    for (const [slot, inflight] of this.inflight) {
+      if (inflight !== task) continue;
+      if ((this.#timings[slot * TIMING_CELLS] as number) > 0) return false;
+      // On the port the batch went on, so the withdrawal cannot overtake it.
+      const message: PortMessage = { skip: slot };
+      this.#results.port1.postMessage(message);
+      return true;
+    }
+    return false;
+  }
+
   /** Stop the worker; its in-flight tasks are reported to `dead` with `cause`. */
   async stop(cause: string): Promise<void> {
     if (this.state === 'dead') return;
@@ -169,9 +190,28 @@ export class WorkerHandle {
     this.state = 'dead';
     this.#disarm();
     this.#onEarlyDeath?.(cause);
-    // Outcomes the worker posted just before it ended may still be queued on the port: let
-    // them arrive before sorting out what is left in flight.
-    setTimeout(() => this.#bury(cause), 0);
+    // Outcomes the worker posted just before it ended may still be on their way: under load they
+    // arrive several ms after the exit is seen. Wait for each task the timing table shows as
+    // finished (bounded, in case one was never posted) before sorting out what is left.
+    this.#awaitLateOutcomes(cause, Date.now() + LATE_OUTCOME_MS);
+  }
+
+  #awaitLateOutcomes(cause: string, deadline: number): void {
+    setTimeout(() => {
+      if (this.#finishedUndelivered() && Date.now() < deadline) {
+        this.#awaitLateOutcomes(cause, deadline);
+      } else {
+        this.#bury(cause);
+      }
+    }, 1);
+  }
+
+  #finishedUndelivered(): boolean {
+    if (!this.exactTimings) return false;
+    for (const slot of this.inflight.keys()) {
+      if ((this.#timings[slot * TIMING_CELLS + 1] as number) > 0) return true;
+    }
+    return false;
   }
 
   #bury(cause: string): void {

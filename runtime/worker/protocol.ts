@@ -27,6 +27,12 @@ export type OutcomeMessage = [
   time: number,
 ];
 
+/**
+ * What the pool posts on the port it hands over in `init`, in order: a batch to run, or a task of
+ * an earlier batch withdrawn before it began. Outcomes come back on the same port.
+ */
+export type PortMessage = TaskMessage[] | { skip: number };
+
 export interface InitReply {
   /** The module's `config` export as found (validated by the pool, not here). */
   config: unknown;
@@ -37,8 +43,9 @@ export interface WorkerApi {
    * Load the function module and attach the shared timing table: two float64 per slot,
    * `[startedAt, endedAt]`, written by the worker so the pool can time out and account for
    * tasks without a message per start. Rejects with the loader's message. From then on the
-   * pool posts task batches (`TaskMessage[]`) on `results` too, handled as `run` handles them:
-   * the hot path skips comlink's per-call id, proxy and reply.
+   * pool posts its batches and withdrawals (`PortMessage`) on `results` too, handled as `run`
+   * and `skip` handle them: the hot path skips comlink's per-call id, proxy and reply, and a
+   * withdrawal can never overtake its batch.
    */
   init(
     timings: SharedArrayBuffer | null,
@@ -48,9 +55,14 @@ export interface WorkerApi {
   /**
    * Queue a batch of tasks (run up to `concurrency` at once); each outcome is posted on the
    * results port as an `OutcomeMessage` when its task ends. (The pool posts batches on the port;
-   * this stays callable through comlink, e.g. by bench/host-cold-start.ts.)
+   * `run` and `skip` stay callable through comlink, e.g. by bench/host-cold-start.ts.)
    */
   run(batch: TaskMessage[]): void;
+  /**
+   * The task in `slot` was cancelled: if it has not begun, it never will (its outcome is posted
+   * at once, only to free the slot). One that has begun runs on; the pool drops its result.
+   */
+  skip(slot: number): void;
 }
 
 /** Float64 cells per slot in the timing table. */

@@ -8,6 +8,7 @@ import { jsonProblem } from './json-check.ts';
 import {
   type InitReply,
   type OutcomeMessage,
+  type PortMessage,
   type TaskMessage,
   TIMING_CELLS,
   type WorkerApi,
@@ -24,11 +25,17 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   let timings: Float64Array<ArrayBufferLike> = new Float64Array(0);
   let limit = 1;
   let running = 0;
-  /** Tasks admitted but waiting for a free slot, in arrival order. */
+  /** Tasks received but not begun, in arrival order (a cancelled one is taken out). */
   const waiting: TaskMessage[] = [];
 
   let results: MessagePort | undefined;
 
+  const post = (message: OutcomeMessage): void => {
+    (results as MessagePort).postMessage(message);
+  };
+
+  // A finishing task hands its place to the next waiter in the same step, so a batch arriving
+  // in between can never start one task more than `limit`.
   const finish = (slot: number, ok: boolean, payload: unknown, start: number): void => {
     if (ok && payload !== undefined) {
       try {
@@ -46,16 +53,15 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
     const end = now();
     const base = slot * TIMING_CELLS;
     if (base < timings.length) timings[base + 1] = end;
-    const message: OutcomeMessage = [slot, ok, payload, start, end - start];
-    (results as MessagePort).postMessage(message);
+    post([slot, ok, payload, start, end - start]);
     running--;
     const next = waiting.shift();
-    if (next) admit(next);
+    if (next) begin(next);
   };
 
   // No async function per task: a synchronous function's whole batch runs in one go, and only a
   // returned promise waits (measured: a fifth of a trivial task's cost in the worker, bench/).
-  const admit = ({ slot, args }: TaskMessage): void => {
+  const begin = ({ slot, args }: TaskMessage): void => {
     running++;
     const base = slot * TIMING_CELLS;
     const start = now();
@@ -93,16 +99,27 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
       if (buffer) timings = new Float64Array(buffer);
       limit = concurrency;
       results = port;
-      // The pool sends its task batches on the same port (see protocol.ts).
-      port.onmessage = (event: MessageEvent<TaskMessage[]>) => api.run(event.data);
+      // The pool sends its batches and withdrawals on the same port, in order (protocol.ts).
+      port.onmessage = (event: MessageEvent<PortMessage>) => {
+        const message = event.data;
+        if (Array.isArray(message)) api.run(message);
+        else api.skip(message.skip);
+      };
       const config = mod.config;
       return { config: config === undefined ? undefined : toPlain(config) };
     },
     run(batch) {
       for (const task of batch) {
-        if (running < limit) admit(task);
+        if (running < limit && waiting.length === 0) begin(task);
         else waiting.push(task);
       }
+    },
+    skip(slot) {
+      const at = waiting.findIndex((task) => task.slot === slot);
+      if (at < 0) return;
+      waiting.splice(at, 1);
+      // It never runs; the outcome only frees its slot.
+      post([slot, false, 'cancelled before it started', now(), 0]);
     },
   };
   expose(api, endpoint);
