@@ -106,6 +106,7 @@ const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();
 const started = Date.now();
 const loadBefore = load();
+const failures: string[] = [];
 /** The 1-minute load average as each case starts. */
 const loads: number[] = [];
 const rounds = Math.max(...selected.map((j) => j.reps));
@@ -116,11 +117,18 @@ for (let round = 0; round < rounds; round++) {
     if (round >= job.reps) continue;
     loads.push(loadavg()[0] as number);
     process.stderr.write(`[${round + 1}/${job.reps}] ${job.key} ... `);
-    const result = await runCase(job.run);
-    process.stderr.write('done\n');
-    const list = figures.get(job.key) ?? [];
-    list.push(result);
-    figures.set(job.key, list);
+    try {
+      const result = await runCase(job.run);
+      process.stderr.write('done\n');
+      const list = figures.get(job.key) ?? [];
+      list.push(result);
+      figures.set(job.key, list);
+    } catch (error) {
+      // One failed run does not lose the others; it is listed in the results and fails the exit code.
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`failed\n${message}\n`);
+      failures.push(`${job.key} (round ${round + 1}): ${message.split('\n')[0]}`);
+    }
   }
 }
 const minutes = (Date.now() - started) / 60_000;
@@ -158,6 +166,7 @@ const report = buildReport({
   loadBefore,
   loadAfter: load(),
   loadDuring: loads,
+  failures,
   chart: chartFile ? 'scaling.svg' : undefined,
 });
 console.log(report.table);
@@ -165,3 +174,4 @@ if (out !== '-') {
   writeFileSync(out, report.document);
   process.stderr.write(`wrote ${out}${chartFile ? ` and ${chartFile}` : ''}\n`);
 }
+if (failures.length > 0) process.exitCode = 1;

@@ -17,6 +17,8 @@ export interface ReportInput {
   loadAfter: string;
   /** The 1-minute load average as each case started. */
   loadDuring: number[];
+  /** Runs that failed, one line each. */
+  failures: string[];
   chart: string | undefined;
 }
 
@@ -298,7 +300,7 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 
-## Every run
+${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 
 ${raw}
 `;
