@@ -42,6 +42,15 @@ const started = performance.now();
 const calls = Array.from({ length: count }, () => runtime.call('nap', [napMs]));
 let done = 0;
 for (const call of calls) void call.then(() => done++);
+// The moment of the burst: the pool as it was, the whole burst queued.
+const first = stat();
+samples.push({
+  t: 0,
+  workers: first.activeWorkers,
+  queue: first.queueSize,
+  running: 0,
+  tasksPerSec: 0,
+});
 
 let lastDone = 0;
 let lastT = 0;

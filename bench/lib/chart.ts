@@ -80,13 +80,10 @@ export const scalingChart = (
     for (const m of panel.markers) {
       out.push(
         `<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y(m.value).toFixed(1)}" y2="${y(m.value).toFixed(1)}" stroke="#999" stroke-dasharray="4 3"/>`,
-        `<text x="${W - RIGHT - 4}" y="${(y(m.value) - 4).toFixed(1)}" text-anchor="end" fill="#777">${esc(m.label)}</text>`,
+        `<text x="${W - RIGHT - 4}" y="${(y(m.value) + 11).toFixed(1)}" text-anchor="end" fill="#777">${esc(m.label)}</text>`,
       );
     }
-    const points = [
-      { t: 0, v: values[0] ?? 0 },
-      ...samples.map((s, j) => ({ t: s.t, v: values[j] as number })),
-    ];
+    const points = samples.map((s, j) => ({ t: s.t, v: values[j] as number }));
     // A step line: a sampled value holds until the next sample.
     const path = points
       .map((p, j) => {
