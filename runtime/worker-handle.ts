@@ -149,7 +149,7 @@ export class WorkerHandle {
       : { ok, error: payload as string, start, time };
     this.events.outcome(task, outcome, this);
     // The watchdog stays armed when the worker goes idle: it fires once, finds nothing in
-    // flight and stops. Clearing and setting a timer per call cost more than the call (bench/).
+    // flight and stops, instead of a timer cleared and set again on every call.
     if (this.inflight.size === 0) {
       this.idleSince = Date.now();
       this.worker.setIdle?.(true);

@@ -60,7 +60,7 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   };
 
   // No async function per task: a synchronous function's whole batch runs in one go, and only a
-  // returned promise waits (measured: a fifth of a trivial task's cost in the worker, bench/).
+  // returned promise waits (with the idle watchdog in worker-handle.ts, sequential p50 -3 us, bench/NOTES.md).
   const begin = ({ slot, args }: TaskMessage): void => {
     running++;
     const base = slot * TIMING_CELLS;
