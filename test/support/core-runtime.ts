@@ -1,0 +1,17 @@
+/** The runtime core on the Node host over the functions in `fixtures/core/`, in this process. */
+import { fileURLToPath } from 'node:url';
+import { folderSource } from '../../runtime/host/fs-source.ts';
+import { nodeHost } from '../../runtime/host/node.ts';
+import { createRuntime, type RuntimeOptions } from '../../runtime/index.ts';
+
+export const CORE_FUNCTIONS = fileURLToPath(new URL('../fixtures/core/', import.meta.url));
+
+/** One warm worker per function and no log lines, unless `options` say otherwise. */
+export const startCore = (options: Partial<RuntimeOptions> = {}) =>
+  createRuntime({
+    source: folderSource(CORE_FUNCTIONS),
+    host: nodeHost(),
+    minWorkers: 1,
+    log: () => {},
+    ...options,
+  });
