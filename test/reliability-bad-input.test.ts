@@ -3,8 +3,8 @@
  * status and error body, none creates or changes a task, and the server serves normally after
  * all of them.
  */
-import { fileURLToPath } from 'node:url';
 import { beforeAll, expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import {
   describeEachRuntime,
   type Json,
@@ -12,7 +12,6 @@ import {
   serverForSuite,
 } from './support/server.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
 const TOKEN = 'reliability-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
 const MAX_BODY = 65_536;
@@ -297,13 +296,7 @@ const tasksSeen = (stats: Json): number =>
 describeEachRuntime('bad input', (runtime) => {
   const suite = serverForSuite(
     runtime,
-    {
-      EBBFLOW_FUNCTIONS: FUNCTIONS,
-      EBBFLOW_MIN_WORKERS: '1',
-      EBBFLOW_MAX_WORKERS: '4',
-      EBBFLOW_TOKEN: TOKEN,
-      EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY),
-    },
+    reliabilityEnv(4, { EBBFLOW_TOKEN: TOKEN, EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY) }),
     { headers: AUTH, stopMs: 10_000 },
   );
   let before: number;

@@ -4,8 +4,8 @@
  * fail with a clear error, long-polls opened before are answered with that failure, and the
  * process still exits 0 instead of hanging.
  */
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import {
   type Client,
   describeEachRuntime,
@@ -16,20 +16,12 @@ import {
 } from './support/server.ts';
 import { until } from './support/wait.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
-
 /** A server for one test, stopped after it whatever happens. */
 const drainTest = (
   runtime: ServerRuntime,
   env: Record<string, string>,
   test: (server: Server, api: Client) => Promise<void>,
-) =>
-  withServer(
-    runtime,
-    { EBBFLOW_FUNCTIONS: FUNCTIONS, EBBFLOW_MIN_WORKERS: '1', EBBFLOW_MAX_WORKERS: '10', ...env },
-    test,
-    { stopMs: 5_000 },
-  );
+) => withServer(runtime, reliabilityEnv(10, env), test, { stopMs: 5_000 });
 
 /** Submit `count` naps of `ms`; `nap` runs two at a time, so the rest waits in its queue. */
 const naps = async (api: Client, count: number, ms: number) => {

@@ -3,11 +3,9 @@
  * the fault ends only its own task, with a message naming the cause, and the function keeps
  * serving. Runs on every runtime that has a server entry.
  */
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import { describeEachRuntime, type Json, serverForSuite } from './support/server.ts';
-
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
 
 interface Fault {
   name: string;
@@ -75,11 +73,7 @@ const FAULTS: Fault[] = [
 ];
 
 describeEachRuntime('function faults over HTTP', (runtime) => {
-  const suite = serverForSuite(
-    runtime,
-    { EBBFLOW_FUNCTIONS: FUNCTIONS, EBBFLOW_MIN_WORKERS: '1', EBBFLOW_MAX_WORKERS: '6' },
-    { stopMs: 10_000 },
-  );
+  const suite = serverForSuite(runtime, reliabilityEnv(6), { stopMs: 10_000 });
 
   let good = 0;
   const goodCall = async () => {

@@ -5,8 +5,8 @@
  * function calls for, `/stats` and `/metrics` count each task exactly once, the server answers,
  * and the pools are back within their bounds.
  */
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import {
   describeEachRuntime,
   type Json,
@@ -15,7 +15,6 @@ import {
 } from './support/server.ts';
 import { sleep, until } from './support/wait.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
 const TASKS = 5_000;
 const CLIENTS = 64;
 const MAX_WORKERS = 6;
@@ -140,15 +139,10 @@ const metricCounts = (text: string): Map<string, number> => {
 };
 
 describeEachRuntime('load with faults over HTTP', (runtime) => {
-  const suite = serverForSuite(
-    runtime,
-    {
-      EBBFLOW_FUNCTIONS: FUNCTIONS,
-      EBBFLOW_MIN_WORKERS: '1',
-      EBBFLOW_MAX_WORKERS: String(MAX_WORKERS),
-    },
-    { stopMs: 30_000, exitCode: 0 },
-  );
+  const suite = serverForSuite(runtime, reliabilityEnv(MAX_WORKERS), {
+    stopMs: 30_000,
+    exitCode: 0,
+  });
 
   it(`Should end all ${TASKS} tasks from ${CLIENTS} clients exactly once with the outcome each calls for`, async () => {
     const plans = Array.from({ length: TASKS }, (_, i) => plan(i, runtime.name));

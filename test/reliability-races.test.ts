@@ -3,19 +3,13 @@
  * (exactly one 202, the rest 409), cancel racing completion and a second cancel, with a
  * long-poll on each task. Every task ends in one state that every answer agrees with.
  */
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import { describeEachRuntime, type Json, serverForSuite } from './support/server.ts';
 import { sleep } from './support/wait.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
-
 describeEachRuntime('races over HTTP', (runtime) => {
-  const suite = serverForSuite(
-    runtime,
-    { EBBFLOW_FUNCTIONS: FUNCTIONS, EBBFLOW_MIN_WORKERS: '1', EBBFLOW_MAX_WORKERS: '8' },
-    { stopMs: 30_000, exitCode: 0 },
-  );
+  const suite = serverForSuite(runtime, reliabilityEnv(8), { stopMs: 30_000, exitCode: 0 });
 
   it('Should accept an id raced by 16 clients exactly once and refuse the rest with 409', async () => {
     for (let round = 0; round < 25; round++) {

@@ -1,10 +1,8 @@
 /** The runtime core on the Node host over the functions in `fixtures/core/`, in this process. */
-import { fileURLToPath } from 'node:url';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { createRuntime, type RuntimeOptions } from '../../runtime/index.ts';
-
-export const CORE_FUNCTIONS = fileURLToPath(new URL('../fixtures/core/', import.meta.url));
+import { CORE_FUNCTIONS } from './functions.ts';
 
 /** One warm worker per function and no log lines, unless `options` say otherwise. */
 export const startCore = (options: Partial<RuntimeOptions> = {}) =>
