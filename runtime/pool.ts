@@ -33,6 +33,12 @@ export interface PoolDeps {
 const BATCH_TARGET_MS = 1;
 /** Spawn failures in a row before a function is declared unavailable. */
 const MAX_SPAWN_FAILURES = 3;
+/**
+ * How long a worker may take to load its module. Apart from task timeouts on purpose: a burst
+ * of restarts on a busy machine can make loading slow, and a short task timeout must not make a
+ * healthy function look broken.
+ */
+const LOAD_TIMEOUT_MS = 30_000;
 
 export class FunctionPool {
   status: FunctionStatus = 'ready';
@@ -137,7 +143,7 @@ export class FunctionPool {
     });
     const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
     try {
-      return await handle.start(this.config.concurrency, this.config.timeoutMs);
+      return await handle.start(this.config.concurrency, LOAD_TIMEOUT_MS);
     } finally {
       await handle.stop('the worker that read the config was stopped');
       if (acquired) this.deps.budget.release();
@@ -314,7 +320,7 @@ export class FunctionPool {
       return;
     }
     this.workers.add(handle);
-    const started = handle.start(this.config.concurrency, this.config.timeoutMs).then(
+    const started = handle.start(this.config.concurrency, LOAD_TIMEOUT_MS).then(
       () => {
         this.#spawnFailures = 0;
         this.coldStarts++;

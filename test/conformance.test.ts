@@ -3,78 +3,35 @@
  * `deno task start`, `bun run start`) with PORT=0 and the functions in fixtures/conformance,
  * driven over HTTP through the same checks, ending with a SIGTERM drain that must exit 0.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from './fixtures/api-app.ts';
+import { expect, it } from 'vitest';
+import {
+  describeEachRuntime,
+  readJson as json,
+  type ServerRuntime,
+  serverForSuite,
+} from './support/server.ts';
+import { until } from './support/wait.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = (name: string) =>
-  fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+const title = (runtime: ServerRuntime) => `the HTTP contract through ${runtime.readme}`;
 
-const COMMANDS = [
-  { host: 'node', command: 'npm', args: ['start', '--silent'] },
-  { host: 'deno', command: bin('deno'), args: ['task', '--quiet', 'start'] },
-  { host: 'bun', command: bin('bun'), args: ['run', '--silent', 'start'] },
-] as const;
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const start = async (command: string, args: readonly string[]): Promise<Server> => {
-  const child = spawn(command, args, {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
+describeEachRuntime(title, (runtime) => {
+  const suite = serverForSuite(
+    runtime,
+    {
       EBBFLOW_FUNCTIONS: 'test/fixtures/conformance',
       EBBFLOW_MIN_WORKERS: '1',
       EBBFLOW_MAX_WORKERS: '4',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so cleanup can reach the launcher's children too.
-    detached: true,
-  });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output += chunk;
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await until(() => /listening on (\S+)/.test(output) || child.exitCode !== null, 60_000);
-  const match = /ebbflow listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-  if (!match) throw new Error(`the server did not start:\n${output}`);
-  return { child, url: match[1] as string, output: () => output, exited };
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field.
-const json = async (res: Response): Promise<any> => res.json();
-
-describe.each(COMMANDS)('$host: $command $args', ({ command, args }) => {
-  let server: Server;
+    // The last test drains the server; after a failure, whatever is left is killed.
+    { stopMs: 0 },
+  );
   const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, {
+    fetch(`${suite.server.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-  const get = (path: string) => fetch(`${server.url}${path}`);
-
-  beforeAll(async () => {
-    server = await start(command, args);
-  }, 90_000);
-  afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      process.kill(-(server.child.pid as number), 'SIGKILL');
-      await server.exited;
-    }
-  });
+  const get = (path: string) => fetch(`${suite.server.url}${path}`);
 
   it('Should accept a task and answer a long-poll with its result', async () => {
     const res = await post('/functions/echo/tasks', { args: ['over', 'http'] });
@@ -137,10 +94,10 @@ describe.each(COMMANDS)('$host: $command $args', ({ command, args }) => {
   it('Should cancel a running task, then refuse to cancel it again', async () => {
     const { id } = await json(await post('/functions/nap/tasks', { args: [20_000] }));
     await until(async () => (await json(await get(`/tasks/${id}`))).status === 'running');
-    const res = await fetch(`${server.url}/tasks/${id}`, { method: 'DELETE' });
+    const res = await fetch(`${suite.server.url}/tasks/${id}`, { method: 'DELETE' });
     expect(res.status).toBe(200);
     expect(await json(res)).toMatchObject({ id, status: 'cancelled' });
-    const again = await fetch(`${server.url}/tasks/${id}`, { method: 'DELETE' });
+    const again = await fetch(`${suite.server.url}/tasks/${id}`, { method: 'DELETE' });
     expect(again.status).toBe(409);
   });
 
@@ -161,12 +118,12 @@ describe.each(COMMANDS)('$host: $command $args', ({ command, args }) => {
   it('Should drain on SIGTERM: finish running work, answer 503 for new work, exit 0', async () => {
     const { id } = await json(await post('/functions/nap/tasks', { args: [1_500] }));
     await until(async () => (await json(await get(`/tasks/${id}`))).status === 'running');
-    server.child.kill('SIGTERM');
+    suite.server.child.kill('SIGTERM');
     await until(async () => (await get('/health')).status === 503);
     expect((await post('/functions/echo/tasks', {})).status).toBe(503);
     // Results and long-polls keep answering while the drain lasts.
     const done = await get(`/tasks/${id}?wait=20000`);
     expect(await json(done)).toMatchObject({ status: 'completed', result: 1_500 });
-    expect(await server.exited).toBe(0);
+    expect(await suite.server.exited).toBe(0);
   });
 });

@@ -1,61 +1,26 @@
 /**
- * The real server, as `npm start` runs it (tsx api/serve/node.ts), on 127.0.0.1 with PORT=0.
+ * The real Node server, started as the README says (`npm start`, settings as flags after `--` and
+ * in the environment), on 127.0.0.1 with PORT=0.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_FUNCTIONS, until } from './fixtures/api-app.ts';
+import { describe, expect, it } from 'vitest';
+import { API_FUNCTIONS } from './fixtures/api-app.ts';
+import { readJson as json, launch, NODE, serverForSuite, withServer } from './support/server.ts';
+import { until } from './support/wait.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const start = async (env: Record<string, string> = {}): Promise<Server> => {
-  const child = spawn(
-    tsx,
-    ['api/serve/node.ts', '--functions', API_FUNCTIONS, '--min-workers', '0'],
-    {
-      cwd: root,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', EBBFLOW_MAX_WORKERS: '3', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await until(() => /listening on (\S+)/.test(output) || child.exitCode !== null, 60_000);
-  const match = /ebbflow listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-  if (!match) throw new Error(`the server did not start:\n${output}`);
-  return { child, url: match[1] as string, output: () => output, exited };
-};
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field.
-const json = async (res: Response): Promise<any> => res.json();
+/** Flags, so the command line is read as well as the environment. */
+const ARGS = ['--functions', API_FUNCTIONS, '--min-workers', '0'];
+const ENV = { EBBFLOW_MAX_WORKERS: '3' };
 
 describe('the Node server', () => {
-  let server: Server;
-  beforeAll(async () => {
-    server = await start({ EBBFLOW_CORS_ORIGIN: 'https://app.example' });
-  }, 60_000);
-  afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  });
+  const suite = serverForSuite(
+    NODE,
+    { ...ENV, EBBFLOW_CORS_ORIGIN: 'https://app.example' },
+    { args: ARGS },
+  );
 
   const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    fetch(`${suite.server.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
 
   it('Should accept a task, then answer a long-poll with its result', async () => {
     const res = await post('/functions/echo/tasks', { args: ['over', 'http'] });
@@ -63,7 +28,7 @@ describe('the Node server', () => {
     const location = res.headers.get('Location');
     const record = await json(res);
     expect(location).toBe(`/tasks/${record.id}`);
-    const done = await fetch(`${server.url}${location}?wait=20000`);
+    const done = await fetch(`${suite.server.url}${location}?wait=20000`);
     expect(done.status).toBe(200);
     expect(await json(done)).toMatchObject({ status: 'completed', result: ['over', 'http'] });
   });
@@ -81,21 +46,21 @@ describe('the Node server', () => {
     const running = await json(await post('/functions/nap/tasks', { args: [60_000] }));
     await until(
       async () =>
-        (await json(await fetch(`${server.url}/tasks/${running.id}`))).status === 'running',
+        (await json(await fetch(`${suite.server.url}/tasks/${running.id}`))).status === 'running',
     );
     const queued = await json(await post('/functions/nap/tasks', { args: [10] }));
     expect(queued.status).toBe('queued');
-    const cancel = await fetch(`${server.url}/tasks/${queued.id}`, { method: 'DELETE' });
+    const cancel = await fetch(`${suite.server.url}/tasks/${queued.id}`, { method: 'DELETE' });
     expect(cancel.status).toBe(200);
     expect(await json(cancel)).toMatchObject({ id: queued.id, status: 'cancelled' });
-    const again = await fetch(`${server.url}/tasks/${queued.id}`, { method: 'DELETE' });
+    const again = await fetch(`${suite.server.url}/tasks/${queued.id}`, { method: 'DELETE' });
     expect(again.status).toBe(409);
     expect((await json(again)).error.code).toBe('already_terminal');
-    await fetch(`${server.url}/tasks/${running.id}`, { method: 'DELETE' });
+    await fetch(`${suite.server.url}/tasks/${running.id}`, { method: 'DELETE' });
   });
 
   it('Should answer a CORS preflight from an Origin', async () => {
-    const res = await fetch(`${server.url}/functions/echo/tasks`, {
+    const res = await fetch(`${suite.server.url}/functions/echo/tasks`, {
       method: 'OPTIONS',
       headers: {
         Origin: 'https://app.example',
@@ -107,7 +72,7 @@ describe('the Node server', () => {
     expect(res.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example');
     expect(res.headers.get('Access-Control-Allow-Methods')).toContain('POST');
     expect(res.headers.get('Access-Control-Allow-Headers')).toContain('Content-Type');
-    const other = await fetch(`${server.url}/health`, {
+    const other = await fetch(`${suite.server.url}/health`, {
       headers: { Origin: 'https://other.example' },
     });
     expect(other.headers.get('Access-Control-Allow-Origin')).toBe(null);
@@ -116,7 +81,7 @@ describe('the Node server', () => {
   it('Should refuse a chunked body over the limit with 413 before reading it all', async () => {
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
-        `${server.url}/functions/echo/tasks`,
+        `${suite.server.url}/functions/echo/tasks`,
         { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' } },
         (res) => {
           let body = '';
@@ -148,51 +113,48 @@ describe('the Node server', () => {
 
 describe('starting', () => {
   it('Should stop with exit code 2 and a clear message on a bad setting', async () => {
-    const child = spawn(tsx, ['api/serve/node.ts', '--max-workers', 'many'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(code).toBe(2);
-    expect(stderr).toContain('--max-workers must be an integer >= 1, got "many"');
+    const started = launch(NODE, {}, ['--max-workers', 'many']);
+    expect(await started.exited).toBe(2);
+    expect(started.stderr()).toContain('--max-workers must be an integer >= 1, got "many"');
   });
 });
 
 describe('SIGTERM', () => {
   it('Should finish every accepted task, answer while draining, then exit 0', async () => {
-    const server = await start({ EBBFLOW_DRAIN_TIMEOUT_MS: '30000' });
-    const accepted = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        fetch(`${server.url}/functions/wait/tasks`, {
-          method: 'POST',
-          body: JSON.stringify({ args: [1500 + 50 * i] }),
-        }).then(json),
-      ),
-    );
-    const polls = accepted.map((task) =>
-      fetch(`${server.url}/tasks/${task.id}?wait=30000`).then(json),
-    );
-    server.child.kill('SIGTERM');
-    await until(() => server.output().includes('draining'));
-    const health = await fetch(`${server.url}/health`);
-    expect(health.status).toBe(503);
-    expect(await json(health)).toEqual({ status: 'draining' });
-    const refused = await fetch(`${server.url}/functions/wait/tasks`, { method: 'POST' });
-    expect(refused.status).toBe(503);
-    expect((await json(refused)).error.code).toBe('draining');
-    // Results and long-polls still answer while draining.
-    const last = accepted[accepted.length - 1];
-    const lateWait = fetch(`${server.url}/tasks/${last.id}?wait=30000`).then(json);
+    await withServer(
+      NODE,
+      { ...ENV, EBBFLOW_DRAIN_TIMEOUT_MS: '30000' },
+      async (server) => {
+        const accepted = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            fetch(`${server.url}/functions/wait/tasks`, {
+              method: 'POST',
+              body: JSON.stringify({ args: [1500 + 50 * i] }),
+            }).then(json),
+          ),
+        );
+        const polls = accepted.map((task) =>
+          fetch(`${server.url}/tasks/${task.id}?wait=30000`).then(json),
+        );
+        server.child.kill('SIGTERM');
+        await until(() => server.output().includes('draining'));
+        const health = await fetch(`${server.url}/health`);
+        expect(health.status).toBe(503);
+        expect(await json(health)).toEqual({ status: 'draining' });
+        const refused = await fetch(`${server.url}/functions/wait/tasks`, { method: 'POST' });
+        expect(refused.status).toBe(503);
+        expect((await json(refused)).error.code).toBe('draining');
+        // Results and long-polls still answer while draining.
+        const last = accepted[accepted.length - 1];
+        const lateWait = fetch(`${server.url}/tasks/${last.id}?wait=30000`).then(json);
 
-    const records = await Promise.all(polls);
-    expect(records.map((r) => r.status)).toEqual(accepted.map(() => 'completed'));
-    expect(records.map((r) => r.result)).toEqual(accepted.map((_, i) => 1500 + 50 * i));
-    expect((await lateWait).status).toBe('completed');
-    expect(await server.exited).toBe(0);
+        const records = await Promise.all(polls);
+        expect(records.map((r) => r.status)).toEqual(accepted.map(() => 'completed'));
+        expect(records.map((r) => r.result)).toEqual(accepted.map((_, i) => 1500 + 50 * i));
+        expect((await lateWait).status).toBe('completed');
+        expect(await server.exited).toBe(0);
+      },
+      { args: ARGS },
+    );
   }, 60_000);
 });

@@ -3,18 +3,15 @@
  * status and error body, none creates or changes a task, and the server serves normally after
  * all of them.
  */
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import {
-  client,
+  describeEachRuntime,
   type Json,
-  RUNTIMES,
   type RuntimeName,
-  type Server,
-  startServer,
+  serverForSuite,
 } from './support/server.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
 const TOKEN = 'reliability-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
 const MAX_BODY = 65_536;
@@ -296,113 +293,92 @@ const tasksSeen = (stats: Json): number =>
     0,
   );
 
-for (const runtime of RUNTIMES) {
-  describe.skipIf(runtime.missing !== undefined)(
-    `bad input on ${runtime.name}${runtime.missing ? ` (skipped: ${runtime.missing})` : ''}`,
-    () => {
-      let server: Server;
-      let api: ReturnType<typeof client>;
-      let before: number;
-      beforeAll(async () => {
-        server = await startServer(runtime, {
-          EBBFLOW_FUNCTIONS: FUNCTIONS,
-          EBBFLOW_MIN_WORKERS: '1',
-          EBBFLOW_MAX_WORKERS: '4',
-          EBBFLOW_TOKEN: TOKEN,
-          EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY),
-        });
-        api = client(server.url, AUTH);
-        const done = await api.post('/functions/echo/invoke', { args: ['done'] });
-        expect(done.status).toBe(200);
-        ids.finished = done.body.id;
-        // A task that lives through the whole catalogue: nothing bad may touch it.
-        const live = await api.post('/functions/nap/tasks', { id: 'bystander', args: [3_000] });
-        expect(live.status).toBe(202);
-        ids.live = live.body.id;
-        before = tasksSeen((await api.get('/stats')).body);
-      }, 120_000);
-      afterAll(async () => {
-        await server?.stop(10_000);
-      });
-
-      it('Should have at least 20 kinds of bad request in the catalogue', () => {
-        const kinds = CATALOGUE().length;
-        expect(kinds).toBeGreaterThanOrEqual(20);
-        console.info(`${runtime.name}: ${kinds} kinds of bad request`);
-      });
-
-      it('Should answer every bad request with its status and error body', async () => {
-        const problems: string[] = [];
-        for (const bad of CATALOGUE()) {
-          const headers: Record<string, string> = {
-            ...(bad.noAuth ? {} : AUTH),
-            ...bad.headers,
-          };
-          let status: number;
-          let text: string;
-          try {
-            const res = await fetch(`${server.url}${bad.path}`, {
-              method: bad.method,
-              headers,
-              body: bad.body,
-            });
-            status = res.status;
-            text = await res.text();
-          } catch (error) {
-            problems.push(`${bad.kind}: no answer (${(error as Error).message})`);
-            continue;
-          }
-          const expected = bad.statusOn?.[runtime.name] ?? bad.status;
-          if (status !== expected) {
-            problems.push(
-              `${bad.kind}: status ${status}, expected ${expected}: ${text.slice(0, 200)}`,
-            );
-            continue;
-          }
-          if (bad.code === undefined) continue;
-          let body: Json;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            problems.push(`${bad.kind}: the body is not JSON: ${text.slice(0, 200)}`);
-            continue;
-          }
-          const error = body?.error;
-          if (
-            error?.code !== bad.code ||
-            typeof error.message !== 'string' ||
-            error.message === ''
-          ) {
-            problems.push(`${bad.kind}: expected code ${bad.code}, got ${text.slice(0, 300)}`);
-          } else if (bad.message && !bad.message.test(error.message)) {
-            problems.push(
-              `${bad.kind}: message ${JSON.stringify(error.message)} !~ ${bad.message}`,
-            );
-          } else if (
-            bad.field !== undefined &&
-            !(error.details as Json[] | undefined)?.some((d) => d.field === bad.field)
-          ) {
-            problems.push(`${bad.kind}: details do not name ${bad.field}: ${text.slice(0, 300)}`);
-          }
-        }
-        expect(problems).toEqual([]);
-      }, 60_000);
-
-      it('Should be unharmed afterwards: no task made or changed, good calls served', async () => {
-        expect(tasksSeen((await api.get('/stats')).body)).toBe(before);
-        const bystander = await api.settle(ids.live);
-        expect(bystander).toMatchObject({ id: 'bystander', status: 'completed', result: 3_000 });
-        expect((await api.get(`/tasks/${ids.finished}`)).body).toMatchObject({
-          status: 'completed',
-          result: ['done'],
-        });
-        expect((await fetch(`${server.url}/health`)).status).toBe(200);
-        const good = await api.post('/functions/echo/invoke', { args: ['after', 'all'] });
-        expect(good).toMatchObject({ status: 200, body: { result: ['after', 'all'] } });
-        const text = await fetch(`${server.url}/metrics`, { headers: AUTH });
-        expect(text.status).toBe(200);
-        expect(server.child.exitCode).toBe(null);
-      }, 60_000);
-    },
+describeEachRuntime('bad input', (runtime) => {
+  const suite = serverForSuite(
+    runtime,
+    reliabilityEnv(4, { EBBFLOW_TOKEN: TOKEN, EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY) }),
+    { headers: AUTH, stopMs: 10_000 },
   );
-}
+  let before: number;
+  beforeAll(async () => {
+    const done = await suite.api.post('/functions/echo/invoke', { args: ['done'] });
+    expect(done.status).toBe(200);
+    ids.finished = done.body.id;
+    // A task that lives through the whole catalogue: nothing bad may touch it.
+    const live = await suite.api.post('/functions/nap/tasks', { id: 'bystander', args: [3_000] });
+    expect(live.status).toBe(202);
+    ids.live = live.body.id;
+    before = tasksSeen((await suite.api.get('/stats')).body);
+  }, 60_000);
+
+  it('Should have at least 20 kinds of bad request in the catalogue', () => {
+    const kinds = CATALOGUE().length;
+    expect(kinds).toBeGreaterThanOrEqual(20);
+    console.info(`${runtime.name}: ${kinds} kinds of bad request`);
+  });
+
+  it('Should answer every bad request with its status and error body', async () => {
+    const problems: string[] = [];
+    for (const bad of CATALOGUE()) {
+      const headers: Record<string, string> = {
+        ...(bad.noAuth ? {} : AUTH),
+        ...bad.headers,
+      };
+      let status: number;
+      let text: string;
+      try {
+        const res = await fetch(`${suite.server.url}${bad.path}`, {
+          method: bad.method,
+          headers,
+          body: bad.body,
+        });
+        status = res.status;
+        text = await res.text();
+      } catch (error) {
+        problems.push(`${bad.kind}: no answer (${(error as Error).message})`);
+        continue;
+      }
+      const expected = bad.statusOn?.[runtime.name] ?? bad.status;
+      if (status !== expected) {
+        problems.push(`${bad.kind}: status ${status}, expected ${expected}: ${text.slice(0, 200)}`);
+        continue;
+      }
+      if (bad.code === undefined) continue;
+      let body: Json;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        problems.push(`${bad.kind}: the body is not JSON: ${text.slice(0, 200)}`);
+        continue;
+      }
+      const error = body?.error;
+      if (error?.code !== bad.code || typeof error.message !== 'string' || error.message === '') {
+        problems.push(`${bad.kind}: expected code ${bad.code}, got ${text.slice(0, 300)}`);
+      } else if (bad.message && !bad.message.test(error.message)) {
+        problems.push(`${bad.kind}: message ${JSON.stringify(error.message)} !~ ${bad.message}`);
+      } else if (
+        bad.field !== undefined &&
+        !(error.details as Json[] | undefined)?.some((d) => d.field === bad.field)
+      ) {
+        problems.push(`${bad.kind}: details do not name ${bad.field}: ${text.slice(0, 300)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('Should be unharmed afterwards: no task made or changed, good calls served', async () => {
+    expect(tasksSeen((await suite.api.get('/stats')).body)).toBe(before);
+    const bystander = await suite.api.settle(ids.live);
+    expect(bystander).toMatchObject({ id: 'bystander', status: 'completed', result: 3_000 });
+    expect((await suite.api.get(`/tasks/${ids.finished}`)).body).toMatchObject({
+      status: 'completed',
+      result: ['done'],
+    });
+    expect((await fetch(`${suite.server.url}/health`)).status).toBe(200);
+    const good = await suite.api.post('/functions/echo/invoke', { args: ['after', 'all'] });
+    expect(good).toMatchObject({ status: 200, body: { result: ['after', 'all'] } });
+    const text = await fetch(`${suite.server.url}/metrics`, { headers: AUTH });
+    expect(text.status).toBe(200);
+    expect(suite.server.child.exitCode).toBe(null);
+  }, 60_000);
+});

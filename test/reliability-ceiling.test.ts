@@ -3,19 +3,17 @@
  * each module's config at start must give back exactly the room they took (a probe that found
  * the budget full used to give back room it never held, so pools later grew past the ceiling).
  */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import { nodeHost } from '../runtime/host/node.ts';
 import { createRuntime, type Runtime } from '../runtime/index.ts';
-
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
+import { RELIABILITY_FUNCTIONS } from './support/functions.ts';
 
 describe('the worker ceiling under more minimums than it allows', () => {
   let runtime: Runtime;
   beforeAll(async () => {
     runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
+      source: folderSource(RELIABILITY_FUNCTIONS),
       host: nodeHost(),
       minWorkers: 1,
       maxWorkers: 3,

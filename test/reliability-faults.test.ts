@@ -3,11 +3,9 @@
  * the fault ends only its own task, with a message naming the cause, and the function keeps
  * serving. Runs on every runtime that has a server entry.
  */
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, type Json, RUNTIMES, type Server, startServer } from './support/server.ts';
-
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
+import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
+import { describeEachRuntime, type Json, serverForSuite } from './support/server.ts';
 
 interface Fault {
   name: string;
@@ -74,102 +72,85 @@ const FAULTS: Fault[] = [
   },
 ];
 
-for (const runtime of RUNTIMES) {
-  describe.skipIf(runtime.missing !== undefined)(
-    `function faults over HTTP on ${runtime.name}${runtime.missing ? ` (skipped: ${runtime.missing})` : ''}`,
-    () => {
-      let server: Server;
-      let api: ReturnType<typeof client>;
-      beforeAll(async () => {
-        server = await startServer(runtime, {
-          EBBFLOW_FUNCTIONS: FUNCTIONS,
-          EBBFLOW_MIN_WORKERS: '1',
-          EBBFLOW_MAX_WORKERS: '6',
+describeEachRuntime('function faults over HTTP', (runtime) => {
+  const suite = serverForSuite(runtime, reliabilityEnv(6), { stopMs: 10_000 });
+
+  let good = 0;
+  const goodCall = async () => {
+    good++;
+    const res = await suite.api.post('/functions/fault/invoke', { args: ['ok', good] });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'completed', result: { ok: good } });
+  };
+
+  for (const fault of FAULTS) {
+    const reason = fault.skip?.[runtime.name];
+    it.skipIf(reason !== undefined)(
+      `Should fail only the task when the function ${fault.name}, then serve a good call${reason ? ` (skipped on ${runtime.name}: ${reason})` : ''}`,
+      async () => {
+        const res = await suite.api.post('/functions/fault/invoke', fault.body);
+        expect(res.status, JSON.stringify(res.body)).toBe(fault.status);
+        const record: Json = res.body;
+        expect(record.status).toBe('failed');
+        expect(record.error).toMatch(fault.error);
+        expect(record.failedAt).toBeGreaterThanOrEqual(record.submittedAt);
+        expect(await suite.api.get(`/tasks/${record.id}`)).toMatchObject({
+          status: 200,
+          body: { status: 'failed', error: record.error },
         });
-        api = client(server.url);
-      }, 120_000);
-      afterAll(async () => {
-        await server?.stop(10_000);
-      });
-
-      let good = 0;
-      const goodCall = async () => {
-        good++;
-        const res = await api.post('/functions/fault/invoke', { args: ['ok', good] });
-        expect(res.status).toBe(200);
-        expect(res.body).toMatchObject({ status: 'completed', result: { ok: good } });
-      };
-
-      for (const fault of FAULTS) {
-        const reason = fault.skip?.[runtime.name];
-        it.skipIf(reason !== undefined)(
-          `Should fail only the task when the function ${fault.name}, then serve a good call${reason ? ` (skipped on ${runtime.name}: ${reason})` : ''}`,
-          async () => {
-            const res = await api.post('/functions/fault/invoke', fault.body);
-            expect(res.status, JSON.stringify(res.body)).toBe(fault.status);
-            const record: Json = res.body;
-            expect(record.status).toBe('failed');
-            expect(record.error).toMatch(fault.error);
-            expect(record.failedAt).toBeGreaterThanOrEqual(record.submittedAt);
-            expect(await api.get(`/tasks/${record.id}`)).toMatchObject({
-              status: 200,
-              body: { status: 'failed', error: record.error },
-            });
-            await goodCall();
-          },
-          60_000,
-        );
-      }
-
-      it('Should keep serving a function after a burst of mixed faults at once', async () => {
-        const burst = await Promise.all([
-          api.post('/functions/fault/invoke', { args: ['throw'] }),
-          api.post('/functions/fault/invoke', { args: ['exit'] }),
-          api.post('/functions/fault/invoke', { args: ['hang'], timeoutMs: 200 }),
-          api.post('/functions/fault/invoke', { args: ['ok', 'beside'] }),
-          api.post('/functions/fault/invoke', { args: ['bigint'] }),
-        ]);
-        expect(burst.map((r) => r.status)).toEqual([500, 500, 504, 200, 500]);
         await goodCall();
-        const info = (await api.get('/functions/fault')).body;
-        expect(info.status).toBe('ready');
-        expect(info.activeWorkers).toBeGreaterThanOrEqual(1);
-        expect(info.activeWorkers).toBeLessThanOrEqual(info.maxWorkers);
-      }, 60_000);
+      },
+      60_000,
+    );
+  }
 
-      for (const [fn, cause] of [
-        ['syntax-error', /the module failed to load/],
-        ['throws-at-load', /the module failed to load.*throws-at-load refuses to load/],
-      ] as const) {
-        it(`Should report ${fn} unavailable, fail its calls with the loader's message each time, and serve others`, async () => {
-          const info = await api.get(`/functions/${fn}`);
-          expect(info.status).toBe(200);
-          expect(info.body.status).toBe('unavailable');
-          expect(info.body.error).toMatch(cause);
-          for (let i = 0; i < 2; i++) {
-            const res = await api.post(`/functions/${fn}/invoke`, { args: [i] });
-            expect(res.status).toBe(500);
-            expect(res.body).toMatchObject({ status: 'failed' });
-            expect(res.body.error).toMatch(cause);
-          }
-          const queued = await api.post(`/functions/${fn}/tasks`, {});
-          expect(queued.status).toBe(202);
-          expect((await api.settle(queued.body.id)).error).toMatch(cause);
-          const echo = await api.post('/functions/echo/invoke', { args: [fn] });
-          expect(echo).toMatchObject({ status: 200, body: { result: [fn] } });
-        });
+  it('Should keep serving a function after a burst of mixed faults at once', async () => {
+    const burst = await Promise.all([
+      suite.api.post('/functions/fault/invoke', { args: ['throw'] }),
+      suite.api.post('/functions/fault/invoke', { args: ['exit'] }),
+      suite.api.post('/functions/fault/invoke', { args: ['hang'], timeoutMs: 200 }),
+      suite.api.post('/functions/fault/invoke', { args: ['ok', 'beside'] }),
+      suite.api.post('/functions/fault/invoke', { args: ['bigint'] }),
+    ]);
+    expect(burst.map((r) => r.status)).toEqual([500, 500, 504, 200, 500]);
+    await goodCall();
+    const info = (await suite.api.get('/functions/fault')).body;
+    expect(info.status).toBe('ready');
+    expect(info.activeWorkers).toBeGreaterThanOrEqual(1);
+    expect(info.activeWorkers).toBeLessThanOrEqual(info.maxWorkers);
+  }, 60_000);
+
+  for (const [fn, cause] of [
+    ['syntax-error', /the module failed to load/],
+    ['throws-at-load', /the module failed to load.*throws-at-load refuses to load/],
+  ] as const) {
+    it(`Should report ${fn} unavailable, fail its calls with the loader's message each time, and serve others`, async () => {
+      const info = await suite.api.get(`/functions/${fn}`);
+      expect(info.status).toBe(200);
+      expect(info.body.status).toBe('unavailable');
+      expect(info.body.error).toMatch(cause);
+      for (let i = 0; i < 2; i++) {
+        const res = await suite.api.post(`/functions/${fn}/invoke`, { args: [i] });
+        expect(res.status).toBe(500);
+        expect(res.body).toMatchObject({ status: 'failed' });
+        expect(res.body.error).toMatch(cause);
       }
+      const queued = await suite.api.post(`/functions/${fn}/tasks`, {});
+      expect(queued.status).toBe(202);
+      expect((await suite.api.settle(queued.body.id)).error).toMatch(cause);
+      const echo = await suite.api.post('/functions/echo/invoke', { args: [fn] });
+      expect(echo).toMatchObject({ status: 200, body: { result: [fn] } });
+    });
+  }
 
-      it('Should serve a module that leaks timers and keeps its worker alive, and still exit 0', async () => {
-        for (let i = 1; i <= 3; i++) {
-          const res = await api.post('/functions/leaks-timers/invoke', { args: [i] });
-          expect(res.status).toBe(200);
-          expect(res.body.result.value).toBe(i);
-        }
-        expect((await api.get('/health')).body).toEqual({ status: 'ok' });
-        // The leaked intervals would keep a worker (and so the process) alive forever.
-        expect(await server.stop(30_000)).toBe(0);
-      }, 60_000);
-    },
-  );
-}
+  it('Should serve a module that leaks timers and keeps its worker alive, and still exit 0', async () => {
+    for (let i = 1; i <= 3; i++) {
+      const res = await suite.api.post('/functions/leaks-timers/invoke', { args: [i] });
+      expect(res.status).toBe(200);
+      expect(res.body.result.value).toBe(i);
+    }
+    expect((await suite.api.get('/health')).body).toEqual({ status: 'ok' });
+    // The leaked intervals would keep a worker (and so the process) alive forever.
+    expect(await suite.server.stop(30_000)).toBe(0);
+  }, 60_000);
+});

@@ -3,23 +3,11 @@
  * operations (cancel against completion, duplicate ids, wait against eviction) each end in one
  * consistent state.
  */
-import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type RuntimeOptions, type TaskRecord } from '../runtime/index.ts';
-
-const folder = fileURLToPath(new URL('./fixtures/core/', import.meta.url));
-const start = (options: Partial<RuntimeOptions> = {}) =>
-  createRuntime({
-    source: folderSource(folder),
-    host: nodeHost(),
-    minWorkers: 1,
-    log: () => {},
-    ...options,
-  });
+import type { TaskRecord } from '../runtime/index.ts';
+import { startCore } from './support/core-runtime.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -33,7 +21,7 @@ const heapAfterGc = async () => {
 
 describe('memory', () => {
   it('Should return near its starting heap after 200,000 tasks once records are evicted', async () => {
-    const runtime = await start({ maxResults: 1000, maxQueue: 50_000 });
+    const runtime = await startCore({ maxResults: 1000, maxQueue: 50_000 });
     await Promise.all(Array.from({ length: 2000 }, (_, i) => runtime.call('add', [i])));
     const before = await heapAfterGc();
     let completed = 0;
@@ -54,7 +42,7 @@ describe('memory', () => {
 
 describe('races', () => {
   it('Should end every task once when cancels race completions', async () => {
-    const runtime = await start({ maxQueue: 50_000 });
+    const runtime = await startCore({ maxQueue: 50_000 });
     const ids: string[] = [];
     const cancelled = new Set<string>();
     for (let i = 0; i < 3000; i++) {
@@ -84,7 +72,7 @@ describe('races', () => {
   });
 
   it('Should accept a contested id exactly once', async () => {
-    const runtime = await start();
+    const runtime = await startCore();
     const attempts = await Promise.allSettled(
       Array.from({ length: 50 }, () =>
         Promise.resolve().then(() => runtime.submit('add', [1], { id: 'contested' })),
@@ -100,7 +88,7 @@ describe('races', () => {
   });
 
   it('Should answer a waiter with the final record even if eviction follows at once', async () => {
-    const runtime = await start({ maxResults: 1, maxQueue: 50_000 });
+    const runtime = await startCore({ maxResults: 1, maxQueue: 50_000 });
     const watched = runtime.submit('faulty', ['sleep', 50]);
     const waited = runtime.wait(watched.id, 10_000);
     // Keep finishing other tasks before, during and after the watched one ends.

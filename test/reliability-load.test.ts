@@ -5,19 +5,16 @@
  * function calls for, `/stats` and `/metrics` count each task exactly once, the server answers,
  * and the pools are back within their bounds.
  */
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { reliabilityEnv } from './support/functions.ts';
 import {
-  client,
+  describeEachRuntime,
   type Json,
-  RUNTIMES,
   type RuntimeName,
-  type Server,
-  startServer,
-  until,
+  serverForSuite,
 } from './support/server.ts';
+import { sleep, until } from './support/wait.ts';
 
-const FUNCTIONS = fileURLToPath(new URL('./fixtures/reliability/', import.meta.url));
 const TASKS = 5_000;
 const CLIENTS = 64;
 const MAX_WORKERS = 6;
@@ -141,162 +138,147 @@ const metricCounts = (text: string): Map<string, number> => {
   return counts;
 };
 
-for (const runtime of RUNTIMES) {
-  describe.skipIf(runtime.missing !== undefined)(
-    `load with faults over HTTP on ${runtime.name}${runtime.missing ? ` (skipped: ${runtime.missing})` : ''}`,
-    () => {
-      let server: Server;
-      let api: ReturnType<typeof client>;
-      beforeAll(async () => {
-        server = await startServer(runtime, {
-          EBBFLOW_FUNCTIONS: FUNCTIONS,
-          EBBFLOW_MIN_WORKERS: '1',
-          EBBFLOW_MAX_WORKERS: String(MAX_WORKERS),
-        });
-        api = client(server.url);
-      }, 120_000);
-      afterAll(async () => {
-        expect(await server?.stop(30_000)).toBe(0);
-      }, 60_000);
+describeEachRuntime('load with faults over HTTP', (runtime) => {
+  const suite = serverForSuite(runtime, reliabilityEnv(MAX_WORKERS), {
+    stopMs: 30_000,
+    exitCode: 0,
+  });
 
-      it(`Should end all ${TASKS} tasks from ${CLIENTS} clients exactly once with the outcome each calls for`, async () => {
-        const plans = Array.from({ length: TASKS }, (_, i) => plan(i, runtime.name));
-        const accepted: Plan[] = [];
-        const refused: string[] = [];
-        let retried = 0;
-        const t0 = Date.now();
-        await lanes(plans, CLIENTS, async (p) => {
-          for (;;) {
-            const res = await api.post(`/functions/${p.fn}/tasks`, p.body);
-            if (res.status === 202) {
-              if (res.body.id !== p.body.id)
-                refused.push(`${p.body.id}: answered id ${res.body.id}`);
-              accepted.push(p);
-              if (p.kind === 'cancel') {
-                const cancel = await api.del(`/tasks/${p.body.id}`);
-                if (cancel.status !== 200 || cancel.body.status !== 'cancelled') {
-                  refused.push(`${p.body.id}: cancel answered ${cancel.status}`);
-                }
-              }
-              return;
+  it(`Should end all ${TASKS} tasks from ${CLIENTS} clients exactly once with the outcome each calls for`, async () => {
+    const plans = Array.from({ length: TASKS }, (_, i) => plan(i, runtime.name));
+    const accepted: Plan[] = [];
+    const refused: string[] = [];
+    let retried = 0;
+    const t0 = Date.now();
+    await lanes(plans, CLIENTS, async (p) => {
+      for (;;) {
+        const res = await suite.api.post(`/functions/${p.fn}/tasks`, p.body);
+        if (res.status === 202) {
+          if (res.body.id !== p.body.id) refused.push(`${p.body.id}: answered id ${res.body.id}`);
+          accepted.push(p);
+          if (p.kind === 'cancel') {
+            const cancel = await suite.api.del(`/tasks/${p.body.id}`);
+            if (cancel.status !== 200 || cancel.body.status !== 'cancelled') {
+              refused.push(`${p.body.id}: cancel answered ${cancel.status}`);
             }
-            if (res.status === 429) {
-              retried++;
-              const after = Number(res.headers.get('Retry-After') ?? '1');
-              await new Promise((r) => setTimeout(r, Math.min(after, 2) * 1000));
-              continue;
-            }
-            refused.push(`${p.body.id}: ${res.status} ${JSON.stringify(res.body)}`);
-            return;
           }
-        });
-        expect(refused).toEqual([]);
-        expect(accepted.length).toBe(TASKS);
-        const t1 = Date.now();
-
-        // Every accepted id ends, with the outcome its function calls for.
-        const wrong: string[] = [];
-        const records = new Map<string, Json>();
-        await lanes(accepted, CLIENTS, async (p) => {
-          const record = await api.settle(p.body.id);
-          records.set(p.body.id, record);
-          const problem = record.id === p.body.id ? p.check(record) : 'another id';
-          if (problem)
-            wrong.push(`${p.body.id} (${p.kind}): ${problem}, got ${JSON.stringify(record)}`);
-        });
-        expect(wrong.slice(0, 10)).toEqual([]);
-        expect(records.size).toBe(TASKS);
-        const t2 = Date.now();
-
-        // Terminal means final: a second read answers the same ending.
-        const moved: string[] = [];
-        await lanes(accepted, CLIENTS, async (p) => {
-          const first = records.get(p.body.id);
-          const again = (await api.get(`/tasks/${p.body.id}`)).body;
-          for (const key of ['status', 'completedAt', 'failedAt', 'cancelledAt', 'error']) {
-            if (again[key] !== first[key])
-              moved.push(`${p.body.id}.${key}: ${first[key]} -> ${again[key]}`);
-          }
-        });
-        expect(moved).toEqual([]);
-
-        // The counters saw each task exactly once.
-        const count = (fn: string, kinds: Kind[]) =>
-          accepted.filter((p) => p.fn === fn && kinds.includes(p.kind)).length;
-        const stats = (await api.get('/stats')).body;
-        const echo = stats.functions.echo;
-        const fault = stats.functions.fault;
-        expect({
-          echo: [echo.tasksCompleted, echo.tasksFailed, echo.tasksCancelled],
-          fault: [fault.tasksCompleted, fault.tasksFailed, fault.tasksCancelled],
-        }).toEqual({
-          echo: [count('echo', ['echo']), 0, 0],
-          fault: [
-            count('fault', ['ok']),
-            count('fault', ['throw', 'reject', 'timeout', 'exit', 'oom']),
-            count('fault', ['cancel']),
-          ],
-        });
-        let ended = 0;
-        for (const f of Object.values(stats.functions as Record<string, Json>)) {
-          ended += f.tasksCompleted + f.tasksFailed + f.tasksCancelled;
+          return;
         }
-        expect(ended).toBe(accepted.length);
-        const metrics = metricCounts(await (await fetch(`${server.url}/metrics`)).text());
-        expect(metrics.get('fault/timed_out')).toBe(count('fault', ['timeout']));
-        expect(metrics.get('fault/cancelled')).toBe(count('fault', ['cancel']));
-        expect(metrics.get('echo/completed')).toBe(count('echo', ['echo']));
+        if (res.status === 429) {
+          retried++;
+          const after = Number(res.headers.get('Retry-After') ?? '1');
+          await sleep(Math.min(after, 2) * 1000);
+          continue;
+        }
+        refused.push(`${p.body.id}: ${res.status} ${JSON.stringify(res.body)}`);
+        return;
+      }
+    });
+    expect(refused).toEqual([]);
+    expect(accepted.length).toBe(TASKS);
+    const t1 = Date.now();
 
-        // Still serving, and the pools settle back within their bounds.
-        expect((await api.get('/health')).status).toBe(200);
-        const good = await api.post('/functions/fault/invoke', { args: ['ok', 'after'] });
-        expect(good).toMatchObject({ status: 200, body: { result: { ok: 'after' } } });
-        let last = '';
-        const settled = await until(async () => {
-          const s = (await api.get('/stats')).body;
-          const functions: Json[] = (await api.get('/functions')).body.functions;
-          last = JSON.stringify({
-            activeWorkers: s.activeWorkers,
-            maxWorkers: s.maxWorkers,
-            queueSize: s.queueSize,
-            activeTasks: s.activeTasks,
-            functions: functions.map((f) => [
-              f.name,
-              f.status,
-              f.activeWorkers,
-              f.minWorkers,
-              f.maxWorkers,
-            ]),
-            scaling: s.scalingEvents?.slice(-4),
-          });
-          // A function's minimum holds unless the server's ceiling is spent (docs/runtime.md).
-          return (
-            s.activeWorkers <= s.maxWorkers &&
-            s.queueSize === 0 &&
-            s.activeTasks === 0 &&
-            functions.every(
-              (f) =>
-                f.activeWorkers <= f.maxWorkers &&
-                (f.status !== 'ready' ||
-                  f.activeWorkers >= f.minWorkers ||
-                  s.activeWorkers === s.maxWorkers),
-            )
-          );
-        }, 60_000).then(
-          () => 'within bounds',
-          () => last,
-        );
-        expect(settled, settled).toBe('within bounds');
-        const final = (await api.get('/stats')).body;
-        expect(final.maxWorkers).toBe(MAX_WORKERS);
-        expect(final.functions.fault.activeWorkers).toBeGreaterThanOrEqual(1);
-        console.info(
-          `${runtime.name}: ${accepted.length} accepted, ${retried} retried after 429, ` +
-            `kinds ${JSON.stringify(Object.fromEntries(['echo', 'ok', 'throw', 'reject', 'timeout', 'exit', 'oom', 'cancel'].map((k) => [k, accepted.filter((p) => p.kind === k).length])))}, ` +
-            `submitted in ${t1 - t0} ms, all ended ${t2 - t0} ms after the first submission, ` +
-            `lost 0, workers ${final.activeWorkers}/${final.maxWorkers}, cold starts ${Object.values(final.functions as Record<string, Json>).reduce((n, f) => n + f.coldStarts, 0)}`,
-        );
-      }, 240_000);
-    },
-  );
-}
+    // Every accepted id ends, with the outcome its function calls for.
+    const wrong: string[] = [];
+    const records = new Map<string, Json>();
+    await lanes(accepted, CLIENTS, async (p) => {
+      const record = await suite.api.settle(p.body.id);
+      records.set(p.body.id, record);
+      const problem = record.id === p.body.id ? p.check(record) : 'another id';
+      if (problem)
+        wrong.push(`${p.body.id} (${p.kind}): ${problem}, got ${JSON.stringify(record)}`);
+    });
+    expect(wrong.slice(0, 10)).toEqual([]);
+    expect(records.size).toBe(TASKS);
+    const t2 = Date.now();
+
+    // Terminal means final: a second read answers the same ending.
+    const moved: string[] = [];
+    await lanes(accepted, CLIENTS, async (p) => {
+      const first = records.get(p.body.id);
+      const again = (await suite.api.get(`/tasks/${p.body.id}`)).body;
+      for (const key of ['status', 'completedAt', 'failedAt', 'cancelledAt', 'error']) {
+        if (again[key] !== first[key])
+          moved.push(`${p.body.id}.${key}: ${first[key]} -> ${again[key]}`);
+      }
+    });
+    expect(moved).toEqual([]);
+
+    // The counters saw each task exactly once.
+    const count = (fn: string, kinds: Kind[]) =>
+      accepted.filter((p) => p.fn === fn && kinds.includes(p.kind)).length;
+    const stats = (await suite.api.get('/stats')).body;
+    const echo = stats.functions.echo;
+    const fault = stats.functions.fault;
+    expect({
+      echo: [echo.tasksCompleted, echo.tasksFailed, echo.tasksCancelled],
+      fault: [fault.tasksCompleted, fault.tasksFailed, fault.tasksCancelled],
+    }).toEqual({
+      echo: [count('echo', ['echo']), 0, 0],
+      fault: [
+        count('fault', ['ok']),
+        count('fault', ['throw', 'reject', 'timeout', 'exit', 'oom']),
+        count('fault', ['cancel']),
+      ],
+    });
+    let ended = 0;
+    for (const f of Object.values(stats.functions as Record<string, Json>)) {
+      ended += f.tasksCompleted + f.tasksFailed + f.tasksCancelled;
+    }
+    expect(ended).toBe(accepted.length);
+    const metrics = metricCounts(await (await fetch(`${suite.server.url}/metrics`)).text());
+    expect(metrics.get('fault/timed_out')).toBe(count('fault', ['timeout']));
+    expect(metrics.get('fault/cancelled')).toBe(count('fault', ['cancel']));
+    expect(metrics.get('echo/completed')).toBe(count('echo', ['echo']));
+
+    // Still serving, and the pools settle back within their bounds.
+    expect((await suite.api.get('/health')).status).toBe(200);
+    const good = await suite.api.post('/functions/fault/invoke', { args: ['ok', 'after'] });
+    expect(good).toMatchObject({ status: 200, body: { result: { ok: 'after' } } });
+    let last = '';
+    const settled = await until(async () => {
+      const s = (await suite.api.get('/stats')).body;
+      const functions: Json[] = (await suite.api.get('/functions')).body.functions;
+      last = JSON.stringify({
+        activeWorkers: s.activeWorkers,
+        maxWorkers: s.maxWorkers,
+        queueSize: s.queueSize,
+        activeTasks: s.activeTasks,
+        functions: functions.map((f) => [
+          f.name,
+          f.status,
+          f.activeWorkers,
+          f.minWorkers,
+          f.maxWorkers,
+        ]),
+        scaling: s.scalingEvents?.slice(-4),
+      });
+      // A function's minimum holds unless the server's ceiling is spent (docs/runtime.md).
+      return (
+        s.activeWorkers <= s.maxWorkers &&
+        s.queueSize === 0 &&
+        s.activeTasks === 0 &&
+        functions.every(
+          (f) =>
+            f.activeWorkers <= f.maxWorkers &&
+            (f.status !== 'ready' ||
+              f.activeWorkers >= f.minWorkers ||
+              s.activeWorkers === s.maxWorkers),
+        )
+      );
+    }, 60_000).then(
+      () => 'within bounds',
+      () => last,
+    );
+    expect(settled, settled).toBe('within bounds');
+    const final = (await suite.api.get('/stats')).body;
+    expect(final.maxWorkers).toBe(MAX_WORKERS);
+    expect(final.functions.fault.activeWorkers).toBeGreaterThanOrEqual(1);
+    console.info(
+      `${runtime.name}: ${accepted.length} accepted, ${retried} retried after 429, ` +
+        `kinds ${JSON.stringify(Object.fromEntries(['echo', 'ok', 'throw', 'reject', 'timeout', 'exit', 'oom', 'cancel'].map((k) => [k, accepted.filter((p) => p.kind === k).length])))}, ` +
+        `submitted in ${t1 - t0} ms, all ended ${t2 - t0} ms after the first submission, ` +
+        `lost 0, workers ${final.activeWorkers}/${final.maxWorkers}, cold starts ${Object.values(final.functions as Record<string, Json>).reduce((n, f) => n + f.coldStarts, 0)}`,
+    );
+  }, 240_000);
+});

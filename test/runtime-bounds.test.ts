@@ -2,26 +2,12 @@
  * Bounds and shutdown with real workers: record eviction by count and time, `close()` with work
  * in flight, the drain timeout, and a module that leaks timers.
  */
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type RuntimeOptions } from '../runtime/index.ts';
-
-const folder = fileURLToPath(new URL('./fixtures/core/', import.meta.url));
-
-const start = (options: Partial<RuntimeOptions> = {}) =>
-  createRuntime({
-    source: folderSource(folder),
-    host: nodeHost(),
-    minWorkers: 1,
-    log: () => {},
-    ...options,
-  });
+import { startCore } from './support/core-runtime.ts';
 
 describe('eviction', () => {
   it('Should keep only the newest maxResults finished records', async () => {
-    const runtime = await start({ maxResults: 5 });
+    const runtime = await startCore({ maxResults: 5 });
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await runtime.call('add', [i])).id);
     expect(ids.slice(0, 7).map((id) => runtime.result(id))).toEqual(new Array(7).fill(undefined));
@@ -32,7 +18,7 @@ describe('eviction', () => {
   });
 
   it('Should forget finished records after resultTtlMs, but never live ones', async () => {
-    const runtime = await start({ resultTtlMs: 150 });
+    const runtime = await startCore({ resultTtlMs: 150 });
     const done = await runtime.call('add', [1]);
     const live = runtime.submit('faulty', ['sleep', 600]);
     expect(runtime.result(done.id)?.status).toBe('completed');
@@ -47,7 +33,7 @@ describe('eviction', () => {
 
 describe('close', () => {
   it('Should finish queued and running work, then refuse new tasks', async () => {
-    const runtime = await start();
+    const runtime = await startCore();
     const accepted = [
       runtime.submit('faulty', ['sleep', 200]),
       runtime.submit('faulty', ['sleep', 200]),
@@ -66,7 +52,7 @@ describe('close', () => {
   });
 
   it('Should fail what is left when the drain timeout passes, with a clear error', async () => {
-    const runtime = await start();
+    const runtime = await startCore();
     const running = runtime.submit('faulty', ['hang']);
     const queued = runtime.submit('faulty', ['hang']);
     await new Promise((r) => setTimeout(r, 100));
@@ -81,7 +67,7 @@ describe('close', () => {
   });
 
   it('Should end the drain at once when close is called again', async () => {
-    const runtime = await start();
+    const runtime = await startCore();
     const { id } = runtime.submit('faulty', ['hang']);
     const first = runtime.close({ drainTimeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 100));
@@ -93,7 +79,7 @@ describe('close', () => {
   });
 
   it('Should stop workers whose function leaked timers', async () => {
-    const runtime = await start();
+    const runtime = await startCore();
     expect((await runtime.call('keeps-alive', [])).result).toBe('leaked a timer');
     await runtime.close();
     expect(runtime.stats().activeWorkers).toBe(0);

@@ -2,26 +2,16 @@
  * The runtime's task lifecycle and failure handling with real workers on the Node host: every
  * failure kind is followed by a good call on the same function, which must still work.
  */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime, type TaskRecord } from '../runtime/index.ts';
-
-const folder = fileURLToPath(new URL('./fixtures/core/', import.meta.url));
+import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import { startCore } from './support/core-runtime.ts';
 
 let runtime: Runtime;
 const warnings: string[] = [];
 
 beforeAll(async () => {
   process.env.EBBFLOW_TEST_SECRET = 'server-only';
-  runtime = await createRuntime({
-    source: folderSource(folder),
-    host: nodeHost(),
-    minWorkers: 1,
-    maxWorkers: 12,
-    log: (message) => warnings.push(message),
-  });
+  runtime = await startCore({ maxWorkers: 12, log: (message) => warnings.push(message) });
 });
 
 afterAll(async () => {

@@ -1,12 +1,14 @@
 /**
- * Starts a real ebbflow server as a child process, the way a user starts one on each runtime,
- * on 127.0.0.1 with PORT=0, and reads the address it prints. Settings go through the
- * environment, which every host reads the same way.
+ * Starts a real ebbflow server as a child process by the command the README gives for its
+ * runtime (`npm start`, `deno task start`, `bun run start`), on 127.0.0.1 with PORT=0, and reads
+ * the address it prints. Settings go through the environment, which every host reads the same
+ * way; flags, where a test needs them, follow the command.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { until } from './wait.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
@@ -15,35 +17,40 @@ export type RuntimeName = 'node' | 'deno' | 'bun';
 
 export interface ServerRuntime {
   name: RuntimeName;
-  /** The start command, as the README gives it for this runtime. */
-  command: string[];
-  /** Why this runtime cannot be tested on this checkout, or undefined when it can. */
+  /** The start command as the README gives it. */
+  readme: string;
+  /** That command as spawned; flags given to `launch` are appended. */
+  command: readonly string[];
+  /** Why this runtime is not tested in this run, or undefined when it is. */
   missing: string | undefined;
 }
 
-const entry = (file: string, runtime: string) =>
-  existsSync(join(ROOT, file))
-    ? undefined
-    : `${file} is not on this branch yet, so ${runtime} has no server entry`;
-
 /**
- * Deno and Bun use their start commands. Node runs its entry as `node --import tsx`: the tsx CLI
- * (what `npm start` runs) relays a signal to the server and SIGKILLs it when the server has not
- * acknowledged within 30 ms, which a loaded machine can miss, and a killed server drains nothing
- * (see docs/reliability.md).
+ * `npm start` runs `exec node --import tsx api/serve/start.ts`: the shell gives way to the server,
+ * and npm relays a signal to it (unlike the tsx CLI it used to run, which SIGKILLed a server slow
+ * to acknowledge; see docs/reliability.md). `deno task` and `bun run` relay signals too, so tests
+ * signal the launcher alone: signalling its process group would signal the server twice.
  */
+export const NODE: ServerRuntime = {
+  name: 'node',
+  readme: 'npm start',
+  command: ['npm', 'start', '--'],
+  missing: undefined,
+};
 const ALL_RUNTIMES: readonly ServerRuntime[] = [
+  NODE,
   {
-    name: 'node',
-    command: [process.execPath, '--import', 'tsx', 'api/serve/node.ts'],
+    name: 'deno',
+    readme: 'deno task start',
+    command: [bin('deno'), 'task', 'start'],
     missing: undefined,
   },
   {
-    name: 'deno',
-    command: [bin('deno'), 'task', 'start'],
-    missing: entry('api/serve/deno.ts', 'Deno'),
+    name: 'bun',
+    readme: 'bun run start',
+    command: [bin('bun'), 'run', 'start'],
+    missing: undefined,
   },
-  { name: 'bun', command: [bin('bun'), 'run', 'start'], missing: entry('api/serve/bun.ts', 'Bun') },
 ];
 
 /** `EBBFLOW_TEST_RUNTIMES=node,bun` limits the runs to those runtimes (all by default). */
@@ -52,28 +59,44 @@ const selected = process.env.EBBFLOW_TEST_RUNTIMES?.split(',').map((name) => nam
 export const RUNTIMES: readonly ServerRuntime[] = ALL_RUNTIMES.map((runtime) =>
   selected === undefined || selected.includes(runtime.name)
     ? runtime
-    : { ...runtime, missing: runtime.missing ?? 'not selected by EBBFLOW_TEST_RUNTIMES' },
+    : { ...runtime, missing: 'not selected by EBBFLOW_TEST_RUNTIMES' },
 );
 
-export interface Server {
-  runtime: RuntimeName;
+/** A describe block per runtime, `what on <runtime>`, skipped (saying why) where it is missing. */
+export const describeEachRuntime = (
+  what: string | ((runtime: ServerRuntime) => string),
+  body: (runtime: ServerRuntime) => void,
+) => {
+  for (const runtime of RUNTIMES) {
+    const title = typeof what === 'string' ? what : what(runtime);
+    const skipped = runtime.missing ? ` (skipped: ${runtime.missing})` : '';
+    describe.skipIf(runtime.missing !== undefined)(`${title} on ${runtime.name}${skipped}`, () =>
+      body(runtime),
+    );
+  }
+};
+
+export interface Launch {
+  /** The launcher (npm, deno task or bun run), leading its own process group. */
   child: ChildProcess;
-  url: string;
   /** Everything printed on stdout and stderr so far. */
   output(): string;
-  /** Resolves with the exit code (null when killed by a signal). */
+  /** What was printed on stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal) once its output is read. */
   exited: Promise<number | null>;
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code. */
-  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL for the launcher and everything it started. */
+  kill(): void;
 }
 
-export const startServer = async (
+/** Runs the start command of `runtime` with `env` and `args`, without waiting for anything. */
+export const launch = (
   runtime: ServerRuntime,
   env: Record<string, string>,
-  startMs = 90_000,
-): Promise<Server> => {
-  const [command, ...args] = runtime.command as [string, ...string[]];
-  const child = spawn(command, args, {
+  args: readonly string[] = [],
+): Launch => {
+  const [command, ...rest] = runtime.command as [string, ...string[]];
+  const child = spawn(command, [...rest, ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -83,55 +106,71 @@ export const startServer = async (
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a kill reaches the server behind the launcher too.
+    detached: true,
   });
   let output = '';
-  const append = (chunk: Buffer) => {
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
   });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
+  // 'close' rather than 'exit', so everything printed has been read by then.
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const kill = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // The group is gone already (or never started).
+      child.kill('SIGKILL');
+    }
+  };
+  return { child, output: () => output, stderr: () => stderr, exited, kill };
+};
+
+export interface Server extends Launch {
+  runtime: RuntimeName;
+  url: string;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export const startServer = async (
+  runtime: ServerRuntime,
+  env: Record<string, string>,
+  { args = [], startMs = 90_000 }: { args?: readonly string[]; startMs?: number } = {},
+): Promise<Server> => {
+  const started = launch(runtime, env, args);
   let gone = false;
-  void exited.then(() => {
+  void started.exited.then(() => {
     gone = true;
   });
-  await until(() => /listening on \S+/.test(output) || gone, startMs);
-  const match = /ebbflow listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+  await until(() => /listening on \S+/.test(started.output()) || gone, startMs);
+  const match = /ebbflow listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output());
   if (!match) {
-    child.kill('SIGKILL');
-    throw new Error(`the ${runtime.name} server did not start:\n${output}`);
+    started.kill();
+    throw new Error(`the ${runtime.name} server did not start:\n${started.output()}`);
   }
   const stop = async (graceMs = 30_000) => {
-    if (!gone) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const code = await exited;
+    if (!gone) started.child.kill('SIGTERM');
+    const timer = setTimeout(started.kill, graceMs);
+    const code = await started.exited;
     clearTimeout(timer);
     return code;
   };
-  return {
-    runtime: runtime.name,
-    child,
-    url: match[1] as string,
-    output: () => output,
-    exited,
-    stop,
-  };
-};
-
-/** Poll `check` until it is true or `ms` passed (a loaded machine can be slow). */
-export const until = async (check: () => boolean | Promise<boolean>, ms = 30_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return { ...started, runtime: runtime.name, url: match[1] as string, stop };
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field.
 export type Json = any;
+
+/** The JSON body of a fetch answer. */
+export const readJson = async (res: Response): Promise<Json> => res.json();
+
+export type Client = ReturnType<typeof client>;
 
 /** A small client for one server: JSON in, status + JSON out. */
 export const client = (base: string, headers: Record<string, string> = {}) => {
@@ -169,3 +208,49 @@ export const client = (base: string, headers: Record<string, string> = {}) => {
 };
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * One server for the enclosing describe block, started before its tests and stopped after them
+ * (checking the exit code when `exitCode` is given). Read `server` and `api` inside the tests.
+ */
+export const serverForSuite = (
+  runtime: ServerRuntime,
+  env: Record<string, string>,
+  {
+    headers = {},
+    args = [],
+    stopMs = 30_000,
+    exitCode,
+  }: {
+    headers?: Record<string, string>;
+    args?: readonly string[];
+    stopMs?: number;
+    exitCode?: number;
+  } = {},
+) => {
+  const suite = {} as { server: Server; api: Client };
+  beforeAll(async () => {
+    suite.server = await startServer(runtime, env, { args });
+    suite.api = client(suite.server.url, headers);
+  }, 120_000);
+  afterAll(async () => {
+    const code = await suite.server?.stop(stopMs);
+    if (exitCode !== undefined) expect(code).toBe(exitCode);
+  }, stopMs + 30_000);
+  return suite;
+};
+
+/** A server for one test: runs `test` with it and a client, then stops it whatever happened. */
+export const withServer = async (
+  runtime: ServerRuntime,
+  env: Record<string, string>,
+  test: (server: Server, api: Client) => Promise<void>,
+  { args = [], stopMs = 30_000 }: { args?: readonly string[]; stopMs?: number } = {},
+) => {
+  const server = await startServer(runtime, env, { args });
+  try {
+    await test(server, client(server.url));
+  } finally {
+    await server.stop(stopMs);
+  }
+};
