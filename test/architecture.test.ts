@@ -1,0 +1,74 @@
+/**
+ * The import rules of the design, checked on every file: the core is portable (only
+ * `runtime/host/` touches a host, and the core sees it through `host/types.ts` alone), the API
+ * depends on the runtime and never the reverse, worker code imports no pool code, and only the
+ * serve entries pick a host.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const sources = (folder: string): string[] =>
+  readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => join(folder, file));
+
+/** Every module a file imports or re-exports, relative ones resolved to project paths. */
+const importsOf = (file: string): string[] => {
+  const text = readFileSync(join(root, file), 'utf8');
+  const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/g)].map(
+    (m) => m[1] as string,
+  );
+  return found.map((spec) =>
+    spec.startsWith('.') ? relative(root, resolve(root, dirname(file), spec)) : spec,
+  );
+};
+
+const HOST_APIS = /^(node:|deno|bun|esbuild|@hono\/node-server)/;
+
+const offenders = (files: string[], bad: (spec: string) => boolean) =>
+  files.flatMap((file) =>
+    importsOf(file)
+      .filter(bad)
+      .map((spec) => `${file} imports ${spec}`),
+  );
+
+describe('architecture', () => {
+  const core = sources('runtime').filter((f) => !f.startsWith('runtime/host/'));
+
+  it('Should keep the core portable: no host API, and host/ only through host/types.ts', () => {
+    expect(core.length).toBeGreaterThan(10);
+    expect(
+      offenders(
+        core,
+        (s) =>
+          HOST_APIS.test(s) || (s.startsWith('runtime/host/') && s !== 'runtime/host/types.ts'),
+      ),
+    ).toEqual([]);
+  });
+
+  it('Should never let the runtime import the API', () => {
+    expect(offenders(sources('runtime'), (s) => s.startsWith('api/'))).toEqual([]);
+  });
+
+  it('Should keep code that runs inside a worker free of pool code', () => {
+    const worker = sources('runtime/worker');
+    expect(
+      offenders(worker, (s) => s.startsWith('runtime/') && !s.startsWith('runtime/worker/')),
+    ).toEqual([]);
+  });
+
+  it('Should let only the serve entries choose a host', () => {
+    const api = sources('api').filter((f) => !f.startsWith('api/serve/'));
+    expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
+  });
+
+  it('Should keep example functions free of ebbflow code', () => {
+    expect(
+      offenders(sources('functions'), (s) => s.startsWith('runtime/') || s.startsWith('api/')),
+    ).toEqual([]);
+  });
+});
