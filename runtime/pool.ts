@@ -3,6 +3,7 @@
  * task can end (result, throw, timeout, crash, cancel, shutdown) into exactly one terminal state.
  * @module
  */
+import { batchLimit, inflightWindow, nextRecentTaskMs } from './batching.ts';
 import type { WorkerBudget } from './budget.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
 import { Deque } from './queue.ts';
@@ -29,8 +30,6 @@ export interface PoolDeps {
   log(message: string): void;
 }
 
-/** Aim for about this much work (ms) per batch sent to a worker when tasks are short. */
-const BATCH_TARGET_MS = 1;
 /** Spawn failures in a row before a function is declared unavailable. */
 const MAX_SPAWN_FAILURES = 3;
 /**
@@ -413,20 +412,12 @@ export class FunctionPool {
     return batch;
   }
 
-  // Short tasks go in batches of about BATCH_TARGET_MS of work, so a worker is never starved
-  // by message latency; long ones go one per free concurrency slot, so load stays balanced.
   #batchLimit(): number {
-    const { concurrency } = this.config;
-    const recent = this.#recentTaskMs;
-    if (recent === undefined || recent >= BATCH_TARGET_MS) return concurrency;
-    const batch = Math.floor(BATCH_TARGET_MS / Math.max(recent, 0.01));
-    return Math.max(concurrency, Math.min(batch, MAX_SLOTS / 2));
+    return batchLimit(this.#recentTaskMs, this.config.concurrency, MAX_SLOTS);
   }
 
-  /** Tasks in flight per worker: two batches when batching (one runs while one travels). */
   #window(limit: number): number {
-    const { concurrency } = this.config;
-    return limit > concurrency ? Math.min(2 * limit, MAX_SLOTS) : concurrency;
+    return inflightWindow(limit, this.config.concurrency, MAX_SLOTS);
   }
 
   #handleRunning(task: Task): WorkerHandle | undefined {
@@ -442,10 +433,7 @@ export class FunctionPool {
     task.executionTime = outcome.time;
     this.#runTimeTotal += outcome.time;
     this.#runTimeCount++;
-    this.#recentTaskMs =
-      this.#recentTaskMs === undefined
-        ? outcome.time
-        : this.#recentTaskMs * 0.9 + outcome.time * 0.1;
+    this.#recentTaskMs = nextRecentTaskMs(this.#recentTaskMs, outcome.time);
     const at = Math.round(outcome.start + outcome.time);
     if (outcome.ok) {
       task.result = outcome.value;
