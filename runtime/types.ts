@@ -3,6 +3,7 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
+import type { FailureCode, TaskLog } from './backend/types.ts';
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -22,6 +23,18 @@ export interface TaskRecord {
   result?: unknown;
   /** Why the task failed or was cancelled. */
   error?: string;
+  /** Why the task failed, for programs (v2): `function_threw`, `timed_out`, ... */
+  errorCode?: FailureCode;
+  /** The current or last attempt, from 1 (v2 retries). */
+  attempt?: number;
+  /** Runs allowed in all (v2 retries; 1 = no retry). */
+  attempts?: number;
+  /** Set on a replay (`POST /tasks/:id/retry`): the task this one repeats. */
+  retryOf?: string;
+  /** The function's version that ran (or will run) the task (v2 deploys). */
+  version?: number;
+  /** What the function printed while running it (v2 task logs), when anything. */
+  logs?: TaskLog[];
   /** `true` when the task failed because it ran past its timeout (a cause to match on). */
   timedOut?: boolean;
   /** Milliseconds the function ran, measured inside the worker. */
