@@ -63,6 +63,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   already_terminal: 409,
   queue_full: 429,
   draining: 503,
+  not_retryable: 409,
+  invalid_function: 422,
+  javascript_required: 415,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -12,7 +12,13 @@ export type ErrorCode =
   | 'duplicate_id'
   | 'queue_full'
   | 'draining'
-  | 'already_terminal';
+  | 'already_terminal'
+  /** A replay of a task that is not failed or cancelled (409). */
+  | 'not_retryable'
+  /** A deploy the loader refused: syntax error, throws at load, no default export, bad config. */
+  | 'invalid_function'
+  /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */
+  | 'javascript_required';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -1,0 +1,49 @@
+/**
+ * `npm run dev:workers`: the Workers build served offline by wrangler's local runtime (workerd)
+ * on `HOST:PORT` (127.0.0.1:8787 by default, `PORT=0` for any free port). The `EBBFLOW_*`
+ * variables of the environment become the Worker's variables, as `npm start` reads them.
+ * Durable Object state persists in `EBBFLOW_WORKERS_STATE` (default `.wrangler/state`), so
+ * accepted tasks survive a restart. SIGTERM or SIGINT stops workerd and exits 0.
+ * @module
+ */
+import { resolve } from 'node:path';
+import { unstable_startWorker } from 'wrangler';
+import { ROOT } from '../../runtime/host/workerd/build.ts';
+
+// wrangler stays offline: no metrics, no error reports, no update check.
+Object.assign(process.env, {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+});
+
+const vars = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('EBBFLOW_') && value !== undefined && value !== '')
+    .map(([name, value]) => [name, { type: 'plain_text' as const, value: value as string }]),
+);
+
+const worker = await unstable_startWorker({
+  config: resolve(ROOT, 'wrangler.toml'),
+  bindings: vars,
+  dev: {
+    server: { hostname: process.env.HOST || '127.0.0.1', port: Number(process.env.PORT ?? 8787) },
+    inspector: false,
+    watch: process.env.EBBFLOW_WORKERS_WATCH === '1',
+    persist: resolve(process.env.EBBFLOW_WORKERS_STATE || resolve(ROOT, '.wrangler', 'state')),
+    logLevel: 'warn',
+  },
+});
+const url = (await worker.url).origin;
+console.log(`ebbflow listening on ${url} (Cloudflare Workers, local)`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await worker.dispose();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,55 @@
+/**
+ * The Cloudflare Workers entry (`wrangler.toml`'s `main`): the same Hono app as every host, over
+ * the edge runtime (task shards and the function registry as Durable Objects, each function in
+ * its own isolate through the Worker Loader). Settings come from the Worker's variables.
+ * @module
+ */
+import type { Hono } from 'hono';
+import { EdgeRuntime } from '../../runtime/host/workerd/edge-runtime.ts';
+import type { EdgeEnv } from '../../runtime/host/workerd/env.ts';
+import type { Runtime } from '../../runtime/index.ts';
+import { createApp } from '../app.ts';
+import { Metrics } from '../metrics.ts';
+import { parseSettings } from '../settings.ts';
+
+export { FunctionRegistry } from '../../runtime/host/workerd/registry-object.ts';
+export { TaskShard } from '../../runtime/host/workerd/task-object.ts';
+
+interface Served {
+  runtime: EdgeRuntime;
+  metrics: Metrics;
+  app: Hono;
+}
+
+// One per isolate: the app and a snapshot of the functions; the state itself is in the objects.
+let served: Served | undefined;
+
+const start = (env: EdgeEnv): Served => {
+  const parsed = parseSettings([], env as Record<string, string | undefined>);
+  const settings = parsed.help ? undefined : parsed.settings;
+  const runtime = new EdgeRuntime(env);
+  const metrics = new Metrics();
+  const app = createApp({
+    // The edge runtime is asynchronous throughout, as the v2 `Runtime` is.
+    runtime: runtime as unknown as Runtime,
+    metrics,
+    maxBodyBytes: settings?.maxBodyBytes,
+    token: settings?.token,
+    corsOrigin: settings?.corsOrigin,
+  });
+  return { runtime, metrics, app };
+};
+
+/** Routes whose answers carry queue and task counts: every shard is asked before them. */
+const COUNTED = /^\/(stats|metrics|functions(\/[^/]+)?)$/;
+
+export default {
+  async fetch(request: Request, env: EdgeEnv): Promise<Response> {
+    served ??= start(env);
+    const { pathname } = new URL(request.url);
+    const counts = request.method === 'GET' && COUNTED.test(pathname);
+    await served.runtime.refresh({ counts });
+    if (pathname === '/metrics') served.metrics.absorb(served.runtime.outcomes());
+    return served.app.fetch(request);
+  },
+};

@@ -1,0 +1,413 @@
+/**
+ * The `Runtime` of the edge, in the Worker: what the Hono app calls. Task state lives in the
+ * task shards (Durable Objects, chosen by a hash of the task id), functions in the registry
+ * object, code runs in the functions' own isolates. The synchronous reads (`functions()`,
+ * `stats()`) answer from a snapshot that `refresh()` brings up to date; the Workers entry calls
+ * it before each request (at most once a second per isolate for the function list; stats and
+ * metrics ask every shard each time).
+ * @module
+ */
+import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import type { RetryPolicy, TaskPage, TaskQuery } from '../../backend/types.ts';
+import { EbbflowError, unknownFunction, unknownTask } from '../../errors.ts';
+import { isTaskId } from '../../names.ts';
+import { resolveFunctionConfig } from '../../options.ts';
+import type {
+  FunctionInfo,
+  FunctionStats,
+  PoolStats,
+  ResolvedFunctionConfig,
+  SubmitOptions,
+  TaskRecord,
+} from '../../types.ts';
+import { jsonProblem } from '../../worker/json-check.ts';
+import { unwrap } from './answer.ts';
+import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
+import { Isolates } from './isolates.ts';
+import type { FunctionEntry, FunctionRegistry } from './registry-object.ts';
+import type { ShardCounts, TaskShard } from './task-object.ts';
+
+/** What `/stats` says about workers at the edge, where the platform runs and scales isolates. */
+export const WORKERS_NOTE =
+  'Cloudflare Workers runs each function in isolates that the platform starts, places and scales; ebbflow keeps no worker pools here, so worker counts read 0. maxWorkers × concurrency is how many tasks of a function one task shard runs at once.';
+
+/** Pool readings that workerd does not expose (no CPU, memory or event-loop figures). */
+const UNMEASURED = ['cpuUsage', 'memoryUsage', 'eventLoopUtilization', 'eventLoopLagMs'];
+
+/** How long a snapshot of the function list is used before the registry is asked again. */
+const FUNCTIONS_TTL_MS = 1_000;
+
+/** An edge function: its registry entry and config resolved over the settings. */
+interface EdgeFunction {
+  entry: FunctionEntry;
+  config: ResolvedFunctionConfig;
+  error?: string;
+}
+
+export interface EdgeStats extends PoolStats {
+  platform: 'workers';
+  workers: string;
+  shards: number;
+  performanceMetrics: PoolStats['performanceMetrics'] & { unmeasured: string[] };
+}
+
+export class EdgeRuntime {
+  #env: EdgeEnv;
+  #defaults: EdgeDefaults;
+  #shards: number;
+  #functions = new Map<string, EdgeFunction>();
+  #fetchedAt = 0;
+  #counts: ShardCounts = {};
+  #woken: Promise<void> | undefined;
+  #isolates: Isolates;
+
+  constructor(env: EdgeEnv) {
+    this.#env = env;
+    this.#defaults = edgeDefaults(env);
+    this.#shards = shardCount(env);
+    this.#isolates = new Isolates(env.LOADER);
+  }
+
+  readonly draining = false;
+
+  /**
+   * Bring the snapshot up to date: the function list when older than a second (or `force`),
+   * and the shards' counts when `counts` is set. The first call wakes every shard, which
+   * re-arms work a local restart left without its alarm.
+   */
+  async refresh({ counts = false, force = false } = {}): Promise<void> {
+    this.#woken ??= Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).wake()),
+    ).then(() => undefined);
+    const jobs: Promise<void>[] = [this.#woken];
+    if (force || Date.now() - this.#fetchedAt > FUNCTIONS_TTL_MS) jobs.push(this.#loadFunctions());
+    if (counts) jobs.push(this.#loadCounts());
+    await Promise.all(jobs);
+  }
+
+  functions(): FunctionInfo[] {
+    return [...this.#functions.keys()].map((name) => this.getFunction(name) as FunctionInfo);
+  }
+
+  getFunction(name: string): FunctionInfo | undefined {
+    const fn = this.#functions.get(name);
+    if (!fn) return undefined;
+    const counts = this.#counts[name];
+    const info: FunctionInfo & { version: number; sha256: string; deployedAt: number } = {
+      name,
+      status: fn.error ? 'unavailable' : 'ready',
+      ...fn.config,
+      activeWorkers: 0,
+      queueSize: counts?.queued ?? 0,
+      activeTasks: counts?.running ?? 0,
+      version: fn.entry.version,
+      sha256: fn.entry.sha256,
+      deployedAt: fn.entry.deployedAt,
+    };
+    if (fn.error) info.error = fn.error;
+    return info;
+  }
+
+  async submit(
+    name: string,
+    args: unknown[],
+    options: SubmitOptions & { retry?: RetryPolicy } = {},
+  ): Promise<TaskRecord> {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    checkTask(args, options);
+    const id = options.id ?? crypto.randomUUID();
+    return unwrap(
+      await this.#shardOf(id).submit({
+        id,
+        function: name,
+        args,
+        timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
+        retry: options.retry ?? retryOf(fn.entry.config),
+        version: fn.entry.version,
+        maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
+      }),
+    );
+  }
+
+  async call(
+    name: string,
+    args: unknown[],
+    options: SubmitOptions & { retry?: RetryPolicy } = {},
+  ): Promise<TaskRecord> {
+    const record = await this.submit(name, args, options);
+    return (await this.#shardOf(record.id).wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+  }
+
+  async result(id: string): Promise<TaskRecord | undefined> {
+    return this.#shardOf(id).read(id);
+  }
+
+  async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    return this.#shardOf(id).wait(id, ms);
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    return unwrap(await this.#shardOf(id).cancel(id));
+  }
+
+  /** Every shard's newest page, merged: newest first by submission time, then id. */
+  async list(query: TaskQuery): Promise<TaskPage> {
+    let cursor: { submittedAt: number; id: string } | undefined;
+    if (query.before !== undefined) {
+      const from = await this.result(query.before);
+      if (!from) throw unknownTask(query.before);
+      cursor = { submittedAt: from.submittedAt, id: from.id };
+    }
+    const { before: _, ...filter } = query;
+    const pages = await Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).list(filter, cursor)),
+    );
+    const tasks = pages
+      .flat()
+      .sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, query.limit);
+    const last = tasks.at(-1);
+    return tasks.length === query.limit && last ? { tasks, next: last.id } : { tasks };
+  }
+
+  /** A failed or cancelled task again, under a new id (which may live in another shard). */
+  async retry(id: string): Promise<TaskRecord> {
+    const source = unwrap(await this.#shardOf(id).replaySource(id));
+    const fn = this.#functions.get(source.function);
+    if (!fn) throw unknownFunction(source.function);
+    const next = crypto.randomUUID();
+    return unwrap(
+      await this.#shardOf(next).submit({
+        ...source,
+        id: next,
+        retryOf: id,
+        version: fn.entry.version,
+        maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
+      }),
+    );
+  }
+
+  /**
+   * Deploy by name: JavaScript only (the edge has no TypeScript compiler at run time; the CLI
+   * compiles first when told `javascript_required`). Loaded and checked before it takes over.
+   */
+  async deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }> {
+    if (language !== 'js') {
+      throw new EbbflowError(
+        'javascript_required',
+        'this server (Cloudflare Workers) runs JavaScript only: compile the TypeScript first (ebbflow deploy does it) and send it as application/javascript',
+      );
+    }
+    const { created } = unwrap(await this.#registry().deploy(name, source));
+    await this.#changed(name);
+    return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async remove(name: string): Promise<FunctionInfo> {
+    const info = this.getFunction(name);
+    const removed = await this.#registry().remove(name);
+    if (!info || !removed) throw unknownFunction(name);
+    await this.#changed(name);
+    return {
+      ...info,
+      status: 'deleted' as FunctionInfo['status'],
+      version: removed.version,
+    } as FunctionInfo;
+  }
+
+  /** A function's HTTP handler (its `fetch` export), in its isolate. */
+  async handle(name: string, request: Request): Promise<Response> {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    const code = await this.#registry().code(name);
+    if (!code || code.deleted) throw unknownFunction(name);
+    return this.#isolates.handle(code, fn.config.permissions, request);
+  }
+
+  /** Live events are not offered at the edge (docs/workers.md): nothing is ever told. */
+  subscribe(_listener: (event: unknown) => void): () => void {
+    return () => {};
+  }
+
+  stats(): EdgeStats {
+    const functions: Record<string, FunctionStats> = {};
+    let queueSize = 0;
+    let activeTasks = 0;
+    let completed = 0;
+    let failed = 0;
+    let runMs = 0;
+    let runs = 0;
+    for (const [name, fn] of this.#functions) {
+      const c = this.#counts[name];
+      const done = c ? c.completed : 0;
+      const fails = c ? c.failed + c.timedOut : 0;
+      functions[name] = {
+        activeWorkers: 0,
+        queueSize: c?.queued ?? 0,
+        activeTasks: c?.running ?? 0,
+        minWorkers: fn.config.minWorkers,
+        maxWorkers: fn.config.maxWorkers,
+        tasksCompleted: done,
+        tasksFailed: fails,
+        tasksCancelled: c?.cancelled ?? 0,
+        avgTaskTime: c && c.runs > 0 ? c.runMs / c.runs : 0,
+        coldStarts: 0,
+        loadRatio: 0,
+      };
+      queueSize += c?.queued ?? 0;
+      activeTasks += c?.running ?? 0;
+      completed += done;
+      failed += fails;
+      runMs += c?.runMs ?? 0;
+      runs += c?.runs ?? 0;
+    }
+    return {
+      platform: 'workers',
+      workers: WORKERS_NOTE,
+      shards: this.#shards,
+      activeWorkers: 0,
+      queueSize,
+      activeTasks,
+      minWorkers: this.#defaults.minWorkers,
+      maxWorkers: this.#defaults.maxWorkers,
+      performanceMetrics: {
+        tasksCompleted: completed,
+        tasksFailed: failed,
+        avgTaskTime: runs > 0 ? runMs / runs : 0,
+        cpuUsage: 0,
+        memoryUsage: 0,
+        eventLoopUtilization: 0,
+        eventLoopLagMs: 0,
+        unmeasured: UNMEASURED,
+      },
+      functions,
+      scalingEvents: [],
+    };
+  }
+
+  /** The shards' outcome counts per function, for `/metrics` (kept with the records). */
+  outcomes(): ShardCounts {
+    return this.#counts;
+  }
+
+  /** Nothing to stop: the platform owns the isolates and the objects keep the tasks. */
+  async close(): Promise<void> {}
+
+  async #changed(name: string): Promise<void> {
+    await Promise.all(Array.from({ length: this.#shards }, (_, i) => this.#shard(i).forget(name)));
+    await this.refresh({ force: true });
+  }
+
+  async #loadFunctions(): Promise<void> {
+    const entries = await this.#registry().list();
+    const next = new Map<string, EdgeFunction>();
+    for (const entry of entries) {
+      if (entry.deleted) continue;
+      let config: ResolvedFunctionConfig;
+      let error = entry.error;
+      try {
+        config = resolveFunctionConfig(entry.config ?? undefined, this.#defaults);
+      } catch (problem) {
+        config = resolveFunctionConfig(undefined, this.#defaults);
+        error ??= `the module's config is invalid: ${(problem as Error).message}`;
+      }
+      next.set(entry.name, error ? { entry, config, error } : { entry, config });
+    }
+    this.#functions = next;
+    this.#fetchedAt = Date.now();
+  }
+
+  async #loadCounts(): Promise<void> {
+    const all = await Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).counts()),
+    );
+    const merged: ShardCounts = {};
+    for (const counts of all) {
+      for (const [fn, c] of Object.entries(counts)) {
+        const m = merged[fn] ?? emptyCounts();
+        merged[fn] = m;
+        m.queued += c.queued;
+        m.running += c.running;
+        m.completed += c.completed;
+        m.failed += c.failed;
+        m.timedOut += c.timedOut;
+        m.cancelled += c.cancelled;
+        m.runMs += c.runMs;
+        m.runs += c.runs;
+        c.buckets.forEach((n, i) => {
+          m.buckets[i] = (m.buckets[i] ?? 0) + n;
+        });
+      }
+    }
+    this.#counts = merged;
+  }
+
+  #registry(): FunctionRegistry {
+    const ns = this.#env.FUNCTIONS as DurableObjectNamespace;
+    return ns.get(ns.idFromName('registry')) as unknown as FunctionRegistry;
+  }
+
+  #shard(index: number): TaskShard {
+    const ns = this.#env.TASKS as DurableObjectNamespace;
+    return ns.get(ns.idFromName(`shard-${index}`)) as unknown as TaskShard;
+  }
+
+  /** Tasks are spread by a hash of their id: one hop to any record, and no hot function's shard. */
+  #shardOf(id: string): TaskShard {
+    return this.#shard(fnv1a(id) % this.#shards);
+  }
+}
+
+const emptyCounts = (): ShardCounts[string] => ({
+  queued: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  timedOut: 0,
+  cancelled: 0,
+  runMs: 0,
+  runs: 0,
+  buckets: [],
+});
+
+const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+};
+
+const invalid = (message: string) => new EbbflowError('invalid_argument', message);
+
+/** The checks the in-process runtime makes before a task is accepted. */
+const checkTask = (args: unknown[], { id, timeoutMs }: SubmitOptions): void => {
+  if (!Array.isArray(args)) throw invalid('args must be an array');
+  const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
+  if (problem) throw invalid(problem);
+  if (id !== undefined && (typeof id !== 'string' || !isTaskId(id))) {
+    throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
+  }
+  if (
+    timeoutMs !== undefined &&
+    (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647)
+  ) {
+    throw invalid('timeoutMs must be an integer from 1 to 2147483647');
+  }
+};
+
+/** A function's `config.retry` when it is well-formed; no retry otherwise. */
+const retryOf = (config: unknown): RetryPolicy => {
+  const retry = (config as { retry?: Partial<RetryPolicy> } | null)?.retry;
+  const attempts = retry?.attempts;
+  const backoffMs = retry?.backoffMs ?? 0;
+  return Number.isSafeInteger(attempts) && Number.isSafeInteger(backoffMs)
+    ? { attempts: attempts as number, backoffMs }
+    : { attempts: 1, backoffMs: 0 };
+};
