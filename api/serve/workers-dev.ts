@@ -3,12 +3,15 @@
  * on `HOST:PORT` (127.0.0.1:8787 by default, `PORT=0` for any free port). The `EBBFLOW_*`
  * variables of the environment become the Worker's variables, as `npm start` reads them.
  * Durable Object state persists in `EBBFLOW_WORKERS_STATE` (default `.wrangler/state`), so
- * accepted tasks survive a restart. SIGTERM or SIGINT stops workerd and exits 0.
+ * accepted tasks survive a restart. SIGTERM or SIGINT stops workerd and exits 0. Functions are
+ * compiled once at start: restart it after editing them (or run `wrangler dev`, which rebuilds).
  * @module
  */
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { unstable_startWorker } from 'wrangler';
-import { ROOT } from '../../runtime/host/workerd/build.ts';
+import { ROOT, writeBundle } from '../../runtime/host/workerd/build.ts';
 
 // wrangler stays offline: no metrics, no error reports, no update check.
 Object.assign(process.env, {
@@ -24,13 +27,21 @@ const vars = Object.fromEntries(
     .map(([name, value]) => [name, { type: 'plain_text' as const, value: value as string }]),
 );
 
+// Built here, into a file of this process's own, so servers of different folders can run side
+// by side; wrangler.toml's build command (for `wrangler dev` and `deploy`) is skipped.
+const built = await mkdtemp(join(tmpdir(), 'ebbflow-functions-'));
+const bundle = join(built, 'functions.js');
+const folder = resolve(process.env.EBBFLOW_FUNCTIONS || './functions');
+for (const warning of await writeBundle(folder, bundle)) console.warn(`ebbflow: ${warning}`);
+
 const worker = await unstable_startWorker({
   config: resolve(ROOT, 'wrangler.toml'),
   bindings: vars,
+  build: { alias: { 'ebbflow:functions': bundle }, custom: { command: '' } },
   dev: {
     server: { hostname: process.env.HOST || '127.0.0.1', port: Number(process.env.PORT ?? 8787) },
     inspector: false,
-    watch: process.env.EBBFLOW_WORKERS_WATCH === '1',
+    watch: false,
     persist: resolve(process.env.EBBFLOW_WORKERS_STATE || resolve(ROOT, '.wrangler', 'state')),
     logLevel: 'warn',
   },
@@ -43,6 +54,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await worker.dispose();
+  await rm(built, { recursive: true, force: true });
   process.exit(0);
 };
 process.on('SIGTERM', stop);

@@ -12,6 +12,7 @@ import { createApp } from '../app.ts';
 import { Metrics } from '../metrics.ts';
 import { parseSettings } from '../settings.ts';
 
+export { NetGate } from '../../runtime/host/workerd/net-gate.ts';
 export { FunctionRegistry } from '../../runtime/host/workerd/registry-object.ts';
 export { TaskShard } from '../../runtime/host/workerd/task-object.ts';
 
@@ -24,10 +25,10 @@ interface Served {
 // One per isolate: the app and a snapshot of the functions; the state itself is in the objects.
 let served: Served | undefined;
 
-const start = (env: EdgeEnv): Served => {
+const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
   const parsed = parseSettings([], env as Record<string, string | undefined>);
   const settings = parsed.help ? undefined : parsed.settings;
-  const runtime = new EdgeRuntime(env);
+  const runtime = new EdgeRuntime(env, ctx);
   const metrics = new Metrics();
   const app = createApp({
     // The edge runtime is asynchronous throughout, as the v2 `Runtime` is.
@@ -44,8 +45,8 @@ const start = (env: EdgeEnv): Served => {
 const COUNTED = /^\/(stats|metrics|functions(\/[^/]+)?)$/;
 
 export default {
-  async fetch(request: Request, env: EdgeEnv): Promise<Response> {
-    served ??= start(env);
+  async fetch(request: Request, env: EdgeEnv, ctx: { exports?: unknown }): Promise<Response> {
+    served ??= start(env, ctx);
     const { pathname } = new URL(request.url);
     const counts = request.method === 'GET' && COUNTED.test(pathname);
     await served.runtime.refresh({ counts });

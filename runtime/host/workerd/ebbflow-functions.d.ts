@@ -11,4 +11,9 @@ declare module 'cloudflare:workers' {
   import type { CloudflareWorkersModule } from '@cloudflare/workers-types/latest/index.ts';
   export const DurableObject: typeof CloudflareWorkersModule.DurableObject;
   export type DurableObject<Env = unknown> = CloudflareWorkersModule.DurableObject<Env>;
+  export const WorkerEntrypoint: typeof CloudflareWorkersModule.WorkerEntrypoint;
+  export type WorkerEntrypoint<
+    Env = unknown,
+    Props = unknown,
+  > = CloudflareWorkersModule.WorkerEntrypoint<Env, Props>;
 }

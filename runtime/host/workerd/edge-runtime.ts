@@ -25,7 +25,7 @@ import { unwrap } from './answer.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { Isolates } from './isolates.ts';
 import type { FunctionEntry, FunctionRegistry } from './registry-object.ts';
-import type { ShardCounts, TaskShard } from './task-object.ts';
+import { gateOf, type ShardCounts, type TaskShard } from './task-object.ts';
 
 /** What `/stats` says about workers at the edge, where the platform runs and scales isolates. */
 export const WORKERS_NOTE =
@@ -61,11 +61,12 @@ export class EdgeRuntime {
   #woken: Promise<void> | undefined;
   #isolates: Isolates;
 
-  constructor(env: EdgeEnv) {
+  /** `ctx` is the Worker's execution context: its `exports` reach the `NetGate` entrypoint. */
+  constructor(env: EdgeEnv, ctx: { exports?: unknown }) {
     this.#env = env;
     this.#defaults = edgeDefaults(env);
     this.#shards = shardCount(env);
-    this.#isolates = new Isolates(env.LOADER);
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'worker');
   }
 
   readonly draining = false;

@@ -3,10 +3,10 @@
  * An isolate is loaded under `<name>@<sha256>#<generation>`, so a new version gets a fresh one
  * and a timed-out, crashed or cancelled run is "replaced" by moving to the next generation
  * (the old isolate is dropped; workerd frees it). Network is cut (`globalOutbound: null`) unless
- * `config.permissions.net` grants it.
+ * `config.permissions.net` grants it, and then goes through a `NetGate` that checks the hosts.
  * @module
  */
-import type { WorkerLoader } from '@cloudflare/workers-types/latest/index.ts';
+import type { Fetcher, WorkerLoader } from '@cloudflare/workers-types/latest/index.ts';
 import type { FailureCode, TaskLog } from '../../backend/types.ts';
 import type { FunctionPermissions } from '../../types.ts';
 import {
@@ -15,6 +15,7 @@ import {
   type IsolateAnswer,
   type IsolateProbe,
 } from './isolate-main.ts';
+import { grantedHosts, type NetGateProps } from './net-gate.ts';
 
 /** One version of a function's code, compiled to a single JavaScript module. */
 export interface FunctionCode {
@@ -39,15 +40,26 @@ export type RunOutcome =
       logs?: TaskLog[];
     };
 
+/** Makes the outbound of an isolate granted network (a `NetGate` with its hosts). */
+export type Outbound = (gate: NetGateProps) => unknown;
+
 export class Isolates {
   #loader: WorkerLoader;
+  #outbound: Outbound;
+  #owner: string;
   #generation = new Map<string, number>();
   #workerIds = new Map<string, number>();
   #nextWorkerId: number;
 
-  /** `firstWorkerId` keeps ids of different shards apart. */
-  constructor(loader: WorkerLoader, firstWorkerId = 1) {
+  /**
+   * The loader caches isolates by id across the whole process, so `owner` (e.g. `shard-3`) goes
+   * into every id: one owner replacing an isolate never hands another a hung one.
+   * `firstWorkerId` keeps the worker ids of different owners apart.
+   */
+  constructor(loader: WorkerLoader, outbound: Outbound, owner: string, firstWorkerId = 1) {
     this.#loader = loader;
+    this.#outbound = outbound;
+    this.#owner = owner;
     this.#nextWorkerId = firstWorkerId;
   }
 
@@ -162,20 +174,23 @@ export class Isolates {
   }
 
   #stub(code: FunctionCode, permissions: FunctionPermissions | undefined) {
-    return this.#loader.get(this.#key(code), () => ({
+    const gate = grantedHosts(permissions?.net);
+    // The id names everything the code gets, the network grant included.
+    const net = gate ? `+net=${gate.hosts?.join(',') ?? '*'}` : '';
+    return this.#loader.get(`${this.#key(code)}${net}`, () => ({
       compatibilityDate: COMPATIBILITY_DATE,
       // `process.exit` then ends the isolate the way it ends a worker elsewhere.
       compatibilityFlags: ['nodejs_compat'],
       mainModule: 'ebbflow-main.js',
       modules: { 'ebbflow-main.js': ISOLATE_MAIN, 'function.js': code.js },
       env: {},
-      // `undefined` lets the isolate reach the network as the Worker does; `null` cuts it off.
-      ...(permissions?.net ? {} : { globalOutbound: null }),
+      // `null` cuts the isolate off the network; a grant routes its fetches through the gate.
+      globalOutbound: gate ? (this.#outbound(gate) as Fetcher) : null,
     }));
   }
 
   #key(code: FunctionCode): string {
-    return `${code.name}@${code.sha256}#${this.#generation.get(code.name) ?? 0}`;
+    return `${this.#owner}/${code.name}@${code.sha256}#${this.#generation.get(code.name) ?? 0}`;
   }
 
   /** The worker id of the function's current isolate. */

@@ -16,6 +16,7 @@ import { failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
 import { edgeDefaults } from './env.ts';
 import { type FunctionCode, Isolates } from './isolates.ts';
+import { gateOf } from './task-object.ts';
 
 /** One function as the registry knows it (the code apart). */
 export interface FunctionEntry {
@@ -65,7 +66,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
-    this.#isolates = new Isolates(env.LOADER);
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'registry');
     ctx.storage.sql.exec(SCHEMA);
     void ctx.blockConcurrencyWhile(() => this.#syncBundle());
   }

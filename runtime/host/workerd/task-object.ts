@@ -15,7 +15,7 @@ import { resolveFunctionConfig } from '../../options.ts';
 import type { TaskRecord } from '../../types.ts';
 import { type Answer, answer, failed, ok } from './answer.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
-import { Isolates, type RunOutcome } from './isolates.ts';
+import { Isolates, type Outbound, type RunOutcome } from './isolates.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { type ListCursor, type Outcomes, SqlTaskTable } from './task-table.ts';
 
@@ -49,7 +49,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     });
     const index = Number(/^shard-(\d+)$/.exec(ctx.id.name ?? '')?.[1] ?? 0);
     // Worker ids of different shards never collide: shard n numbers its isolates from n × 10^6.
-    this.#isolates = new Isolates(env.LOADER, index * 1_000_000 + 1);
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), `shard-${index}`, index * 1_000_000 + 1);
     this.#table.onCancel((id) => this.#running.get(id)?.stop('cancelled by request'));
     this.#table.onAvailable(() => this.#pump());
     void ctx.blockConcurrencyWhile(() => this.#recover());
@@ -237,3 +237,9 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     return found;
   }
 }
+
+/** The loopback to this Worker's `NetGate` entrypoint, with the function's hosts as props. */
+export const gateOf =
+  (ctx: { exports?: unknown }): Outbound =>
+  (gate) =>
+    (ctx.exports as { NetGate: (options: { props: unknown }) => unknown }).NetGate({ props: gate });

@@ -1,0 +1,95 @@
+/**
+ * What the Workers build adds beyond the shared HTTP contract, checked on the local runtime
+ * (`npm run dev:workers`: wrangler + workerd, offline): tasks in the Durable Objects survive a
+ * restart and finish, each function's isolate has no network unless its config grants it, task
+ * logs, a module that fails to load, and `/stats` saying where worker figures do not apply.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Json, startServer, WORKERS, withServer } from './support/server.ts';
+import { until } from './support/wait.ts';
+
+const ENV = { EBBFLOW_FUNCTIONS: 'test/fixtures/workers', EBBFLOW_MAX_WORKERS: '1' };
+
+describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:workers)', () => {
+  it('Should keep accepted tasks across a restart and finish them, running ones again', async () => {
+    // One shard, two lanes for `slow` (concurrency 2 × maxWorkers 1): two run, four wait.
+    const state = mkdtempSync(join(tmpdir(), 'ebbflow-restart-'));
+    const env = { ...ENV, EBBFLOW_SHARDS: '1', EBBFLOW_WORKERS_STATE: state };
+    const first = await startServer(WORKERS, env);
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${first.url}/functions/slow/tasks`, {
+          method: 'POST',
+          body: JSON.stringify({ args: [1_500] }),
+        });
+        expect(res.status).toBe(202);
+        ids.push(((await res.json()) as Json).id);
+      }
+      await until(async () => {
+        const records = await Promise.all(
+          ids.map(async (id) => (await (await fetch(`${first.url}/tasks/${id}`)).json()) as Json),
+        );
+        return records.filter((r) => r.status === 'running').length === 2;
+      });
+    } finally {
+      // A crash: workerd goes without a word, its alarms with it (workers-sdk#4372).
+      first.kill();
+      await first.exited;
+    }
+    await withServer(WORKERS, env, async (_server, api) => {
+      const ended = await Promise.all(ids.map((id) => api.settle(id)));
+      for (const record of ended)
+        expect(record).toMatchObject({ status: 'completed', result: 1_500 });
+      // The two runs lost with the first server ran again (config.retry allows 3 attempts).
+      expect(ended.filter((r) => r.attempt === 2).map((r) => r.id)).toHaveLength(2);
+    });
+  }, 180_000);
+
+  it('Should cut a function off the network unless its config grants the host', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const target = `${server.url}/health`;
+      const denied = await api.post('/functions/reach/invoke', { args: [target] });
+      expect(denied.status).toBe(500);
+      expect(denied.body).toMatchObject({ status: 'failed', errorCode: 'function_threw' });
+      expect(denied.body.error).toMatch(/not permitted to access the internet/);
+      const listed = await api.post('/functions/reach-listed/invoke', { args: [target] });
+      expect(listed.body.error).toMatch(/network access to 127\.0\.0\.1:\d+ is not granted/);
+      const granted = await api.post('/functions/reach-granted/invoke', { args: [target] });
+      expect(granted.body).toMatchObject({ status: 'completed', result: 200 });
+    });
+  }, 120_000);
+
+  it('Should keep what a function prints on its task, and list a module that fails to load', async () => {
+    await withServer(WORKERS, ENV, async (_server, api) => {
+      const res = await api.post('/functions/chatty/invoke', { args: ['edge'] });
+      expect(res.body).toMatchObject({ status: 'completed', result: 'hi edge' });
+      expect(res.body.logs).toEqual([
+        { at: expect.any(Number), level: 'log', message: 'hello edge' },
+        { at: expect.any(Number), level: 'warn', message: 'careful' },
+      ]);
+      const broken = await api.get('/functions/broken');
+      expect(broken.body).toMatchObject({ status: 'unavailable' });
+      expect(broken.body.error).toMatch(/broken at load/);
+      const failed = await api.post('/functions/broken/invoke', {});
+      expect(failed.body).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+    });
+  }, 120_000);
+
+  it('Should say in /stats and /metrics that the platform runs the workers', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const done = await api.post('/functions/slow/invoke', { args: [1] });
+      expect(done.body.status).toBe('completed');
+      const stats = (await api.get('/stats')).body;
+      expect(stats).toMatchObject({ platform: 'workers', activeWorkers: 0, maxWorkers: 1 });
+      expect(stats.workers).toMatch(/platform/);
+      expect(stats.functions.slow).toMatchObject({ tasksCompleted: 1, activeWorkers: 0 });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('ebbflow_tasks_total{function="slow",outcome="completed"} 1');
+      expect(metrics).toContain('ebbflow_task_run_seconds_count{function="slow"} 1');
+    });
+  }, 120_000);
+});
