@@ -36,8 +36,7 @@ const reachable = (entry: string): string[] => {
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    for (const spec of importsOf(file))
-      if (/^(runtime|api)\/.*\.ts$/.test(spec)) visit(spec);
+    for (const spec of importsOf(file)) if (/^(runtime|api)\/.*\.ts$/.test(spec)) visit(spec);
   };
   visit(entry);
   return [...seen];
