@@ -92,4 +92,27 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       expect(metrics).toContain('ebbflow_task_run_seconds_count{function="slow"} 1');
     });
   }, 120_000);
+
+  it('Should retry with backoff, expire records after their TTL and keep at most the cap', async () => {
+    const env = {
+      ...ENV,
+      EBBFLOW_SHARDS: '1',
+      EBBFLOW_MAX_RESULTS: '2',
+      EBBFLOW_RESULT_TTL_MS: '8000',
+    };
+    await withServer(WORKERS, env, async (_server, api) => {
+      const flaky = await api.post('/functions/flaky/invoke', {});
+      expect(flaky.body).toMatchObject({ status: 'completed', attempt: 2, attempts: 2 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        ids.push((await api.post('/functions/slow/invoke', { args: [i] })).body.id);
+      }
+      // Three finished records past a cap of two (the flaky one included): the oldest go.
+      await until(async () => (await api.get(`/tasks/${flaky.body.id}`)).status === 404);
+      await until(async () => (await api.get(`/tasks/${ids[0]}`)).status === 404);
+      expect((await api.get(`/tasks/${ids[2]}`)).status).toBe(200);
+      // And the rest once their time to live has passed.
+      await until(async () => (await api.get(`/tasks/${ids[2]}`)).status === 404, 60_000);
+    });
+  }, 120_000);
 });

@@ -113,8 +113,11 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       if (this.#running.size === 0) resolve();
       else this.#idle.push(resolve);
     });
-    const next = this.#table.nextDue();
-    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+    // The record cap is applied once the burst is over, not at every task's end.
+    await this.#table.expire(Date.now());
+    // Next: a retry's backoff ending, or the oldest record's time to live.
+    const times = [this.#table.nextDue(), this.#table.nextExpiry()].filter((t) => t !== undefined);
+    if (times.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...times), Date.now()));
   }
 
   async #recover(): Promise<void> {

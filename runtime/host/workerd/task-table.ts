@@ -351,6 +351,16 @@ export class SqlTaskTable implements TaskBackend {
     return row.at ?? undefined;
   }
 
+  /** When the oldest finished record runs out of its time to live, if any is kept. */
+  nextExpiry(): number | undefined {
+    const row = this.#sql
+      .exec<{ at: number | null }>(
+        'SELECT min(ended_at) AS at FROM tasks WHERE ended_at IS NOT NULL',
+      )
+      .one();
+    return row.at === null ? undefined : row.at + this.#limits.ttlMs;
+  }
+
   /** Ids left `running` by an earlier life of the object: their runs were lost with it. */
   running(): string[] {
     return this.#sql
@@ -430,8 +440,16 @@ export class SqlTaskTable implements TaskBackend {
     return out;
   }
 
+  /** A task's row; one past its time to live is removed here, as if the alarm had done it. */
   #row(id: string): Row | undefined {
-    return this.#sql.exec<Row>('SELECT * FROM tasks WHERE id = ?', id).toArray()[0];
+    const row = this.#sql
+      .exec<Row & { ended_at: number | null }>('SELECT * FROM tasks WHERE id = ?', id)
+      .toArray()[0];
+    if (row?.ended_at != null && row.ended_at <= Date.now() - this.#limits.ttlMs) {
+      this.#sql.exec('DELETE FROM tasks WHERE id = ?', id);
+      return undefined;
+    }
+    return row;
   }
 
   #write(id: string, record: TaskRecord, columns: Record<string, SqlStorageValue>): void {
