@@ -38,6 +38,8 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   #running = new Map<string, { fn: string; stop: (why: string) => void }>();
   #code = new Map<string, Promise<FunctionRecord | undefined>>();
   #idle: Array<() => void> = [];
+  /** When the alarm is set for (null: none), as this life of the object last set or read it. */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
@@ -106,6 +108,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   }
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = null; // the alarm that fired is spent
     await this.#table.expire(Date.now());
     this.#pump();
     // The alarm stays open while runs are in flight, which keeps the object at work.
@@ -117,7 +120,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     await this.#table.expire(Date.now());
     // Next: a retry's backoff ending, or the oldest record's time to live.
     const times = [this.#table.nextDue(), this.#table.nextExpiry()].filter((t) => t !== undefined);
-    if (times.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...times), Date.now()));
+    if (times.length > 0) await this.#arm(Math.max(Math.min(...times), Date.now()));
   }
 
   async #recover(): Promise<void> {
@@ -133,9 +136,12 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     if (next !== undefined) await this.#arm(next);
   }
 
+  /** Make sure the alarm fires by `at`: one storage write only when it would fire later. */
   async #arm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   /** Start what is due, up to each function's lanes (`concurrency × maxWorkers`) in this shard. */
