@@ -28,6 +28,9 @@ export interface FunctionCode {
 /** The date the isolates run at: the bundled workerd's, no later (runtime-facts.md). */
 export const COMPATIBILITY_DATE = '2026-04-26';
 
+/** The most CPU time a run may be given (Cloudflare's ceiling for a request: 5 minutes). */
+const MAX_CPU_MS = 300_000;
+
 /** How one run ended, as the Durable Object records it. */
 export type RunOutcome =
   | { ok: true; result: unknown; executionTime: number; workerId: number; logs?: TaskLog[] }
@@ -102,7 +105,7 @@ export class Isolates {
     const stopped = stop.then(
       (why): RunOutcome => ({ ok: false, code: 'worker_exited', error: why, workerId }),
     );
-    const ran = this.#call(code, permissions, args, workerId);
+    const ran = this.#call(code, permissions, args, timeoutMs, workerId);
     const outcome = await Promise.race([ran, timedOut, stopped]);
     clearTimeout(timer);
     if (
@@ -131,11 +134,21 @@ export class Isolates {
     code: FunctionCode,
     permissions: FunctionPermissions | undefined,
     args: unknown[],
+    timeoutMs: number,
     workerId: number,
   ): Promise<RunOutcome> {
     let answer: IsolateAnswer;
     try {
-      const res = await this.#fetch(code, permissions, ISOLATE_PATHS.run, JSON.stringify({ args }));
+      // On Cloudflare the CPU limit ends a run that computes past its timeout; local workerd
+      // does not enforce it (docs/workers.md), and there such a run blocks the whole runtime.
+      const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
+      const res = await this.#fetch(
+        code,
+        permissions,
+        ISOLATE_PATHS.run,
+        JSON.stringify({ args }),
+        limits,
+      );
       answer = (await res.json()) as IsolateAnswer;
     } catch (error) {
       const message = messageOf(error);
@@ -168,9 +181,12 @@ export class Isolates {
     permissions: FunctionPermissions | undefined,
     path: string,
     body?: string,
+    limits?: { cpuMs: number },
   ): Promise<{ json(): Promise<unknown> }> {
     const init = body === undefined ? {} : { method: 'POST', body };
-    return this.#stub(code, permissions).getEntrypoint().fetch(`http://isolate${path}`, init);
+    return this.#stub(code, permissions)
+      .getEntrypoint(undefined, limits ? { limits } : undefined)
+      .fetch(`http://isolate${path}`, init);
   }
 
   #stub(code: FunctionCode, permissions: FunctionPermissions | undefined) {
