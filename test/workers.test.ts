@@ -4,12 +4,21 @@
  * restart and finish, each function's isolate has no network unless its config grants it, task
  * logs, a module that fails to load, and `/stats` saying where worker figures do not apply.
  */
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Json, startServer, WORKERS, withServer } from './support/server.ts';
+import { type Json, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
 import { until } from './support/wait.ts';
+
+/** wrangler without a network: no metrics, reports or update check. */
+const OFFLINE = {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+};
 
 const ENV = { EBBFLOW_FUNCTIONS: 'test/fixtures/workers', EBBFLOW_MAX_WORKERS: '1' };
 
@@ -114,5 +123,20 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       // And the rest once their time to live has passed.
       await until(async () => (await api.get(`/tasks/${ids[2]}`)).status === 404, 60_000);
     });
+  }, 120_000);
+
+  it('Should build for deploy offline (wrangler deploy --dry-run) with its bindings', async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'ebbflow-dry-run-'));
+    const run = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...OFFLINE, EBBFLOW_FUNCTIONS: 'test/fixtures/workers' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/env\.TASKS \(TaskShard\)\s+Durable Object/);
+    expect(run.stdout).toMatch(/env\.LOADER\s+Worker Loader/);
+    const bundle = readFileSync(join(outdir, 'workers.js'), 'utf8');
+    expect(bundle).toMatch(/export\s*\{[^}]*\bFunctionRegistry\b/);
+    expect(bundle).toMatch(/"name":\s*"flaky"/);
   }, 120_000);
 });
