@@ -9,6 +9,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
+import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/task-table.ts';
 import { type Json, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
 import { until } from './support/wait.ts';
 
@@ -21,6 +23,10 @@ const OFFLINE = {
 };
 
 const ENV = { EBBFLOW_FUNCTIONS: 'test/fixtures/workers', EBBFLOW_MAX_WORKERS: '1' };
+
+it('Should count run times in the same histogram buckets as /metrics on every host', () => {
+  expect(RUN_TIME_BOUNDS).toEqual(RUN_TIME_BUCKETS);
+});
 
 describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:workers)', () => {
   it('Should keep accepted tasks across a restart and finish them, running ones again', async () => {

@@ -24,7 +24,7 @@ import { jsonProblem } from '../../worker/json-check.ts';
 import { unwrap } from './answer.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { Isolates } from './isolates.ts';
-import type { FunctionEntry, FunctionRegistry } from './registry-object.ts';
+import type { FunctionEntry, FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { gateOf, type ShardCounts, type TaskShard } from './task-object.ts';
 
 /** What `/stats` says about workers at the edge, where the platform runs and scales isolates. */
@@ -59,6 +59,9 @@ export class EdgeRuntime {
   #fetchedAt = 0;
   #counts: ShardCounts = {};
   #woken: Promise<void> | undefined;
+  #loading: Promise<void> | undefined;
+  /** Code of HTTP-handler functions by SHA-256, so a handler call reads the registry once. */
+  #code = new Map<string, Promise<FunctionRecord | undefined>>();
   #isolates: Isolates;
 
   /** `ctx` is the Worker's execution context: its `exports` reach the `NetGate` entrypoint. */
@@ -79,9 +82,21 @@ export class EdgeRuntime {
   async refresh({ counts = false, force = false } = {}): Promise<void> {
     this.#woken ??= Promise.all(
       Array.from({ length: this.#shards }, (_, i) => this.#shard(i).wake()),
-    ).then(() => undefined);
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#woken = undefined; // the next request tries again
+        throw error;
+      },
+    );
     const jobs: Promise<void>[] = [this.#woken];
-    if (force || Date.now() - this.#fetchedAt > FUNCTIONS_TTL_MS) jobs.push(this.#loadFunctions());
+    if (force || Date.now() - this.#fetchedAt > FUNCTIONS_TTL_MS) {
+      // Requests that find the list stale at once share one read of the registry.
+      this.#loading ??= this.#loadFunctions().finally(() => {
+        this.#loading = undefined;
+      });
+      jobs.push(this.#loading);
+    }
     if (counts) jobs.push(this.#loadCounts());
     await Promise.all(jobs);
   }
@@ -225,7 +240,13 @@ export class EdgeRuntime {
   async handle(name: string, request: Request): Promise<Response> {
     const fn = this.#functions.get(name);
     if (!fn) throw unknownFunction(name);
-    const code = await this.#registry().code(name);
+    let pending = this.#code.get(fn.entry.sha256);
+    if (!pending) {
+      pending = this.#registry().code(name);
+      this.#code.set(fn.entry.sha256, pending);
+      pending.catch(() => this.#code.delete(fn.entry.sha256));
+    }
+    const code = await pending;
     if (!code || code.deleted) throw unknownFunction(name);
     return this.#isolates.handle(code, fn.config.permissions, request);
   }
