@@ -8,7 +8,7 @@
  * @module
  */
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
-import type { RetryPolicy, TaskPage, TaskQuery } from '../../backend/types.ts';
+import type { NewTask, RetryPolicy, TaskPage, TaskQuery } from '../../backend/types.ts';
 import { EbbflowError, unknownFunction, unknownTask } from '../../errors.ts';
 import { isTaskId } from '../../names.ts';
 import { resolveFunctionConfig } from '../../options.ts';
@@ -129,30 +129,43 @@ export class EdgeRuntime {
     args: unknown[],
     options: SubmitOptions & { retry?: RetryPolicy } = {},
   ): Promise<TaskRecord> {
-    const fn = this.#functions.get(name);
-    if (!fn) throw unknownFunction(name);
-    checkTask(args, options);
-    const id = options.id ?? crypto.randomUUID();
-    return unwrap(
-      await this.#shardOf(id).submit({
-        id,
-        function: name,
-        args,
-        timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
-        retry: options.retry ?? retryOf(fn.entry.config),
-        version: fn.entry.version,
-        maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
-      }),
-    );
+    const task = this.#task(name, args, options);
+    return unwrap(await this.#shardOf(task.id as string).submit(task));
   }
 
+  /** Submit and resolve with the terminal record; the shard holds the call (one hop). */
   async call(
     name: string,
     args: unknown[],
     options: SubmitOptions & { retry?: RetryPolicy } = {},
   ): Promise<TaskRecord> {
-    const record = await this.submit(name, args, options);
-    return (await this.#shardOf(record.id).wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    const task = this.#task(name, args, options);
+    return unwrap(await this.#shardOf(task.id as string).invoke(task));
+  }
+
+  /** Resolves at once: the functions are read from the registry with the first request. */
+  async loaded(): Promise<void> {
+    await this.refresh();
+  }
+
+  /** No scaling decisions are made here: the platform scales (nothing is ever told). */
+  onScale(_listener: (event: unknown) => void): () => void {
+    return () => {};
+  }
+
+  #task(name: string, args: unknown[], options: SubmitOptions & { retry?: RetryPolicy }): NewTask {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    checkTask(args, options);
+    return {
+      id: options.id ?? crypto.randomUUID(),
+      function: name,
+      args,
+      timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
+      retry: options.retry ?? retryOf(fn.entry.config),
+      version: fn.entry.version,
+      maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
+    };
   }
 
   async result(id: string): Promise<TaskRecord | undefined> {

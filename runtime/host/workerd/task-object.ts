@@ -63,6 +63,14 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     return result;
   }
 
+  /** Submit and hold the call until the task ends: an invoke in one hop. */
+  async invoke(task: NewTask): Promise<Answer<TaskRecord>> {
+    const accepted = await this.submit(task);
+    if (!accepted.ok) return accepted;
+    const ended = await this.#table.wait(accepted.value.id, Number.POSITIVE_INFINITY);
+    return ok(ended ?? accepted.value);
+  }
+
   async read(id: string): Promise<TaskRecord | undefined> {
     return this.#table.read(id);
   }
