@@ -10,12 +10,12 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
-import type { NewTask, TaskQuery } from '../../backend/types.ts';
+import type { NewTask, TaskLog, TaskQuery } from '../../backend/types.ts';
 import { resolveFunctionConfig } from '../../options.ts';
 import type { TaskRecord } from '../../types.ts';
 import { type Answer, answer, failed, ok } from './answer.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
-import { Isolates, type Outbound, type RunOutcome } from './isolates.ts';
+import { Isolates, messageOf, type Outbound, type RunOutcome } from './isolates.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { type ListCursor, type Outcomes, SqlTaskTable } from './task-table.ts';
 
@@ -154,7 +154,12 @@ export class TaskShard extends DurableObject<EdgeEnv> {
 
   /** Start what is due, up to each function's lanes (`concurrency × maxWorkers`) in this shard. */
   #pump(): void {
-    for (const fn of this.#table.due(Date.now())) void this.#start(fn);
+    for (const fn of this.#table.due(Date.now())) {
+      // A failed registry read leaves the tasks queued: the next pump (or alarm) tries again.
+      this.#start(fn).catch((error: unknown) =>
+        console.error(`ebbflow: starting ${fn}: ${messageOf(error)}`),
+      );
+    }
   }
 
   async #start(fn: string): Promise<void> {
@@ -172,7 +177,10 @@ export class TaskShard extends DurableObject<EdgeEnv> {
         stop = resolve;
       });
       this.#running.set(task.id, { fn, stop });
-      void this.#run(task.id, code, config?.permissions, task.args, task.timeoutMs, stopped);
+      this.#run(task.id, code, config?.permissions, task.args, task.timeoutMs, stopped).catch(
+        (error: unknown) =>
+          console.error(`ebbflow: recording task ${task.id}: ${messageOf(error)}`),
+      );
     }
   }
 
@@ -206,7 +214,30 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       ...(code ? { version: code.version } : {}),
       ...(outcome.logs ? { logs: outcome.logs } : {}),
     };
-    await this.#table.finish(
+    try {
+      await this.#finish(id, outcome, common);
+    } finally {
+      // Whatever happened to the write, the lane is free again and waiting work may start.
+      this.#running.delete(id);
+      const next = this.#table.nextDue();
+      if (next !== undefined && next > Date.now()) await this.#arm(next);
+      this.#pump();
+      if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  #finish(
+    id: string,
+    outcome: RunOutcome,
+    common: {
+      startedAt: number;
+      endedAt: number;
+      workerId: number;
+      version?: number;
+      logs?: TaskLog[];
+    },
+  ): Promise<void> {
+    return this.#table.finish(
       id,
       outcome.ok
         ? {
@@ -225,11 +256,6 @@ export class TaskShard extends DurableObject<EdgeEnv> {
             ...common,
           },
     );
-    this.#running.delete(id);
-    const next = this.#table.nextDue();
-    if (next !== undefined && next > Date.now()) await this.#arm(next);
-    this.#pump();
-    if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   #config(code: FunctionRecord) {
