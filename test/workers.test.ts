@@ -94,17 +94,28 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
     });
   }, 120_000);
 
-  it('Should say in /stats and /metrics that the platform runs the workers', async () => {
+  it('Should end 60 tasks over the shards once each, and count them in /stats and /metrics', async () => {
     await withServer(WORKERS, ENV, async (server, api) => {
-      const done = await api.post('/functions/slow/invoke', { args: [1] });
-      expect(done.body.status).toBe('completed');
+      // 60 at once over the 8 shards: each ends once, and the shards' counts add up.
+      const accepted = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => api.post('/functions/slow/tasks', { args: [i % 5] })),
+      );
+      expect(accepted.map((res) => res.status)).toEqual(accepted.map(() => 202));
+      const ended = await Promise.all(accepted.map((res) => api.settle(res.body.id)));
+      expect(ended.map((r) => r.result)).toEqual(accepted.map((_, i) => i % 5));
       const stats = (await api.get('/stats')).body;
       expect(stats).toMatchObject({ platform: 'workers', activeWorkers: 0, maxWorkers: 1 });
       expect(stats.workers).toMatch(/platform/);
-      expect(stats.functions.slow).toMatchObject({ tasksCompleted: 1, activeWorkers: 0 });
+      expect(stats.functions.slow).toMatchObject({
+        tasksCompleted: 60,
+        tasksFailed: 0,
+        queueSize: 0,
+        activeTasks: 0,
+        activeWorkers: 0,
+      });
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
-      expect(metrics).toContain('ebbflow_tasks_total{function="slow",outcome="completed"} 1');
-      expect(metrics).toContain('ebbflow_task_run_seconds_count{function="slow"} 1');
+      expect(metrics).toContain('ebbflow_tasks_total{function="slow",outcome="completed"} 60');
+      expect(metrics).toContain('ebbflow_task_run_seconds_count{function="slow"} 60');
     });
   }, 120_000);
 
