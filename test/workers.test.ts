@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
-import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/task-table.ts';
+import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
 import { type Json, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
 import { until } from './support/wait.ts';
 

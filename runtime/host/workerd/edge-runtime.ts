@@ -14,25 +14,17 @@ import { isTaskId } from '../../names.ts';
 import { resolveFunctionConfig } from '../../options.ts';
 import type {
   FunctionInfo,
-  FunctionStats,
-  PoolStats,
   ResolvedFunctionConfig,
   SubmitOptions,
   TaskRecord,
 } from '../../types.ts';
 import { jsonProblem } from '../../worker/json-check.ts';
 import { unwrap } from './answer.ts';
+import { type EdgeStats, edgeStats, mergeCounts } from './edge-stats.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { Isolates } from './isolates.ts';
 import type { FunctionEntry, FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { gateOf, type ShardCounts, type TaskShard } from './task-object.ts';
-
-/** What `/stats` says about workers at the edge, where the platform runs and scales isolates. */
-export const WORKERS_NOTE =
-  'Cloudflare Workers runs each function in isolates that the platform starts, places and scales; ebbflow keeps no worker pools here, so worker counts read 0. maxWorkers × concurrency is how many tasks of a function one task shard runs at once.';
-
-/** Pool readings that workerd does not expose (no CPU, memory or event-loop figures). */
-const UNMEASURED = ['cpuUsage', 'memoryUsage', 'eventLoopUtilization', 'eventLoopLagMs'];
 
 /** How long a snapshot of the function list is used before the registry is asked again. */
 const FUNCTIONS_TTL_MS = 1_000;
@@ -42,13 +34,6 @@ interface EdgeFunction {
   entry: FunctionEntry;
   config: ResolvedFunctionConfig;
   error?: string;
-}
-
-export interface EdgeStats extends PoolStats {
-  platform: 'workers';
-  workers: string;
-  shards: number;
-  performanceMetrics: PoolStats['performanceMetrics'] & { unmeasured: string[] };
 }
 
 export class EdgeRuntime {
@@ -270,59 +255,8 @@ export class EdgeRuntime {
   }
 
   stats(): EdgeStats {
-    const functions: Record<string, FunctionStats> = {};
-    let queueSize = 0;
-    let activeTasks = 0;
-    let completed = 0;
-    let failed = 0;
-    let runMs = 0;
-    let runs = 0;
-    for (const [name, fn] of this.#functions) {
-      const c = this.#counts[name];
-      const done = c ? c.completed : 0;
-      const fails = c ? c.failed + c.timedOut : 0;
-      functions[name] = {
-        activeWorkers: 0,
-        queueSize: c?.queued ?? 0,
-        activeTasks: c?.running ?? 0,
-        minWorkers: fn.config.minWorkers,
-        maxWorkers: fn.config.maxWorkers,
-        tasksCompleted: done,
-        tasksFailed: fails,
-        tasksCancelled: c?.cancelled ?? 0,
-        avgTaskTime: c && c.runs > 0 ? c.runMs / c.runs : 0,
-        coldStarts: 0,
-        loadRatio: 0,
-      };
-      queueSize += c?.queued ?? 0;
-      activeTasks += c?.running ?? 0;
-      completed += done;
-      failed += fails;
-      runMs += c?.runMs ?? 0;
-      runs += c?.runs ?? 0;
-    }
-    return {
-      platform: 'workers',
-      workers: WORKERS_NOTE,
-      shards: this.#shards,
-      activeWorkers: 0,
-      queueSize,
-      activeTasks,
-      minWorkers: this.#defaults.minWorkers,
-      maxWorkers: this.#defaults.maxWorkers,
-      performanceMetrics: {
-        tasksCompleted: completed,
-        tasksFailed: failed,
-        avgTaskTime: runs > 0 ? runMs / runs : 0,
-        cpuUsage: 0,
-        memoryUsage: 0,
-        eventLoopUtilization: 0,
-        eventLoopLagMs: 0,
-        unmeasured: UNMEASURED,
-      },
-      functions,
-      scalingEvents: [],
-    };
+    const configs = new Map([...this.#functions].map(([name, fn]) => [name, fn.config]));
+    return edgeStats(configs, this.#counts, this.#defaults, this.#shards);
   }
 
   /** The shards' outcome counts per function, for `/metrics` (kept with the records). */
@@ -361,25 +295,7 @@ export class EdgeRuntime {
     const all = await Promise.all(
       Array.from({ length: this.#shards }, (_, i) => this.#shard(i).counts()),
     );
-    const merged: ShardCounts = {};
-    for (const counts of all) {
-      for (const [fn, c] of Object.entries(counts)) {
-        const m = merged[fn] ?? emptyCounts();
-        merged[fn] = m;
-        m.queued += c.queued;
-        m.running += c.running;
-        m.completed += c.completed;
-        m.failed += c.failed;
-        m.timedOut += c.timedOut;
-        m.cancelled += c.cancelled;
-        m.runMs += c.runMs;
-        m.runs += c.runs;
-        c.buckets.forEach((n, i) => {
-          m.buckets[i] = (m.buckets[i] ?? 0) + n;
-        });
-      }
-    }
-    this.#counts = merged;
+    this.#counts = mergeCounts(all);
   }
 
   #registry(): FunctionRegistry {
@@ -397,18 +313,6 @@ export class EdgeRuntime {
     return this.#shard(fnv1a(id) % this.#shards);
   }
 }
-
-const emptyCounts = (): ShardCounts[string] => ({
-  queued: 0,
-  running: 0,
-  completed: 0,
-  failed: 0,
-  timedOut: 0,
-  cancelled: 0,
-  runMs: 0,
-  runs: 0,
-  buckets: [],
-});
 
 const fnv1a = (text: string): number => {
   let hash = 0x811c9dc5;

@@ -16,8 +16,9 @@ import type { TaskRecord } from '../../types.ts';
 import { type Answer, answer, failed, ok } from './answer.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { Isolates, messageOf, type Outbound, type RunOutcome } from './isolates.ts';
+import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
-import { type ListCursor, type Outcomes, SqlTaskTable } from './task-table.ts';
+import { type ListCursor, SqlTaskTable } from './task-table.ts';
 
 /** What a shard tells `/stats`: per function, queued and running tasks and outcomes so far. */
 export type ShardCounts = Record<string, { queued: number; running: number } & Outcomes>;

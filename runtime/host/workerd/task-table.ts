@@ -23,6 +23,7 @@ import {
   unknownTask,
 } from '../../errors.ts';
 import type { TaskRecord } from '../../types.ts';
+import { noOutcomes, type Outcome, type Outcomes, OutcomeTable } from './outcome-table.ts';
 
 /** How long finished records stay and how many are kept (this shard's share). */
 export interface TableLimits {
@@ -35,23 +36,6 @@ export interface ListCursor {
   submittedAt: number;
   id: string;
 }
-
-/** Tasks that ended, per function, kept with the records (so `/stats` survives restarts). */
-export interface Outcomes {
-  completed: number;
-  failed: number;
-  timedOut: number;
-  cancelled: number;
-  runMs: number;
-  runs: number;
-  /** Runs at most each of `RUN_TIME_BOUNDS` seconds long (cumulative, as Prometheus counts). */
-  buckets: number[];
-}
-
-/** The run-time histogram's upper bounds in seconds: the same as api/metrics.ts (a test checks). */
-export const RUN_TIME_BOUNDS = [
-  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-] as const;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -69,17 +53,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (status, fn, due_at);
 CREATE INDEX IF NOT EXISTS tasks_newest ON tasks (submitted_at, id);
-CREATE INDEX IF NOT EXISTS tasks_ended ON tasks (ended_at);
-CREATE TABLE IF NOT EXISTS outcomes (
-  fn TEXT PRIMARY KEY,
-  completed INTEGER NOT NULL DEFAULT 0,
-  failed INTEGER NOT NULL DEFAULT 0,
-  timed_out INTEGER NOT NULL DEFAULT 0,
-  cancelled INTEGER NOT NULL DEFAULT 0,
-  run_ms REAL NOT NULL DEFAULT 0,
-  runs INTEGER NOT NULL DEFAULT 0,
-  buckets TEXT NOT NULL DEFAULT '[]'
-);`;
+CREATE INDEX IF NOT EXISTS tasks_ended ON tasks (ended_at);`;
 
 interface Row extends Record<string, SqlStorageValue> {
   id: string;
@@ -97,6 +71,7 @@ const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled
 export class SqlTaskTable implements TaskBackend {
   #sql: SqlStorage;
   #limits: TableLimits;
+  #outcomes: OutcomeTable;
   #waiters = new Map<string, Set<(record: TaskRecord) => void>>();
   #listeners = new Set<TaskListener>();
   #available = new Set<(fn: string) => void>();
@@ -106,6 +81,7 @@ export class SqlTaskTable implements TaskBackend {
     this.#sql = sql;
     this.#limits = limits;
     sql.exec(SCHEMA);
+    this.#outcomes = new OutcomeTable(sql);
   }
 
   async submit(task: NewTask): Promise<TaskRecord> {
@@ -402,45 +378,21 @@ export class SqlTaskTable implements TaskBackend {
   /** Per function: queued and running counts, and the outcomes so far. */
   counts(): Record<string, { queued: number; running: number } & Outcomes> {
     const out: Record<string, { queued: number; running: number } & Outcomes> = {};
-    const entry = (fn: string) => {
-      out[fn] ??= {
-        queued: 0,
-        running: 0,
-        completed: 0,
-        failed: 0,
-        timedOut: 0,
-        cancelled: 0,
-        runMs: 0,
-        runs: 0,
-        buckets: RUN_TIME_BOUNDS.map(() => 0),
-      };
-      return out[fn];
-    };
+    for (const [fn, outcomes] of Object.entries(this.#outcomes.read())) {
+      out[fn] = { queued: 0, running: 0, ...outcomes };
+    }
     for (const row of this.#sql.exec<{ fn: string; status: string; n: number }>(
       `SELECT fn, status, count(*) AS n FROM tasks WHERE status IN ('queued', 'running')
        GROUP BY fn, status`,
     )) {
-      const e = entry(row.fn);
-      if (row.status === 'queued') e.queued = row.n;
-      else e.running = row.n;
-    }
-    for (const row of this.#sql.exec<Record<string, number> & { fn: string; buckets: string }>(
-      'SELECT * FROM outcomes',
-    )) {
-      Object.assign(entry(row.fn), {
-        completed: row.completed,
-        failed: row.failed,
-        timedOut: row.timed_out,
-        cancelled: row.cancelled,
-        runMs: row.run_ms,
-        runs: row.runs,
-        buckets: JSON.parse(row.buckets) as number[],
-      });
+      const entry = out[row.fn] ?? { queued: 0, running: 0, ...noOutcomes() };
+      out[row.fn] = entry;
+      if (row.status === 'queued') entry.queued = row.n;
+      else entry.running = row.n;
     }
     return out;
   }
 
-  /** A task's row; one past its time to live is removed here, as if the alarm had done it. */
   #row(id: string): Row | undefined {
     const row = this.#sql
       .exec<Row & { ended_at: number | null }>('SELECT * FROM tasks WHERE id = ?', id)
@@ -471,37 +423,10 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   /** A terminal record: written, counted, its args dropped, its waiters told. */
-  #end(
-    record: TaskRecord,
-    at: number,
-    outcome: 'completed' | 'failed' | 'timed_out' | 'cancelled',
-    runMs?: number,
-  ): void {
+  #end(record: TaskRecord, at: number, outcome: Outcome, runMs?: number): void {
     // Args stay (bounded by the TTL and the cap): a replay runs them again.
     this.#write(record.id, record, { status: record.status, ended_at: at });
-    const column = outcome === 'timed_out' ? 'timed_out' : outcome;
-    this.#sql.exec(
-      `INSERT INTO outcomes (fn, ${column}, run_ms, runs) VALUES (?, 1, ?, ?)
-       ON CONFLICT (fn) DO UPDATE SET ${column} = ${column} + 1,
-         run_ms = run_ms + excluded.run_ms, runs = runs + excluded.runs`,
-      record.function,
-      runMs ?? 0,
-      runMs === undefined ? 0 : 1,
-    );
-    if (runMs !== undefined) {
-      const { buckets } = this.#sql
-        .exec<{ buckets: string }>('SELECT buckets FROM outcomes WHERE fn = ?', record.function)
-        .one();
-      const counts = JSON.parse(buckets) as number[];
-      RUN_TIME_BOUNDS.forEach((le, i) => {
-        counts[i] = (counts[i] ?? 0) + (runMs / 1000 <= le ? 1 : 0);
-      });
-      this.#sql.exec(
-        'UPDATE outcomes SET buckets = ? WHERE fn = ?',
-        JSON.stringify(counts),
-        record.function,
-      );
-    }
+    this.#outcomes.record(record.function, outcome, runMs);
     this.#changed(record);
     const waiters = this.#waiters.get(record.id);
     this.#waiters.delete(record.id);
