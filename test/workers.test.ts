@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
 import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
-import { type Json, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
+import { type Json, launch, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
 import { until } from './support/wait.ts';
 
 /** wrangler without a network: no metrics, reports or update check. */
@@ -141,6 +141,16 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       await until(async () => (await api.get(`/tasks/${ids[2]}`)).status === 404, 60_000);
     });
   }, 120_000);
+
+  it('Should refuse a bad setting before starting, naming it, with exit code 2', async () => {
+    const started = launch(WORKERS, { ...ENV, EBBFLOW_SHARDS: 'many' });
+    try {
+      expect(await started.exited).toBe(2);
+      expect(started.stderr()).toContain('EBBFLOW_SHARDS must be an integer >= 1, got "many"');
+    } finally {
+      started.kill(); // if it started after all
+    }
+  }, 30_000);
 
   it('Should build for deploy offline (wrangler deploy --dry-run) with its bindings', async () => {
     const outdir = mkdtempSync(join(tmpdir(), 'ebbflow-dry-run-'));

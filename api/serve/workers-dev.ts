@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { unstable_startWorker } from 'wrangler';
 import { ROOT, writeBundle } from '../../runtime/host/workerd/build.ts';
+import { edgeDefaults, shardCount } from '../../runtime/host/workerd/env.ts';
+import { parseSettings } from '../settings.ts';
 
 // wrangler stays offline: no metrics, no error reports, no update check.
 Object.assign(process.env, {
@@ -20,6 +22,17 @@ Object.assign(process.env, {
   WRANGLER_HIDE_BANNER: 'true',
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
 });
+
+// Bad settings stop here, named, with the exit code of the other hosts (2), rather than as a
+// failure of every request.
+try {
+  parseSettings([], process.env);
+  edgeDefaults(process.env);
+  shardCount(process.env);
+} catch (error) {
+  console.error(`ebbflow: ${(error as Error).message}`);
+  process.exit(2);
+}
 
 const vars = Object.fromEntries(
   Object.entries(process.env)

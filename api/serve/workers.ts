@@ -46,7 +46,13 @@ const COUNTED = /^\/(stats|metrics|functions(\/[^/]+)?)$/;
 
 export default {
   async fetch(request: Request, env: EdgeEnv, ctx: { exports?: unknown }): Promise<Response> {
-    served ??= start(env, ctx);
+    try {
+      served ??= start(env, ctx);
+    } catch (error) {
+      // A variable set wrong in wrangler.toml or the dashboard: say which, on every request.
+      const message = error instanceof Error ? error.message : String(error);
+      return Response.json({ error: { code: 'invalid_setting', message } }, { status: 500 });
+    }
     const { pathname } = new URL(request.url);
     const counts = request.method === 'GET' && COUNTED.test(pathname);
     await served.runtime.refresh({ counts });

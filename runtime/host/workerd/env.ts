@@ -33,7 +33,12 @@ export interface EdgeDefaults {
   maxResults: number;
 }
 
-const read = (env: EdgeEnv, name: string, fallback: number, min: number): number => {
+const read = (
+  env: Readonly<Record<string, unknown>>,
+  name: string,
+  fallback: number,
+  min: number,
+): number => {
   const raw = env[name];
   if (typeof raw !== 'string' || raw === '') return fallback;
   const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
@@ -43,7 +48,7 @@ const read = (env: EdgeEnv, name: string, fallback: number, min: number): number
   return n;
 };
 
-export const edgeDefaults = (env: EdgeEnv): EdgeDefaults => {
+export const edgeDefaults = (env: Readonly<Record<string, unknown>>): EdgeDefaults => {
   const maxWorkers = read(env, 'EBBFLOW_MAX_WORKERS', DEFAULTS.maxWorkers, 1);
   return {
     minWorkers: read(env, 'EBBFLOW_MIN_WORKERS', DEFAULTS.minWorkers, 0),
@@ -56,4 +61,5 @@ export const edgeDefaults = (env: EdgeEnv): EdgeDefaults => {
   };
 };
 
-export const shardCount = (env: EdgeEnv): number => read(env, 'EBBFLOW_SHARDS', 8, 1);
+export const shardCount = (env: Readonly<Record<string, unknown>>): number =>
+  read(env, 'EBBFLOW_SHARDS', 8, 1);
