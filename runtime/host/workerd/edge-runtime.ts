@@ -20,6 +20,7 @@ import type {
 } from '../../types.ts';
 import { jsonProblem } from '../../worker/json-check.ts';
 import { unwrap } from './answer.ts';
+import { type EdgeEvent, EdgeEvents } from './edge-events.ts';
 import { type EdgeStats, edgeStats, mergeCounts } from './edge-stats.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { Isolates } from './isolates.ts';
@@ -48,6 +49,13 @@ export class EdgeRuntime {
   /** Code of HTTP-handler functions by SHA-256, so a handler call reads the registry once. */
   #code = new Map<string, Promise<FunctionRecord | undefined>>();
   #isolates: Isolates;
+  #events = new EdgeEvents({
+    feeds: () => Array.from({ length: this.#shards }, (_, i) => this.#shard(i).events()),
+    stats: async () => {
+      await this.refresh({ counts: true });
+      return this.stats();
+    },
+  });
 
   /** `ctx` is the Worker's execution context: its `exports` reach the `NetGate` entrypoint. */
   constructor(env: EdgeEnv, ctx: { exports?: unknown }) {
@@ -249,9 +257,9 @@ export class EdgeRuntime {
     return this.#isolates.handle(code, fn.config.permissions, request);
   }
 
-  /** Live events are not offered at the edge (docs/workers.md): nothing is ever told. */
-  subscribe(_listener: (event: unknown) => void): () => void {
-    return () => {};
+  /** Task changes from every shard, their printed lines, and stats once a second. */
+  subscribe(listener: (event: EdgeEvent) => void): () => void {
+    return this.#events.subscribe(listener);
   }
 
   stats(): EdgeStats {

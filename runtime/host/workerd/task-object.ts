@@ -18,6 +18,7 @@ import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env
 import { Isolates, messageOf, type Outbound, type RunOutcome } from './isolates.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
+import { TaskFeed } from './task-feed.ts';
 import { type ListCursor, SqlTaskTable } from './task-table.ts';
 
 /** What a shard tells `/stats`: per function, queued and running tasks and outcomes so far. */
@@ -41,6 +42,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   #idle: Array<() => void> = [];
   /** When the alarm is set for (null: none), as this life of the object last set or read it. */
   #alarmAt: number | null | undefined;
+  #feed = new TaskFeed();
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
@@ -55,6 +57,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     this.#isolates = new Isolates(env.LOADER, gateOf(ctx), `shard-${index}`, index * 1_000_000 + 1);
     this.#table.onCancel((id) => this.#running.get(id)?.stop('cancelled by request'));
     this.#table.onAvailable(() => this.#pump());
+    this.#table.subscribe((record) => this.#feed.tell(record));
     void ctx.blockConcurrencyWhile(() => this.#recover());
   }
 
@@ -70,6 +73,11 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     if (!accepted.ok) return accepted;
     const ended = await this.#table.wait(accepted.value.id, Number.POSITIVE_INFINITY);
     return ok(ended ?? accepted.value);
+  }
+
+  /** Every state change of this shard's tasks from now on, as NDJSON (live events). */
+  async events(): Promise<ReadableStream<Uint8Array>> {
+    return this.#feed.open();
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {
