@@ -38,6 +38,7 @@ await launch({
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       try {
+        // Deno.serve has no idle timeout: long-polls and long invokes are held as they are.
         const server = Deno.serve(
           {
             hostname,
