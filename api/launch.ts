@@ -31,6 +31,8 @@ export interface HostEntry {
   listen(app: Hono, hostname: string, port: number): Promise<Listening>;
   onSignal(handler: (signal: string) => void): void;
   exit(code: number): void;
+  /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
+  hint?(error: unknown): string;
 }
 
 export const launch = async (h: HostEntry): Promise<void> => {
@@ -74,7 +76,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       return h.exit(2);
     }
     log(
-      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
+      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}${h.hint?.(error) ?? ''}`,
     );
     return h.exit(1);
   }
@@ -91,7 +93,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     server = await h.listen(app, s.host, s.port);
   } catch (error) {
     log(
-      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}`,
+      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}${h.hint?.(error) ?? ''}`,
     );
     await runtime.close({ drainTimeoutMs: 0 });
     return h.exit(1);

@@ -4,8 +4,16 @@
  */
 import { denoHost } from '../../runtime/host/deno.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
+import type { FunctionPermissions } from '../../runtime/index.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
+import {
+  denoCommand,
+  denoGrants,
+  join,
+  listenSettings,
+  withFunctionGrants,
+} from './deno-grants.ts';
 
 interface DenoServer {
   finished: Promise<void>;
@@ -15,6 +23,7 @@ interface DenoServer {
 interface DenoApi {
   args: string[];
   env: { get(name: string): string | undefined };
+  cwd(): string;
   serve(
     options: {
       hostname: string;
@@ -28,12 +37,44 @@ interface DenoApi {
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+const root = decodeURIComponent(new URL('../..', import.meta.url).pathname).replace(/\/$/, '');
+
+// Only the variables ebbflow reads: `deno task start` grants exactly these (--allow-env=...).
+const env: Record<string, string | undefined> = {};
+const unreadable: string[] = [];
+for (const { env: name } of SETTINGS) {
+  try {
+    env[name] = Deno.env.get(name);
+  } catch {
+    unreadable.push(name);
+  }
+}
+
+/** The exact command that starts this server with the grants its settings (and `extra`) need. */
+const command = (extra: FunctionPermissions = {}): string => {
+  let listen: ReturnType<typeof listenSettings>;
+  try {
+    listen = listenSettings(Deno.args, env);
+  } catch {
+    listen = listenSettings([], {}); // a bad setting is reported on its own
+  }
+  const grants = denoGrants(listen, root, Deno.cwd());
+  const folder = join(Deno.cwd(), listen.functions);
+  return denoCommand(withFunctionGrants(grants, folder, extra), root, Deno.args);
+};
+
+if (unreadable.length > 0) {
+  console.error(
+    `ebbflow: Deno refused to read ${unreadable.join(', ')}: start with \`deno task start\`, which grants what the settings need, or run: ${command()}`,
+  );
+  Deno.exit(2);
+}
 
 await launch({
   argv: Deno.args,
-  // Only the variables ebbflow reads: `deno task start` grants exactly these (--allow-env=...).
-  env: Object.fromEntries(SETTINGS.map((s) => [s.env, Deno.env.get(s.env)])),
-  workers: denoHost(),
+  env,
+  workers: denoHost({ refusalHint: (wanted) => `to grant it, run: ${command(wanted)}` }),
+  hint: (error) => (isNotCapable(error) ? `; to grant it, run: ${command()}` : ''),
   source: folderSource,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
@@ -60,3 +101,7 @@ await launch({
   },
   exit: (code) => Deno.exit(code),
 });
+
+function isNotCapable(error: unknown): boolean {
+  return error instanceof Error && error.name === 'NotCapable';
+}
