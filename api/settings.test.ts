@@ -45,6 +45,14 @@ describe('parseSettings', () => {
       resultTtlMs: '0',
       maxResults: '10',
       drainTimeoutMs: '0',
+      scaleUpStep: '3',
+      scaleDownStep: '2',
+      scaleDownDelayMs: '0',
+      reactIntervalMs: '50',
+      maxEventLoopLagMs: '100',
+      maxMemoryUsage: '0.7',
+      maxCpuUsage: '1',
+      memoryLimitMb: '64',
       token: 'abc',
       corsOrigin: 'https://a.example',
     };
@@ -81,6 +89,12 @@ describe('parseSettings', () => {
     );
     expect(failure([], { EBBFLOW_SCALE_DOWN: '0.9' })).toContain('must be below');
     expect(failure(['--host', ' '])).toContain('--host must be a non-empty string');
+    expect(failure([], { EBBFLOW_MAX_MEMORY_USAGE: '1.5' })).toBe(
+      'EBBFLOW_MAX_MEMORY_USAGE must be a number above 0 and at most 1, got "1.5"',
+    );
+    expect(failure(['--memory-limit-mb', '8'])).toContain(
+      '--memory-limit-mb must be an integer >= 16',
+    );
     expect(failure(['--prot', '1'])).toContain('unknown argument "--prot"');
     expect(failure(['--port'])).toBe('--port needs a value');
     expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
