@@ -15,7 +15,7 @@ import {
 import { createApp } from './app.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
-import { parseSettings, SettingsError, usage } from './settings.ts';
+import { parseSettings, runtimeSettings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
   /** The address bound, e.g. `http://127.0.0.1:8787`. */
@@ -56,24 +56,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     runtime = await createRuntime({
       source: h.source(s.functions),
       host: h.workers,
-      minWorkers: s.minWorkers,
-      maxWorkers: s.maxWorkers,
-      scaleUpThreshold: s.scaleUpThreshold,
-      scaleDownThreshold: s.scaleDownThreshold,
-      monitorIntervalMs: s.monitorIntervalMs,
-      taskTimeoutMs: s.taskTimeoutMs,
-      maxQueue: s.maxQueue,
-      resultTtlMs: s.resultTtlMs,
-      maxResults: s.maxResults,
-      drainTimeoutMs: s.drainTimeoutMs,
-      scaleUpStep: s.scaleUpStep,
-      scaleDownStep: s.scaleDownStep,
-      scaleDownDelayMs: s.scaleDownDelayMs,
-      reactIntervalMs: s.reactIntervalMs,
-      maxEventLoopLagMs: s.maxEventLoopLagMs,
-      maxMemoryUsage: s.maxMemoryUsage,
-      maxCpuUsage: s.maxCpuUsage,
-      memoryLimitMb: s.memoryLimitMb,
+      ...runtimeSettings(s),
       onTaskEnd: metrics.observe,
       log,
     });

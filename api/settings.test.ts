@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseSettings, SETTINGS, type Settings, SettingsError, usage } from './settings.ts';
+import { DEFAULTS } from '../runtime/index.ts';
+import {
+  parseSettings,
+  runtimeSettings,
+  SETTINGS,
+  type Settings,
+  SettingsError,
+  usage,
+} from './settings.ts';
 
 const settings = (argv: string[], env: Record<string, string> = {}): Settings => {
   const parsed = parseSettings(argv, env);
@@ -66,6 +74,21 @@ describe('parseSettings', () => {
     );
     expect(settings([], env)).toEqual(expected);
     expect(settings(argv)).toEqual(expected);
+  });
+
+  it('Should hand every runtime setting to the runtime under its option name, and only those', () => {
+    const valid = (spec: (typeof SETTINGS)[number]): string => {
+      if (spec.kind === 'text') return 'x';
+      if (spec.kind === 'ratio' || spec.kind === 'share') {
+        return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
+      }
+      return String(spec.min ?? 0);
+    };
+    const all = settings(SETTINGS.flatMap((spec) => [spec.flag, valid(spec)]));
+    const owned = SETTINGS.filter((s) => s.key in DEFAULTS).map((s) => s.key);
+    expect(Object.keys(runtimeSettings(all)).sort()).toEqual(owned.sort());
+    expect(owned).toEqual(expect.arrayContaining(['scaleUpStep', 'maxCpuUsage', 'memoryLimitMb']));
+    expect(runtimeSettings(settings([]))).toEqual({});
   });
 
   it('Should let a flag win over its variable, with either flag form', () => {

@@ -4,7 +4,7 @@
  * variable or flag and the bad value.
  * @module
  */
-import { DEFAULTS } from '../runtime/index.ts';
+import { DEFAULTS, type RuntimeOptions } from '../runtime/index.ts';
 
 export interface Settings {
   port: number;
@@ -319,6 +319,18 @@ export const parseSettings = (
 
 // Settings the runtime owns keep the runtime's defaults when unset.
 const isRuntimeSetting = (spec: SettingSpec): boolean => spec.key in DEFAULTS;
+
+type RuntimeSettings = Partial<Pick<RuntimeOptions, keyof typeof DEFAULTS>>;
+
+/** The runtime's options among `settings` (those it owns, by the same name), unset ones left out. */
+export const runtimeSettings = (settings: Settings): RuntimeSettings => {
+  const options: Record<string, unknown> = {};
+  for (const spec of SETTINGS) {
+    const value = settings[spec.key];
+    if (isRuntimeSetting(spec) && value !== undefined) options[spec.key] = value;
+  }
+  return options as RuntimeSettings;
+};
 
 const convert = (spec: SettingSpec, value: string, from: string): unknown => {
   const fail = (expected: string) =>
