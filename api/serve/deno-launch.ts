@@ -107,7 +107,9 @@ const relayed = (async () => {
   const decoder = new TextDecoder();
   let line = '';
   for await (const chunk of child.stderr) {
-    await Deno.stderr.write(chunk);
+    for (let written = 0; written < chunk.length; ) {
+      written += await Deno.stderr.write(chunk.subarray(written));
+    }
     const lines = (line + decoder.decode(chunk, { stream: true })).split('\n');
     line = lines.pop() ?? '';
     for (const text of lines) {
