@@ -4,7 +4,9 @@ import {
   denoCommand,
   denoFlags,
   denoGrants,
+  grantingCommand,
   listenSettings,
+  PROJECT_ROOT,
   unlistable,
   withFunctionGrants,
 } from './deno-grants.ts';
@@ -87,5 +89,21 @@ describe('withFunctionGrants and denoFlags', () => {
     const grants = denoGrants({ host: '127.0.0.1', port: 0, functions: '/a,b' }, ROOT, '/');
     expect(unlistable(grants)).toBe('Deno cannot grant a name or path with a comma in it: /a,b');
     expect(unlistable(base)).toBeUndefined();
+  });
+});
+
+describe('grantingCommand', () => {
+  it('Should start the project server with the settings it was given and what a function asks for', () => {
+    const command = grantingCommand(['--port', '9000'], { HOST: '127.0.0.2' }, '/here', {
+      env: ['SECRET'],
+    });
+    expect(command).toContain(`--allow-read=/here/functions,${PROJECT_ROOT}/runtime,`);
+    expect(command).toContain('--allow-net=127.0.0.2:9000');
+    expect(command).toMatch(/--allow-env=\S*,SECRET /);
+    expect(command).toMatch(/api\/serve\/deno\.ts --port 9000$/);
+  });
+
+  it('Should fall back to the defaults when a setting does not parse', () => {
+    expect(grantingCommand([], { PORT: 'x' }, '/here')).toContain('--allow-net=127.0.0.1:8787');
   });
 });

@@ -25,6 +25,12 @@ export const PROJECT_READS = ['runtime', 'node_modules'] as const;
 /** The launcher runs this binary (deno.json grants `--allow-run` of it, relative to the root). */
 export const DENO_BIN = 'node_modules/.bin/deno';
 
+/** The project's folder (this file is in api/serve/). */
+export const PROJECT_ROOT = decodeURIComponent(new URL('../..', import.meta.url).pathname).replace(
+  /\/$/,
+  '',
+);
+
 export type GrantKind = 'read' | 'write' | 'net' | 'env' | 'sys' | 'run' | 'ffi';
 
 /** Per kind: the names or paths granted, or `true` for everything of that kind. */
@@ -102,6 +108,28 @@ export const denoCommand = (grants: DenoGrants, root: string, argv: readonly str
   ]
     .map(quote)
     .join(' ');
+
+/**
+ * The exact command that starts the server with the grants its settings need, plus what a
+ * function asks for (`extra`): what a refusal tells the user to run. Settings that do not parse
+ * fall back to the defaults (the bad one is reported on its own).
+ */
+export const grantingCommand = (
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  cwd: string,
+  extra: FunctionPermissions = {},
+): string => {
+  let listen: Listen;
+  try {
+    listen = listenSettings(argv, env);
+  } catch {
+    listen = listenSettings([], {});
+  }
+  const grants = denoGrants(listen, PROJECT_ROOT, cwd);
+  const folder = join(cwd, listen.functions);
+  return denoCommand(withFunctionGrants(grants, folder, extra), PROJECT_ROOT, argv);
+};
 
 /** Why a grant list cannot hold a path: Deno separates its entries with commas. */
 export const unlistable = (grants: DenoGrants): string | undefined => {

@@ -13,6 +13,7 @@ import {
   denoGrants,
   LAUNCHER_ENV,
   listenSettings,
+  PROJECT_ROOT,
   unlistable,
 } from './deno-grants.ts';
 
@@ -37,7 +38,7 @@ interface DenoApi {
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-const root = decodeURIComponent(new URL('../..', import.meta.url).pathname).replace(/\/$/, '');
+const root = PROJECT_ROOT;
 
 const fail = (message: string, code: number): never => {
   console.error(`ebbflow: ${message}`);

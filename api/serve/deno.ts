@@ -7,13 +7,7 @@ import { folderSource } from '../../runtime/host/fs-source.ts';
 import type { FunctionPermissions } from '../../runtime/index.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
-import {
-  denoCommand,
-  denoGrants,
-  join,
-  listenSettings,
-  withFunctionGrants,
-} from './deno-grants.ts';
+import { grantingCommand } from './deno-grants.ts';
 
 interface DenoServer {
   finished: Promise<void>;
@@ -37,7 +31,6 @@ interface DenoApi {
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-const root = decodeURIComponent(new URL('../..', import.meta.url).pathname).replace(/\/$/, '');
 
 // Only the variables ebbflow reads: `deno task start` grants exactly these (--allow-env=...).
 const env: Record<string, string | undefined> = {};
@@ -50,18 +43,7 @@ for (const { env: name } of SETTINGS) {
   }
 }
 
-/** The exact command that starts this server with the grants its settings (and `extra`) need. */
-const command = (extra: FunctionPermissions = {}): string => {
-  let listen: ReturnType<typeof listenSettings>;
-  try {
-    listen = listenSettings(Deno.args, env);
-  } catch {
-    listen = listenSettings([], {}); // a bad setting is reported on its own
-  }
-  const grants = denoGrants(listen, root, Deno.cwd());
-  const folder = join(Deno.cwd(), listen.functions);
-  return denoCommand(withFunctionGrants(grants, folder, extra), root, Deno.args);
-};
+const command = (extra?: FunctionPermissions) => grantingCommand(Deno.args, env, Deno.cwd(), extra);
 
 if (unreadable.length > 0) {
   console.error(
