@@ -1,5 +1,5 @@
 /**
- * Case 8, the edge: the local Workers build (`npm run dev:workers`: wrangler + workerd, task
+ * Case 9, the edge: the local Workers build (`npm run dev:workers`: wrangler + workerd, task
  * shards in Durable Objects, the function in a Worker Loader isolate) or the Node server
  * (`npm start`), each started by its user-facing command over bench/functions, driven by
  * autocannon on 127.0.0.1 after an uncounted warm-up. Modes as in the HTTP case: `invoke`

@@ -200,36 +200,6 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       undefined,
     );
   }
-  const edgeInvoke = get('edge-workers-invoke', 'reqPerSec');
-  const edgePoll = get('edge-workers-poll', 'tasksPerSec');
-  if (edgeInvoke || edgePoll) {
-    const nodeInvoke = get('edge-node-invoke', 'reqPerSec');
-    const nodePoll = get('edge-node-poll', 'tasksPerSec');
-    row(
-      '8. Workers (local workerd) invoke (req/s)',
-      edgeInvoke,
-      `npm start (Node) ${show(nodeInvoke)}`,
-      ratio(edgeInvoke, nodeInvoke),
-      '',
-      undefined,
-    );
-    row(
-      '8. Workers (local workerd) invoke p99 (ms)',
-      get('edge-workers-invoke', 'p99Ms'),
-      `npm start (Node) ${show(get('edge-node-invoke', 'p99Ms'))}`,
-      undefined,
-      '',
-      undefined,
-    );
-    row(
-      '8. Workers (local workerd) submit + long-poll (tasks/s)',
-      edgePoll,
-      `npm start (Node) ${show(nodePoll)}`,
-      ratio(edgePoll, nodePoll),
-      '',
-      undefined,
-    );
-  }
   const mem = get('memory-ebbflow', 'rssPerWorkerMiB');
   if (mem) {
     const pis = get('memory-piscina', 'rssPerWorkerMiB');
@@ -270,6 +240,72 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       get('scaling', 'scaleChanges'),
       `ups ${show(get('scaling', 'scaleUps'))}, downs ${show(get('scaling', 'scaleDowns'))}`,
       undefined,
+      '',
+      undefined,
+    );
+  }
+
+  const startup = get('startup-ebbflow-warm-one', 'ms');
+  if (startup) {
+    const peer = get('startup-piscina', 'ms');
+    const r = ratio(startup, peer);
+    row(
+      '8. Start to first result, bundles cached (ms)',
+      startup,
+      `piscina, new pool → first result: ${show(peer, 1)}`,
+      r,
+      '≤ 2× piscina',
+      r === undefined ? undefined : r <= 2,
+      1,
+    );
+    const cold = get('startup-ebbflow-cold-one', 'ms');
+    row(
+      '8. Start to first result, first start (empty bundle cache) (ms)',
+      cold,
+      '',
+      ratio(cold, peer),
+      '',
+      undefined,
+      1,
+    );
+    const all = get('startup-ebbflow-warm-all', 'ms');
+    row(
+      `8. Start to first result, bench/functions (4 functions), cached (ms)`,
+      all,
+      '',
+      ratio(all, peer),
+      '',
+      undefined,
+      1,
+    );
+  }
+
+  const edgeInvoke = get('edge-workers-invoke', 'reqPerSec');
+  const edgePoll = get('edge-workers-poll', 'tasksPerSec');
+  if (edgeInvoke || edgePoll) {
+    const nodeInvoke = get('edge-node-invoke', 'reqPerSec');
+    const nodePoll = get('edge-node-poll', 'tasksPerSec');
+    row(
+      '9. Workers (local workerd) invoke (req/s)',
+      edgeInvoke,
+      `npm start (Node) ${show(nodeInvoke)}`,
+      ratio(edgeInvoke, nodeInvoke),
+      '',
+      undefined,
+    );
+    row(
+      '9. Workers (local workerd) invoke p99 (ms)',
+      get('edge-workers-invoke', 'p99Ms'),
+      `npm start (Node) ${show(get('edge-node-invoke', 'p99Ms'))}`,
+      undefined,
+      '',
+      undefined,
+    );
+    row(
+      '9. Workers (local workerd) submit + long-poll (tasks/s)',
+      edgePoll,
+      `npm start (Node) ${show(nodePoll)}`,
+      ratio(edgePoll, nodePoll),
       '',
       undefined,
     );
@@ -326,10 +362,11 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores; three timed runs per process, the median taken. On a shared machine, cores × one thread's rate is more than even bare threads get while other work runs, so the same work split over as many bare threads (no pool, no message per task), measured in the same run, is shown too, with the share of the workers' time spent inside the function (times taken in the workers).
 - **3. Sequential latency**: ${fmt(input.size.sequential ?? 0)} calls, each awaited before the next (2 workers), after 200 warm-up calls.
 - **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
-- **8. Workers**: \`npm run dev:workers\` (wrangler's local runtime, workerd; 8 task shards as SQLite Durable Objects, the function in a Worker Loader isolate) beside \`npm start\` (Node), each started by its command over bench/functions and driven like case 5 (autocannon, 10 connections, ${input.httpSeconds} s after a warm-up). Local workerd runs every isolate and object in one process on this machine: this measures the local runtime's overhead, not Cloudflare's network.
 - **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s after an uncounted warm-up of 1-2 s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
+- **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
+- **9. Workers**: \`npm run dev:workers\` (wrangler's local runtime, workerd; 8 task shards as SQLite Durable Objects, the function in a Worker Loader isolate) beside \`npm start\` (Node), each started by its command over bench/functions and driven like case 5 (autocannon, 10 connections, ${input.httpSeconds} s after a warm-up). Local workerd runs every isolate and object in one process on this machine: this measures the local runtime's overhead, not Cloudflare's network.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 
