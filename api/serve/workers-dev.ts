@@ -10,6 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stop as stopEsbuild } from 'esbuild';
 import { unstable_startWorker } from 'wrangler';
 import { ROOT, writeBundle } from '../../runtime/host/workerd/build.ts';
 import { edgeDefaults, shardCount } from '../../runtime/host/workerd/env.ts';
@@ -46,6 +47,8 @@ const built = await mkdtemp(join(tmpdir(), 'ebbflow-functions-'));
 const bundle = join(built, 'functions.js');
 const folder = resolve(process.env.EBBFLOW_FUNCTIONS || './functions');
 for (const warning of await writeBundle(folder, bundle)) console.warn(`ebbflow: ${warning}`);
+// esbuild's service process is not needed again; left running it panics when this one exits.
+await stopEsbuild();
 
 const worker = await unstable_startWorker({
   config: resolve(ROOT, 'wrangler.toml'),

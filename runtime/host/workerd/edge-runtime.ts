@@ -254,7 +254,9 @@ export class EdgeRuntime {
     }
     const code = await pending;
     if (!code || code.deleted) throw unknownFunction(name);
-    return this.#isolates.handle(code, fn.config.permissions, request);
+    const answer = await this.#isolates.handle(code, fn.config.permissions, request);
+    // A response from another isolate has immutable headers; the app adds its CORS headers.
+    return new Response(answer.body, answer);
   }
 
   /** Task changes from every shard, their printed lines, and stats once a second. */

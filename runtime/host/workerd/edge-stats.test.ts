@@ -9,6 +9,7 @@ const config = {
   maxQueue: 100,
   concurrency: 2,
   memoryLimitMb: 512,
+  retry: { attempts: 1, backoffMs: 0 },
 };
 const defaults = {
   minWorkers: 2,
