@@ -5,6 +5,7 @@
  * logs, a module that fails to load, and `/stats` saying where worker figures do not apply.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +79,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
     });
   }, 120_000);
 
-  it('Should keep what a function prints on its task, and list a module that fails to load', async () => {
+  it('Should keep what a function prints on its task, name the source hash, and list a module that fails to load', async () => {
     await withServer(WORKERS, ENV, async (_server, api) => {
       const res = await api.post('/functions/chatty/invoke', { args: ['edge'] });
       expect(res.body).toMatchObject({ status: 'completed', result: 'hi edge' });
@@ -86,6 +87,12 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         { at: expect.any(Number), level: 'log', message: 'hello edge' },
         { at: expect.any(Number), level: 'warn', message: 'careful' },
       ]);
+      // FunctionInfo names the source's SHA-256, as on every host.
+      const source = readFileSync(join(ROOT, 'test/fixtures/workers/chatty.ts'));
+      expect((await api.get('/functions/chatty')).body).toMatchObject({
+        version: 1,
+        sha256: createHash('sha256').update(source).digest('hex'),
+      });
       const broken = await api.get('/functions/broken');
       expect(broken.body).toMatchObject({ status: 'unavailable' });
       expect(broken.body.error).toMatch(/broken at load/);

@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,10 +21,15 @@ export const GENERATED = join(ROOT, '.wrangler', 'ebbflow', 'functions.js');
 export interface CompiledFunction {
   name: string;
   js: string;
+  /** SHA-256 of the module's source (what FunctionInfo shows), hex. */
   sha256: string;
+  /** SHA-256 of the compiled code (what the isolate is loaded under), hex. */
+  codeSha256: string;
   /** Why it does not compile: the function is listed as unavailable with this message. */
   error?: string;
 }
+
+const hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /** One function module as a single ES module (its imports bundled in; `node:` left to workerd). */
 export const compileFunction = async (file: string): Promise<string> => {
@@ -61,7 +66,8 @@ export const compileFolder = async (
     }
     try {
       const js = await compileFunction(join(folder, file));
-      functions.push({ name, js, sha256: createHash('sha256').update(js).digest('hex') });
+      const source = await readFile(join(folder, file));
+      functions.push({ name, js, sha256: hex(source), codeSha256: hex(js) });
     } catch (error) {
       // A module that does not compile is listed as unavailable with the compiler's message, as
       // a broken file is on the other hosts; the build itself goes on.
@@ -69,7 +75,8 @@ export const compileFolder = async (
       functions.push({
         name,
         js: '',
-        sha256: createHash('sha256').update(message).digest('hex'),
+        sha256: hex(await readFile(join(folder, file))),
+        codeSha256: hex(message),
         error: message,
       });
       warnings.push(`${file}: ${message}`);

@@ -1,7 +1,13 @@
 /** The module the build generates (`runtime/host/workerd/build.ts`): each function compiled. */
 declare module 'ebbflow:functions' {
   const bundle: {
-    functions: Array<{ name: string; js: string; sha256: string; error?: string }>;
+    functions: Array<{
+      name: string;
+      js: string;
+      sha256: string;
+      codeSha256: string;
+      error?: string;
+    }>;
     warnings: string[];
   };
   export default bundle;

@@ -46,7 +46,7 @@ export class EdgeRuntime {
   #counts: ShardCounts = {};
   #woken: Promise<void> | undefined;
   #loading: Promise<void> | undefined;
-  /** Code of HTTP-handler functions by SHA-256, so a handler call reads the registry once. */
+  /** Code of HTTP-handler functions by name and version, so a handler reads the registry once. */
   #code = new Map<string, Promise<FunctionRecord | undefined>>();
   #isolates: Isolates;
   #events = new EdgeEvents({
@@ -246,11 +246,12 @@ export class EdgeRuntime {
   async handle(name: string, request: Request): Promise<Response> {
     const fn = this.#functions.get(name);
     if (!fn) throw unknownFunction(name);
-    let pending = this.#code.get(fn.entry.sha256);
+    const key = `${name}#${fn.entry.version}`;
+    let pending = this.#code.get(key);
     if (!pending) {
       pending = this.#registry().code(name);
-      this.#code.set(fn.entry.sha256, pending);
-      pending.catch(() => this.#code.delete(fn.entry.sha256));
+      this.#code.set(key, pending);
+      pending.catch(() => this.#code.delete(key));
     }
     const code = await pending;
     if (!code || code.deleted) throw unknownFunction(name);

@@ -22,7 +22,7 @@ export interface FunctionCode {
   name: string;
   js: string;
   /** Hex SHA-256 of the code (the loader id includes it). */
-  sha256: string;
+  codeSha256: string;
 }
 
 /** The date the isolates run at: the bundled workerd's, no later (runtime-facts.md). */
@@ -206,7 +206,7 @@ export class Isolates {
   }
 
   #key(code: FunctionCode): string {
-    return `${this.#owner}/${code.name}@${code.sha256}#${this.#generation.get(code.name) ?? 0}`;
+    return `${this.#owner}/${code.name}@${code.codeSha256}#${this.#generation.get(code.name) ?? 0}`;
   }
 
   /** The worker id of the function's current isolate. */

@@ -39,6 +39,7 @@ interface Row extends Record<string, string | number | null> {
   name: string;
   js: string;
   sha256: string;
+  code_sha: string;
   version: number;
   deployed_at: number;
   config: string | null;
@@ -52,6 +53,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS functions (
   name TEXT PRIMARY KEY,
   js TEXT NOT NULL,
   sha256 TEXT NOT NULL,
+  code_sha TEXT NOT NULL,
   version INTEGER NOT NULL,
   deployed_at INTEGER NOT NULL,
   config TEXT,
@@ -81,7 +83,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     const row = this.ctx.storage.sql
       .exec<Row>('SELECT * FROM functions WHERE name = ?', name)
       .toArray()[0];
-    return row && { ...entryOf(row), js: row.js };
+    return row && { ...entryOf(row), js: row.js, codeSha256: row.code_sha };
   }
 
   /** Store a new version after it loaded and its config checked out; the old one stays otherwise. */
@@ -89,8 +91,9 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     name: string,
     js: string,
   ): Promise<Answer<{ entry: FunctionEntry; created: boolean }>> {
+    // A deployed module is its own source: one hash for both.
     const sha256 = await sha256Hex(js);
-    const probe = await this.#isolates.probe({ name, js, sha256 });
+    const probe = await this.#isolates.probe({ name, js, codeSha256: sha256 });
     if (!probe.ok) return failed('invalid_function', probe.error);
     try {
       resolveFunctionConfig(probe.config ?? undefined, edgeDefaults(this.env));
@@ -102,7 +105,15 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     }
     const before = await this.code(name);
     const created = !before || before.deleted;
-    this.#put(name, js, sha256, probe.config, undefined, probe.handler, undefined);
+    this.#put(
+      name,
+      js,
+      { sha256, code: sha256 },
+      probe.config,
+      undefined,
+      probe.handler,
+      undefined,
+    );
     return ok({
       entry: (await this.list()).find((e) => e.name === name) as FunctionEntry,
       created,
@@ -125,7 +136,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     const rows = new Map(this.#rows().map((row) => [row.name, row]));
     for (const fn of bundle.functions) {
       const row = rows.get(fn.name);
-      if (row && row.bundle_sha === fn.sha256) continue;
+      if (row && row.bundle_sha === fn.codeSha256) continue;
       const probe = fn.error
         ? ({ ok: false, error: fn.error } as const)
         : await this.#isolates.probe(fn);
@@ -133,16 +144,16 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       this.#put(
         fn.name,
         fn.js,
-        fn.sha256,
+        { sha256: fn.sha256, code: fn.codeSha256 },
         probe.ok ? probe.config : null,
         error,
         probe.ok && probe.handler,
-        fn.sha256,
+        fn.codeSha256,
       );
     }
     const built = new Set(bundle.functions.map((fn) => fn.name));
     for (const row of rows.values()) {
-      if (row.bundle_sha !== null && !built.has(row.name) && row.bundle_sha === row.sha256) {
+      if (row.bundle_sha !== null && !built.has(row.name) && row.bundle_sha === row.code_sha) {
         this.ctx.storage.sql.exec(
           'UPDATE functions SET deleted = 1, version = version + 1 WHERE name = ? AND deleted = 0',
           row.name,
@@ -154,25 +165,26 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
   #put(
     name: string,
     js: string,
-    sha256: string,
+    hashes: { sha256: string; code: string },
     config: unknown,
     error: string | undefined,
     handler: boolean,
     bundleSha: string | undefined,
   ): void {
     this.ctx.storage.sql.exec(
-      `INSERT INTO functions (name, js, sha256, version, deployed_at, config, error, deleted, handler, bundle_sha)
-       VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, 0, ?7, ?8)
-       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, version = version + 1, deployed_at = ?4,
+      `INSERT INTO functions (name, js, sha256, code_sha, version, deployed_at, config, error, deleted, handler, bundle_sha)
+       VALUES (?1, ?2, ?3, ?9, 1, ?4, ?5, ?6, 0, ?7, ?8)
+       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = version + 1, deployed_at = ?4,
          config = ?5, error = ?6, deleted = 0, handler = ?7, bundle_sha = coalesce(?8, bundle_sha)`,
       name,
       js,
-      sha256,
+      hashes.sha256,
       Date.now(),
       JSON.stringify(config ?? null),
       error ?? null,
       handler ? 1 : 0,
       bundleSha ?? null,
+      hashes.code,
     );
   }
 
