@@ -32,6 +32,7 @@ import type {
   FunctionStats,
   PoolStats,
   Runtime,
+  ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
@@ -279,6 +280,10 @@ class EbbflowRuntime implements Runtime {
     };
   }
 
+  onScale(listener: (event: ScalingEvent) => void): () => void {
+    return this.#monitor.onDecision(listener);
+  }
+
   close({
     drainTimeoutMs = this.#o.drainTimeoutMs,
   }: {
@@ -309,6 +314,7 @@ class EbbflowRuntime implements Runtime {
         if ([...this.#pools.values()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
+      if (drainTimeoutMs <= 0) done();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();

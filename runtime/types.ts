@@ -193,6 +193,11 @@ export interface Runtime {
   /** Cancel a queued or running task (a running one's worker is replaced). */
   cancel(id: string): TaskRecord;
   stats(): PoolStats;
+  /**
+   * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);
+   * returns the unsubscribe function.
+   */
+  onScale(listener: (event: ScalingEvent) => void): () => void;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**
