@@ -3,7 +3,8 @@
  * 10 s monitor), validated once at construction with errors that name the option and value.
  * @module
  */
-import { invalidOption } from './errors.ts';
+import { NO_RETRY, retryProblem, toRetryPolicy } from './backend/retry.ts';
+import { EbbflowError, invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
 import type {
@@ -169,6 +170,7 @@ export const resolveFunctionConfig = (
     maxQueue: c.maxQueue ?? o.maxQueue,
     concurrency: c.concurrency ?? 1,
     memoryLimitMb: c.memoryLimitMb ?? o.memoryLimitMb,
+    retry: NO_RETRY,
   };
   if (c.minWorkers !== undefined && c.maxWorkers !== undefined && c.minWorkers > c.maxWorkers) {
     throw invalidOption(
@@ -183,6 +185,11 @@ export const resolveFunctionConfig = (
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);
   if (c.permissions !== undefined) resolved.permissions = permissions(c.permissions);
+  if (c.retry !== undefined) {
+    const problem = retryProblem(c.retry, 'config.retry');
+    if (problem) throw new EbbflowError('invalid_option', `option ${problem}`);
+    resolved.retry = toRetryPolicy(c.retry);
+  }
   return resolved;
 };
 
