@@ -22,6 +22,11 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ ...base, minWorkers: 1.5 })).toThrow(
       'option minWorkers must be an integer >= 0, got 1.5',
     );
+    // Times above the longest timer are refused (a longer timer would fire at once).
+    expect(() => resolveOptions({ ...base, resultTtlMs: 2 ** 31 })).toThrow(
+      'option resultTtlMs must be an integer from 0 to 2147483647, got 2147483648',
+    );
+    expect(() => resolveOptions({ ...base, drainTimeoutMs: 2 ** 31 })).toThrow('drainTimeoutMs');
     expect(() => resolveOptions({ ...base, scaleDownThreshold: 0.9 })).toThrow(
       'option scaleDownThreshold must be below scaleUpThreshold (0.8), got 0.9',
     );

@@ -139,9 +139,9 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('scalingEventsKept', o.scalingEventsKept, 0);
   integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
-  integer('resultTtlMs', o.resultTtlMs, 0);
+  integer('resultTtlMs', o.resultTtlMs, 0, 2_147_483_647);
   integer('maxResults', o.maxResults, 0);
-  integer('drainTimeoutMs', o.drainTimeoutMs, 0);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0, 2_147_483_647);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   return o;
 };
