@@ -525,3 +525,57 @@ describe('MemoryTaskBackend: listeners and shutdown', () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe('MemoryTaskBackend: invariants under a random run', () => {
+  it('Should keep queued counts equal to the queued records, and end every task once', () => {
+    // A seeded generator: the same sequence on every run.
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const { backend, clock } = setup({ random, maxFinished: 100_000 });
+    const ends = new Map<string, number>();
+    backend.subscribe((r) => {
+      if (r.status !== 'queued' && r.status !== 'running')
+        ends.set(r.id, (ends.get(r.id) ?? 0) + 1);
+    });
+    const running: string[] = [];
+    const fns = ['f', 'g'];
+    for (let step = 0; step < 5000; step++) {
+      const fn = fns[Math.floor(random() * 2)] as string;
+      const roll = random();
+      if (roll < 0.3) {
+        backend.submitNow(
+          task({ function: fn, retry: { attempts: 3, backoffMs: 5 }, maxQueue: 1e6 }),
+        );
+      } else if (roll < 0.5) {
+        running.push(...backend.claimNow(fn, 3, 1).map((t) => t.id));
+      } else if (roll < 0.75 && running.length > 0) {
+        const id = running.splice(Math.floor(random() * running.length), 1)[0] as string;
+        const kind = random();
+        backend.finishNow(
+          id,
+          kind < 0.4 ? completed() : kind < 0.8 ? threw() : { status: 'unstarted' },
+        );
+      } else if (roll < 0.85) {
+        const live = backend.listNow({
+          limit: 5,
+          status: random() < 0.5 ? 'queued' : 'running',
+        }).tasks;
+        const victim = live[Math.floor(random() * live.length)];
+        if (victim) backend.cancelNow(victim.id);
+      } else {
+        clock.advance(Math.floor(random() * 20));
+      }
+      if (step % 500 === 0) {
+        for (const name of fns) {
+          const queued = backend.listNow({ function: name, status: 'queued', limit: 1000 }).tasks;
+          expect(backend.queued(name)).toBe(queued.length);
+        }
+      }
+    }
+    expect([...ends.values()].every((n) => n === 1)).toBe(true);
+    expect(ends.size).toBeGreaterThan(100);
+  });
+});
