@@ -5,7 +5,7 @@
  */
 
 export { MAX_ATTEMPTS } from './backend/retry.ts';
-export type { RetryPolicy, TaskPage, TaskQuery } from './backend/types.ts';
+export type * from './backend/types.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError } from './errors.ts';
 export type * from './host/types.ts';
 export { FUNCTION_NAME, isFunctionName, isTaskId, TASK_ID } from './names.ts';
