@@ -2,23 +2,17 @@
  * Time and timers for the in-memory backend, injectable so tests drive them without sleeping.
  * @module
  */
+import { type Clock, systemClock } from '../clock.ts';
 import { unrefTimer } from '../timers.ts';
 import { MAX_DELAY_MS } from './retry.ts';
 
-export interface BackendClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(timer: unknown): void;
+/** The core's `Clock` (a `ManualClock` passes), plus what lets a retry timer not hold the process. */
+export interface BackendClock extends Clock {
   /** Let a background timer not keep the process alive (real timers only). */
   unref?(timer: unknown): void;
 }
 
-export const REAL_CLOCK: BackendClock = {
-  now: Date.now,
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
-  unref: unrefTimer,
-};
+export const REAL_CLOCK: BackendClock = { ...systemClock, unref: unrefTimer };
 
 /**
  * Call `fn` after `ms` (any length: timers stop at 2^31 - 1 ms, so a longer one is armed in

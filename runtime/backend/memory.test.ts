@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../test/support/backend-clock.ts';
+import { ManualClock } from '../manual-clock.ts';
 import type { TaskRecord } from '../types.ts';
 import { MemoryTaskBackend } from './memory.ts';
 import type { NewTask, TaskEnding } from './types.ts';
 
 const setup = (options: { ttlMs?: number; maxFinished?: number; random?: () => number } = {}) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const logged: string[] = [];
   const backend = new MemoryTaskBackend({
     ttlMs: options.ttlMs ?? 60_000,
