@@ -258,7 +258,7 @@ describe('MemoryTaskBackend: retries', () => {
     expect(clock.pending).toBe(1);
     expect(backend.cancelNow('a')).toMatchObject({
       status: 'cancelled',
-      error: 'cancelled before it started',
+      error: 'cancelled while waiting for its next attempt',
     });
     expect(clock.pending).toBe(0);
     expect(backend.queued('f')).toBe(0);

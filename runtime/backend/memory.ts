@@ -191,7 +191,14 @@ export class MemoryTaskBackend implements TaskBackend {
     const running = entry.status === 'running';
     if (!running) this.#queue(entry.fn).remove(entry);
     const now = this.#clock.now();
-    entry.cancel(running ? 'cancelled while running' : 'cancelled before it started', now);
+    entry.cancel(
+      running
+        ? 'cancelled while running'
+        : entry.attempt > 1
+          ? 'cancelled while waiting for its next attempt'
+          : 'cancelled before it started',
+      now,
+    );
     const record = entry.toRecord();
     this.#ended(entry, now);
     if (running) for (const listener of this.#cancelled) this.#tell(listener, id);
