@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'duplicate_id'
   | 'queue_full'
   | 'draining'
-  | 'already_terminal';
+  | 'already_terminal'
+  | 'not_retryable';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';
@@ -44,6 +45,19 @@ export const draining = () =>
 
 export const alreadyTerminal = (id: string, status: string) =>
   new EbbflowError('already_terminal', `task "${id}" has already ended (${status})`);
+
+export const notRetryable = (id: string, status: string) =>
+  new EbbflowError(
+    'not_retryable',
+    `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
+  );
+
+/** A listing cursor (`before`) that names no live task. */
+export const unknownCursor = (id: string) =>
+  new EbbflowError(
+    'invalid_argument',
+    `before: no task with id "${id}" (unknown or expired); start again without it`,
+  );
 
 /** An option error that names the option and the bad value, as p-queue and piscina do. */
 export const invalidOption = (option: string, expected: string, value: unknown) =>
