@@ -26,12 +26,13 @@ const warmUp = async (rt: Runtime) => {
   for (let i = 0; i < 3; i++) await rt.call('gated', ['quick']);
 };
 
-describe('the pool, in process', () => {
+describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)', (kind) => {
   it('Should run at most concurrency tasks at once on a worker and start the next as one ends', async () => {
     const gates = new Gates();
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const ids: string[] = [];
@@ -58,6 +59,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const { host, clock } = started;
@@ -101,6 +103,7 @@ describe('the pool, in process', () => {
         },
       },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const { id } = await runtime.submit('late', []);
@@ -125,6 +128,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     await runtime.submit('gated', ['first']);
@@ -148,6 +152,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     await warmUp(runtime);
@@ -173,6 +178,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const a = await runtime.submit('gated', ['a']);
@@ -196,6 +202,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { busy: { default: () => 'x' }, lazy: { default: () => 'y', config: { minWorkers: 0 } } },
       { minWorkers: 2, maxWorkers: 2 },
+      kind,
     );
     runtime = started.runtime;
     expect(runtime.stats().functions.busy?.activeWorkers).toBe(2);
@@ -216,6 +223,7 @@ describe('the pool, in process', () => {
         other: { default: () => 'served', config: { minWorkers: 0 } },
       },
       { minWorkers: 2, maxWorkers: 2 },
+      kind,
     );
     runtime = started.runtime;
     for (let i = 0; i < 20; i++) await runtime.submit('gated', [`t${i}`]);
