@@ -70,6 +70,10 @@ class EbbflowRuntime implements Runtime {
       budget: this.#budget,
       host: o.host,
       options: o,
+      // Minimums taken for queued work elsewhere come back once that work is done.
+      evaluated: () => {
+        if (!this.#draining) warm(this.#pools.values(), this.#budget);
+      },
     });
     this.#memory = o.backend
       ? undefined
