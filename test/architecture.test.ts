@@ -50,6 +50,12 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it('Should keep the in-process host on Web-standard APIs (the edge build runs it)', () => {
+    const file = 'runtime/host/in-process.ts';
+    expect(importsOf(file).length).toBeGreaterThan(0);
+    expect(offenders([file], (s) => HOST_APIS.test(s))).toEqual([]);
+  });
+
   it('Should never let the runtime import the API', () => {
     expect(offenders(sources('runtime'), (s) => s.startsWith('api/'))).toEqual([]);
   });
