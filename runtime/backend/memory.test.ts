@@ -490,6 +490,23 @@ describe('MemoryTaskBackend: listeners and shutdown', () => {
     ]);
   });
 
+  it('Should tell onEnded each terminal record once, sharing it with the waiters', async () => {
+    const { backend } = setup();
+    const ended: TaskRecord[] = [];
+    const stop = backend.onEnded((r) => ended.push(r));
+    backend.submitNow(task({ id: 'a' }));
+    const waiting = backend.wait('a', Number.POSITIVE_INFINITY);
+    backend.claimNow('f', 1, 1);
+    backend.finishNow('a', completed(1));
+    backend.submitNow(task({ id: 'b' }));
+    backend.cancelNow('b');
+    stop();
+    backend.submitNow(task({ id: 'c' }));
+    backend.cancelNow('c');
+    expect(ended.map((r) => `${r.id}:${r.status}`)).toEqual(['a:completed', 'b:cancelled']);
+    expect(await waiting).toBe(ended[0]);
+  });
+
   it('Should log a listener that throws and carry on', () => {
     const { backend, logged } = setup();
     backend.subscribe(() => {

@@ -21,13 +21,14 @@
  * before a retry included (429s, drain); `claimable(fn)` only what a claim takes now (dispatch).
  * The queue is FIFO by the time a task became claimable, so a retry joins the back once its
  * backoff is over. An `unstarted` ending puts the task at the very front: finish several
- * newest first to keep their order. Waiters of one task share one record object: read it only.
+ * newest first to keep their order. Listeners and waiters share record objects: read them only.
  *
  * Every `TaskBackend` method resolves at once here. For the hot path, each has a synchronous twin
  * that returns (or throws) directly: `submitNow`, `claimNow`, `finishNow`, `readNow`, `cancelNow`,
  * `listNow`, `replayNow`, plus `claimable(fn)` and `failQueued(fn, ...)` (memory only). Listeners
  * (`onAvailable`, `onCancel`, `subscribe`) are called synchronously, inside the call that caused
  * them; `onAvailable` after the change's record was built, so a claim inside it is safe.
+ * `onEnded(listener)` (memory only) tells each terminal record alone: cheaper than `subscribe`.
  * Record snapshots are built only for the caller that gets one, and for `subscribe` only while
  * someone listens. No timers but one per task backing off before a retry and one per bounded wait.
  * @module
@@ -72,6 +73,7 @@ export class MemoryTaskBackend implements TaskBackend {
   #available: Array<(fn: string) => void> = [];
   #cancelled: Array<(id: string) => void> = [];
   #listeners = new Set<TaskListener>();
+  #endListeners = new Set<TaskListener>();
   #clock: BackendClock;
   #random: () => number;
   #log: (message: string) => void;
@@ -122,7 +124,7 @@ export class MemoryTaskBackend implements TaskBackend {
     this.#records.add(entry);
     queue.push(entry);
     const record = entry.toRecord();
-    this.#changed(entry);
+    this.#changed(entry, record);
     this.#tellAvailable(entry.fn);
     return record;
   }
@@ -200,7 +202,7 @@ export class MemoryTaskBackend implements TaskBackend {
       now,
     );
     const record = entry.toRecord();
-    this.#ended(entry, now);
+    this.#ended(entry, now, record);
     if (running) for (const listener of this.#cancelled) this.#tell(listener, id);
     return record;
   }
@@ -259,6 +261,15 @@ export class MemoryTaskBackend implements TaskBackend {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Told once per task as it ends, with its terminal record (memory only): what `subscribe`
+   * would tell, without the snapshots of every intermediate state (the metrics' hot path).
+   */
+  onEnded(listener: TaskListener): () => void {
+    this.#endListeners.add(listener);
+    return () => this.#endListeners.delete(listener);
+  }
+
   close(): Promise<void> {
     for (const queue of this.#queues.values()) queue.close();
     return Promise.resolve();
@@ -277,14 +288,23 @@ export class MemoryTaskBackend implements TaskBackend {
     return queue;
   }
 
-  #ended(entry: TaskEntry, now: number): void {
+  /**
+   * After an entry became terminal: its time to live starts, and its waiters, subscribers and
+   * end listeners all get one snapshot (built only if one of them is there).
+   */
+  #ended(entry: TaskEntry, now: number, built?: TaskRecord): void {
     this.#records.ended(entry, now);
-    this.#changed(entry);
+    const waiters = entry.takeWaiters();
+    if (!waiters && this.#listeners.size === 0 && this.#endListeners.size === 0) return;
+    const record = built ?? entry.toRecord();
+    if (waiters) for (const waiter of waiters) waiter(record);
+    for (const listener of this.#listeners) this.#tell(listener, record);
+    for (const listener of this.#endListeners) this.#tell(listener, record);
   }
 
-  #changed(entry: TaskEntry): void {
+  #changed(entry: TaskEntry, built?: TaskRecord): void {
     if (this.#listeners.size === 0) return;
-    const record = entry.toRecord();
+    const record = built ?? entry.toRecord();
     for (const listener of this.#listeners) this.#tell(listener, record);
   }
 
