@@ -85,6 +85,21 @@ describe('retries', () => {
     expect(a.body).toMatchObject({ status: 'completed', result: 2, attempt: 2 });
   });
 
+  it('Should retry a run that timed out, or whose worker exited, on a new worker', async () => {
+    expect(
+      await run('stall-once', {
+        args: [key('stalled')],
+        timeoutMs: 300,
+        retry: { attempts: 2, backoffMs: 0 },
+      }),
+    ).toMatchObject({ status: 'completed', result: 2, attempt: 2 });
+    expect(
+      await run('crash-once', { args: [key('crashed')], retry: { attempts: 2, backoffMs: 0 } }),
+    ).toMatchObject({ status: 'completed', result: 2, attempt: 2 });
+    const timedOut = await run('stall-once', { args: [key('stalled')], timeoutMs: 300 });
+    expect(timedOut).toMatchObject({ status: 'failed', errorCode: 'timed_out', attempt: 1 });
+  });
+
   it("Should take the function's config.retry unless the task sets its own", async () => {
     expect((await call('/functions/flaky-config')).body.retry).toEqual({
       attempts: 3,
