@@ -87,6 +87,18 @@ describe('MemoryTaskBackend: submit and claim', () => {
     expect(backend.claimNow('nothing', 5, 4)).toEqual([]);
   });
 
+  it('Should resolve callNow with the terminal record, and refuse as submit does', async () => {
+    const { backend } = setup();
+    const seen: string[] = [];
+    backend.subscribe((r) => seen.push(r.status));
+    const called = backend.callNow(task({ id: 'a' }));
+    expect(() => backend.callNow(task({ id: 'a' }))).toThrow('already in use');
+    backend.claimNow('f', 1, 1);
+    backend.finishNow('a', completed(9));
+    expect(await called).toMatchObject({ id: 'a', status: 'completed', result: 9 });
+    expect(seen).toEqual(['queued', 'running', 'completed']);
+  });
+
   it('Should tell onAvailable after a submit, with the queued record already made', () => {
     const { backend } = setup();
     const seen: string[] = [];
