@@ -37,6 +37,7 @@ import { alreadyTerminal, duplicateId, notRetryable, queueFull, unknownTask } fr
 import type { TaskRecord } from '../types.ts';
 import { after, type BackendClock, REAL_CLOCK } from './memory-clock.ts';
 import { TaskEntry, type Waiter } from './memory-entry.ts';
+import { MemoryListeners } from './memory-listeners.ts';
 import { FunctionQueue } from './memory-queue.ts';
 import { MemoryRecords } from './memory-records.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
@@ -70,19 +71,15 @@ export class MemoryTaskBackend implements TaskBackend {
   #records: MemoryRecords;
   #queues = new Map<string, FunctionQueue>();
   #seq = 0;
-  #available: Array<(fn: string) => void> = [];
-  #cancelled: Array<(id: string) => void> = [];
-  #listeners = new Set<TaskListener>();
-  #endListeners = new Set<TaskListener>();
+  #listeners: MemoryListeners;
   #clock: BackendClock;
   #random: () => number;
-  #log: (message: string) => void;
 
   constructor(options: MemoryBackendOptions) {
     this.#records = new MemoryRecords(options.ttlMs, options.maxFinished);
     this.#clock = options.clock ?? REAL_CLOCK;
     this.#random = options.random ?? Math.random;
-    this.#log = options.log ?? ((message) => console.error(message));
+    this.#listeners = new MemoryListeners(options.log ?? ((message) => console.error(message)));
   }
 
   // The TaskBackend interface: each resolves (or rejects) at once with its synchronous twin.
@@ -142,8 +139,8 @@ export class MemoryTaskBackend implements TaskBackend {
     );
     this.#records.add(entry);
     queue.push(entry);
-    this.#changed(entry, snapshot?.(entry));
-    this.#tellAvailable(entry.fn);
+    this.#listeners.changed(entry, snapshot?.(entry));
+    this.#listeners.available(entry.fn);
     return entry;
   }
 
@@ -153,7 +150,7 @@ export class MemoryTaskBackend implements TaskBackend {
     const now = this.#clock.now();
     return queue.take(max, (entry) => {
       const claimed = entry.claim(workerId, now);
-      this.#changed(entry);
+      this.#listeners.changed(entry);
       return claimed;
     });
   }
@@ -167,15 +164,15 @@ export class MemoryTaskBackend implements TaskBackend {
     if (ending.status === 'unstarted') {
       entry.unstart();
       queue.unshift(entry);
-      this.#changed(entry);
-      this.#tellAvailable(entry.fn);
+      this.#listeners.changed(entry);
+      this.#listeners.available(entry.fn);
     } else if (ending.status === 'completed') {
       entry.complete(ending, now);
       this.#ended(entry, now);
     } else if (shouldRetry(ending.errorCode, entry.attempt, entry.retry)) {
       entry.retryLater(ending);
       queue.backOff(entry, retryDelay(entry.retry.backoffMs, entry.attempt - 1, this.#random));
-      this.#changed(entry);
+      this.#listeners.changed(entry);
     } else {
       entry.fail(ending, now);
       this.#ended(entry, now);
@@ -221,7 +218,7 @@ export class MemoryTaskBackend implements TaskBackend {
     );
     const record = entry.toRecord();
     this.#ended(entry, now, record);
-    if (running) for (const listener of this.#cancelled) this.#tell(listener, id);
+    if (running) this.#listeners.cancelled(id);
     return record;
   }
 
@@ -267,16 +264,15 @@ export class MemoryTaskBackend implements TaskBackend {
   }
 
   onAvailable(listener: (fn: string) => void): void {
-    this.#available.push(listener);
+    this.#listeners.onAvailable(listener);
   }
 
   onCancel(listener: (id: string) => void): void {
-    this.#cancelled.push(listener);
+    this.#listeners.onCancel(listener);
   }
 
   subscribe(listener: TaskListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   /**
@@ -284,8 +280,7 @@ export class MemoryTaskBackend implements TaskBackend {
    * would tell, without the snapshots of every intermediate state (the metrics' hot path).
    */
   onEnded(listener: TaskListener): () => void {
-    this.#endListeners.add(listener);
-    return () => this.#endListeners.delete(listener);
+    return this.#listeners.onEnded(listener);
   }
 
   close(): Promise<void> {
@@ -300,44 +295,16 @@ export class MemoryTaskBackend implements TaskBackend {
   #queue(fn: string): FunctionQueue {
     let queue = this.#queues.get(fn);
     if (!queue) {
-      queue = new FunctionQueue(this.#clock, () => this.#tellAvailable(fn));
+      queue = new FunctionQueue(this.#clock, () => this.#listeners.available(fn));
       this.#queues.set(fn, queue);
     }
     return queue;
   }
 
-  /**
-   * After an entry became terminal: its time to live starts, and its waiters, subscribers and
-   * end listeners all get one snapshot (built only if one of them is there).
-   */
+  /** After an entry became terminal: its time to live starts, and everyone is told. */
   #ended(entry: TaskEntry, now: number, built?: TaskRecord): void {
     this.#records.ended(entry, now);
-    const waiters = entry.takeWaiters();
-    if (!waiters && this.#listeners.size === 0 && this.#endListeners.size === 0) return;
-    const record = built ?? entry.toRecord();
-    if (waiters) for (const waiter of waiters) waiter(record);
-    for (const listener of this.#listeners) this.#tell(listener, record);
-    for (const listener of this.#endListeners) this.#tell(listener, record);
-  }
-
-  #changed(entry: TaskEntry, built?: TaskRecord): void {
-    if (this.#listeners.size === 0) return;
-    const record = built ?? entry.toRecord();
-    for (const listener of this.#listeners) this.#tell(listener, record);
-  }
-
-  #tellAvailable(fn: string): void {
-    for (const listener of this.#available) this.#tell(listener, fn);
-  }
-
-  #tell<T>(listener: (value: T) => void, value: T): void {
-    try {
-      listener(value);
-    } catch (error) {
-      this.#log(
-        `a task backend listener threw: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
+    this.#listeners.ended(entry, entry.takeWaiters(), built);
   }
 }
 
