@@ -25,7 +25,8 @@
  *
  * Every `TaskBackend` method resolves at once here. For the hot path, each has a synchronous twin
  * that returns (or throws) directly: `submitNow`, `claimNow`, `finishNow`, `readNow`, `cancelNow`,
- * `listNow`, `replayNow`, plus `claimable(fn)` and `failQueued(fn, ...)` (memory only). Listeners
+ * `listNow`, `replayNow`, plus `callNow` (submit, then the terminal record), `claimable(fn)` and
+ * `failQueued(fn, ...)` (memory only). Listeners
  * (`onAvailable`, `onCancel`, `subscribe`) are called synchronously, inside the call that caused
  * them; `onAvailable` after the change's record was built, so a claim inside it is safe.
  * `onEnded(listener)` (memory only) tells each terminal record alone: cheaper than `subscribe`.
