@@ -292,6 +292,17 @@ describe('MemoryTaskBackend: cancel', () => {
     expect(backend.claimNow('f', 5, 1).map((t) => t.id)).toEqual(['b']);
   });
 
+  it('Should not grow without bound when tasks are submitted and cancelled with none claimed', () => {
+    const { backend } = setup({ maxFinished: 10 });
+    backend.submitNow(task({ id: 'first', maxQueue: 10 }));
+    for (let i = 0; i < 5000; i++) backend.cancelNow(backend.submitNow(task({ maxQueue: 10 })).id);
+    backend.submitNow(task({ id: 'last', maxQueue: 10 }));
+    expect(backend.queued('f')).toBe(2);
+    expect(backend.held('f')).toBeLessThan(2100);
+    expect(backend.claimNow('f', 10, 1).map((t) => t.id)).toEqual(['first', 'last']);
+    expect(backend.held('f')).toBe(0);
+  });
+
   it('Should tell onCancel about a running task and drop its late ending', () => {
     const { backend } = setup();
     const stopped: string[] = [];

@@ -250,6 +250,11 @@ export class MemoryTaskBackend implements TaskBackend {
     return this.#queues.get(fn)?.claimable ?? 0;
   }
 
+  /** Entries the queue of `fn` holds, cancelled ones not yet skipped included (bounded). */
+  held(fn: string): number {
+    return this.#queues.get(fn)?.held ?? 0;
+  }
+
   /**
    * Fail every queued task of `fn`, those backing off included (its module stopped loading, or
    * the runtime shuts down). Running tasks are left to their `finish`.
