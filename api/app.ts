@@ -11,6 +11,7 @@ import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -150,6 +151,8 @@ export const createApp = (options: AppOptions): Hono => {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );
+
+  taskRoutes(app, runtime);
 
   for (const [path, allow] of Object.entries(ROUTES)) {
     app.all(path, (c) =>

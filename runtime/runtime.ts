@@ -91,14 +91,17 @@ class EbbflowRuntime implements Runtime {
     });
     const onTaskEnd = o.onTaskEnd;
     if (onTaskEnd) {
-      this.#backend.subscribe((record) => {
+      const ended = (record: TaskRecord) => {
         if (!terminal(record)) return;
         try {
           onTaskEnd(record);
         } catch (error) {
           o.log(`onTaskEnd threw: ${messageOf(error)}`);
         }
-      });
+      };
+      // The in-memory backend tells endings alone: no snapshot of every queued/running change.
+      if (this.#memory) this.#memory.onEnded(ended);
+      else this.#backend.subscribe(ended);
     }
   }
 
