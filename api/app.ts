@@ -11,6 +11,7 @@ import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerHandlerRoutes } from './routes/handlers.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -53,7 +54,7 @@ export const createApp = (options: AppOptions): Hono => {
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -93,6 +94,8 @@ export const createApp = (options: AppOptions): Hono => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitStream(c, next);
   });
+
+  registerHandlerRoutes(app, { runtime, token });
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),

@@ -12,7 +12,10 @@ export type ErrorCode =
   | 'duplicate_id'
   | 'queue_full'
   | 'draining'
-  | 'already_terminal';
+  | 'already_terminal'
+  | 'no_fetch_handler'
+  | 'handler_failed'
+  | 'handler_timed_out';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -27,6 +27,8 @@ export interface MonitorDeps {
   budget: WorkerBudget;
   host: WorkerHost;
   options: ResolvedOptions;
+  /** Told of each scaling decision as it is recorded (live events). */
+  decided?(event: ScalingEvent): void;
 }
 
 interface Window {
@@ -278,6 +280,7 @@ export class ScalingMonitor {
   #record(event: ScalingEvent): void {
     if (event.action !== 'hold') this.#lastHold.delete(event.function);
     this.#events.push(event);
+    this.#deps.decided?.(event);
     const excess = this.#events.length - this.#o.scalingEventsKept;
     if (excess > 0) this.#events.splice(0, excess);
   }

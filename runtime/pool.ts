@@ -19,6 +19,8 @@ export interface PoolDeps {
   nextWorkerId(): number;
   /** Told once per task when it becomes terminal (the store and runtime counters). */
   settled(task: Task): void;
+  /** Told when tasks were handed to a worker (live events). */
+  started?(tasks: Task[]): void;
   /** Told when queued work waits for a worker, so the scaler can react before its tick. */
   backlog(pool: FunctionPool): void;
   /** Asked for room when the budget is spent and this pool has no worker at all; calls
@@ -48,6 +50,8 @@ export class FunctionPool {
   tasksCancelled = 0;
   coldStarts = 0;
   lastColdStartMs?: number;
+  /** What the module exports (known once probed): a default function, a `fetch` handler. */
+  exports?: { default: boolean; fetch: boolean };
   #queue = new Deque<Task>();
   /** Queued tasks not cancelled (the deque may still hold cancelled ones until dispatch). */
   #queued = 0;
@@ -142,7 +146,9 @@ export class FunctionPool {
     });
     const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
     try {
-      return await handle.start(this.config.concurrency, LOAD_TIMEOUT_MS);
+      const config = await handle.start(this.config.concurrency, LOAD_TIMEOUT_MS);
+      this.exports = handle.exports;
+      return config;
     } finally {
       await handle.stop('the worker that read the config was stopped');
       if (acquired) this.deps.budget.release();
@@ -374,7 +380,10 @@ export class FunctionPool {
       // Spread over the workers, but never split what is less than one batch of work.
       const share = Math.max(Math.ceil(this.#queued / ready), Math.min(limit, this.#queued));
       const batch = this.#take(Math.min(room, limit, share));
-      if (batch.length > 0) worker.send(batch);
+      if (batch.length > 0) {
+        worker.send(batch);
+        this.deps.started?.(batch);
+      }
     }
     if (this.#queued > 0) this.deps.backlog(this);
   }
@@ -431,6 +440,7 @@ export class FunctionPool {
     if (task.terminal) return;
     task.startedAt = Math.round(outcome.start);
     task.executionTime = outcome.time;
+    if (outcome.logs) task.logs = outcome.logs;
     this.#runTimeTotal += outcome.time;
     this.#runTimeCount++;
     this.#recentTaskMs = nextRecentTaskMs(this.#recentTaskMs, outcome.time);

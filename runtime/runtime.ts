@@ -13,6 +13,8 @@ import {
   unknownFunction,
   unknownTask,
 } from './errors.ts';
+import { RuntimeEvents } from './events.ts';
+import { callHandler } from './handler.ts';
 import { ScalingMonitor } from './monitor.ts';
 import { isTaskId } from './names.ts';
 import {
@@ -29,6 +31,7 @@ import type {
   FunctionStats,
   PoolStats,
   Runtime,
+  RuntimeListener,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
@@ -57,15 +60,20 @@ class EbbflowRuntime implements Runtime {
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
   #monitor: ScalingMonitor;
+  #events: RuntimeEvents;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#events = new RuntimeEvents(() => this.stats(), o.log);
     this.#monitor = new ScalingMonitor({
       pools: () => this.#pools.values(),
       budget: this.#budget,
       host: o.host,
       options: o,
+      decided: (event) => {
+        if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
+      },
     });
     this.#store =
       o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
@@ -83,6 +91,10 @@ class EbbflowRuntime implements Runtime {
       budget: this.#budget,
       nextWorkerId: () => ++this.#workerIds,
       settled: (task: Task) => this.#settled(task),
+      started: (tasks: Task[]) => {
+        if (!this.#events.active) return;
+        for (const task of tasks) if (!task.request) this.#changed(task);
+      },
       backlog: () => this.#monitor.backlog(),
       reclaim: (pool: FunctionPool) => this.#reclaim(pool),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
@@ -204,8 +216,25 @@ class EbbflowRuntime implements Runtime {
       this.#settled(task);
     } else {
       pool.enqueue(task);
+      this.#changed(task);
     }
     return task;
+  }
+
+  subscribe(listener: RuntimeListener): () => void {
+    return this.#events.subscribe(listener);
+  }
+
+  async handle(name: string, request: Request): Promise<Response> {
+    if (this.#draining) throw draining();
+    const pool = this.#pools.get(name);
+    if (!pool) throw unknownFunction(name);
+    return callHandler(pool, request, this.#events);
+  }
+
+  /** A `task` event with the record as it is now (only when someone listens). */
+  #changed(task: Task): void {
+    if (this.#events.active) this.#events.emit({ type: 'task', data: toRecord(task) });
   }
 
   result(id: string): TaskRecord | undefined {
@@ -315,12 +344,25 @@ class EbbflowRuntime implements Runtime {
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
+    this.#events.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
     await this.#o.host.dispose?.();
   }
 
   #settled(task: Task): void {
+    // An HTTP call's task is kept nowhere; its caller waits on it (handler.ts).
+    if (task.request) {
+      this.#idleCheck?.();
+      return;
+    }
     this.#store.settled(task);
+    if (this.#events.active) {
+      this.#changed(task);
+      if (task.logs)
+        this.#events.logs(
+          task.logs.map((line) => ({ taskId: task.id, function: task.fn, ...line })),
+        );
+    }
     if (this.#o.onTaskEnd) {
       try {
         this.#o.onTaskEnd(toRecord(task));

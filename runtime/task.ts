@@ -3,7 +3,9 @@
  * snapshots from `toRecord`, so nothing outside can change a task.
  * @module
  */
+import type { TaskLog } from './backend/types.ts';
 import type { TaskRecord, TaskStatus } from './types.ts';
+import type { WireRequest } from './worker/protocol.ts';
 
 const NO_ARGS: unknown[] = [];
 
@@ -20,6 +22,10 @@ export class Task {
   timedOut?: boolean;
   executionTime?: number;
   workerId?: number;
+  /** What the function printed while running it. */
+  logs?: TaskLog[];
+  /** Set on an HTTP call to the module's `fetch` (no record is kept of it). */
+  request?: WireRequest;
   /** Told once, when the task becomes terminal. */
   waiters?: Settled[];
 
@@ -81,5 +87,6 @@ export const toRecord = (task: Task): TaskRecord => {
   if (task.timedOut) record.timedOut = true;
   if (task.executionTime !== undefined) record.executionTime = task.executionTime;
   if (task.workerId !== undefined) record.workerId = task.workerId;
+  if (task.logs) record.logs = task.logs;
   return record;
 };

@@ -8,6 +8,7 @@ import { type Remote, transfer, wrap } from 'comlink';
 import type { SpawnedWorker } from './host/types.ts';
 import type { Task } from './task.ts';
 import {
+  type InitReply,
   type Outcome,
   type OutcomeMessage,
   type PortMessage,
@@ -78,6 +79,9 @@ export class WorkerHandle {
     worker.onExit((cause) => this.#died(this.#stopCause ?? cause));
   }
 
+  /** What the module exports, known once `start` resolved. */
+  exports?: InitReply['exports'];
+
   /** Load the module in the worker; resolves with its `config` export. */
   async start(concurrency: number, deadlineMs: number): Promise<unknown> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -96,6 +100,7 @@ export class WorkerHandle {
       const reply = await Promise.race([init, exited]);
       this.state = 'ready';
       this.readyAt = Date.now();
+      this.exports = reply.exports;
       this.worker.setIdle?.(true);
       return reply.config;
     } finally {
@@ -125,7 +130,9 @@ export class WorkerHandle {
       task.status = 'running';
       task.startedAt = now;
       task.workerId = this.id;
-      batch[i] = { slot, args: task.args };
+      batch[i] = task.request
+        ? { slot, args: task.args, request: task.request }
+        : { slot, args: task.args };
     }
     this.#arm(now + minTimeout(tasks));
     // Straight on the channel, not through comlink's `run`: no call id, proxy or reply per batch
@@ -139,7 +146,7 @@ export class WorkerHandle {
     }
   }
 
-  #deliver([slot, ok, payload, start, time]: OutcomeMessage): void {
+  #deliver([slot, ok, payload, start, time, logs]: OutcomeMessage): void {
     const task = this.inflight.get(slot);
     if (!task) return;
     this.inflight.delete(slot);
@@ -147,6 +154,7 @@ export class WorkerHandle {
     const outcome: Outcome = ok
       ? { ok, value: payload, start, time }
       : { ok, error: payload as string, start, time };
+    if (logs) outcome.logs = logs;
     this.events.outcome(task, outcome, this);
     // The watchdog stays armed when the worker goes idle: it fires once, finds nothing in
     // flight and stops, instead of a timer cleared and set again on every call.
