@@ -11,6 +11,7 @@ import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerEventRoutes } from './routes/events.ts';
 import { registerHandlerRoutes } from './routes/handlers.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
@@ -36,6 +37,7 @@ const ROUTES = {
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
+  '/events': 'GET',
   '/stats': 'GET',
   '/metrics': 'GET',
 } as const;
@@ -96,6 +98,7 @@ export const createApp = (options: AppOptions): Hono => {
   });
 
   registerHandlerRoutes(app, { runtime, token });
+  registerEventRoutes(app, runtime);
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),
