@@ -66,3 +66,7 @@ export const describeValue = (value: unknown): string => {
     return String(value);
   }
 };
+
+/** The message of anything thrown: an Error's own, else the value as text. */
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

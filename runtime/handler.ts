@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Clock } from './clock.ts';
 import { EbbflowError, queueFull } from './errors.ts';
 import type { RuntimeEvents } from './events.ts';
 import type { FunctionPool } from './pool.ts';
@@ -15,6 +16,7 @@ export const callHandler = async (
   pool: FunctionPool,
   request: Request,
   events: RuntimeEvents,
+  clock: Clock,
 ): Promise<Response> => {
   const name = pool.name;
   if (pool.status === 'unavailable') {
@@ -27,8 +29,8 @@ export const callHandler = async (
     );
   }
   if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-  const task = new Task(crypto.randomUUID(), name, [], pool.config.timeoutMs, Date.now());
-  task.request = await toWireRequest(request);
+  const wire = await toWireRequest(request);
+  const task = new Task(crypto.randomUUID(), name, [], pool.config.timeoutMs, clock.now(), wire);
   const settled = new Promise<Task>((resolve) => task.onSettled(resolve));
   pool.enqueue(task);
   await settled;
@@ -38,7 +40,7 @@ export const callHandler = async (
     events.logs(task.logs.map((line) => ({ function: name, request: label, ...line })));
   }
   if (task.status === 'completed') return fromWireResponse(task.result as WireResponse);
-  if (task.timedOut)
+  if (task.errorCode === 'timed_out')
     throw new EbbflowError('handler_timed_out', `function "${name}": ${task.error}`);
   throw new EbbflowError('handler_failed', `function "${name}" failed: ${task.error}`);
 };

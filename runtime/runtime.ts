@@ -9,12 +9,14 @@ import {
   draining,
   duplicateId,
   EbbflowError,
+  messageOf,
   queueFull,
   unknownFunction,
   unknownTask,
 } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { callHandler } from './handler.ts';
+import { loadFunction, runLimited } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
 import { isTaskId } from './names.ts';
 import {
@@ -26,6 +28,7 @@ import {
 import { FunctionPool } from './pool.ts';
 import { MemoryTaskStore, type TaskStore } from './store.ts';
 import { Task, toRecord } from './task.ts';
+import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
   FunctionStats,
@@ -89,6 +92,7 @@ class EbbflowRuntime implements Runtime {
     const deps = {
       host: this.#o.host,
       budget: this.#budget,
+      clock: this.#o.clock,
       nextWorkerId: () => ++this.#workerIds,
       settled: (task: Task) => this.#settled(task),
       started: (tasks: Task[]) => {
@@ -103,28 +107,20 @@ class EbbflowRuntime implements Runtime {
       },
       log: this.#o.log,
     };
+    const loader = { ...deps, options: this.#o };
     const provisional = resolveFunctionConfig(undefined, this.#o);
     const pending = entries.map((entry) => async () => {
-      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
-      try {
-        const prepared = await this.#o.host.prepare(entry);
-        const ready = new FunctionPool(entry.name, provisional, prepared, deps);
-        const config = await ready.probe();
-        try {
-          ready.activate(resolveFunctionConfig(config, this.#o));
-        } catch (error) {
-          throw new Error(`the module's config is invalid: ${(error as Error).message}`);
-        }
-        this.#pools.set(entry.name, ready);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const reason = message.startsWith('the module')
-          ? message
-          : `the module failed to load: ${message}`;
-        pool.markUnavailable(reason);
-        this.#o.log(`${entry.name}: unavailable: ${reason}`);
+      const loaded = await loadFunction(entry, loader);
+      if (loaded.ok) {
+        const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, deps);
+        pool.activate(loaded.config, loaded.exports);
         this.#pools.set(entry.name, pool);
+        return;
       }
+      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
+      pool.markUnavailable(loaded.error);
+      this.#o.log(`${entry.name}: unavailable: ${loaded.error}`);
+      this.#pools.set(entry.name, pool);
     });
     // Probes count against the ceiling, so no more run at once than it allows.
     await runLimited(pending, Math.min(2, this.#budget.max));
@@ -201,7 +197,7 @@ class EbbflowRuntime implements Runtime {
       throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
     }
     if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-    const now = Date.now();
+    const now = this.#o.clock.now();
     const task = new Task(
       id ?? crypto.randomUUID(),
       name,
@@ -211,7 +207,7 @@ class EbbflowRuntime implements Runtime {
     );
     this.#store.add(task);
     if (pool.status === 'unavailable') {
-      task.settle('failed', now, pool.error);
+      task.fail('load_failed', pool.error ?? 'the function is unavailable', now);
       pool.tasksFailed++;
       this.#settled(task);
     } else {
@@ -229,7 +225,7 @@ class EbbflowRuntime implements Runtime {
     if (this.#draining) throw draining();
     const pool = this.#pools.get(name);
     if (!pool) throw unknownFunction(name);
-    return callHandler(pool, request, this.#events);
+    return callHandler(pool, request, this.#events, this.#o.clock);
   }
 
   /** A `task` event with the record as it is now (only when someone listens). */
@@ -248,13 +244,11 @@ class EbbflowRuntime implements Runtime {
     if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
     return new Promise((resolve) => {
       const waiter = (settled: Task) => {
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         resolve(toRecord(settled));
       };
-      const timer = setTimeout(() => {
-        const waiters = task.waiters;
-        const at = waiters?.indexOf(waiter) ?? -1;
-        if (waiters && at >= 0) waiters.splice(at, 1);
+      const timer = this.#o.clock.setTimeout(() => {
+        task.offSettled(waiter);
         resolve(this.#store.get(id) && toRecord(task));
       }, ms);
       task.onSettled(waiter);
@@ -265,7 +259,7 @@ class EbbflowRuntime implements Runtime {
     const task = this.#store.get(id);
     if (!task) throw unknownTask(id);
     if (task.terminal) throw alreadyTerminal(id, task.status);
-    (this.#pools.get(task.fn) as FunctionPool).cancel(task, Date.now());
+    (this.#pools.get(task.fn) as FunctionPool).cancel(task, this.#o.clock.now());
     return toRecord(task);
   }
 
@@ -328,9 +322,9 @@ class EbbflowRuntime implements Runtime {
   async #shutdown(drainTimeoutMs: number): Promise<void> {
     let why = `the runtime shut down before the task finished (drain timeout of ${drainTimeoutMs} ms)`;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, drainTimeoutMs);
+      const timer = this.#o.clock.setTimeout(resolve, drainTimeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         resolve();
       };
       this.#endDrain = () => {
@@ -358,16 +352,16 @@ class EbbflowRuntime implements Runtime {
     this.#store.settled(task);
     if (this.#events.active) {
       this.#changed(task);
-      if (task.logs)
-        this.#events.logs(
-          task.logs.map((line) => ({ taskId: task.id, function: task.fn, ...line })),
-        );
+      const logs = task.logs;
+      if (logs) {
+        this.#events.logs(logs.map((line) => ({ taskId: task.id, function: task.fn, ...line })));
+      }
     }
     if (this.#o.onTaskEnd) {
       try {
         this.#o.onTaskEnd(toRecord(task));
       } catch (error) {
-        this.#o.log(`onTaskEnd threw: ${error instanceof Error ? error.message : String(error)}`);
+        this.#o.log(`onTaskEnd threw: ${messageOf(error)}`);
       }
     }
     this.#idleCheck?.();
@@ -383,8 +377,7 @@ class EbbflowRuntime implements Runtime {
     if (donors.length === 0) return;
     this.#budget.onRoom(() => pool.wake());
     for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    const retry = setTimeout(() => pool.wake(), RECLAIM_RETRY_MS);
-    (retry as { unref?: () => void }).unref?.();
+    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
   }
 }
 
@@ -399,11 +392,3 @@ const RECLAIM_RETRY_MS = 50;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const invalid = (message: string) => new EbbflowError('invalid_argument', message);
-
-const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
-  const queue = [...jobs];
-  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  });
-  await Promise.all(lanes);
-};

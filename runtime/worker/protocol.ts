@@ -37,14 +37,25 @@ export interface LogEntry {
   message: string;
 }
 
+/** Why a task failed inside the worker (the pool cannot tell these apart from the message). */
+export type WorkerFailure = 'function_threw' | 'result_not_serializable';
+
 /** How one task ended inside the worker. Times are epoch milliseconds. */
 export type Outcome =
   | { ok: true; value: unknown; start: number; time: number; logs?: LogEntry[] }
-  | { ok: false; error: string; start: number; time: number; logs?: LogEntry[] };
+  | {
+      ok: false;
+      error: string;
+      code: WorkerFailure;
+      start: number;
+      time: number;
+      logs?: LogEntry[];
+    };
 
 /**
- * An outcome as it travels on the results port: `[slot, ok, value or error, start, time, logs]`.
- * Each is posted the moment its task ends, so a worker that dies later loses no finished result.
+ * An outcome as it travels on the results port: `[slot, ok, value or error, start, time, code,
+ * logs]` (`code` only on a failure, `logs` only when the task printed). Each is posted the moment
+ * its task ends, so a worker that dies later loses no finished result.
  */
 export type OutcomeMessage = [
   slot: number,
@@ -52,6 +63,7 @@ export type OutcomeMessage = [
   payload: unknown,
   start: number,
   time: number,
+  code?: WorkerFailure,
   logs?: LogEntry[],
 ];
 

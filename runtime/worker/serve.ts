@@ -17,6 +17,7 @@ import {
   TIMING_CELLS,
   type WireResponse,
   type WorkerApi,
+  type WorkerFailure,
 } from './protocol.ts';
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -68,16 +69,19 @@ export const serveWorker = (
     start: number,
     response?: boolean,
   ): void => {
+    let code: WorkerFailure | undefined = ok ? undefined : 'function_threw';
     if (ok && payload !== undefined && !response) {
       try {
         const problem = jsonProblem(payload, 'the result');
         if (problem) {
           ok = false;
+          code = 'result_not_serializable';
           payload = `the result could not be serialised: ${problem}`;
         }
       } catch (error) {
         // A getter on the result threw while it was checked.
         ok = false;
+        code = 'result_not_serializable';
         payload = describeThrown(error);
       }
     }
@@ -85,14 +89,17 @@ export const serveWorker = (
     const base = slot * TIMING_CELLS;
     if (base < timings.length) timings[base + 1] = end;
     const log = logs.get(slot);
-    let printed: OutcomeMessage[5];
+    let printed: OutcomeMessage[6];
     if (log) {
       logs.delete(slot);
       running.delete(log);
       printed = log.close(end);
     }
-    const message: OutcomeMessage = [slot, ok, payload, start, end - start];
-    if (printed) message.push(printed);
+    const message: OutcomeMessage = printed
+      ? [slot, ok, payload, start, end - start, code, printed]
+      : code
+        ? [slot, ok, payload, start, end - start, code]
+        : [slot, ok, payload, start, end - start];
     const body = response && ok ? (payload as WireResponse).body : null;
     post(message, body ? [body] : undefined);
     runningCount--;
