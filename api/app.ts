@@ -8,11 +8,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerHandlerRoutes } from './routes/handlers.ts';
+import { registerPageRoutes } from './routes/pages.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -27,6 +30,8 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
+  assets?: AssetReader;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -99,6 +104,8 @@ export const createApp = (options: AppOptions): Hono => {
 
   registerHandlerRoutes(app, { runtime, token });
   registerEventRoutes(app, runtime);
+  registerPageRoutes(app, options.assets);
+  registerDocsRoutes(app);
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),

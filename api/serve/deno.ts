@@ -6,6 +6,7 @@ import { denoHost } from '../../runtime/host/deno.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
+import { readAsset } from './assets.ts';
 
 interface DenoServer {
   finished: Promise<void>;
@@ -35,6 +36,7 @@ await launch({
   env: Object.fromEntries(SETTINGS.map((s) => [s.env, Deno.env.get(s.env)])),
   workers: denoHost(),
   source: folderSource,
+  assets: readAsset,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       try {
