@@ -20,6 +20,8 @@ const el = (tag, props = {}, ...children) => {
   for (const child of children) node.append(child);
   return node;
 };
+const clock = (seconds) =>
+  new Date(seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '');
 
 const functions = new Map(); // name -> FunctionInfo
@@ -30,6 +32,9 @@ const logs = new Map(); // taskId -> [{ at, level, message }]
 
 // ---- the token ---------------------------------------------------------------------------
 let asking;
+/** The time of the newest stats, in seconds (the charts' right edge). */
+let latest = Date.now() / 1000;
+const opened = latest;
 const token = () => sessionStorage.getItem(TOKEN_KEY);
 
 /** Ask once for the token (one dialog however many calls needed it); resolves once it works. */
@@ -126,15 +131,23 @@ const ensureChart = (name) => {
   const plot = new uPlot(
     {
       width: Math.max(260, box.clientWidth || card.clientWidth || 300),
-      height: 160,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(2, max)] } },
+      height: 140,
+      legend: { live: false },
+      // The last WINDOW seconds, so charts side by side share one time axis.
+      scales: {
+        x: {
+          time: true,
+          range: () => [Math.min(latest - 30, Math.max(latest - WINDOW, opened)), latest],
+        },
+        y: { range: (_u, _min, max) => [0, Math.max(2, max)] },
+      },
       series: [
         {},
         { label: 'workers', stroke: '#0b5cad', width: 2 },
         { label: 'queued', stroke: '#a4161a', width: 2, dash: [6, 3] },
         { label: 'running', stroke: '#1b6e20', width: 2, dash: [2, 2] },
       ],
-      axes: [{}, { size: 40 }],
+      axes: [{ space: 70, values: (_u, splits) => splits.map(clock) }, { size: 40 }],
     },
     [[], [], [], []],
     box,
@@ -144,6 +157,7 @@ const ensureChart = (name) => {
 
 const record = (stats) => {
   const now = Date.now() / 1000;
+  latest = now;
   for (const [name, s] of Object.entries(stats.functions ?? {})) {
     const info = functions.get(name);
     if (!info) {
@@ -187,7 +201,7 @@ const loadFunctions = async () => {
 
 addEventListener('resize', () => {
   for (const { plot, box } of charts.values())
-    plot.setSize({ width: Math.max(260, box.clientWidth), height: 160 });
+    plot.setSize({ width: Math.max(260, box.clientWidth), height: 140 });
 });
 
 // ---- scaling decisions ---------------------------------------------------------------------
