@@ -353,12 +353,13 @@ class EbbflowRuntime implements Runtime {
       return;
     }
     this.#store.settled(task);
+    // Its lines first, so a reader that stops at the terminal event has them all.
     if (this.#events.active) {
-      this.#changed(task);
       const logs = task.logs;
       if (logs) {
         this.#events.logs(logs.map((line) => ({ taskId: task.id, function: task.fn, ...line })));
       }
+      this.#changed(task);
     }
     if (this.#o.onTaskEnd) {
       try {
