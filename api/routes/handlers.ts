@@ -17,35 +17,24 @@ export interface HandlerRouteOptions {
 export const registerHandlerRoutes = (app: Hono, { runtime, token }: HandlerRouteOptions): void => {
   const handle = async (c: Context) => {
     const name = functionName(c.req.param('name') as string);
-    const response = await runtime.handle(name, innerRequest(c, name, token !== undefined));
+    const response = await runtime.handle(name, await innerRequest(c, name, token !== undefined));
     // The CORS headers the app set for this request, over whatever the function set.
-    const headers = new Headers(response.headers);
-    for (const [key, value] of c.res.headers) headers.set(key, value);
-    return new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers,
-    });
+    for (const [key, value] of c.res.headers) response.headers.set(key, value);
+    return response;
   };
   app.all('/fn/:name', handle);
   app.all('/fn/:name/*', handle);
 };
 
 /** The request as the function sees it: its own path below `/fn/<name>`, the query kept. */
-const innerRequest = (c: Context, name: string, hideAuthorization: boolean): Request => {
+const innerRequest = async (c: Context, name: string, hideAuthorization: boolean) => {
   const outer = new URL(c.req.url);
-  const prefix = `/fn/${name}`;
-  const rest = outer.pathname.slice(prefix.length);
+  const rest = outer.pathname.slice(`/fn/${name}`.length);
   const url = new URL(`${rest.startsWith('/') ? rest : `/${rest}`}${outer.search}`, outer.origin);
   const headers = new Headers(c.req.raw.headers);
   if (hideAuthorization) headers.delete('Authorization');
   const method = c.req.method;
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  return new Request(url, {
-    method,
-    headers,
-    body: hasBody ? c.req.raw.body : null,
-    // A streamed body needs this on Node's fetch.
-    ...(hasBody ? { duplex: 'half' } : {}),
-  } as RequestInit);
+  // Read whole (the body limit already held it to EBBFLOW_MAX_BODY_BYTES): it crosses as bytes.
+  const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
+  return new Request(url, { method, headers, body });
 };
