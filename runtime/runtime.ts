@@ -35,6 +35,7 @@ import type {
   PoolStats,
   Runtime,
   RuntimeListener,
+  ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
@@ -75,9 +76,9 @@ class EbbflowRuntime implements Runtime {
       budget: this.#budget,
       host: o.host,
       options: o,
-      decided: (event) => {
-        if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
-      },
+    });
+    this.#monitor.onDecision((event) => {
+      if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
     });
     this.#store =
       o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
@@ -308,6 +309,10 @@ class EbbflowRuntime implements Runtime {
     };
   }
 
+  onScale(listener: (event: ScalingEvent) => void): () => void {
+    return this.#monitor.onDecision(listener);
+  }
+
   close({
     drainTimeoutMs = this.#o.drainTimeoutMs,
   }: {
@@ -338,6 +343,7 @@ class EbbflowRuntime implements Runtime {
         if ([...this.#pools.values()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
+      if (drainTimeoutMs <= 0) done();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
