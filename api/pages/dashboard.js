@@ -21,7 +21,11 @@ const el = (tag, props = {}, ...children) => {
   return node;
 };
 const clock = (seconds) =>
-  new Date(seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  new Date(seconds * 1000).toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
 const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '');
 
 const functions = new Map(); // name -> FunctionInfo
