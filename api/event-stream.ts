@@ -171,7 +171,13 @@ export class EventFanout {
 
   add(reader: Reader): void {
     this.#readers.add(reader);
-    this.#unsubscribe ??= this.#runtime.subscribe((event) => this.#publish(event));
+    // When the runtime has shut down every stream ends, so the server can close behind it.
+    this.#unsubscribe ??= this.#runtime.subscribe(
+      (event) => this.#publish(event),
+      () => {
+        for (const open of this.#readers) open.end();
+      },
+    );
   }
 
   remove(reader: Reader): void {

@@ -11,6 +11,8 @@ export const STATS_INTERVAL_MS = 1000;
 
 export class RuntimeEvents {
   #listeners = new Set<RuntimeListener>();
+  #closers = new Set<() => void>();
+  #closed = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stats: () => PoolStats;
   #log: (message: string) => void;
@@ -25,8 +27,13 @@ export class RuntimeEvents {
     return this.#listeners.size > 0;
   }
 
-  subscribe(listener: RuntimeListener): () => void {
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
+    if (this.#closed) {
+      onClose?.();
+      return () => {};
+    }
     this.#listeners.add(listener);
+    if (onClose) this.#closers.add(onClose);
     if (!this.#timer) {
       this.#timer = setInterval(
         () => this.emit({ type: 'stats', data: this.#stats() }),
@@ -36,6 +43,7 @@ export class RuntimeEvents {
     }
     return () => {
       this.#listeners.delete(listener);
+      if (onClose) this.#closers.delete(onClose);
       if (this.#listeners.size === 0) this.#stop();
     };
   }
@@ -55,9 +63,22 @@ export class RuntimeEvents {
     for (const line of lines) this.emit({ type: 'log', data: line });
   }
 
+  /** The runtime has shut down: tell the `onClose` of every subscriber once, then forget them. */
   close(): void {
+    this.#closed = true;
+    const closers = [...this.#closers];
     this.#listeners.clear();
+    this.#closers.clear();
     this.#stop();
+    for (const closer of closers) {
+      try {
+        closer();
+      } catch (error) {
+        this.#log(
+          `an event listener's onClose threw: ${error instanceof Error ? error.message : error}`,
+        );
+      }
+    }
   }
 
   #stop(): void {

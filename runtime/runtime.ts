@@ -221,8 +221,8 @@ class EbbflowRuntime implements Runtime {
     return task;
   }
 
-  subscribe(listener: RuntimeListener): () => void {
-    return this.#events.subscribe(listener);
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
+    return this.#events.subscribe(listener, onClose);
   }
 
   async handle(name: string, request: Request): Promise<Response> {
@@ -347,8 +347,9 @@ class EbbflowRuntime implements Runtime {
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
-    this.#events.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    // After the pools: the tasks they failed still go out, then every stream ends.
+    this.#events.close();
     await this.#o.host.dispose?.();
   }
 

@@ -229,9 +229,10 @@ export interface Runtime {
   onScale(listener: (event: ScalingEvent) => void): () => void;
   /**
    * Be told of task state changes, scaling decisions, printed lines and (once a second) stats.
-   * Returns the unsubscribe function. Listeners must return quickly.
+   * Returns the unsubscribe function. Listeners must return quickly. `onClose` is told once
+   * when the runtime has shut down (live streams end then, so a server can close).
    */
-  subscribe(listener: RuntimeListener): () => void;
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void;
   /**
    * Answer an HTTP request with the function's `fetch` export, through its pool (same workers,
    * scaling, timeout and counters as tasks; no record kept). Throws `unknown_function`,

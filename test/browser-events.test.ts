@@ -129,6 +129,34 @@ describe('live events', () => {
   });
 });
 
+describe('streams when the runtime shuts down', () => {
+  it('Should end every stream once the runtime has closed, so the server can close', async () => {
+    const runtime = await createRuntime({
+      source: folderSource(FUNCTIONS),
+      host: nodeHost(),
+      minWorkers: 0,
+      maxWorkers: 2,
+      log: () => {},
+    });
+    const app = createApp({ runtime, metrics: new Metrics(), log: () => {} });
+    const { url, close } = await listen(app.fetch);
+    try {
+      const all = await fetch(`${url}/events`);
+      const task = await runtime.submit('slow', [60_000]);
+      const one = await fetch(`${url}/tasks/${task.id}`, {
+        headers: { Accept: 'text/event-stream' },
+      });
+      await runtime.close({ drainTimeoutMs: 0 });
+      // Both bodies reach their end (a stream left open would hold a server's close for ever).
+      expect((await all.text()).startsWith(': connected')).toBe(true);
+      const records = (await one.text()).match(/"status":"(\w+)"/g) ?? [];
+      expect(records.at(-1)).toBe('"status":"failed"');
+    } finally {
+      close();
+    }
+  }, 60_000);
+});
+
 describe('a reader that stops reading', () => {
   let runtime: Runtime;
   let fanout: EventFanout;

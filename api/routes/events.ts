@@ -71,9 +71,12 @@ export const registerEventRoutes = (app: Hono, runtime: Runtime): EventFanout =>
       if (terminal) reader.end();
     };
     // Subscribed before the first read, so no change can fall between the two.
-    const unsubscribe = runtime.subscribe((event) => {
-      if (event.type === 'task' && event.data.id === id) send(event.data);
-    });
+    const unsubscribe = runtime.subscribe(
+      (event) => {
+        if (event.type === 'task' && event.data.id === id) send(event.data);
+      },
+      () => reader.end(),
+    );
     const now = await runtime.result(id);
     if (!now) {
       unsubscribe();

@@ -3,13 +3,26 @@
  * files from the folder above `api/`, package files from where the project resolves packages.
  * @module
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AssetReader } from '../assets.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The project's folder: the nearest one above this module that holds the pages, so the same code
+ * works from the sources (`api/serve/`) and from the package's bundles (`dist/`).
+ */
+const findRoot = (): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 6; up++) {
+    if (existsSync(join(dir, 'api/pages/dashboard.html'))) return dir;
+    dir = dirname(dir);
+  }
+  return fileURLToPath(new URL('../../', import.meta.url));
+};
+const ROOT = findRoot();
 const resolver = createRequire(join(ROOT, 'package.json'));
 
 const locate = (file: string): string => {
