@@ -1,14 +1,13 @@
 /**
- * HTTP calls to a function's `fetch` export: the request goes to a worker of the function's
- * pool like a task (same queue, scaling, timeout and counters) but no record is kept of it.
+ * HTTP calls to a function's `fetch` export: the request runs once through the function's pool
+ * as an ephemeral run (same workers, scaling, timeout and counters as tasks, no record), the
+ * worker answers with the response as bytes.
  * @module
  */
 
-import type { Clock } from './clock.ts';
 import { EbbflowError, queueFull } from './errors.ts';
 import type { RuntimeEvents } from './events.ts';
 import type { FunctionPool } from './pool.ts';
-import { Task } from './task.ts';
 import { fromWireResponse, toWireRequest } from './worker/http.ts';
 import type { WireResponse } from './worker/protocol.ts';
 
@@ -16,7 +15,6 @@ export const callHandler = async (
   pool: FunctionPool,
   request: Request,
   events: RuntimeEvents,
-  clock: Clock,
 ): Promise<Response> => {
   const name = pool.name;
   if (pool.status === 'unavailable') {
@@ -29,18 +27,14 @@ export const callHandler = async (
     );
   }
   if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-  const wire = await toWireRequest(request);
-  const task = new Task(crypto.randomUUID(), name, [], pool.config.timeoutMs, clock.now(), wire);
-  const settled = new Promise<Task>((resolve) => task.onSettled(resolve));
-  pool.enqueue(task);
-  await settled;
-  if (task.logs && events.active) {
-    const url = new URL(request.url);
-    const label = `${request.method} ${url.pathname}`;
-    events.logs(task.logs.map((line) => ({ function: name, request: label, ...line })));
+  const ending = await pool.runEphemeral([], undefined, await toWireRequest(request));
+  if (ending.logs && events.active) {
+    const label = `${request.method} ${new URL(request.url).pathname}`;
+    events.logs(ending.logs.map((line) => ({ function: name, request: label, ...line })));
   }
-  if (task.status === 'completed') return fromWireResponse(task.result as WireResponse);
-  if (task.errorCode === 'timed_out')
-    throw new EbbflowError('handler_timed_out', `function "${name}": ${task.error}`);
-  throw new EbbflowError('handler_failed', `function "${name}" failed: ${task.error}`);
+  if (ending.status === 'completed') return fromWireResponse(ending.result as WireResponse);
+  if (ending.errorCode === 'timed_out') {
+    throw new EbbflowError('handler_timed_out', `function "${name}": ${ending.error}`);
+  }
+  throw new EbbflowError('handler_failed', `function "${name}" failed: ${ending.error}`);
 };

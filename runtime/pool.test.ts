@@ -85,6 +85,8 @@ describe('the pool, in process', () => {
     const record = await runtime.result(b.id);
     expect(record?.status).toBe('completed');
     expect(record?.workerId).not.toBe(first?.id);
+    // Never begun, so never attempted: the run on the new worker is still the first.
+    expect(record?.attempt).toBe(1);
   });
 
   it('Should take an outcome posted just before the worker died', async () => {

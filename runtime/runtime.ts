@@ -1,45 +1,39 @@
 /**
  * `createRuntime`: loads every function module, keeps a pool of workers per function under one
- * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `close`).
+ * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `list`,
+ * `retry`, `close`). Task state lives in a `TaskBackend` (in memory unless one is given); the
+ * pools claim from it when they have room and report each ending to it.
  * @module
  */
+import { MemoryTaskBackend } from './backend/memory.ts';
+import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
-import {
-  alreadyTerminal,
-  draining,
-  duplicateId,
-  EbbflowError,
-  messageOf,
-  queueFull,
-  unknownFunction,
-  unknownTask,
-} from './errors.ts';
+import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { callHandler } from './handler.ts';
 import { loadFunction, runLimited } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
-import { isTaskId } from './names.ts';
 import {
   type ResolvedOptions,
   type RuntimeOptions,
   resolveFunctionConfig,
   resolveOptions,
 } from './options.ts';
-import { FunctionPool } from './pool.ts';
-import { MemoryTaskStore, type TaskStore } from './store.ts';
-import { Task, toRecord } from './task.ts';
+import { FunctionPool, type PoolDeps } from './pool.ts';
+import { functionInfo, poolStats } from './runtime-stats.ts';
+import { newTask } from './submission.ts';
+import { type TaskSource, taskSource } from './task-source.ts';
 import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
-  FunctionStats,
   PoolStats,
+  RunEnding,
   Runtime,
   RuntimeListener,
   ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import { jsonProblem } from './worker/json-check.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 /**
@@ -54,10 +48,16 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   return runtime;
 };
 
+const terminal = (record: TaskRecord): boolean =>
+  record.status !== 'queued' && record.status !== 'running';
+
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
   #pools = new Map<string, FunctionPool>();
-  #store: TaskStore;
+  #backend: TaskBackend;
+  /** The default backend, whose synchronous twins serve the hot path (and which we close). */
+  #memory: MemoryTaskBackend | undefined;
+  #source: TaskSource;
   #budget: WorkerBudget;
   #workerIds = 0;
   #draining = false;
@@ -77,11 +77,35 @@ class EbbflowRuntime implements Runtime {
       host: o.host,
       options: o,
     });
+    this.#memory = o.backend
+      ? undefined
+      : new MemoryTaskBackend({
+          ttlMs: o.resultTtlMs,
+          maxFinished: o.maxResults,
+          clock: o.clock,
+          log: o.log,
+        });
+    this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
+    this.#source = taskSource(this.#backend, o.log);
     this.#monitor.onDecision((event) => {
       if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
     });
-    this.#store =
-      o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
+    this.#backend.subscribe((record) => this.#changed(record));
+    this.#backend.onAvailable((fn) => this.#pools.get(fn)?.available());
+    this.#backend.onCancel((id) => {
+      for (const pool of this.#pools.values()) if (pool.cancelRunning(id)) return;
+    });
+    const onTaskEnd = o.onTaskEnd;
+    if (onTaskEnd) {
+      this.#backend.subscribe((record) => {
+        if (!terminal(record)) return;
+        try {
+          onTaskEnd(record);
+        } catch (error) {
+          o.log(`onTaskEnd threw: ${messageOf(error)}`);
+        }
+      });
+    }
   }
 
   get draining(): boolean {
@@ -91,18 +115,15 @@ class EbbflowRuntime implements Runtime {
   async load(): Promise<void> {
     const { entries, warnings } = await this.#o.source.list();
     for (const warning of warnings) this.#o.log(warning);
-    const deps = {
+    const deps: PoolDeps = {
       host: this.#o.host,
       budget: this.#budget,
       clock: this.#o.clock,
+      source: this.#source,
       nextWorkerId: () => ++this.#workerIds,
-      settled: (task: Task) => this.#settled(task),
-      started: (tasks: Task[]) => {
-        if (!this.#events.active) return;
-        for (const task of tasks) if (!task.request) this.#changed(task);
-      },
+      ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool: FunctionPool) => this.#reclaim(pool),
+      reclaim: (pool) => this.#reclaim(pool),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
       roomFreed: () => {
         if (!this.#draining) this.#warm();
@@ -120,7 +141,7 @@ class EbbflowRuntime implements Runtime {
         return;
       }
       const pool = new FunctionPool(entry.name, provisional, undefined, deps);
-      pool.markUnavailable(loaded.error);
+      await pool.markUnavailable(loaded.error);
       this.#o.log(`${entry.name}: unavailable: ${loaded.error}`);
       this.#pools.set(entry.name, pool);
     });
@@ -150,163 +171,107 @@ class EbbflowRuntime implements Runtime {
   }
 
   functions(): FunctionInfo[] {
-    return [...this.#pools.values()].map((pool) => this.#info(pool));
+    return [...this.#pools.values()].map(functionInfo);
   }
 
   getFunction(name: string): FunctionInfo | undefined {
     const pool = this.#pools.get(name);
-    return pool && this.#info(pool);
+    return pool && functionInfo(pool);
   }
 
-  #info(pool: FunctionPool): FunctionInfo {
-    const info: FunctionInfo = {
-      name: pool.name,
-      status: pool.status,
-      ...pool.config,
-      activeWorkers: pool.workerCount,
-      queueSize: pool.queueSize,
-      activeTasks: pool.activeTasks,
-    };
-    if (pool.error !== undefined) info.error = pool.error;
-    return info;
-  }
-
-  submit(name: string, args: unknown[], options: SubmitOptions = {}): TaskRecord {
-    return toRecord(this.#submit(name, args, options));
-  }
-
-  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
-    const task = this.#submit(name, args, options);
-    if (task.terminal) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => task.onSettled((t) => resolve(toRecord(t))));
-  }
-
-  #submit(name: string, args: unknown[], { id, timeoutMs }: SubmitOptions): Task {
+  /** The pool of `name`, if it takes tasks now. */
+  #accepting(name: string): FunctionPool {
     if (this.#draining) throw draining();
     const pool = this.#pools.get(name);
     if (!pool) throw unknownFunction(name);
-    if (!Array.isArray(args)) throw invalid('args must be an array');
-    const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
-    if (problem) throw invalid(problem);
-    if (id !== undefined) {
-      if (typeof id !== 'string' || !isTaskId(id)) {
-        throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
-      }
-      if (this.#store.has(id)) throw duplicateId(id);
+    return pool;
+  }
+
+  async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const pool = this.#accepting(name);
+    const task = newTask(name, args, options, pool.config);
+    const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
+    if (pool.status === 'ready') return record;
+    // An unavailable function's tasks fail at once, with the loader's message.
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  async call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const record = await this.submit(name, args, options);
+    if (terminal(record)) return record;
+    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+  }
+
+  result(id: string): Promise<TaskRecord | undefined> {
+    return this.#backend.read(id);
+  }
+
+  wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    return this.#backend.wait(id, ms);
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    const record = await this.#backend.cancel(id);
+    this.#pools.get(record.function)?.counters.cancelledOne();
+    this.#idleCheck?.();
+    return record;
+  }
+
+  list(query: TaskQuery): Promise<TaskPage> {
+    return this.#backend.list(query);
+  }
+
+  async retry(id: string): Promise<TaskRecord> {
+    const old = await this.#backend.read(id);
+    if (!old) throw unknownTask(id);
+    const pool = this.#accepting(old.function);
+    const record = await this.#backend.replay(id, pool.config.maxQueue);
+    if (pool.status === 'ready') return record;
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  runEphemeral(
+    name: string,
+    args: unknown[],
+    { timeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<RunEnding> {
+    try {
+      const pool = this.#accepting(name);
+      return pool.runEphemeral(args, timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (
-      timeoutMs !== undefined &&
-      (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
-    ) {
-      throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
-    }
-    if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-    const now = this.#o.clock.now();
-    const task = new Task(
-      id ?? crypto.randomUUID(),
-      name,
-      args,
-      timeoutMs ?? pool.config.timeoutMs,
-      now,
-    );
-    this.#store.add(task);
-    if (pool.status === 'unavailable') {
-      task.fail('load_failed', pool.error ?? 'the function is unavailable', now);
-      pool.tasksFailed++;
-      this.#settled(task);
-    } else {
-      pool.enqueue(task);
-      this.#changed(task);
-    }
-    return task;
   }
 
   subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
     return this.#events.subscribe(listener, onClose);
   }
 
-  async handle(name: string, request: Request): Promise<Response> {
-    if (this.#draining) throw draining();
-    const pool = this.#pools.get(name);
-    if (!pool) throw unknownFunction(name);
-    return callHandler(pool, request, this.#events, this.#o.clock);
+  handle(name: string, request: Request): Promise<Response> {
+    try {
+      return callHandler(this.#accepting(name), request, this.#events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  /** A `task` event with the record as it is now (only when someone listens). */
-  #changed(task: Task): void {
-    if (this.#events.active) this.#events.emit({ type: 'task', data: toRecord(task) });
-  }
-
-  result(id: string): TaskRecord | undefined {
-    const task = this.#store.get(id);
-    return task && toRecord(task);
-  }
-
-  wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    const task = this.#store.get(id);
-    if (!task) return Promise.resolve(undefined);
-    if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => {
-      const waiter = (settled: Task) => {
-        this.#o.clock.clearTimeout(timer);
-        resolve(toRecord(settled));
-      };
-      const timer = this.#o.clock.setTimeout(() => {
-        task.offSettled(waiter);
-        resolve(this.#store.get(id) && toRecord(task));
-      }, ms);
-      task.onSettled(waiter);
-    });
-  }
-
-  cancel(id: string): TaskRecord {
-    const task = this.#store.get(id);
-    if (!task) throw unknownTask(id);
-    if (task.terminal) throw alreadyTerminal(id, task.status);
-    (this.#pools.get(task.fn) as FunctionPool).cancel(task, this.#o.clock.now());
-    return toRecord(task);
+  /**
+   * A `task` event for each state change (only while someone listens); a run's printed lines go
+   * out just before its terminal event, so a reader that stops there has them all.
+   */
+  #changed(record: TaskRecord): void {
+    if (!this.#events.active) return;
+    if (record.logs && terminal(record)) {
+      const { id, function: fn } = record;
+      this.#events.logs(record.logs.map((line) => ({ taskId: id, function: fn, ...line })));
+    }
+    this.#events.emit({ type: 'task', data: record });
   }
 
   stats(): PoolStats {
-    const functions: Record<string, FunctionStats> = {};
-    let activeWorkers = 0;
-    let queueSize = 0;
-    let activeTasks = 0;
-    let completed = 0;
-    let failed = 0;
-    let weightedTime = 0;
-    for (const pool of this.#pools.values()) {
-      const s = pool.stats();
-      const utilization = this.#monitor.utilization(pool);
-      if (utilization !== undefined) s.eventLoopUtilization = utilization;
-      functions[pool.name] = s;
-      activeWorkers += s.activeWorkers;
-      queueSize += s.queueSize;
-      activeTasks += s.activeTasks;
-      completed += s.tasksCompleted;
-      failed += s.tasksFailed;
-      weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
-    }
-    const finished = completed + failed;
-    const pressure = this.#monitor.readings();
-    return {
-      activeWorkers,
-      queueSize,
-      activeTasks,
-      minWorkers: this.#o.minWorkers,
-      maxWorkers: this.#o.maxWorkers,
-      performanceMetrics: {
-        tasksCompleted: completed,
-        tasksFailed: failed,
-        avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
-        cpuUsage: percent(pressure.cpu),
-        memoryUsage: percent(pressure.memory),
-        eventLoopUtilization: pressure.elu ?? 0,
-        eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
-      },
-      functions,
-      scalingEvents: this.#monitor.events(),
-    };
+    return poolStats(this.#pools.values(), this.#monitor, this.#o);
   }
 
   onScale(listener: (event: ScalingEvent) => void): () => void {
@@ -351,31 +316,8 @@ class EbbflowRuntime implements Runtime {
     // After the pools: the tasks they failed still go out, then every stream ends.
     this.#events.close();
     await this.#o.host.dispose?.();
-  }
-
-  #settled(task: Task): void {
-    // An HTTP call's task is kept nowhere; its caller waits on it (handler.ts).
-    if (task.request) {
-      this.#idleCheck?.();
-      return;
-    }
-    this.#store.settled(task);
-    // Its lines first, so a reader that stops at the terminal event has them all.
-    if (this.#events.active) {
-      const logs = task.logs;
-      if (logs) {
-        this.#events.logs(logs.map((line) => ({ taskId: task.id, function: task.fn, ...line })));
-      }
-      this.#changed(task);
-    }
-    if (this.#o.onTaskEnd) {
-      try {
-        this.#o.onTaskEnd(toRecord(task));
-      } catch (error) {
-        this.#o.log(`onTaskEnd threw: ${messageOf(error)}`);
-      }
-    }
-    this.#idleCheck?.();
+    // A backend given to us belongs to its owner (it may serve other servers).
+    await this.#memory?.close();
   }
 
   // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
@@ -402,14 +344,5 @@ class EbbflowRuntime implements Runtime {
   }
 }
 
-/** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
-const percent = (share: number | undefined): number =>
-  share === undefined ? 0 : Math.round(share * 1000) / 10;
-
 /** How soon a pool that found no worker to take looks again. */
 const RECLAIM_RETRY_MS = 50;
-
-/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-const invalid = (message: string) => new EbbflowError('invalid_argument', message);
