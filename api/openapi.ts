@@ -2,14 +2,15 @@
  * The OpenAPI 3.1 document of the HTTP API. Request parts come from the valibot schemas that
  * validate requests (`schemas.ts`, the routes' own), response shapes from the schemas below;
  * both are turned into JSON Schema by `@valibot/to-json-schema`. Every route the app serves must
- * have an entry in `OPERATIONS` (test/browser-openapi.test.ts compares them).
+ * have an entry in `OPERATIONS` (test/browser-openapi.test.ts compares them); the document lists
+ * the entries of the routes the app serves, read from the app itself.
  * @module
  */
 import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import type { FunctionInfo, PoolStats, TaskRecord } from '../runtime/index.ts';
 import { EventsQuery } from './routes/events.ts';
-import { TaskBody, WaitQuery } from './schemas.ts';
+import { ListQuery, TaskBody, WaitQuery } from './schemas.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = v.GenericSchema;
@@ -29,7 +30,7 @@ export interface Operation {
   /** Path parameters in order, with their schemas. */
   params?: Record<string, Schema>;
   /** Query parameters: an object schema whose keys are the parameter names. */
-  query?: v.ObjectSchema<v.ObjectEntries, undefined>;
+  query?: { entries: v.ObjectEntries };
   body?: { schema?: Schema; media: string; description?: string };
   responses: Record<string, Reply>;
   /** Needs no token. */
@@ -196,6 +197,41 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Operation>>> = {
       params: { name: FunctionName },
       responses: { '200': json('The function.', FunctionInfoSchema), '400': E400, '404': E404 },
     },
+    put: {
+      summary: 'Deploy a function by name',
+      description:
+        "The body is the module's source. Needs the admin token (EBBFLOW_ADMIN_TOKEN). A new version is loaded and checked before it takes over; a broken one is refused and the previous version keeps serving.",
+      tags: ['functions'],
+      params: { name: FunctionName },
+      body: {
+        media: 'application/typescript',
+        description:
+          'TypeScript (`application/typescript`, `text/typescript`) or JavaScript (`application/javascript`, `text/javascript`).',
+      },
+      responses: {
+        '200': json('A new version replaced the old one.', FunctionInfoSchema),
+        '201': json('A new function.', FunctionInfoSchema),
+        '400': E400,
+        '401': err('No or a wrong token.'),
+        '403': err('Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).'),
+        '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.'),
+        '415': err('Another content type.'),
+        '422': err("The module does not load or check (`invalid_function`, the loader's message)."),
+      },
+    },
+    delete: {
+      summary: 'Delete a deployed function',
+      description:
+        'Needs the admin token. New submissions get 404 at once; tasks already accepted finish.',
+      tags: ['functions'],
+      params: { name: FunctionName },
+      responses: {
+        '200': json('The function, status `deleted`.', FunctionInfoSchema),
+        '401': err('No or a wrong token.'),
+        '403': err('Deploys are off, or not the admin token.'),
+        '404': E404,
+      },
+    },
   },
   '/functions/:name/tasks': {
     post: {
@@ -255,6 +291,37 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Operation>>> = {
         '200': json('Cancelled.', TaskRecordSchema),
         '404': E404,
         '409': err('Already ended.'),
+      },
+    },
+  },
+  '/tasks': {
+    get: {
+      summary: 'List tasks, newest first',
+      description:
+        'Failed tasks whose attempts are spent are the dead letters: `?status=failed`. Pass `next` as `before` for the next page.',
+      tags: ['tasks'],
+      query: ListQuery,
+      responses: {
+        '200': json(
+          'A page of records.',
+          v.object({ tasks: v.array(TaskRecordSchema), next: opt(v.string()) }),
+        ),
+        '400': E400,
+      },
+    },
+  },
+  '/tasks/:id/retry': {
+    post: {
+      summary: 'Run a failed or cancelled task again',
+      description: 'A new task with the same function and args; its `retryOf` names the old one.',
+      tags: ['tasks'],
+      params: { id: TaskIdParam },
+      responses: {
+        '202': json('The new task, queued.', TaskRecordSchema),
+        '404': E404,
+        '409': err('The task is not failed or cancelled (`not_retryable`).'),
+        '429': err('The queue is full.'),
+        '503': err('The server is draining.'),
       },
     },
   },
@@ -366,15 +433,42 @@ const operation = (path: string, method: Method, op: Operation): Record<string, 
   return out;
 };
 
-/** The whole document; `serverUrl` goes in `servers` when given. */
-export const openApiDocument = (version: string): Record<string, unknown> => {
+const METHODS: readonly Method[] = ['get', 'post', 'put', 'patch', 'delete'];
+
+/**
+ * `method /openapi/{path}` for every route `app` answers: its method routes, and every method of
+ * a path that has only an `all` route (the /fn handlers). Middleware and the 405 fallbacks (an
+ * `all` beside method routes) are left out.
+ */
+export const servedRoutes = (app: { routes: { method: string; path: string }[] }): Set<string> => {
+  const specific = new Set<string>();
+  const any = new Set<string>();
+  for (const route of app.routes) {
+    if (route.path === '/*' || route.path === '*') continue;
+    if (route.method === 'ALL') any.add(route.path);
+    else specific.add(`${route.method.toLowerCase()} ${openApiPath(route.path)}`);
+  }
+  const paths = new Set([...specific].map((r) => r.slice(r.indexOf(' ') + 1)));
+  for (const path of any) {
+    const open = openApiPath(path);
+    if (!paths.has(open)) for (const method of METHODS) specific.add(`${method} ${open}`);
+  }
+  return specific;
+};
+
+/** The document of the routes in `served` (all of `OPERATIONS` when not given). */
+export const openApiDocument = (
+  version: string,
+  served?: ReadonlySet<string>,
+): Record<string, unknown> => {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [path, methods] of Object.entries(OPERATIONS)) {
     const item: Record<string, unknown> = {};
     for (const [method, op] of Object.entries(methods) as [Method, Operation][]) {
+      if (served && !served.has(`${method} ${openApiPath(path)}`)) continue;
       item[method] = operation(path, method, op);
     }
-    paths[openApiPath(path)] = item;
+    if (Object.keys(item).length > 0) paths[openApiPath(path)] = item;
   }
   return {
     openapi: '3.1.0',
