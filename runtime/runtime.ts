@@ -197,7 +197,21 @@ class EbbflowRuntime implements Runtime {
     return (await this.#backend.read(record.id)) ?? record;
   }
 
-  async call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
+    const memory = this.#memory;
+    if (memory && this.#pools.get(name)?.status === 'ready') {
+      try {
+        const pool = this.#accepting(name);
+        return memory.callNow(newTask(name, args, options, pool.config));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#callAsync(name, args, options);
+  }
+
+  async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
     return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
