@@ -16,7 +16,7 @@ import { createApp } from './app.ts';
 import type { AssetReader } from './assets.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
-import { parseSettings, SettingsError, usage } from './settings.ts';
+import { parseSettings, runtimeSettings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
   /** The address bound, e.g. `http://127.0.0.1:8787`. */
@@ -34,6 +34,8 @@ export interface HostEntry {
   exit(code: number): void;
   /** Reads the files of the pages (dashboard, API reference). */
   assets?: AssetReader;
+  /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
+  hint?(error: unknown): string;
 }
 
 export const launch = async (h: HostEntry): Promise<void> => {
@@ -57,16 +59,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     runtime = await createRuntime({
       source: h.source(s.functions),
       host: h.workers,
-      minWorkers: s.minWorkers,
-      maxWorkers: s.maxWorkers,
-      scaleUpThreshold: s.scaleUpThreshold,
-      scaleDownThreshold: s.scaleDownThreshold,
-      monitorIntervalMs: s.monitorIntervalMs,
-      taskTimeoutMs: s.taskTimeoutMs,
-      maxQueue: s.maxQueue,
-      resultTtlMs: s.resultTtlMs,
-      maxResults: s.maxResults,
-      drainTimeoutMs: s.drainTimeoutMs,
+      ...runtimeSettings(s),
       onTaskEnd: metrics.observe,
       log,
     });
@@ -77,7 +70,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       return h.exit(2);
     }
     log(
-      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
+      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}${h.hint?.(error) ?? ''}`,
     );
     return h.exit(1);
   }
@@ -95,7 +88,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     server = await h.listen(app, s.host, s.port);
   } catch (error) {
     log(
-      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}`,
+      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}${h.hint?.(error) ?? ''}`,
     );
     await runtime.close({ drainTimeoutMs: 0 });
     return h.exit(1);

@@ -35,6 +35,7 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
+      '8. Start to first result, bundles cached',
     ]) {
       expect(doc).toContain(measure);
     }

@@ -17,10 +17,19 @@ import type { AssetReader } from '../assets.ts';
 const findRoot = (): string => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let up = 0; up < 6; up++) {
-    if (existsSync(join(dir, 'api/pages/dashboard.html'))) return dir;
     dir = dirname(dir);
+    if (holdsPages(dir)) return dir;
   }
   return fileURLToPath(new URL('../../', import.meta.url));
+};
+
+// Deno throws (rather than answering false) for a folder it may not read.
+const holdsPages = (dir: string): boolean => {
+  try {
+    return existsSync(join(dir, 'api/pages/dashboard.html'));
+  } catch {
+    return false;
+  }
 };
 const ROOT = findRoot();
 const resolver = createRequire(join(ROOT, 'package.json'));
