@@ -8,6 +8,7 @@
 import { MemoryTaskBackend } from './backend/memory.ts';
 import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
+import { reclaimFor, warm } from './ceiling.ts';
 import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { callHandler } from './handler.ts';
@@ -23,7 +24,6 @@ import { FunctionPool, type PoolDeps } from './pool.ts';
 import { functionInfo, poolStats } from './runtime-stats.ts';
 import { newTask } from './submission.ts';
 import { type TaskSource, taskSource } from './task-source.ts';
-import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
   PoolStats,
@@ -34,7 +34,6 @@ import type {
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import type { WorkerHandle } from './worker-handle.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -123,10 +122,10 @@ class EbbflowRuntime implements Runtime {
       nextWorkerId: () => ++this.#workerIds,
       ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool) => this.#reclaim(pool),
+      reclaim: (pool) => reclaimFor(pool, this.#pools.values(), this.#budget, this.#o.clock),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
       roomFreed: () => {
-        if (!this.#draining) this.#warm();
+        if (!this.#draining) warm(this.#pools.values(), this.#budget);
       },
       log: this.#o.log,
     };
@@ -148,26 +147,9 @@ class EbbflowRuntime implements Runtime {
     // Probes count against the ceiling, so no more run at once than it allows.
     await runLimited(pending, Math.min(2, this.#budget.max));
     this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
-    this.#warm();
+    warm(this.#pools.values(), this.#budget);
     await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
     this.#monitor.start();
-  }
-
-  /**
-   * Deal warm workers round-robin in name order, one per function per round, until each has its
-   * minimum or the ceiling is reached: when the minimums together pass the ceiling, every
-   * function gets some before any gets many.
-   */
-  #warm(): void {
-    // Minimums are warm targets only while there is room: queued work comes first.
-    for (const pool of this.#pools.values()) if (pool.wantsRoom) return;
-    let grew = true;
-    while (grew && this.#budget.available > 0) {
-      grew = false;
-      for (const pool of this.#pools.values()) {
-        if (pool.workerCount < pool.config.minWorkers && pool.grow(1) > 0) grew = true;
-      }
-    }
   }
 
   functions(): FunctionInfo[] {
@@ -333,30 +315,4 @@ class EbbflowRuntime implements Runtime {
     // A backend given to us belongs to its owner (it may serve other servers).
     await this.#memory?.close();
   }
-
-  // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
-  // below that pool's minimum; with none idle, a worker of the biggest pool retires once its
-  // tasks end. When every other worker is still starting, none can go yet: look again shortly,
-  // or the pool's queued tasks would wait for ever.
-  #reclaim(pool: FunctionPool): void {
-    const donors = [...this.#pools.values()]
-      .filter((other) => other !== pool && other.workerCount > 0)
-      .sort((a, b) => b.workerCount - a.workerCount);
-    if (donors.length === 0) return;
-    this.#budget.onRoom(() => pool.wake());
-    let idlest: WorkerHandle | undefined;
-    for (const donor of donors) {
-      const idle = donor.longestIdle();
-      if (idle && (!idlest || idle.idleSince < idlest.idleSince)) idlest = idle;
-    }
-    if (idlest) {
-      void idlest.stop('the worker was retired to make room for queued work of another function');
-      return;
-    }
-    for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
-  }
 }
-
-/** How soon a pool that found no worker to take looks again. */
-const RECLAIM_RETRY_MS = 50;
