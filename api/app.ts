@@ -8,9 +8,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerHandlerRoutes } from './routes/handlers.ts';
+import { registerPageRoutes } from './routes/pages.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
@@ -26,6 +31,8 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
+  assets?: AssetReader;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -36,6 +43,7 @@ const ROUTES = {
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
+  '/events': 'GET',
   '/stats': 'GET',
   '/metrics': 'GET',
 } as const;
@@ -54,7 +62,7 @@ export const createApp = (options: AppOptions): Hono => {
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -94,6 +102,11 @@ export const createApp = (options: AppOptions): Hono => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitStream(c, next);
   });
+
+  registerHandlerRoutes(app, { runtime, token });
+  registerEventRoutes(app, runtime);
+  registerPageRoutes(app, options.assets);
+  registerDocsRoutes(app);
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),

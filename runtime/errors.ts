@@ -13,7 +13,10 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'already_terminal'
-  | 'not_retryable';
+  | 'not_retryable'
+  | 'no_fetch_handler'
+  | 'handler_failed'
+  | 'handler_timed_out';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -11,11 +11,13 @@ import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
 import { TaskEndings } from './endings.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
+import type { ModuleExports } from './loader.ts';
 import { functionStats } from './runtime-stats.ts';
 import { Spawner } from './spawner.ts';
 import type { RunEnding } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
+import type { WireRequest } from './worker/protocol.ts';
 import type { HandleEvents, WorkerHandle } from './worker-handle.ts';
 import { WorkerSet } from './worker-set.ts';
 
@@ -48,6 +50,7 @@ export class FunctionPool {
   #closing = false;
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
+  #exports?: ModuleExports;
   #events: HandleEvents;
   #dispatcher: Dispatcher;
   #endings: TaskEndings;
@@ -176,9 +179,15 @@ export class FunctionPool {
     );
   }
 
+  /** What the module exports (set by `activate`): a default function, a `fetch` handler. */
+  get exports(): ModuleExports | undefined {
+    return this.#exports;
+  }
+
   /** Start serving with the function's resolved config. */
-  activate(config: ResolvedFunctionConfig): void {
+  activate(config: ResolvedFunctionConfig, exports?: ModuleExports): void {
     this.#config = config;
+    if (exports) this.#exports = exports;
     this.#active = true;
   }
 
@@ -196,9 +205,13 @@ export class FunctionPool {
    * Run once through this pool's workers, scaling, timeout and counters, with no backend record
    * (an HTTP-handler call). Resolves with how it ended; never rejects.
    */
-  runEphemeral(args: unknown[], timeoutMs = this.#config.timeoutMs): Promise<RunEnding> {
+  runEphemeral(
+    args: unknown[],
+    timeoutMs = this.#config.timeoutMs,
+    request?: WireRequest,
+  ): Promise<RunEnding> {
     if (this.#status === 'ready' && !this.#closing)
-      return this.#dispatcher.runEphemeral(args, timeoutMs);
+      return this.#dispatcher.runEphemeral(args, timeoutMs, request);
     const error = this.#error ?? 'the runtime is shutting down';
     const code: FailureCode = this.#closing ? 'shutdown' : 'load_failed';
     return Promise.resolve({

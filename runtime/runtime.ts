@@ -10,6 +10,8 @@ import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
 import { reclaimFor, warm } from './ceiling.ts';
 import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { RuntimeEvents } from './events.ts';
+import { callHandler } from './handler.ts';
 import { loadFunction, runLimited } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
 import {
@@ -27,6 +29,7 @@ import type {
   PoolStats,
   RunEnding,
   Runtime,
+  RuntimeListener,
   ScalingEvent,
   SubmitOptions,
   TaskRecord,
@@ -61,10 +64,12 @@ class EbbflowRuntime implements Runtime {
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
   #monitor: ScalingMonitor;
+  #events: RuntimeEvents;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#events = new RuntimeEvents(() => this.stats(), o.log);
     this.#monitor = new ScalingMonitor({
       pools: () => this.#pools.values(),
       budget: this.#budget,
@@ -85,6 +90,10 @@ class EbbflowRuntime implements Runtime {
         });
     this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
     this.#source = taskSource(this.#backend, o.log);
+    this.#monitor.onDecision((event) => {
+      if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
+    });
+    this.#backend.subscribe((record) => this.#changed(record));
     this.#backend.onAvailable((fn) => this.#pools.get(fn)?.available());
     this.#backend.onCancel((id) => {
       for (const pool of this.#pools.values()) if (pool.cancelRunning(id)) return;
@@ -133,7 +142,7 @@ class EbbflowRuntime implements Runtime {
       const loaded = await loadFunction(entry, loader);
       if (loaded.ok) {
         const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, deps);
-        pool.activate(loaded.config);
+        pool.activate(loaded.config, loaded.exports);
         this.#pools.set(entry.name, pool);
         return;
       }
@@ -239,6 +248,31 @@ class EbbflowRuntime implements Runtime {
     }
   }
 
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
+    return this.#events.subscribe(listener, onClose);
+  }
+
+  handle(name: string, request: Request): Promise<Response> {
+    try {
+      return callHandler(this.#accepting(name), request, this.#events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * A `task` event for each state change (only while someone listens); a run's printed lines go
+   * out just before its terminal event, so a reader that stops there has them all.
+   */
+  #changed(record: TaskRecord): void {
+    if (!this.#events.active) return;
+    if (record.logs && terminal(record)) {
+      const { id, function: fn } = record;
+      this.#events.logs(record.logs.map((line) => ({ taskId: id, function: fn, ...line })));
+    }
+    this.#events.emit({ type: 'task', data: record });
+  }
+
   stats(): PoolStats {
     return poolStats(this.#pools.values(), this.#monitor, this.#o);
   }
@@ -282,6 +316,8 @@ class EbbflowRuntime implements Runtime {
     this.#idleCheck = undefined;
     this.#monitor.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    // After the pools: the tasks they failed still go out, then every stream ends.
+    this.#events.close();
     await this.#o.host.dispose?.();
     // A backend given to us belongs to its owner (it may serve other servers).
     await this.#memory?.close();

@@ -72,6 +72,12 @@ describe('architecture', () => {
     expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
   });
 
+  it('Should keep the client standalone: fetch only, nothing of the server, no host API', () => {
+    const client = sources('client');
+    expect(client.length).toBeGreaterThan(2);
+    expect(offenders(client, (s) => !s.startsWith('client/') || HOST_APIS.test(s))).toEqual([]);
+  });
+
   it('Should keep example functions free of ebbflow code', () => {
     expect(
       offenders(sources('functions'), (s) => s.startsWith('runtime/') || s.startsWith('api/')),
