@@ -86,9 +86,10 @@ describe('GET /functions', () => {
       expect(a.body.error.details[0].field).toBe('name');
     }
     expectError(await post('/functions/..%2Fecho/tasks', {}), 400, 'invalid_name');
-    // URL parsing resolves %2e%2e as "..": the request ends up at a route that does not exist.
+    // URL parsing resolves %2e%2e as "..": the request ends up at another route, `/` (none)
+    // or `POST /tasks` (the listing, which answers GET only).
     expectError(await call('/functions/%2e%2e'), 404, 'not_found');
-    expectError(await post('/functions/%2e%2e/tasks', {}), 404, 'not_found');
+    expectError(await post('/functions/%2e%2e/tasks', {}), 405, 'method_not_allowed');
   });
 });
 
@@ -342,6 +343,10 @@ describe('GET /stats and /metrics', () => {
     );
     expect(value('ebbflow_tasks_total{function="nap",outcome="timed_out"}')).toBe(1);
     expect(value('ebbflow_tasks_total{function="nap",outcome="cancelled"}')).toBe(2);
+    expect(value('ebbflow_task_failures_total{function="nap",code="timed_out"}')).toBe(1);
+    expect(
+      value('ebbflow_task_failures_total{function="boom",code="function_threw"}'),
+    ).toBeGreaterThanOrEqual(1);
     const count = value('ebbflow_task_run_seconds_count{function="echo"}');
     expect(count).toBeGreaterThan(0);
     expect(value('ebbflow_task_run_seconds_bucket{function="echo",le="+Inf"}')).toBe(count);

@@ -8,9 +8,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerHandlerRoutes } from './routes/handlers.ts';
+import { registerPageRoutes } from './routes/pages.ts';
+import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -25,6 +31,8 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
+  assets?: AssetReader;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -35,6 +43,7 @@ const ROUTES = {
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
+  '/events': 'GET',
   '/stats': 'GET',
   '/metrics': 'GET',
 } as const;
@@ -53,7 +62,7 @@ export const createApp = (options: AppOptions): Hono => {
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -94,6 +103,11 @@ export const createApp = (options: AppOptions): Hono => {
     return limitStream(c, next);
   });
 
+  registerHandlerRoutes(app, { runtime, token });
+  registerEventRoutes(app, runtime);
+  registerPageRoutes(app, options.assets);
+  registerDocsRoutes(app);
+
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),
   );
@@ -111,7 +125,11 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, async () =>
-      runtime.submit(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.submit(name, body.args, {
+        id: body.id,
+        timeoutMs: body.timeoutMs,
+        retry: body.retry,
+      }),
     );
     // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
     return c.json(record, 202, { Location: `/tasks/${record.id}` });
@@ -121,7 +139,7 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, () =>
-      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs, retry: body.retry }),
     );
     return c.json(record, invokeStatus(record));
   });
@@ -146,6 +164,8 @@ export const createApp = (options: AppOptions): Hono => {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );
+
+  taskRoutes(app, runtime);
 
   for (const [path, allow] of Object.entries(ROUTES)) {
     app.all(path, (c) =>
@@ -227,5 +247,5 @@ const retryAfter = (runtime: Runtime, name: string): number => {
 const invokeStatus = (record: TaskRecord): 200 | 409 | 500 | 504 => {
   if (record.status === 'completed') return 200;
   if (record.status === 'cancelled') return 409;
-  return record.timedOut ? 504 : 500;
+  return record.errorCode === 'timed_out' ? 504 : 500;
 };

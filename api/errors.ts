@@ -61,9 +61,12 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unknown_task: 404,
   duplicate_id: 409,
   already_terminal: 409,
+  not_retryable: 409,
   queue_full: 429,
   draining: 503,
-  not_retryable: 409,
+  no_fetch_handler: 404,
+  handler_failed: 500,
+  handler_timed_out: 504,
   invalid_function: 422,
   javascript_required: 415,
 };

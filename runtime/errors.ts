@@ -13,8 +13,10 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'already_terminal'
-  /** A replay of a task that is not failed or cancelled (409). */
   | 'not_retryable'
+  | 'no_fetch_handler'
+  | 'handler_failed'
+  | 'handler_timed_out'
   /** A deploy the loader refused: syntax error, throws at load, no default export, bad config. */
   | 'invalid_function'
   /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */
@@ -51,6 +53,19 @@ export const draining = () =>
 export const alreadyTerminal = (id: string, status: string) =>
   new EbbflowError('already_terminal', `task "${id}" has already ended (${status})`);
 
+export const notRetryable = (id: string, status: string) =>
+  new EbbflowError(
+    'not_retryable',
+    `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
+  );
+
+/** A listing cursor (`before`) that names no live task. */
+export const unknownCursor = (id: string) =>
+  new EbbflowError(
+    'invalid_argument',
+    `before: no task with id "${id}" (unknown or expired); start again without it`,
+  );
+
 /** An option error that names the option and the bad value, as p-queue and piscina do. */
 export const invalidOption = (option: string, expected: string, value: unknown) =>
   new EbbflowError(
@@ -69,3 +84,7 @@ export const describeValue = (value: unknown): string => {
     return String(value);
   }
 };
+
+/** The message of anything thrown: an Error's own, else the value as text. */
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -3,7 +3,17 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
-import type { FailureCode, TaskLog } from './backend/types.ts';
+import type {
+  FailureCode,
+  RetryPolicy,
+  TaskEnding,
+  TaskLog,
+  TaskPage,
+  TaskQuery,
+} from './backend/types.ts';
+
+/** How an ephemeral run ended (`Runtime.runEphemeral`): a completed or failed `TaskEnding`. */
+export type RunEnding = Extract<TaskEnding, { status: 'completed' | 'failed' }>;
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -58,6 +68,11 @@ export interface FunctionConfig {
   /** Heap limit of one worker in MiB (enforced on Node). @default runtime's memoryLimitMb */
   memoryLimitMb?: number;
   /**
+   * Runs of a task in all, and the first retry's wait (v2 retries); a task's own `retry` wins.
+   * @default { attempts: 1, backoffMs: 1000 } (no retry)
+   */
+  retry?: { attempts: number; backoffMs?: number };
+  /**
    * What the function's workers may reach beyond reading their own folder. Enforced by Deno's
    * worker sandbox; `env` also decides which variables workers see on Node and Bun.
    */
@@ -86,6 +101,8 @@ export interface ResolvedFunctionConfig {
   maxQueue: number;
   concurrency: number;
   memoryLimitMb: number;
+  /** Retries of its tasks unless a task sets its own (v2). */
+  retry: RetryPolicy;
   /** Present only when the module's config grants something. */
   permissions?: FunctionPermissions;
 }
@@ -170,7 +187,29 @@ export interface SubmitOptions {
   id?: string;
   /** Run timeout for this task in ms; wins over the function's `config.timeoutMs`. */
   timeoutMs?: number;
+  /** Retries for this task (v2); wins over the function's `config.retry`. */
+  retry?: { attempts: number; backoffMs?: number };
 }
+
+/** A line a function printed, as a live event (`taskId` is absent for an HTTP call). */
+export interface LogEvent extends TaskLog {
+  taskId?: string;
+  function: string;
+  /** For an HTTP call to a function's `fetch`: `METHOD /path`. */
+  request?: string;
+}
+
+/** What `Runtime.subscribe` listeners are told. */
+export type RuntimeEvent =
+  /** A task changed state (queued, running, terminal); the whole record. */
+  | { type: 'task'; data: TaskRecord }
+  /** A scaling decision, as kept in `stats().scalingEvents`. */
+  | { type: 'scale'; data: ScalingEvent }
+  /** Once a second while anyone listens. */
+  | { type: 'stats'; data: PoolStats }
+  | { type: 'log'; data: LogEvent };
+
+export type RuntimeListener = (event: RuntimeEvent) => void;
 
 /** The in-process API: what the HTTP layer (and any embedding program) calls. */
 export interface Runtime {
@@ -183,16 +222,50 @@ export interface Runtime {
    * timeout), `duplicate_id`, `queue_full` or `draining`. Returns the record, status `queued`
    * (or already `failed` when the function is unavailable).
    */
-  submit(name: string, args: unknown[], options?: SubmitOptions): TaskRecord;
+  submit(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** Submit and resolve with the terminal record. Throws as `submit` does. */
   call(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** A task's record, or `undefined` when the id is unknown or expired. */
-  result(id: string): TaskRecord | undefined;
+  result(id: string): Promise<TaskRecord | undefined>;
   /** Resolve as soon as the task is terminal, or after `ms` with its record as it is then. */
   wait(id: string, ms: number): Promise<TaskRecord | undefined>;
-  /** Cancel a queued or running task (a running one's worker is replaced). */
-  cancel(id: string): TaskRecord;
+  /**
+   * Cancel a queued or running task (a running one's worker is replaced). Throws
+   * `unknown_task` or `already_terminal`.
+   */
+  cancel(id: string): Promise<TaskRecord>;
+  /** Records, newest first, filtered (`GET /tasks`). Throws `invalid_argument` for a bad cursor. */
+  list(query: TaskQuery): Promise<TaskPage>;
+  /**
+   * Run a failed or cancelled task again as a new task (`retryOf` set). Throws `unknown_task`,
+   * `not_retryable`, `unknown_function`, `queue_full` or `draining`.
+   */
+  retry(id: string): Promise<TaskRecord>;
+  /**
+   * Run `name` once through its pool (workers, scaling, timeout, counters) with no backend
+   * record: for HTTP-handler calls. Resolves with how the run ended (never rejects for a failed
+   * run); throws `unknown_function` or `draining`.
+   */
+  runEphemeral(name: string, args: unknown[], options?: { timeoutMs?: number }): Promise<RunEnding>;
   stats(): PoolStats;
+  /**
+   * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);
+   * returns the unsubscribe function.
+   */
+  onScale(listener: (event: ScalingEvent) => void): () => void;
+  /**
+   * Be told of task state changes, scaling decisions, printed lines and (once a second) stats.
+   * Returns the unsubscribe function. Listeners must return quickly. `onClose` is told once
+   * when the runtime has shut down (live streams end then, so a server can close).
+   */
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void;
+  /**
+   * Answer an HTTP request with the function's `fetch` export, through its pool (same workers,
+   * scaling, timeout and counters as tasks; no record kept). Throws `unknown_function`,
+   * `no_fetch_handler`, `queue_full` or `draining`; a handler that throws rejects with
+   * `handler_failed`, one past its timeout with `handler_timed_out`.
+   */
+  handle(name: string, request: Request): Promise<Response>;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**

@@ -7,7 +7,6 @@
 import type { Hono } from 'hono';
 import { EdgeRuntime } from '../../runtime/host/workerd/edge-runtime.ts';
 import type { EdgeEnv } from '../../runtime/host/workerd/env.ts';
-import type { Runtime } from '../../runtime/index.ts';
 import { createApp } from '../app.ts';
 import { Metrics } from '../metrics.ts';
 import { parseSettings } from '../settings.ts';
@@ -31,8 +30,7 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
   const runtime = new EdgeRuntime(env, ctx);
   const metrics = new Metrics();
   const app = createApp({
-    // The edge runtime is asynchronous throughout, as the v2 `Runtime` is.
-    runtime: runtime as unknown as Runtime,
+    runtime,
     metrics,
     maxBodyBytes: settings?.maxBodyBytes,
     token: settings?.token,

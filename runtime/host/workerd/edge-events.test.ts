@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { until } from '../../../test/support/wait.ts';
-import type { TaskRecord } from '../../types.ts';
+import type { PoolStats, TaskRecord } from '../../types.ts';
 import { type EdgeEvent, EdgeEvents } from './edge-events.ts';
 
 /** A shard's feed the test writes to, and whether its reader cancelled it. */
@@ -35,10 +35,9 @@ const record = (id: string, status: TaskRecord['status'], extra = {}): TaskRecor
 describe('edge events', () => {
   it('Should tell task changes of every shard, the lines of ended tasks, and stats', async () => {
     const shards = [feed(), feed()];
-    let statsAsked = 0;
     const events = new EdgeEvents({
       feeds: () => shards.map((s) => Promise.resolve(s.stream)),
-      stats: async () => ({ asked: ++statsAsked }),
+      stats: async () => ({ activeWorkers: 0 }) as PoolStats,
     });
     const seen: EdgeEvent[] = [];
     const stop = events.subscribe((event) => seen.push(event));
@@ -73,7 +72,7 @@ describe('edge events', () => {
         opened++;
         return [Promise.resolve(shard.stream)];
       },
-      stats: async () => ({}),
+      stats: async () => ({}) as PoolStats,
     });
     const first: string[] = [];
     const second: string[] = [];

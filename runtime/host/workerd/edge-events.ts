@@ -4,22 +4,16 @@
  * `stats` is read from every shard once a second. Nothing is read while nobody listens.
  * @module
  */
-import type { TaskRecord } from '../../types.ts';
+import type { PoolStats, RuntimeEvent, TaskRecord } from '../../types.ts';
 
-/** The events of the runtime contract (`Runtime.subscribe`), as the edge produces them. */
-export type EdgeEvent =
-  | { type: 'task'; data: TaskRecord }
-  | { type: 'stats'; data: unknown }
-  | {
-      type: 'log';
-      data: { taskId: string; function: string; at: number; level: string; message: string };
-    };
+/** The events of the runtime contract (`Runtime.subscribe`); the edge has no `scale` events. */
+export type EdgeEvent = RuntimeEvent;
 
 export interface EventSources {
   /** One stream of NDJSON records per shard. */
   feeds(): Promise<ReadableStream<Uint8Array>>[];
   /** Fresh stats (every shard asked). */
-  stats(): Promise<unknown>;
+  stats(): Promise<PoolStats>;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

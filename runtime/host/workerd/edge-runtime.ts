@@ -8,6 +8,7 @@
  * @module
  */
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import { toRetryPolicy } from '../../backend/retry.ts';
 import type { NewTask, RetryPolicy, TaskPage, TaskQuery } from '../../backend/types.ts';
 import { EbbflowError, unknownFunction, unknownTask } from '../../errors.ts';
 import { isTaskId } from '../../names.ts';
@@ -15,6 +16,9 @@ import { resolveFunctionConfig } from '../../options.ts';
 import type {
   FunctionInfo,
   ResolvedFunctionConfig,
+  RunEnding,
+  Runtime,
+  ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from '../../types.ts';
@@ -23,7 +27,7 @@ import { unwrap } from './answer.ts';
 import { type EdgeEvent, EdgeEvents } from './edge-events.ts';
 import { type EdgeStats, edgeStats, mergeCounts } from './edge-stats.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
-import { Isolates } from './isolates.ts';
+import { Isolates, messageOf } from './isolates.ts';
 import type { FunctionEntry, FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { gateOf, type ShardCounts, type TaskShard } from './task-object.ts';
 
@@ -37,7 +41,7 @@ interface EdgeFunction {
   error?: string;
 }
 
-export class EdgeRuntime {
+export class EdgeRuntime implements Runtime {
   #env: EdgeEnv;
   #defaults: EdgeDefaults;
   #shards: number;
@@ -46,8 +50,8 @@ export class EdgeRuntime {
   #counts: ShardCounts = {};
   #woken: Promise<void> | undefined;
   #loading: Promise<void> | undefined;
-  /** Code of HTTP-handler functions by name and version, so a handler reads the registry once. */
-  #code = new Map<string, Promise<FunctionRecord | undefined>>();
+  /** Code of functions run here (handlers, ephemeral runs) by name and version. */
+  #codes = new Map<string, Promise<FunctionRecord | undefined>>();
   #isolates: Isolates;
   #events = new EdgeEvents({
     feeds: () => Array.from({ length: this.#shards }, (_, i) => this.#shard(i).events()),
@@ -142,7 +146,7 @@ export class EdgeRuntime {
   }
 
   /** No scaling decisions are made here: the platform scales (nothing is ever told). */
-  onScale(_listener: (event: unknown) => void): () => void {
+  onScale(_listener: (event: ScalingEvent) => void): () => void {
     return () => {};
   }
 
@@ -155,7 +159,7 @@ export class EdgeRuntime {
       function: name,
       args,
       timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
-      retry: options.retry ?? retryOf(fn.entry.config),
+      retry: options.retry ? toRetryPolicy(options.retry) : fn.config.retry,
       version: fn.entry.version,
       maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
     };
@@ -242,26 +246,85 @@ export class EdgeRuntime {
     } as FunctionInfo;
   }
 
-  /** A function's HTTP handler (its `fetch` export), in its isolate. */
+  /**
+   * A function's HTTP handler (its `fetch` export), in its isolate, within the function's
+   * timeout. Throws `no_fetch_handler`, `handler_failed` or `handler_timed_out` as elsewhere.
+   */
   async handle(name: string, request: Request): Promise<Response> {
     const fn = this.#functions.get(name);
     if (!fn) throw unknownFunction(name);
-    const key = `${name}#${fn.entry.version}`;
-    let pending = this.#code.get(key);
-    if (!pending) {
-      pending = this.#registry().code(name);
-      this.#code.set(key, pending);
-      pending.catch(() => this.#code.delete(key));
+    if (fn.error) {
+      throw new EbbflowError('handler_failed', `function "${name}" is unavailable: ${fn.error}`);
     }
-    const code = await pending;
-    if (!code || code.deleted) throw unknownFunction(name);
-    const answer = await this.#isolates.handle(code, fn.config.permissions, request);
-    // A response from another isolate has immutable headers; the app adds its CORS headers.
-    return new Response(answer.body, answer);
+    if (!fn.entry.handler) {
+      throw new EbbflowError(
+        'no_fetch_handler',
+        `function "${name}" has no fetch export, so it does not answer HTTP requests`,
+      );
+    }
+    const code = await this.#code(name, fn);
+    const { timeoutMs } = fn.config;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new EbbflowError(
+              'handler_timed_out',
+              `function "${name}": timed out after ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      const answer = await Promise.race([
+        this.#isolates.handle(code, fn.config.permissions, request, timeoutMs),
+        late,
+      ]);
+      // A response from another isolate has immutable headers; the app adds its CORS headers.
+      return new Response(answer.body, answer);
+    } catch (error) {
+      if (error instanceof EbbflowError) throw error;
+      throw new EbbflowError('handler_failed', `function "${name}" failed: ${messageOf(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One run with no record kept: in the function's isolate here, within its timeout. */
+  async runEphemeral(
+    name: string,
+    args: unknown[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<RunEnding> {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    const code = await this.#code(name, fn);
+    const startedAt = Date.now();
+    const outcome = await this.#isolates.run(
+      code,
+      fn.config.permissions,
+      args,
+      options.timeoutMs ?? fn.config.timeoutMs,
+      new Promise<string>(() => {}),
+    );
+    const ran = { startedAt, endedAt: Date.now(), workerId: outcome.workerId };
+    const logs = outcome.logs ? { logs: outcome.logs } : {};
+    return outcome.ok
+      ? {
+          status: 'completed',
+          result: outcome.result,
+          executionTime: outcome.executionTime,
+          ...ran,
+          ...logs,
+        }
+      : { status: 'failed', error: outcome.error, errorCode: outcome.code, ...ran, ...logs };
   }
 
   /** Task changes from every shard, their printed lines, and stats once a second. */
-  subscribe(listener: (event: EdgeEvent) => void): () => void {
+  subscribe(listener: (event: EdgeEvent) => void, _onClose?: () => void): () => void {
+    // `onClose` is for a runtime that shuts down; the edge's never does (nothing to drain).
     return this.#events.subscribe(listener);
   }
 
@@ -309,6 +372,20 @@ export class EdgeRuntime {
     this.#counts = mergeCounts(all);
   }
 
+  /** A function's current code, read from the registry once per version. */
+  async #code(name: string, fn: EdgeFunction): Promise<FunctionRecord> {
+    const key = `${name}#${fn.entry.version}`;
+    let pending = this.#codes.get(key);
+    if (!pending) {
+      pending = this.#registry().code(name);
+      this.#codes.set(key, pending);
+      pending.catch(() => this.#codes.delete(key));
+    }
+    const code = await pending;
+    if (!code || code.deleted) throw unknownFunction(name);
+    return code;
+  }
+
   #registry(): FunctionRegistry {
     const ns = this.#env.FUNCTIONS as DurableObjectNamespace;
     return ns.get(ns.idFromName('registry')) as unknown as FunctionRegistry;
@@ -350,14 +427,4 @@ const checkTask = (args: unknown[], { id, timeoutMs }: SubmitOptions): void => {
   ) {
     throw invalid('timeoutMs must be an integer from 1 to 2147483647');
   }
-};
-
-/** A function's `config.retry` when it is well-formed; no retry otherwise. */
-const retryOf = (config: unknown): RetryPolicy => {
-  const retry = (config as { retry?: Partial<RetryPolicy> } | null)?.retry;
-  const attempts = retry?.attempts;
-  const backoffMs = retry?.backoffMs ?? 0;
-  return Number.isSafeInteger(attempts) && Number.isSafeInteger(backoffMs)
-    ? { attempts: attempts as number, backoffMs }
-    : { attempts: 1, backoffMs: 0 };
 };

@@ -118,10 +118,16 @@ export class Isolates {
     return outcome;
   }
 
-  /** Send the function's HTTP handler a request (its `fetch` export). */
-  handle(code: FunctionCode, permissions: FunctionPermissions | undefined, request: Request) {
+  /** Send the function's HTTP handler a request (its `fetch` export), with a CPU limit. */
+  handle(
+    code: FunctionCode,
+    permissions: FunctionPermissions | undefined,
+    request: Request,
+    timeoutMs: number,
+  ): Promise<Response> {
+    const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
     return this.#stub(code, permissions)
-      .getEntrypoint()
+      .getEntrypoint(undefined, { limits })
       .fetch(request as never) as unknown as Promise<Response>;
   }
 
