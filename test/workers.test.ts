@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
 import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
 import { type Json, launch, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
+import { collectUntil, readSse } from './support/sse.ts';
 import { until } from './support/wait.ts';
 
 /** wrangler without a network: no metrics, reports or update check. */
@@ -172,5 +173,58 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
     const bundle = readFileSync(join(outdir, 'workers.js'), 'utf8');
     expect(bundle).toMatch(/export\s*\{[^}]*\bFunctionRegistry\b/);
     expect(bundle).toMatch(/"name":\s*"flaky"/);
+  }, 120_000);
+
+  it('Should list tasks of every shard newest first, replay a failed one, serve a handler and stream events', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const events = await fetch(`${server.url}/events?types=task,log`);
+      expect(events.status).toBe(200);
+      const stream = readSse(events);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await api.post('/functions/chatty/invoke', {
+          args: [`n${i}`],
+          id: `list-${i}`,
+        });
+        ids.push(res.body.id);
+      }
+      // Tasks live in different shards (by id hash); the listing merges them, page by page.
+      const first = await api.get('/tasks?function=chatty&limit=3');
+      expect(first.body.tasks.map((t: Json) => t.id)).toEqual(['list-4', 'list-3', 'list-2']);
+      const second = await api.get(`/tasks?function=chatty&limit=3&before=${first.body.next}`);
+      expect(second.body.tasks.map((t: Json) => t.id)).toEqual(['list-1', 'list-0']);
+      expect(second.body.next).toBeUndefined();
+      // Live events came from the shards: each task's states and its printed lines.
+      const seen = await collectUntil(
+        stream,
+        (_, all) => all.filter((e) => e.event === 'log').length >= 10,
+      );
+      const states = seen
+        .filter((e) => e.event === 'task' && (e.data as Json).id === 'list-0')
+        .map((e) => (e.data as Json).status);
+      expect(states).toEqual(['queued', 'running', 'completed']);
+      expect(seen.find((e) => e.event === 'log')?.data).toMatchObject({
+        taskId: 'list-0',
+        function: 'chatty',
+        level: 'log',
+        message: 'hello n0',
+      });
+      // A failed task runs again as a new task (in whichever shard its new id lands).
+      const failed = await api.post('/functions/broken/invoke', {});
+      const replay = await api.post(`/tasks/${failed.body.id}/retry`);
+      expect(replay.status).toBe(202);
+      expect(replay.body).toMatchObject({ retryOf: failed.body.id, status: 'queued' });
+      expect(await api.settle(replay.body.id)).toMatchObject({ status: 'failed' });
+      const done = await api.post(`/tasks/${ids[0]}/retry`);
+      expect(done.status).toBe(409);
+      // An HTTP handler in its own isolate: status, headers and body as it made them.
+      const handled = await fetch(`${server.url}/fn/web/a/b?c=1`, { method: 'POST', body: 'hi' });
+      expect(handled.status).toBe(201);
+      expect(handled.headers.get('x-handled-by')).toBe('web');
+      expect(await handled.text()).toBe('POST /a/b?c=1 hi');
+      const none = await api.get('/fn/chatty/');
+      expect(none.status).toBe(404);
+      expect(none.body.error.code).toBe('no_fetch_handler');
+    });
   }, 120_000);
 });
