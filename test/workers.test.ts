@@ -6,10 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
 import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
 import { type Json, launch, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
@@ -34,6 +34,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
   it('Should keep accepted tasks across a restart and finish them, running ones again', async () => {
     // One shard, two lanes for `slow` (concurrency 2 × maxWorkers 1): two run, four wait.
     const state = mkdtempSync(join(tmpdir(), 'ebbflow-restart-'));
+    onTestFinished(() => rmSync(state, { recursive: true, force: true }));
     const env = { ...ENV, EBBFLOW_SHARDS: '1', EBBFLOW_WORKERS_STATE: state };
     const first = await startServer(WORKERS, env);
     const ids: string[] = [];
@@ -162,6 +163,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
 
   it('Should build for deploy offline (wrangler deploy --dry-run) with its bindings', async () => {
     const outdir = mkdtempSync(join(tmpdir(), 'ebbflow-dry-run-'));
+    onTestFinished(() => rmSync(outdir, { recursive: true, force: true }));
     const run = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
       cwd: ROOT,
       encoding: 'utf8',

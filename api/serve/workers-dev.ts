@@ -7,8 +7,7 @@
  * compiled once at start: restart it after editing them (or run `wrangler dev`, which rebuilds).
  * @module
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stop as stopEsbuild } from 'esbuild';
 import { unstable_startWorker } from 'wrangler';
@@ -42,9 +41,15 @@ const vars = Object.fromEntries(
 );
 
 // Built here, into a file of this process's own, so servers of different folders can run side
-// by side; wrangler.toml's build command (for `wrangler dev` and `deploy`) is skipped.
-const built = await mkdtemp(join(tmpdir(), 'ebbflow-functions-'));
-const bundle = join(built, 'functions.js');
+// by side; wrangler.toml's build command (for `wrangler dev` and `deploy`) is skipped. Files of
+// servers that were killed before they could remove theirs are removed first.
+const builds = join(ROOT, '.wrangler', 'ebbflow');
+await mkdir(builds, { recursive: true });
+for (const file of await readdir(builds)) {
+  const pid = Number(/^functions\.(\d+)\.js$/.exec(file)?.[1]);
+  if (pid && !alive(pid)) await rm(join(builds, file), { force: true });
+}
+const bundle = join(builds, `functions.${process.pid}.js`);
 const folder = resolve(process.env.EBBFLOW_FUNCTIONS || './functions');
 for (const warning of await writeBundle(folder, bundle)) console.warn(`ebbflow: ${warning}`);
 // esbuild's service process is not needed again; left running it panics when this one exits.
@@ -70,8 +75,17 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await worker.dispose();
-  await rm(built, { recursive: true, force: true });
+  await rm(bundle, { force: true });
   process.exit(0);
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

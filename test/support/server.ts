@@ -5,7 +5,7 @@
  * way; flags, where a test needs them, follow the command.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,8 @@ export interface ServerRuntime {
   command: readonly string[];
   /** Why this runtime is not tested in this run, or undefined when it is. */
   missing: string | undefined;
-  /** Variables each launch gets before the test's own (e.g. a fresh state folder). */
-  freshEnv?: () => Record<string, string>;
+  /** Variables each launch gets before the test's own (a fresh state folder), and their cleanup. */
+  freshEnv?: () => { env: Record<string, string>; dispose: () => void };
   /** Checks of the shared suites that cannot hold here, by test title, each with its reason. */
   unsupported?: Readonly<Record<string, string>>;
 }
@@ -70,7 +70,13 @@ const WORKERS_TARGET: ServerRuntime = {
   readme: 'npm run dev:workers',
   command: ['npm', 'run', 'dev:workers', '--'],
   missing: undefined,
-  freshEnv: () => ({ EBBFLOW_WORKERS_STATE: mkdtempSync(join(tmpdir(), 'ebbflow-workers-')) }),
+  freshEnv: () => {
+    const state = mkdtempSync(join(tmpdir(), 'ebbflow-workers-'));
+    return {
+      env: { EBBFLOW_WORKERS_STATE: state },
+      dispose: () => rmSync(state, { recursive: true, force: true }),
+    };
+  },
   unsupported: {
     'Should drain on SIGTERM: finish running work, answer 503 for new work, exit 0':
       'a Worker has no process to signal: the platform drains it, and tasks live on in the Durable Objects (npm run dev:workers exits 0 on SIGTERM without a drain)',
@@ -142,6 +148,7 @@ export const launch = (
   args: readonly string[] = [],
 ): Launch => {
   const [command, ...rest] = runtime.command as [string, ...string[]];
+  const fresh = runtime.freshEnv?.();
   const child = spawn(command, [...rest, ...args], {
     cwd: ROOT,
     env: {
@@ -149,7 +156,7 @@ export const launch = (
       PORT: '0',
       HOST: '127.0.0.1',
       NO_COLOR: '1',
-      ...runtime.freshEnv?.(),
+      ...fresh?.env,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,6 +174,8 @@ export const launch = (
   });
   // 'close' rather than 'exit', so everything printed has been read by then.
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  // The launcher ends after the server it started: what the launch was given goes then.
+  if (fresh) void exited.then(fresh.dispose);
   const kill = () => {
     try {
       process.kill(-(child.pid as number), 'SIGKILL');
