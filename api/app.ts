@@ -11,6 +11,7 @@ import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { functionRoutes } from './routes/functions.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -23,6 +24,10 @@ export interface AppOptions {
   token?: string;
   /** `*`, one origin, or a comma-separated list of origins. @default '*' */
   corsOrigin?: string;
+  /** Deploys and deletes need it (and it works wherever `token` does); unset turns them off. */
+  adminToken?: string;
+  /** Deployed sources above this get 413. @default 1048576 */
+  maxFunctionBytes?: number;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
 }
@@ -31,7 +36,7 @@ export interface AppOptions {
 const ROUTES = {
   '/health': 'GET',
   '/functions': 'GET',
-  '/functions/:name': 'GET',
+  '/functions/:name': 'GET, PUT, DELETE',
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
@@ -46,14 +51,21 @@ const ROUTES = {
  * const app = createApp({ runtime, metrics });
  */
 export const createApp = (options: AppOptions): Hono => {
-  const { runtime, metrics, maxBodyBytes = 1_048_576, token, corsOrigin = '*' } = options;
+  const {
+    runtime,
+    metrics,
+    maxBodyBytes = 1_048_576,
+    token,
+    adminToken,
+    corsOrigin = '*',
+  } = options;
   const log = options.log ?? ((m: string) => console.error(m));
   const app = new Hono();
 
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -75,7 +87,7 @@ export const createApp = (options: AppOptions): Hono => {
     const route = matchedRoutes(c).find((r) => r.path !== '/*' && r.path !== '*')?.path;
     metrics.request(c.req.method, route ?? 'unmatched', c.res.status);
   });
-  if (token !== undefined) app.use(bearerAuth(token));
+  if (token !== undefined) app.use(bearerAuth(token, ...(adminToken ? [adminToken] : [])));
   const tooLarge = () => {
     throw new ApiError(413, 'payload_too_large', `the body is larger than ${maxBodyBytes} bytes`);
   };
@@ -86,6 +98,8 @@ export const createApp = (options: AppOptions): Hono => {
     // With a Content-Length the header decides, and GET/HEAD carry no body. Only the rest (a
     // chunked body, or a Request built without the header) goes through bodyLimit: it opens the
     // body stream, which makes @hono/node-server build a full Request (~30 µs a request, bench/).
+    // A deploy (the only PUT) has its own limit, EBBFLOW_MAX_FUNCTION_BYTES (routes/functions.ts).
+    if (c.req.method === 'PUT') return next();
     const length = c.req.header('Content-Length');
     if (length !== undefined && c.req.header('Transfer-Encoding') === undefined) {
       return Number.parseInt(length, 10) > maxBodyBytes ? tooLarge() : next();
@@ -138,6 +152,14 @@ export const createApp = (options: AppOptions): Hono => {
   });
 
   app.delete('/tasks/:id', (c) => c.json(runtime.cancel(taskId(c.req.param('id')))));
+
+  functionRoutes(app, {
+    runtime,
+    adminToken,
+    token,
+    maxFunctionBytes: options.maxFunctionBytes,
+    log,
+  });
 
   app.get('/stats', (c) => c.json(runtime.stats()));
 

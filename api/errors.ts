@@ -20,7 +20,10 @@ export type ApiErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
-  | 'internal';
+  | 'internal'
+  | 'unsupported_media_type'
+  | 'deploy_disabled'
+  | 'forbidden';
 
 /** One problem with a request, naming where it is (`args`, `timeoutMs`, `wait`, ...). */
 export interface Detail {
@@ -63,6 +66,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   already_terminal: 409,
   queue_full: 429,
   draining: 503,
+  invalid_function: 422,
+  deploy_unsupported: 501,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -83,6 +83,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
     metrics,
     maxBodyBytes: s.maxBodyBytes,
     token: s.token,
+    adminToken: s.adminToken,
+    maxFunctionBytes: s.maxFunctionBytes,
     corsOrigin: s.corsOrigin,
     log,
   });

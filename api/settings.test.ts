@@ -26,6 +26,7 @@ describe('parseSettings', () => {
       functions: './functions',
       maxBodyBytes: 1_048_576,
       corsOrigin: '*',
+      maxFunctionBytes: 1_048_576,
     });
   });
 
@@ -47,6 +48,8 @@ describe('parseSettings', () => {
       drainTimeoutMs: '0',
       token: 'abc',
       corsOrigin: 'https://a.example',
+      adminToken: 'root',
+      maxFunctionBytes: '4096',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);

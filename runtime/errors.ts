@@ -12,7 +12,11 @@ export type ErrorCode =
   | 'duplicate_id'
   | 'queue_full'
   | 'draining'
-  | 'already_terminal';
+  | 'already_terminal'
+  /** A deployed source that does not load or check (HTTP 422): the loader's message says why. */
+  | 'invalid_function'
+  /** The runtime's function source cannot be written (deploys need a folder). */
+  | 'deploy_unsupported';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';
@@ -63,3 +67,10 @@ export const describeValue = (value: unknown): string => {
     return String(value);
   }
 };
+
+export const invalidFunction = (name: string, why: string) =>
+  new EbbflowError('invalid_function', `function "${name}" was not deployed: ${why}`);
+
+export const deployUnsupported = (
+  why = 'this runtime’s functions come from a source that cannot be written (deploys need a functions folder)',
+) => new EbbflowError('deploy_unsupported', why);

@@ -42,6 +42,8 @@ const LOAD_TIMEOUT_MS = 30_000;
 export class FunctionPool {
   status: FunctionStatus = 'ready';
   error?: string;
+  /** The function's version these workers run (set by the registry; tasks are stamped with it). */
+  version?: number;
   readonly workers = new Set<WorkerHandle>();
   tasksCompleted = 0;
   tasksFailed = 0;
@@ -62,6 +64,9 @@ export class FunctionPool {
   #closing = false;
   /** Workers the scaler retires: fed nothing more, stopped once their tasks in flight end. */
   #retiring = new Set<WorkerHandle>();
+  /** Set by `end`: another version took over, or the function was deleted. */
+  #ending = false;
+  #successor: ((task: Task) => void) | undefined;
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
   #events: HandleEvents;
@@ -88,6 +93,7 @@ export class FunctionPool {
           void handle.stop('the worker was retired by the scaler');
         }
         this.#refill(handle);
+        this.#retireIfDone(handle);
       },
       timedOut: (task, handle) => this.#onTimeout(task, handle),
       dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
@@ -127,6 +133,36 @@ export class FunctionPool {
   }
 
   /**
+   * Stop serving as the function's current version (a new version took over, or the function
+   * was deleted): no more scaling; running tasks finish here and their workers then retire.
+   * With a `successor`, queued tasks (and any a dead worker never began) move to it; without
+   * one (a delete) they still run here first.
+   */
+  end(successor?: (task: Task) => void): void {
+    this.#ending = true;
+    this.#successor = successor;
+    if (successor) {
+      for (let task = this.#queue.shift(); task; task = this.#queue.shift()) {
+        if (task.status === 'queued') successor(task);
+      }
+      this.#queued = 0;
+    }
+    for (const worker of this.workers) this.#retireIfDone(worker);
+  }
+
+  /** Ended, and every worker is gone. */
+  get ended(): boolean {
+    return this.#ending && this.workers.size === 0;
+  }
+
+  #retireIfDone(worker: WorkerHandle): void {
+    if (!this.#ending || this.#queued > 0 || worker.inflight.size > 0) return;
+    // One still starting is looked at again once it has started.
+    if (worker.state === 'ready')
+      void worker.stop('the function has a new version, or was deleted');
+  }
+
+  /**
    * Start one worker to read the module's `config` export, then stop it: config decides the
    * memory limit and concurrency that real workers start with. Rejects with the loader's message.
    */
@@ -161,6 +197,7 @@ export class FunctionPool {
   }
 
   enqueue(task: Task): void {
+    task.version = this.version;
     this.#queue.push(task);
     this.#queued++;
     if (!this.#dispatchQueued) {
@@ -205,6 +242,8 @@ export class FunctionPool {
   /** Spawn up to `count` workers within this pool's max and the runtime's budget. */
   grow(count: number): number {
     let spawned = 0;
+    // An ended pool only starts a worker to finish tasks it accepted and has no worker for.
+    if (this.#ending && (this.#successor || this.workerCount > 0)) return 0;
     while (spawned < count && this.#active && !this.#closing && this.status === 'ready') {
       if (this.workerCount >= this.config.maxWorkers || !this.deps.budget.tryAcquire()) break;
       this.#spawn();
@@ -325,7 +364,10 @@ export class FunctionPool {
         this.coldStarts++;
         this.lastColdStartMs = (handle.readyAt as number) - handle.spawnedAt;
         if (this.#closing) void handle.stop('the runtime shut down');
-        else this.#dispatch();
+        else {
+          this.#dispatch();
+          this.#retireIfDone(handle);
+        }
       },
       (error: unknown) => {
         void handle.stop('the worker failed to start');
@@ -474,10 +516,19 @@ export class FunctionPool {
       task.status = 'queued';
       task.startedAt = undefined;
       task.workerId = undefined;
+      if (this.#successor) {
+        this.#successor(task);
+        continue;
+      }
       this.#queue.unshift(task);
       this.#queued++;
     }
     if (this.#closing || !this.#active || this.status !== 'ready') return;
+    if (this.#ending) {
+      this.#dispatch();
+      this.deps.roomFreed?.();
+      return;
+    }
     this.ensureMin();
     this.#dispatch();
     this.deps.roomFreed?.();

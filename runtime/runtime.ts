@@ -13,15 +13,17 @@ import {
   unknownFunction,
   unknownTask,
 } from './errors.ts';
+import { FunctionRegistry } from './functions.ts';
+import type { FunctionEntry } from './host/types.ts';
 import { ScalingMonitor } from './monitor.ts';
-import { isTaskId } from './names.ts';
+import { isFunctionName, isTaskId } from './names.ts';
 import {
   type ResolvedOptions,
   type RuntimeOptions,
   resolveFunctionConfig,
   resolveOptions,
 } from './options.ts';
-import { FunctionPool } from './pool.ts';
+import { FunctionPool, type PoolDeps } from './pool.ts';
 import { MemoryTaskStore, type TaskStore } from './store.ts';
 import { Task, toRecord } from './task.ts';
 import type {
@@ -48,7 +50,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
 
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
-  #pools = new Map<string, FunctionPool>();
+  #registry: FunctionRegistry;
+  #poolDeps: PoolDeps;
   #store: TaskStore;
   #budget: WorkerBudget;
   #workerIds = 0;
@@ -62,24 +65,15 @@ class EbbflowRuntime implements Runtime {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
     this.#monitor = new ScalingMonitor({
-      pools: () => this.#pools.values(),
+      pools: () => this.#registry.pools(),
       budget: this.#budget,
       host: o.host,
       options: o,
     });
     this.#store =
       o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
-  }
-
-  get draining(): boolean {
-    return this.#draining;
-  }
-
-  async load(): Promise<void> {
-    const { entries, warnings } = await this.#o.source.list();
-    for (const warning of warnings) this.#o.log(warning);
-    const deps = {
-      host: this.#o.host,
+    this.#poolDeps = {
+      host: o.host,
       budget: this.#budget,
       nextWorkerId: () => ++this.#workerIds,
       settled: (task: Task) => this.#settled(task),
@@ -89,37 +83,59 @@ class EbbflowRuntime implements Runtime {
       roomFreed: () => {
         if (!this.#draining) this.#warm();
       },
-      log: this.#o.log,
+      log: o.log,
     };
-    const provisional = resolveFunctionConfig(undefined, this.#o);
-    const pending = entries.map((entry) => async () => {
-      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
-      try {
-        const prepared = await this.#o.host.prepare(entry);
-        const ready = new FunctionPool(entry.name, provisional, prepared, deps);
-        const config = await ready.probe();
-        try {
-          ready.activate(resolveFunctionConfig(config, this.#o));
-        } catch (error) {
-          throw new Error(`the module's config is invalid: ${(error as Error).message}`);
-        }
-        this.#pools.set(entry.name, ready);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const reason = message.startsWith('the module')
-          ? message
-          : `the module failed to load: ${message}`;
+    this.#registry = new FunctionRegistry({
+      source: o.source,
+      load: (entry) => this.#loadPool(entry),
+      unavailable: (entry, reason) => {
+        const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
         pool.markUnavailable(reason);
         this.#o.log(`${entry.name}: unavailable: ${reason}`);
-        this.#pools.set(entry.name, pool);
-      }
+        return pool;
+      },
+      changed: () => {
+        if (!this.#draining) this.#warm();
+      },
+      draining: () => this.#draining,
+      log: o.log,
+      now: () => Date.now(),
     });
-    // Probes count against the ceiling, so no more run at once than it allows.
-    await runLimited(pending, Math.min(2, this.#budget.max));
-    this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  async load(): Promise<void> {
+    await this.#registry.start();
     this.#warm();
-    await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
+    await Promise.all(this.#registry.pools().map((pool) => pool.started()));
     this.#monitor.start();
+  }
+
+  #provisional() {
+    return resolveFunctionConfig(undefined, this.#o);
+  }
+
+  /** Prepare the module, read its config with a probe worker, and make an active pool. */
+  async #loadPool(entry: FunctionEntry): Promise<FunctionPool> {
+    try {
+      const prepared = await this.#o.host.prepare(entry);
+      const pool = new FunctionPool(entry.name, this.#provisional(), prepared, this.#poolDeps);
+      const config = await pool.probe();
+      try {
+        pool.activate(resolveFunctionConfig(config, this.#o));
+      } catch (error) {
+        throw new Error(`the module's config is invalid: ${(error as Error).message}`);
+      }
+      return pool;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        message.startsWith('the module') ? message : `the module failed to load: ${message}`,
+      );
+    }
   }
 
   /**
@@ -131,18 +147,18 @@ class EbbflowRuntime implements Runtime {
     let grew = true;
     while (grew && this.#budget.available > 0) {
       grew = false;
-      for (const pool of this.#pools.values()) {
+      for (const pool of this.#registry.pools()) {
         if (pool.workerCount < pool.config.minWorkers && pool.grow(1) > 0) grew = true;
       }
     }
   }
 
   functions(): FunctionInfo[] {
-    return [...this.#pools.values()].map((pool) => this.#info(pool));
+    return this.#registry.pools().map((pool) => this.#info(pool));
   }
 
   getFunction(name: string): FunctionInfo | undefined {
-    const pool = this.#pools.get(name);
+    const pool = this.#registry.get(name);
     return pool && this.#info(pool);
   }
 
@@ -156,7 +172,7 @@ class EbbflowRuntime implements Runtime {
       activeTasks: pool.activeTasks,
     };
     if (pool.error !== undefined) info.error = pool.error;
-    return info;
+    return Object.assign(info, this.#registry.describe(pool.name));
   }
 
   submit(name: string, args: unknown[], options: SubmitOptions = {}): TaskRecord {
@@ -171,7 +187,7 @@ class EbbflowRuntime implements Runtime {
 
   #submit(name: string, args: unknown[], { id, timeoutMs }: SubmitOptions): Task {
     if (this.#draining) throw draining();
-    const pool = this.#pools.get(name);
+    const pool = this.#registry.get(name);
     if (!pool) throw unknownFunction(name);
     if (!Array.isArray(args)) throw invalid('args must be an array');
     const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
@@ -208,6 +224,23 @@ class EbbflowRuntime implements Runtime {
     return task;
   }
 
+  async deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }> {
+    if (!isFunctionName(name)) throw invalid(`"${name}" is not a valid function name`);
+    const { created } = await this.#registry.deploy(name, source, language);
+    return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async remove(name: string): Promise<FunctionInfo> {
+    const info = this.getFunction(name);
+    if (!info) throw unknownFunction(name);
+    const version = await this.#registry.remove(name);
+    return { ...info, ...version, status: 'deleted' };
+  }
+
   result(id: string): TaskRecord | undefined {
     const task = this.#store.get(id);
     return task && toRecord(task);
@@ -236,7 +269,7 @@ class EbbflowRuntime implements Runtime {
     const task = this.#store.get(id);
     if (!task) throw unknownTask(id);
     if (task.terminal) throw alreadyTerminal(id, task.status);
-    (this.#pools.get(task.fn) as FunctionPool).cancel(task, Date.now());
+    this.#registry.poolOf(task)?.cancel(task, Date.now());
     return toRecord(task);
   }
 
@@ -248,7 +281,7 @@ class EbbflowRuntime implements Runtime {
     let completed = 0;
     let failed = 0;
     let weightedTime = 0;
-    for (const pool of this.#pools.values()) {
+    for (const pool of this.#registry.pools()) {
       const s = pool.stats();
       const utilization = this.#monitor.utilization(pool);
       if (utilization !== undefined) s.eventLoopUtilization = utilization;
@@ -309,18 +342,21 @@ class EbbflowRuntime implements Runtime {
         done();
       };
       this.#idleCheck = () => {
-        if ([...this.#pools.values()].every((pool) => pool.idle)) done();
+        if ([...this.#registry.all()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    this.#registry.close();
+    await Promise.all([...this.#registry.all()].map((pool) => pool.close(why)));
+    await this.#registry.dispose();
     await this.#o.host.dispose?.();
   }
 
   #settled(task: Task): void {
     this.#store.settled(task);
+    this.#registry.prune();
     if (this.#o.onTaskEnd) {
       try {
         this.#o.onTaskEnd(toRecord(task));
@@ -335,7 +371,8 @@ class EbbflowRuntime implements Runtime {
   // (idle at once, busy once its tasks end). When every other worker is still starting, none can
   // go yet: look again shortly, or the pool's queued tasks would wait for ever.
   #reclaim(pool: FunctionPool): void {
-    const donors = [...this.#pools.values()]
+    const donors = this.#registry
+      .pools()
       .filter((other) => other !== pool && other.workerCount > 0)
       .sort((a, b) => b.workerCount - a.workerCount);
     if (donors.length === 0) return;
@@ -357,11 +394,3 @@ const RECLAIM_RETRY_MS = 50;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const invalid = (message: string) => new EbbflowError('invalid_argument', message);
-
-const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
-  const queue = [...jobs];
-  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  });
-  await Promise.all(lanes);
-};

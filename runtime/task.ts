@@ -20,6 +20,8 @@ export class Task {
   timedOut?: boolean;
   executionTime?: number;
   workerId?: number;
+  /** The function's version that runs (or will run) it; a deploy moves queued tasks on. */
+  version?: number;
   /** Told once, when the task becomes terminal. */
   waiters?: Settled[];
 
@@ -81,5 +83,6 @@ export const toRecord = (task: Task): TaskRecord => {
   if (task.timedOut) record.timedOut = true;
   if (task.executionTime !== undefined) record.executionTime = task.executionTime;
   if (task.workerId !== undefined) record.workerId = task.workerId;
+  if (task.version !== undefined) record.version = task.version;
   return record;
 };

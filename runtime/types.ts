@@ -90,7 +90,8 @@ export interface ResolvedFunctionConfig {
   permissions?: FunctionPermissions;
 }
 
-export type FunctionStatus = 'ready' | 'unavailable';
+/** `deleted`: answered once by `remove`; a deleted function is no longer listed. */
+export type FunctionStatus = 'ready' | 'unavailable' | 'deleted';
 
 /** What `GET /functions/:name` answers. */
 export interface FunctionInfo extends ResolvedFunctionConfig {
@@ -101,6 +102,14 @@ export interface FunctionInfo extends ResolvedFunctionConfig {
   activeWorkers: number;
   queueSize: number;
   activeTasks: number;
+  /** Grows by one with each deploy (or hand edit) of this name; kept across restarts. */
+  version?: number;
+  /** SHA-256 of the module's source, hex. */
+  sha256?: string;
+  /** When this version was deployed or found (epoch ms). */
+  deployedAt?: number;
+  /** Why the last deploy or edit of this name was refused; the version above still serves. */
+  lastError?: string;
 }
 
 /** Counters and gauges of one function's pool. */
@@ -192,6 +201,22 @@ export interface Runtime {
   wait(id: string, ms: number): Promise<TaskRecord | undefined>;
   /** Cancel a queued or running task (a running one's worker is replaced). */
   cancel(id: string): TaskRecord;
+  /**
+   * Deploy `source` as function `name`: written beside the others, loaded and checked, then
+   * swapped in (new and queued tasks run on it; running ones finish on the old version). Resolves
+   * with its info and whether the name is new. Throws an `EbbflowError`: `invalid_function`
+   * (the loader's message; the old version keeps serving), `deploy_unsupported` or `draining`.
+   */
+  deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }>;
+  /**
+   * Delete function `name` and its file: new submissions get `unknown_function` at once, tasks
+   * already accepted finish. Resolves with its last info, status `deleted`.
+   */
+  remove(name: string): Promise<FunctionInfo>;
   stats(): PoolStats;
   /** True once `close()` was called. */
   readonly draining: boolean;

@@ -94,6 +94,7 @@ describe('lifecycle', () => {
       function: 'add',
       status: 'queued',
       submittedAt: expect.any(Number),
+      version: 1,
     });
     const done = await runtime.wait('lifecycle-1', 5000);
     expect(done).toMatchObject({ status: 'completed', result: 42, workerId: expect.any(Number) });

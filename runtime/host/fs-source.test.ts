@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../../test/support/wait.ts';
 import { folderSource, STATE_FILE } from './fs-source.ts';
@@ -12,7 +12,7 @@ describe('folderSource', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('Should stage a source under a hidden name, then commit it over the other extension', async () => {
+  it('Should stage a source under a hidden name, then commit a copy over the other extension', async () => {
     await writeFile(join(dir, 'greet.js'), 'export default () => "old";');
     const source = folderSource(dir);
     const staged = await source.stage?.('greet', 'export default () => "new";', 'ts');
@@ -23,6 +23,9 @@ describe('folderSource', () => {
     ]);
     const entry = await staged?.commit();
     expect(entry?.url).toBe(`file://${join(dir, 'greet.ts')}`);
+    // The hidden copy stays (the version's workers load it) until discarded.
+    expect((await readdir(dir)).sort()).toEqual([basename(staged?.entry.url ?? ''), 'greet.ts']);
+    await staged?.discard();
     expect(await readdir(dir)).toEqual(['greet.ts']);
     expect(await source.read?.(entry as { name: string; url: string })).toContain('"new"');
   });

@@ -1,8 +1,8 @@
 /**
  * Functions from a folder on disk (`node:fs` works on Node, Deno and Bun): `<name>.ts|.js|.mjs`,
  * names checked against the contract's rule, everything else passed over with a warning. The
- * folder is also where deploys land: written under a hidden name, checked, then renamed into
- * place, so a reader never sees half a file and a restart serves what was deployed.
+ * folder is also where deploys land: written under a hidden name and checked there, then written
+ * into place by rename, so a reader never sees half a file and a restart serves what was deployed.
  * @module
  */
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -77,8 +77,12 @@ export const folderSource = (
       return {
         entry: entry(name, hidden),
         async commit() {
+          // A copy, written atomically: the hidden file stays what this version's workers load
+          // (Deno and Bun import it at each spawn), so no later edit reaches a version that serves.
           const file = `${name}${ext}`;
-          await rename(path, join(dir, file));
+          const temp = join(dir, `.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+          await writeFile(temp, source);
+          await rename(temp, join(dir, file));
           // Then the name's other extensions: the function is never missing in between.
           for (const other of MODULE_EXTENSIONS) {
             if (other !== ext) await rm(join(dir, `${name}${other}`), { force: true });

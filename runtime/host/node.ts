@@ -51,6 +51,7 @@ const newWorker = (url: URL, options: WorkerOptions): Worker => {
 
 export const nodeHost = (): WorkerHost => {
   let cacheDir: Promise<string> | undefined;
+  let bundles = 0;
   const dir = () => {
     cacheDir ??= mkdtemp(join(tmpdir(), 'ebbflow-'));
     return cacheDir;
@@ -61,7 +62,8 @@ export const nodeHost = (): WorkerHost => {
     sample: nodeSample,
     async prepare(entry) {
       const code = await bundleFunction(entry);
-      const file = join(await dir(), `${entry.name}.mjs`);
+      // One file per preparation: a new version's bundle never replaces one that workers load.
+      const file = join(await dir(), `${entry.name}-${++bundles}.mjs`);
       await writeFile(file, code);
       return { entry, bundle: pathToFileURL(file) } satisfies NodePrepared;
     },

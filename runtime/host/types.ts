@@ -29,9 +29,12 @@ export type SourceLanguage = 'ts' | 'js';
 export interface StagedSource {
   /** The hidden file's entry (its `name` is the function's name). */
   entry: FunctionEntry;
-  /** Move it into place as `<name>.<ext>`, removing the name's other extensions. */
+  /**
+   * Write it into place as `<name>.<ext>` (atomically), removing the name's other extensions.
+   * The hidden file stays: it is what this version's workers load, until `discard`.
+   */
   commit(): Promise<FunctionEntry>;
-  /** Delete the hidden file (the check failed). */
+  /** Delete the hidden file (the check failed, or the version has ended). */
   discard(): Promise<void>;
 }
 

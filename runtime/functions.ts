@@ -1,0 +1,364 @@
+/**
+ * The function registry: which functions exist, the version of each, and their lifecycle. Every
+ * version is loaded and checked before it takes over (a broken one is refused and the old one
+ * keeps serving); then new and queued tasks move to it while running ones finish on the old
+ * version, whose workers then retire. Deploys, deletes and hand edits of one name run one at a
+ * time, so racing deploys each land whole. Versions survive a restart in the source's state.
+ * @module
+ */
+import { deployUnsupported, draining, invalidFunction, unknownFunction } from './errors.ts';
+import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './host/types.ts';
+import type { FunctionPool } from './pool.ts';
+import type { Task } from './task.ts';
+
+export interface RegistryDeps {
+  source: FunctionSource;
+  /** A pool for `entry`, loaded, probed and active; rejects with the loader's message. */
+  load(entry: FunctionEntry): Promise<FunctionPool>;
+  /** A pool that fails its tasks with `reason` (a module that never loaded). */
+  unavailable(entry: FunctionEntry, reason: string): FunctionPool;
+  /** Told after pools came or went: minimums may be met again. */
+  changed(): void;
+  draining(): boolean;
+  log(message: string): void;
+  now(): number;
+}
+
+/** What a version is, beside its pool. */
+export interface VersionInfo {
+  version: number;
+  sha256: string;
+  deployedAt: number;
+}
+
+interface Current extends VersionInfo {
+  pool: FunctionPool;
+  /** A deployed version's hidden copy, which its workers load; deleted once it has ended. */
+  staged?: StagedSource;
+}
+
+/** What the state file keeps per name: the last version, so numbers only grow. */
+interface SavedVersion extends VersionInfo {
+  deleted?: boolean;
+}
+
+/** Functions loaded at once while starting (probes count against the worker ceiling). */
+const START_CONCURRENCY = 2;
+
+export class FunctionRegistry {
+  #deps: RegistryDeps;
+  #current = new Map<string, Current>();
+  /** Versions that were replaced or deleted and still finish their tasks. */
+  #ending = new Set<Current>();
+  #saved = new Map<string, SavedVersion>();
+  /** Why the last deploy or edit of a name was refused, and the source's hash then. */
+  #refused = new Map<string, { error: string; sha256: string }>();
+  #locks = new Map<string, Promise<unknown>>();
+  #warned = new Set<string>();
+  #stopWatching: (() => void) | undefined;
+  /** The state as last loaded or saved: unchanged state is not written again. */
+  #savedText: string | undefined;
+
+  constructor(deps: RegistryDeps) {
+    this.#deps = deps;
+  }
+
+  /** Load every function of the source, then watch it for hand edits. */
+  async start(): Promise<void> {
+    const { source } = this.#deps;
+    const state = await source.loadState?.();
+    this.#savedText = state;
+    if (state) this.#restore(state);
+    const { entries, warnings } = await source.list();
+    this.#warn(warnings);
+    // Removed while the server was down: a later deploy of the name is a new version.
+    for (const [name, saved] of this.#saved) {
+      if (!entries.some((e) => e.name === name)) this.#saved.set(name, { ...saved, deleted: true });
+    }
+    const jobs = entries.map((entry) => () => this.#serial(entry.name, () => this.#reload(entry)));
+    await runLimited(jobs, START_CONCURRENCY);
+    await this.#save();
+    if (source.watch) {
+      try {
+        this.#stopWatching = source.watch(() => void this.rescan());
+      } catch (error) {
+        this.#deps.log(
+          `hot reload is off: the functions folder cannot be watched: ${message(error)}`,
+        );
+      }
+    }
+  }
+
+  /** The current pools, by name. */
+  pools(): FunctionPool[] {
+    return [...this.#current.values()]
+      .sort((a, b) => a.pool.name.localeCompare(b.pool.name))
+      .map((c) => c.pool);
+  }
+
+  /** Current and ending pools: everything that holds workers or tasks. */
+  *all(): Iterable<FunctionPool> {
+    for (const current of this.#current.values()) yield current.pool;
+    for (const ending of this.#ending) yield ending.pool;
+  }
+
+  get(name: string): FunctionPool | undefined {
+    return this.#current.get(name)?.pool;
+  }
+
+  /** The pool that holds `task`: the one of its function and version. */
+  poolOf(task: Task): FunctionPool | undefined {
+    for (const pool of this.all()) {
+      if (pool.name === task.fn && pool.version === task.version) return pool;
+    }
+    return undefined;
+  }
+
+  /** A name's version fields and last refusal, for its FunctionInfo. */
+  describe(name: string): Partial<VersionInfo> & { lastError?: string } {
+    const current = this.#current.get(name);
+    const refused = this.#refused.get(name);
+    const info: Partial<VersionInfo> & { lastError?: string } = {};
+    if (current) {
+      info.version = current.version;
+      info.sha256 = current.sha256;
+      info.deployedAt = current.deployedAt;
+    }
+    if (refused) info.lastError = refused.error;
+    return info;
+  }
+
+  /** Deploy a source as `name`; resolves with whether the name is new. */
+  deploy(name: string, text: string, language: SourceLanguage): Promise<{ created: boolean }> {
+    const { source } = this.#deps;
+    if (!source.stage) return Promise.reject(deployUnsupported());
+    if (this.#deps.draining()) return Promise.reject(draining());
+    return this.#serial(name, async () => {
+      const created = !this.#current.has(name);
+      let staged: StagedSource;
+      try {
+        staged = await (source.stage as NonNullable<FunctionSource['stage']>)(name, text, language);
+      } catch (error) {
+        throw deployUnsupported(`the functions folder cannot be written: ${message(error)}`);
+      }
+      const sha256 = await sha256Hex(text);
+      let pool: FunctionPool;
+      try {
+        pool = await this.#deps.load(staged.entry);
+      } catch (error) {
+        await staged.discard();
+        this.#refused.set(name, { error: message(error), sha256 });
+        throw invalidFunction(name, message(error));
+      }
+      await staged.commit();
+      this.#install(name, pool, sha256, staged);
+      await this.#save();
+      return { created };
+    });
+  }
+
+  /** Delete `name` and its file; resolves with the version it had. */
+  remove(name: string): Promise<VersionInfo> {
+    return this.#serial(name, async () => {
+      const current = this.#current.get(name);
+      if (!current) throw unknownFunction(name);
+      await this.#deps.source.remove?.(name);
+      this.#drop(name, current);
+      await this.#save();
+      return { version: current.version, sha256: current.sha256, deployedAt: current.deployedAt };
+    });
+  }
+
+  /** Compare the source with what serves, and load what came, changed or went. */
+  async rescan(): Promise<void> {
+    if (this.#deps.draining()) return;
+    let listing: Awaited<ReturnType<FunctionSource['list']>>;
+    try {
+      listing = await this.#deps.source.list();
+    } catch (error) {
+      this.#deps.log(`hot reload: cannot list the functions: ${message(error)}`);
+      return;
+    }
+    this.#warn(listing.warnings);
+    const seen = new Set(listing.entries.map((e) => e.name));
+    const jobs = listing.entries.map((entry) =>
+      this.#serial(entry.name, () => this.#reload(entry)),
+    );
+    for (const name of this.#current.keys()) {
+      if (seen.has(name)) continue;
+      jobs.push(
+        this.#serial(name, async () => {
+          const current = this.#current.get(name);
+          // Gone from the folder by hand (a deploy in between would have brought it back).
+          const still = await this.#deps.source.list().catch(() => undefined);
+          if (!current || still?.entries.some((e) => e.name === name)) return;
+          this.#drop(name, current);
+          this.#deps.log(`ebbflow: delete ${name} version=${current.version} via=folder`);
+        }),
+      );
+    }
+    await Promise.allSettled(jobs);
+    await this.#save();
+  }
+
+  /** Stop watching; the pools are closed by the runtime. */
+  close(): void {
+    this.#stopWatching?.();
+    this.#stopWatching = undefined;
+  }
+
+  /** Delete every version's snapshot (once the pools are closed). */
+  async dispose(): Promise<void> {
+    const all = [...this.#current.values(), ...this.#ending];
+    await Promise.allSettled(all.map((version) => version.staged?.discard()));
+  }
+
+  /** Forget versions that have ended, and delete their snapshots. */
+  prune(): void {
+    for (const ending of this.#ending) {
+      if (!ending.pool.ended) continue;
+      this.#ending.delete(ending);
+      void ending.staged?.discard();
+    }
+  }
+
+  /** Load the module at `entry` when its source differs from what serves (start, hand edits). */
+  async #reload(entry: FunctionEntry): Promise<void> {
+    const { source } = this.#deps;
+    const { name } = entry;
+    let text: string | undefined;
+    try {
+      text = await source.read?.(entry);
+    } catch {
+      return; // gone between the listing and now: the next scan sees it
+    }
+    const sha256 = text === undefined ? '' : await sha256Hex(text);
+    const current = this.#current.get(name);
+    if (current && current.sha256 === sha256) return;
+    if (this.#refused.get(name)?.sha256 === sha256 && sha256 !== '') return;
+    // Loaded from its own file: a hand edit after this is picked up as the next version.
+    try {
+      const pool = await this.#deps.load(entry);
+      this.#install(name, pool, sha256);
+      if (current) {
+        this.#deps.log(
+          `ebbflow: reload ${name} version=${this.#current.get(name)?.version} sha256=${sha256} via=folder`,
+        );
+      }
+    } catch (error) {
+      const why = message(error);
+      this.#refused.set(name, { error: why, sha256 });
+      if (current) {
+        this.#deps.log(
+          `${name}: the edit was not loaded (version ${current.version} still serves): ${why}`,
+        );
+        return;
+      }
+      // Nothing serves this name yet: it is listed as unavailable, with the loader's message.
+      const pool = this.#deps.unavailable(entry, why);
+      this.#install(name, pool, sha256, undefined);
+      this.#refused.delete(name);
+    }
+  }
+
+  /** Make `pool` the current version of `name`; the one before ends. */
+  #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
+    const previous = this.#current.get(name);
+    const saved = this.#saved.get(name);
+    const unchanged = saved && !saved.deleted && saved.sha256 === sha256 && !previous;
+    const version = unchanged
+      ? saved.version
+      : Math.max(saved?.version ?? 0, previous?.version ?? 0) + 1;
+    const deployedAt = unchanged ? saved.deployedAt : this.#deps.now();
+    pool.version = version;
+    const next: Current = { pool, version, sha256, deployedAt, staged };
+    this.#current.set(name, next);
+    this.#saved.set(name, { version, sha256, deployedAt });
+    if (pool.status === 'ready') this.#refused.delete(name);
+    if (previous) {
+      // Counters stay with the name, so /stats does not restart at each deploy.
+      pool.tasksCompleted += previous.pool.tasksCompleted;
+      pool.tasksFailed += previous.pool.tasksFailed;
+      pool.tasksCancelled += previous.pool.tasksCancelled;
+      this.#ending.add(previous);
+      previous.pool.end((task) => pool.enqueue(task));
+    }
+    this.#deps.changed();
+    this.prune();
+  }
+
+  #drop(name: string, current: Current): void {
+    this.#current.delete(name);
+    this.#refused.delete(name);
+    this.#saved.set(name, { ...(this.#saved.get(name) as SavedVersion), deleted: true });
+    this.#ending.add(current);
+    current.pool.end();
+    this.#deps.changed();
+    this.prune();
+  }
+
+  /** Run `job` after every earlier job of `name`. */
+  #serial<T>(name: string, job: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(name) ?? Promise.resolve();
+    const run = before.then(job, job);
+    const tail = run.catch(() => {});
+    this.#locks.set(name, tail);
+    void tail.then(() => {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    });
+    return run;
+  }
+
+  #restore(text: string): void {
+    try {
+      const state = JSON.parse(text) as { functions?: Record<string, SavedVersion> };
+      for (const [name, saved] of Object.entries(state.functions ?? {})) {
+        if (Number.isSafeInteger(saved.version)) this.#saved.set(name, saved);
+      }
+    } catch (error) {
+      this.#deps.log(
+        `the versions file is unreadable, versions start again at 1: ${message(error)}`,
+      );
+    }
+  }
+
+  async #save(): Promise<void> {
+    const save = this.#deps.source.saveState;
+    if (!save) return;
+    const functions = Object.fromEntries([...this.#saved].sort(([a], [b]) => a.localeCompare(b)));
+    const text = `${JSON.stringify({ functions }, null, 2)}\n`;
+    if (text === this.#savedText) return;
+    try {
+      await save(text);
+      this.#savedText = text;
+    } catch (error) {
+      this.#deps.log(
+        `the versions file cannot be written (versions restart at a restart): ${message(error)}`,
+      );
+    }
+  }
+
+  #warn(warnings: string[]): void {
+    for (const warning of warnings) {
+      if (this.#warned.has(warning)) continue;
+      this.#warned.add(warning);
+      this.#deps.log(warning);
+    }
+  }
+}
+
+const message = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+export const sha256Hex = async (text: string): Promise<string> => {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+};
+
+const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
+  const queue = [...jobs];
+  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) await job();
+  });
+  await Promise.all(lanes);
+};
