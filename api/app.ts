@@ -249,5 +249,5 @@ const retryAfter = (runtime: Runtime, name: string): number => {
 const invokeStatus = (record: TaskRecord): 200 | 409 | 500 | 504 => {
   if (record.status === 'completed') return 200;
   if (record.status === 'cancelled') return 409;
-  return record.timedOut ? 504 : 500;
+  return record.errorCode === 'timed_out' ? 504 : 500;
 };

@@ -74,3 +74,6 @@ export const invalidFunction = (name: string, why: string) =>
 export const deployUnsupported = (
   why = 'this runtime’s functions come from a source that cannot be written (deploys need a functions folder)',
 ) => new EbbflowError('deploy_unsupported', why);
+/** The message of anything thrown: an Error's own, else the value as text. */
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -6,8 +6,15 @@
  * time, so racing deploys each land whole. Versions survive a restart in the source's state.
  * @module
  */
-import { deployUnsupported, draining, invalidFunction, unknownFunction } from './errors.ts';
+import {
+  deployUnsupported,
+  draining,
+  invalidFunction,
+  messageOf as message,
+  unknownFunction,
+} from './errors.ts';
 import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './host/types.ts';
+import { runLimited } from './loader.ts';
 import type { FunctionPool } from './pool.ts';
 import type { Task } from './task.ts';
 
@@ -22,6 +29,8 @@ export interface RegistryDeps {
   draining(): boolean;
   log(message: string): void;
   now(): number;
+  /** Functions loaded at once while starting. */
+  loadConcurrency: number;
 }
 
 /** What a version is, beside its pool. */
@@ -41,9 +50,6 @@ interface Current extends VersionInfo {
 interface SavedVersion extends VersionInfo {
   deleted?: boolean;
 }
-
-/** Functions loaded at once while starting (probes count against the worker ceiling). */
-const START_CONCURRENCY = 2;
 
 export class FunctionRegistry {
   #deps: RegistryDeps;
@@ -76,7 +82,7 @@ export class FunctionRegistry {
       if (!entries.some((e) => e.name === name)) this.#saved.set(name, { ...saved, deleted: true });
     }
     const jobs = entries.map((entry) => () => this.#serial(entry.name, () => this.#reload(entry)));
-    await runLimited(jobs, START_CONCURRENCY);
+    await runLimited(jobs, this.#deps.loadConcurrency);
     await this.#save();
     if (source.watch) {
       try {
@@ -347,18 +353,7 @@ export class FunctionRegistry {
   }
 }
 
-const message = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
-
 export const sha256Hex = async (text: string): Promise<string> => {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-};
-
-const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
-  const queue = [...jobs];
-  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  });
-  await Promise.all(lanes);
 };

@@ -140,7 +140,7 @@ export class ScalingMonitor {
       for (const worker of pool.workers) {
         // Only workers busy for the whole window tell what their tasks do (a start-up or an
         // idle stretch inside the window would blur it).
-        if (worker.state !== 'ready' || worker.inflight.size === 0) continue;
+        if (worker.state !== 'ready' || worker.load === 0) continue;
         const value = busyTime(worker);
         if (value !== undefined) busy.set(worker, value);
       }
@@ -232,10 +232,10 @@ export class ScalingMonitor {
       if (pool.isRetiring(worker) || worker.state === 'stopping' || worker.state === 'dead') {
         continue;
       }
-      active += worker.inflight.size;
+      active += worker.load;
       workers++;
       if (worker.state === 'starting') starting++;
-      else if (worker.inflight.size === 0) idle++;
+      else if (worker.load === 0) idle++;
       else {
         const base = window.busy.get(worker);
         const busy = busyTime(worker);

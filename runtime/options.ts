@@ -3,6 +3,8 @@
  * 10 s monitor), validated once at construction with errors that name the option and value.
  * @module
  */
+
+import { type Clock, systemClock } from './clock.ts';
 import { invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
@@ -74,10 +76,12 @@ export interface RuntimeOptions {
   log?: (message: string) => void;
   /** Told once per task as it becomes terminal (metrics); must not throw. */
   onTaskEnd?: (record: TaskRecord) => void;
+  /** Time and timers as the core reads them (tests pass a `ManualClock`). @default the host's */
+  clock?: Clock;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd'>> &
-  Pick<RuntimeOptions, 'store' | 'onTaskEnd'>;
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd' | 'clock'>> &
+  Pick<RuntimeOptions, 'store' | 'onTaskEnd'> & { clock: Clock };
 
 export const DEFAULTS = {
   minWorkers: 2,
@@ -105,7 +109,12 @@ export const DEFAULTS = {
 } as const;
 
 export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
-  const o = { ...DEFAULTS, log: (m: string) => console.warn(m), ...stripUndefined(options) };
+  const o = {
+    ...DEFAULTS,
+    log: (m: string) => console.warn(m),
+    clock: systemClock,
+    ...stripUndefined(options),
+  };
   integer('minWorkers', o.minWorkers, 0);
   integer('maxWorkers', o.maxWorkers, 1);
   ratio('scaleUpThreshold', o.scaleUpThreshold);

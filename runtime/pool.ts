@@ -3,19 +3,30 @@
  * task can end (result, throw, timeout, crash, cancel, shutdown) into exactly one terminal state.
  * @module
  */
+
+import type { FailureCode } from './backend/types.ts';
 import { batchLimit, inflightWindow, nextRecentTaskMs } from './batching.ts';
 import type { WorkerBudget } from './budget.ts';
+import type { Clock } from './clock.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
 import { Deque } from './queue.ts';
-import type { Task } from './task.ts';
+import type { RunTimes, Task } from './task.ts';
 import { afterIo } from './timers.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
 import type { Outcome } from './worker/protocol.ts';
-import { type HandleEvents, MAX_SLOTS, type Orphan, WorkerHandle } from './worker-handle.ts';
+import {
+  type Death,
+  type HandleEvents,
+  LOAD_TIMEOUT_MS,
+  MAX_SLOTS,
+  type Orphan,
+  WorkerHandle,
+} from './worker-handle.ts';
 
 export interface PoolDeps {
   host: WorkerHost;
   budget: WorkerBudget;
+  clock: Clock;
   nextWorkerId(): number;
   /** Told once per task when it becomes terminal (the store and runtime counters). */
   settled(task: Task): void;
@@ -32,12 +43,6 @@ export interface PoolDeps {
 
 /** Spawn failures in a row before a function is declared unavailable. */
 const MAX_SPAWN_FAILURES = 3;
-/**
- * How long a worker may take to load its module. Apart from task timeouts on purpose: a burst
- * of restarts on a busy machine can make loading slow, and a short task timeout must not make a
- * healthy function look broken.
- */
-const LOAD_TIMEOUT_MS = 30_000;
 
 export class FunctionPool {
   status: FunctionStatus = 'ready';
@@ -87,16 +92,18 @@ export class FunctionPool {
     this.prepared = prepared;
     this.deps = deps;
     this.#events = {
-      outcome: (task, outcome, handle) => this.#onOutcome(task, outcome, handle),
+      outcome: (task, outcome) => this.#onOutcome(task, outcome),
+      unsendable: (task, message) =>
+        this.#fail(task, 'args_not_serializable', message, this.deps.clock.now()),
       drained: (handle) => {
-        if (this.#retiring.has(handle) && handle.inflight.size === 0) {
+        if (this.#retiring.has(handle) && handle.load === 0) {
           void handle.stop('the worker was retired by the scaler');
         }
         this.#refill(handle);
         this.#retireIfDone(handle);
       },
       timedOut: (task, handle) => this.#onTimeout(task, handle),
-      dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
+      dead: (handle, death, orphans) => this.#onDead(handle, death, orphans),
     };
   }
 
@@ -106,7 +113,7 @@ export class FunctionPool {
 
   get activeTasks(): number {
     let n = 0;
-    for (const worker of this.workers) n += worker.inflight.size;
+    for (const worker of this.workers) n += worker.load;
     return n;
   }
 
@@ -156,33 +163,10 @@ export class FunctionPool {
   }
 
   #retireIfDone(worker: WorkerHandle): void {
-    if (!this.#ending || this.#queued > 0 || worker.inflight.size > 0) return;
+    if (!this.#ending || this.#queued > 0 || worker.load > 0) return;
     // One still starting is looked at again once it has started.
     if (worker.state === 'ready')
       void worker.stop('the function has a new version, or was deleted');
-  }
-
-  /**
-   * Start one worker to read the module's `config` export, then stop it: config decides the
-   * memory limit and concurrency that real workers start with. Rejects with the loader's message.
-   */
-  async probe(): Promise<unknown> {
-    const id = this.deps.nextWorkerId();
-    // The loader keeps probes within the budget. The room goes back once the probe has stopped,
-    // and only if it was taken: a probe is not one of the pool's workers, so its death must
-    // neither release room it never held nor start a replacement.
-    const acquired = this.deps.budget.tryAcquire();
-    const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
-      workerId: id,
-      memoryLimitMb: this.config.memoryLimitMb,
-    });
-    const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
-    try {
-      return await handle.start(this.config.concurrency, LOAD_TIMEOUT_MS);
-    } finally {
-      await handle.stop('the worker that read the config was stopped');
-      if (acquired) this.deps.budget.release();
-    }
   }
 
   /** Start serving with the function's resolved config. */
@@ -197,7 +181,7 @@ export class FunctionPool {
   }
 
   enqueue(task: Task): void {
-    task.version = this.version;
+    task.assignVersion(this.version);
     this.#queue.push(task);
     this.#queued++;
     if (!this.#dispatchQueued) {
@@ -216,7 +200,7 @@ export class FunctionPool {
 
   #hasFreeWorker(): boolean {
     for (const worker of this.workers) {
-      if (worker.inflight.size < this.config.concurrency && this.#feedable(worker)) return true;
+      if (worker.load < this.config.concurrency && this.#feedable(worker)) return true;
     }
     return false;
   }
@@ -225,17 +209,17 @@ export class FunctionPool {
   cancel(task: Task, at: number): void {
     if (task.status === 'queued') {
       this.#queued--;
-      this.#settle(task, 'cancelled', at, 'cancelled before it started');
+      this.#cancel(task, 'cancelled before it started', at);
       return;
     }
     const handle = this.#handleRunning(task);
     // Sent in a batch but still waiting behind other tasks: withdraw it, keep the worker (and
     // the task running there, which stopping the worker would cut off).
     if (handle?.withdraw(task)) {
-      this.#settle(task, 'cancelled', at, 'cancelled before it started');
+      this.#cancel(task, 'cancelled before it started', at);
       return;
     }
-    this.#settle(task, 'cancelled', at, 'cancelled while running; its worker was replaced');
+    this.#cancel(task, 'cancelled while running; its worker was replaced', at);
     void handle?.stop(`the worker was stopped because task ${task.id} was cancelled`);
   }
 
@@ -255,7 +239,7 @@ export class FunctionPool {
   /** Retire up to `count` idle workers, longest idle first, never below `floor`. */
   shrink(count: number, floor = this.config.minWorkers): number {
     const idle = [...this.workers]
-      .filter((w) => w.state === 'ready' && w.inflight.size === 0)
+      .filter((w) => w.state === 'ready' && w.load === 0)
       .sort((a, b) => a.idleSince - b.idleSince);
     let retired = 0;
     for (const worker of idle) {
@@ -273,8 +257,8 @@ export class FunctionPool {
   retire(count: number, floor = this.config.minWorkers): number {
     let retired = this.shrink(count, floor);
     const busy = [...this.workers]
-      .filter((w) => w.state === 'ready' && w.inflight.size > 0 && !this.#retiring.has(w))
-      .sort((a, b) => a.inflight.size - b.inflight.size);
+      .filter((w) => w.state === 'ready' && w.load > 0 && !this.#retiring.has(w))
+      .sort((a, b) => a.load - b.load);
     for (const worker of busy) {
       if (retired >= count || this.workerCount <= floor) break;
       this.#retiring.add(worker);
@@ -290,20 +274,21 @@ export class FunctionPool {
   }
 
   /** Fail everything queued (the module stopped loading, or the drain ran out of time). */
-  failQueued(message: string, at = Date.now()): void {
+  failQueued(code: FailureCode, message: string): void {
+    const at = this.deps.clock.now();
     for (let task = this.#queue.shift(); task; task = this.#queue.shift()) {
-      if (task.status === 'queued') this.#settle(task, 'failed', at, message);
+      if (task.status === 'queued') this.#fail(task, code, message, at);
     }
     this.#queued = 0;
   }
 
-  /** Fail what is running and stop every worker. */
+  /** Fail what is queued or running (`shutdown`) and stop every worker. */
   async close(message: string): Promise<void> {
     this.#closing = true;
-    this.failQueued(message);
-    const now = Date.now();
+    this.failQueued('shutdown', message);
+    const now = this.deps.clock.now();
     for (const worker of this.workers) {
-      for (const task of worker.inflight.values()) this.#settle(task, 'failed', now, message);
+      for (const task of worker.tasks()) this.#fail(task, 'shutdown', message, now);
     }
     await Promise.all([...this.workers].map((w) => w.stop('the runtime shut down')));
   }
@@ -338,7 +323,7 @@ export class FunctionPool {
   markUnavailable(error: string): void {
     this.status = 'unavailable';
     this.error = error;
-    this.failQueued(error);
+    this.failQueued('load_failed', error);
   }
 
   #spawn(): void {
@@ -351,7 +336,7 @@ export class FunctionPool {
         memoryLimitMb: this.config.memoryLimitMb,
         permissions: this.config.permissions,
       });
-      handle = new WorkerHandle(id, worker, this.#events);
+      handle = new WorkerHandle(id, worker, this.#events, this.deps.clock);
     } catch (error) {
       this.deps.budget.release();
       this.#spawnFailed(error);
@@ -408,11 +393,11 @@ export class FunctionPool {
     for (const worker of this.workers) {
       if (this.#queued === 0) break;
       if (!this.#feedable(worker)) continue;
-      const room = window - worker.inflight.size;
+      const room = window - worker.load;
       if (room <= 0) continue;
       // A worker with all its slots taken gets less than a full batch only when one comes back:
       // tasks arriving one by one (HTTP) then travel together, not one message each.
-      if (worker.inflight.size >= this.config.concurrency && this.#queued < limit) continue;
+      if (worker.load >= this.config.concurrency && this.#queued < limit) continue;
       // Spread over the workers, but never split what is less than one batch of work.
       const share = Math.max(Math.ceil(this.#queued / ready), Math.min(limit, this.#queued));
       const batch = this.#take(Math.min(room, limit, share));
@@ -429,7 +414,7 @@ export class FunctionPool {
   #refill(handle: WorkerHandle): void {
     if (this.#queued === 0) return;
     const limit = this.#batchLimit();
-    const room = this.#window(limit) - handle.inflight.size;
+    const room = this.#window(limit) - handle.load;
     if (room >= Math.min(limit, this.#queued)) this.#dispatch();
   }
 
@@ -463,59 +448,52 @@ export class FunctionPool {
   }
 
   #handleRunning(task: Task): WorkerHandle | undefined {
-    for (const worker of this.workers) {
-      for (const running of worker.inflight.values()) if (running === task) return worker;
-    }
+    for (const worker of this.workers) if (worker.runs(task)) return worker;
     return undefined;
   }
 
-  #onOutcome(task: Task, outcome: Outcome, _handle: WorkerHandle): void {
+  #onOutcome(task: Task, outcome: Outcome): void {
     if (task.terminal) return;
-    task.startedAt = Math.round(outcome.start);
-    task.executionTime = outcome.time;
     this.#runTimeTotal += outcome.time;
     this.#runTimeCount++;
     this.#recentTaskMs = nextRecentTaskMs(this.#recentTaskMs, outcome.time);
     const at = Math.round(outcome.start + outcome.time);
+    const times = { startedAt: Math.round(outcome.start), executionTime: outcome.time };
     if (outcome.ok) {
-      task.result = outcome.value;
-      this.#settle(task, 'completed', at);
+      if (task.complete(outcome.value, at, times)) this.#ended(task);
     } else {
-      this.#settle(task, 'failed', at, outcome.error);
+      this.#fail(task, outcome.code, outcome.error, at, times);
     }
   }
 
   #onTimeout(task: Task, handle: WorkerHandle): void {
-    const now = Date.now();
-    task.executionTime = now - (task.startedAt as number);
+    const now = this.deps.clock.now();
     this.#recentTaskMs = undefined;
-    if (!task.terminal) task.timedOut = true;
-    this.#settle(task, 'failed', now, `timed out after ${task.timeoutMs} ms`);
+    this.#fail(task, 'timed_out', `timed out after ${task.timeoutMs} ms`, now, {
+      executionTime: now - (task.startedAt as number),
+    });
     void handle.stop(`the worker was stopped because task ${task.id} timed out`);
   }
 
-  #onDead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void {
+  #onDead(handle: WorkerHandle, { cause, code }: Death, orphans: Orphan[]): void {
     this.workers.delete(handle);
     this.#retiring.delete(handle);
     this.deps.budget.release();
-    const now = Date.now();
+    const now = this.deps.clock.now();
     const requeue: Task[] = [];
     for (const { task, stage } of orphans) {
       if (task.terminal) continue;
       if (stage === 'unstarted') requeue.push(task);
       else if (stage === 'finished') {
-        this.#settle(task, 'failed', now, `the task finished but its result was lost: ${cause}`);
+        this.#fail(task, code, `the task finished but its result was lost: ${cause}`, now);
       } else {
-        task.executionTime = now - (task.startedAt as number);
-        this.#settle(task, 'failed', now, cause);
+        this.#fail(task, code, cause, now, { executionTime: now - (task.startedAt as number) });
       }
     }
     // Back to the front, in their original order: they never began.
     requeue.sort((a, b) => b.submittedAt - a.submittedAt);
     for (const task of requeue) {
-      task.status = 'queued';
-      task.startedAt = undefined;
-      task.workerId = undefined;
+      task.requeue();
       if (this.#successor) {
         this.#successor(task);
         continue;
@@ -534,15 +512,18 @@ export class FunctionPool {
     this.deps.roomFreed?.();
   }
 
-  #settle(
-    task: Task,
-    status: 'completed' | 'failed' | 'cancelled',
-    at: number,
-    error?: string,
-  ): void {
-    if (!task.settle(status, at, error)) return;
-    if (status === 'completed') this.tasksCompleted++;
-    else if (status === 'failed') this.tasksFailed++;
+  #fail(task: Task, code: FailureCode, message: string, at: number, times?: RunTimes): void {
+    if (task.fail(code, message, at, times)) this.#ended(task);
+  }
+
+  #cancel(task: Task, reason: string, at: number): void {
+    if (task.cancel(reason, at)) this.#ended(task);
+  }
+
+  /** Count a task that just became terminal and tell the runtime. */
+  #ended(task: Task): void {
+    if (task.status === 'completed') this.tasksCompleted++;
+    else if (task.status === 'failed') this.tasksFailed++;
     else this.tasksCancelled++;
     this.deps.settled(task);
   }

@@ -9,12 +9,14 @@ import {
   draining,
   duplicateId,
   EbbflowError,
+  messageOf,
   queueFull,
   unknownFunction,
   unknownTask,
 } from './errors.ts';
 import { FunctionRegistry } from './functions.ts';
 import type { FunctionEntry } from './host/types.ts';
+import { loadFunction } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
 import { isFunctionName, isTaskId } from './names.ts';
 import {
@@ -26,6 +28,7 @@ import {
 import { FunctionPool, type PoolDeps } from './pool.ts';
 import { MemoryTaskStore, type TaskStore } from './store.ts';
 import { Task, toRecord } from './task.ts';
+import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
   FunctionStats,
@@ -75,6 +78,7 @@ class EbbflowRuntime implements Runtime {
     this.#poolDeps = {
       host: o.host,
       budget: this.#budget,
+      clock: this.#o.clock,
       nextWorkerId: () => ++this.#workerIds,
       settled: (task: Task) => this.#settled(task),
       backlog: () => this.#monitor.backlog(),
@@ -99,7 +103,9 @@ class EbbflowRuntime implements Runtime {
       },
       draining: () => this.#draining,
       log: o.log,
-      now: () => Date.now(),
+      now: () => this.#o.clock.now(),
+      // Probes count against the ceiling, so no more run at once than it allows.
+      loadConcurrency: Math.min(2, o.maxWorkers),
     });
   }
 
@@ -118,24 +124,13 @@ class EbbflowRuntime implements Runtime {
     return resolveFunctionConfig(undefined, this.#o);
   }
 
-  /** Prepare the module, read its config with a probe worker, and make an active pool. */
+  /** Prepare the module and read its config (loader.ts); an active pool, or the loader's message. */
   async #loadPool(entry: FunctionEntry): Promise<FunctionPool> {
-    try {
-      const prepared = await this.#o.host.prepare(entry);
-      const pool = new FunctionPool(entry.name, this.#provisional(), prepared, this.#poolDeps);
-      const config = await pool.probe();
-      try {
-        pool.activate(resolveFunctionConfig(config, this.#o));
-      } catch (error) {
-        throw new Error(`the module's config is invalid: ${(error as Error).message}`);
-      }
-      return pool;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        message.startsWith('the module') ? message : `the module failed to load: ${message}`,
-      );
-    }
+    const loaded = await loadFunction(entry, { ...this.#poolDeps, options: this.#o });
+    if (!loaded.ok) throw new Error(loaded.error);
+    const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
+    pool.activate(loaded.config);
+    return pool;
   }
 
   /**
@@ -205,7 +200,7 @@ class EbbflowRuntime implements Runtime {
       throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
     }
     if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-    const now = Date.now();
+    const now = this.#o.clock.now();
     const task = new Task(
       id ?? crypto.randomUUID(),
       name,
@@ -215,7 +210,7 @@ class EbbflowRuntime implements Runtime {
     );
     this.#store.add(task);
     if (pool.status === 'unavailable') {
-      task.settle('failed', now, pool.error);
+      task.fail('load_failed', pool.error ?? 'the function is unavailable', now);
       pool.tasksFailed++;
       this.#settled(task);
     } else {
@@ -252,13 +247,11 @@ class EbbflowRuntime implements Runtime {
     if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
     return new Promise((resolve) => {
       const waiter = (settled: Task) => {
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         resolve(toRecord(settled));
       };
-      const timer = setTimeout(() => {
-        const waiters = task.waiters;
-        const at = waiters?.indexOf(waiter) ?? -1;
-        if (waiters && at >= 0) waiters.splice(at, 1);
+      const timer = this.#o.clock.setTimeout(() => {
+        task.offSettled(waiter);
         resolve(this.#store.get(id) && toRecord(task));
       }, ms);
       task.onSettled(waiter);
@@ -269,7 +262,7 @@ class EbbflowRuntime implements Runtime {
     const task = this.#store.get(id);
     if (!task) throw unknownTask(id);
     if (task.terminal) throw alreadyTerminal(id, task.status);
-    this.#registry.poolOf(task)?.cancel(task, Date.now());
+    this.#registry.poolOf(task)?.cancel(task, this.#o.clock.now());
     return toRecord(task);
   }
 
@@ -332,9 +325,9 @@ class EbbflowRuntime implements Runtime {
   async #shutdown(drainTimeoutMs: number): Promise<void> {
     let why = `the runtime shut down before the task finished (drain timeout of ${drainTimeoutMs} ms)`;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, drainTimeoutMs);
+      const timer = this.#o.clock.setTimeout(resolve, drainTimeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         resolve();
       };
       this.#endDrain = () => {
@@ -361,7 +354,7 @@ class EbbflowRuntime implements Runtime {
       try {
         this.#o.onTaskEnd(toRecord(task));
       } catch (error) {
-        this.#o.log(`onTaskEnd threw: ${error instanceof Error ? error.message : String(error)}`);
+        this.#o.log(`onTaskEnd threw: ${messageOf(error)}`);
       }
     }
     this.#idleCheck?.();
@@ -378,8 +371,7 @@ class EbbflowRuntime implements Runtime {
     if (donors.length === 0) return;
     this.#budget.onRoom(() => pool.wake());
     for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    const retry = setTimeout(() => pool.wake(), RECLAIM_RETRY_MS);
-    (retry as { unref?: () => void }).unref?.();
+    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
   }
 }
 

@@ -5,7 +5,7 @@ import { Task } from './task.ts';
 const finished = (store: MemoryTaskStore, id: string, at: number) => {
   const task = new Task(id, 'f', [], 1000, at);
   store.add(task);
-  task.settle('completed', at);
+  task.complete(undefined, at, {});
   store.settled(task);
   return task;
 };

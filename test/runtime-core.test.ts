@@ -3,7 +3,7 @@
  * failure kind is followed by a good call on the same function, which must still work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import type { FailureCode, Runtime, TaskRecord } from '../runtime/index.ts';
 import { startCore } from './support/core-runtime.ts';
 
 let runtime: Runtime;
@@ -24,9 +24,14 @@ const expectOkAfter = async (name = 'faulty') => {
   expect(record.result).toEqual({ echo: 'after' });
 };
 
-const failedWith = async (mode: string, message: string | RegExp): Promise<TaskRecord> => {
+const failedWith = async (
+  mode: string,
+  message: string | RegExp,
+  code: FailureCode = 'function_threw',
+): Promise<TaskRecord> => {
   const record = await runtime.call('faulty', [mode]);
   expect(record.status).toBe('failed');
+  expect(record.errorCode).toBe(code);
   expect(record.error).toMatch(message);
   expect(record.failedAt).toBeGreaterThanOrEqual(record.submittedAt);
   expect(record.workerId).toBeTypeOf('number');
@@ -82,6 +87,7 @@ describe('registry', () => {
   it('Should fail tasks of an unavailable function with the loader message', async () => {
     const record = await runtime.call('throws-at-load', []);
     expect(record.status).toBe('failed');
+    expect(record.errorCode).toBe('load_failed');
     expect(record.error).toMatch(/cannot start: missing setting/);
   });
 });
@@ -150,12 +156,12 @@ describe('failures', () => {
   });
 
   it('Should time out a task that never resolves and replace its worker', async () => {
-    const record = await failedWith('hang', 'timed out after 1500 ms');
+    const record = await failedWith('hang', 'timed out after 1500 ms', 'timed_out');
     expect(record.executionTime).toBeGreaterThanOrEqual(1400);
   });
 
   it('Should time out an infinite synchronous loop', async () => {
-    await failedWith('spin', 'timed out after 1500 ms');
+    await failedWith('spin', 'timed out after 1500 ms', 'timed_out');
   });
 
   it("Should let a task's timeoutMs win over the function's", async () => {
@@ -165,18 +171,26 @@ describe('failures', () => {
   });
 
   it('Should name the exit code when the worker exits', async () => {
-    await failedWith('exit', 'the worker exited with code 3');
+    await failedWith('exit', 'the worker exited with code 3', 'worker_exited');
   });
 
   it('Should report a worker that ran out of memory', async () => {
-    await failedWith('oom', 'the worker ran out of memory (limit 32 MiB)');
+    await failedWith('oom', 'the worker ran out of memory (limit 32 MiB)', 'out_of_memory');
   });
 
   it('Should fail results that cannot be sent as JSON, naming what is wrong', async () => {
-    await failedWith('return-function', /could not be serialised: the result is a function/);
-    await failedWith('return-bigint', /the result\.big is a bigint/);
-    await failedWith('return-symbol', /the result\[0\] is a symbol/);
-    await failedWith('return-map', /the result is a Map, not a plain object/);
+    await failedWith(
+      'return-function',
+      /could not be serialised: the result is a function/,
+      'result_not_serializable',
+    );
+    await failedWith('return-bigint', /the result\.big is a bigint/, 'result_not_serializable');
+    await failedWith('return-symbol', /the result\[0\] is a symbol/, 'result_not_serializable');
+    await failedWith(
+      'return-map',
+      /the result is a Map, not a plain object/,
+      'result_not_serializable',
+    );
   });
 
   it('Should requeue tasks that had not started when a batch-mate hung', async () => {
@@ -188,6 +202,7 @@ describe('failures', () => {
     const records = await Promise.all(calls);
     const failed = records.filter((r) => r.status === 'failed');
     expect(failed).toHaveLength(1);
+    expect(failed[0]?.errorCode).toBe('timed_out');
     expect(failed[0]?.error).toBe('timed out after 1500 ms');
     expect(records.filter((r) => r.status === 'completed')).toHaveLength(299);
   });
