@@ -72,6 +72,8 @@ export class FunctionRegistry {
   /** Load every function of the source, then watch it for hand edits. */
   async start(): Promise<void> {
     const { source } = this.#deps;
+    // One server per folder: copies an earlier process left are nobody's now.
+    await source.sweep?.().catch(() => {});
     const state = await source.loadState?.();
     this.#savedText = state;
     if (state) this.#restore(state);

@@ -40,6 +40,16 @@ describe('folderSource', () => {
     expect(await source.remove?.('x')).toBe(false);
   });
 
+  it('Should sweep what staging left behind, and nothing else', async () => {
+    const source = folderSource(dir);
+    await source.stage?.('left', 'export default () => 1;', 'ts');
+    await writeFile(join(dir, '.left.0123abcd.tmp'), '');
+    await writeFile(join(dir, '.hidden.ts'), '');
+    await writeFile(join(dir, 'kept.ts'), '');
+    await source.sweep?.();
+    expect((await readdir(dir)).sort()).toEqual(['.hidden.ts', 'kept.ts']);
+  });
+
   it('Should save the state atomically and read it back', async () => {
     const source = folderSource(dir);
     expect(await source.loadState?.()).toBeUndefined();

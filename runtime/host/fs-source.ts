@@ -17,6 +17,9 @@ export const STATE_FILE = '.ebbflow-versions.json';
 
 const EXTENSION: Record<SourceLanguage, string> = { ts: '.ts', js: '.js' };
 
+/** A staged source (`.<name>.<8 hex>.deploy.<ext>`) or a half-written copy (`...tmp`). */
+const STAGED = /^\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[0-9a-f]{8}\.(deploy\.(ts|js)|tmp)$/;
+
 export interface FolderSourceOptions {
   /** Quiet time after the last change before the watcher reports. @default 150 */
   debounceMs?: number;
@@ -107,6 +110,13 @@ export const folderSource = (
     },
 
     watch: (changed) => watchFolder(dir, changed, debounceMs),
+
+    async sweep() {
+      const files = await readdir(dir);
+      await Promise.all(
+        files.filter((f) => STAGED.test(f)).map((f) => rm(join(dir, f), { force: true })),
+      );
+    },
 
     async loadState() {
       try {

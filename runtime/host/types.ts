@@ -56,6 +56,8 @@ export interface FunctionSource {
    * included. Returns the function that stops watching.
    */
   watch?(changed: () => void): () => void;
+  /** Delete what staging left behind when an earlier process ended without closing. */
+  sweep?(): Promise<void>;
   /** The registry's state (versions) as last saved, or undefined when there is none. */
   loadState?(): Promise<string | undefined>;
   /** Save the registry's state atomically. */
