@@ -97,6 +97,14 @@ for (const impl of ['ebbflow', 'piscina', 'bare']) {
     nodeFlags: ['--expose-gc'],
   });
 }
+add('deploy', 'deploy-first-result', {
+  file: 'deploy.ts',
+  args: ['first-result', quick ? 2 : 5],
+});
+add('deploy', 'deploy-throughput', {
+  file: 'deploy.ts',
+  args: ['throughput', quick ? 3 : 10, 32],
+});
 add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],

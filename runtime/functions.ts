@@ -22,6 +22,11 @@ export interface RegistryDeps {
   source: FunctionSource;
   /** A pool for `entry`, loaded, probed and active; rejects with the loader's message. */
   load(entry: FunctionEntry): Promise<FunctionPool>;
+  /**
+   * Start a new version's warm workers before it takes over, so a swap leaves no gap without
+   * workers (within the worker ceiling; what it cannot start now, scaling starts later).
+   */
+  prewarm(pool: FunctionPool): Promise<void>;
   /** A pool that fails its tasks with `reason` (a module that never loaded). */
   unavailable(entry: FunctionEntry, reason: string): FunctionPool;
   /** Told after pools came or went: minimums may be met again. */
@@ -159,6 +164,7 @@ export class FunctionRegistry {
         throw invalidFunction(name, message(error));
       }
       await staged.commit();
+      if (!created) await this.#deps.prewarm(pool);
       this.#install(name, pool, sha256, staged);
       await this.#save();
       return { created };
@@ -247,6 +253,7 @@ export class FunctionRegistry {
     // Loaded from its own file: a hand edit after this is picked up as the next version.
     try {
       const pool = await this.#deps.load(entry);
+      if (current) await this.#deps.prewarm(pool);
       this.#install(name, pool, sha256);
       if (current) {
         this.#deps.log(

@@ -92,6 +92,10 @@ class EbbflowRuntime implements Runtime {
     this.#registry = new FunctionRegistry({
       source: o.source,
       load: (entry) => this.#loadPool(entry),
+      prewarm: async (pool) => {
+        pool.ensureMin();
+        await pool.started();
+      },
       unavailable: (entry, reason) => {
         const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
         pool.markUnavailable(reason);

@@ -245,6 +245,32 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
     );
   }
 
+  const deployMs = get('deploy-first-result', 'ms');
+  if (deployMs) {
+    const cold = get('deploy-first-result', 'coldMs');
+    row(
+      'Deploy → first result of the new version (ms)',
+      deployMs,
+      `cold start of a deployed function ${show(cold, 1)}`,
+      ratio(deployMs, cold),
+      '',
+      undefined,
+      1,
+    );
+  }
+  const redeploying = get('deploy-throughput', 'tasksPerSec');
+  if (redeploying) {
+    const still = get('deploy-throughput', 'stillTasksPerSec');
+    row(
+      'Invoke throughput, redeployed every second (tasks/s)',
+      redeploying,
+      `no redeploys ${show(still)}`,
+      ratio(redeploying, still),
+      '',
+      undefined,
+    );
+  }
+
   const header =
     '| measure | ebbflow, median (min–max) | peer in the same run | ratio | target | met |';
   const table = [
