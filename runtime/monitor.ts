@@ -190,7 +190,13 @@ export class ScalingMonitor {
       const pool = pools.get(decision.function) as FunctionPool;
       let to = decision.to;
       if (decision.action === 'up') {
-        to = decision.from + pool.grow(decision.to - decision.from);
+        const grown = pool.grow(decision.to - decision.from);
+        // The rest starts as the idle workers retired for it below give their room back.
+        const owed = Math.min(decision.awaitsRoom ?? 0, decision.to - decision.from - grown);
+        if (owed > 0) this.#growOnRoom(pool, owed);
+        to = decision.from + grown + owed;
+      } else if (decision.idleOnly) {
+        to = decision.from - pool.shrink(decision.from - decision.to, decision.to);
       } else if (decision.action === 'down') {
         // The floor lets a preempted pool give back down to its share (never below its min).
         const floor = Math.max(decision.to, pool.config.minWorkers);
@@ -201,7 +207,7 @@ export class ScalingMonitor {
       if (!decision.notable) continue;
       if (
         decision.action === 'hold' &&
-        !this.#holdWorthLogging(decision.function, decision.reason, at)
+        !this.#holdWorthLogging(decision.function, decision.cause ?? decision.reason, at)
       ) {
         continue;
       }
@@ -227,6 +233,7 @@ export class ScalingMonitor {
     let active = 0;
     let measured: number | undefined;
     let cpuBusy: number | undefined;
+    const idleSince: number[] = [];
     for (const worker of pool.workers) {
       // Retiring workers leave with their tasks: the load is what stays.
       if (pool.isRetiring(worker) || worker.state === 'stopping' || worker.state === 'dead') {
@@ -235,8 +242,10 @@ export class ScalingMonitor {
       active += worker.load;
       workers++;
       if (worker.state === 'starting') starting++;
-      else if (worker.load === 0) idle++;
-      else {
+      else if (worker.load === 0) {
+        idle++;
+        idleSince.push(worker.idleSince);
+      } else {
         const base = window.busy.get(worker);
         const busy = busyTime(worker);
         if (base === undefined || busy === undefined || wall <= 0) continue;
@@ -256,6 +265,7 @@ export class ScalingMonitor {
       maxWorkers: pool.config.maxWorkers,
       concurrency: pool.config.concurrency,
       avgTaskMs: pool.avgTaskTime,
+      idleSince,
     };
     if (measured !== undefined) {
       sample.measured = measured;
@@ -265,10 +275,19 @@ export class ScalingMonitor {
     return sample;
   }
 
+  /** Grow `pool` by one each time room is given back, `count` times, while it has work queued. */
+  #growOnRoom(pool: FunctionPool, count: number): void {
+    const take = (): void => {
+      if (this.#closed || pool.queueSize === 0) return;
+      if (pool.grow(1) > 0) count--;
+      if (count > 0) this.#deps.budget.onRoom(take);
+    };
+    this.#deps.budget.onRoom(take);
+  }
+
   // A pool held back for the same cause at every evaluation would flood the log: a hold is
   // logged when its cause changes, and again after HOLD_REPEAT_MS.
-  #holdWorthLogging(name: string, reason: string, at: number): boolean {
-    const cause = reason.slice(reason.indexOf('held:')).replace(/[\d.]+/g, '#');
+  #holdWorthLogging(name: string, cause: string, at: number): boolean {
     const last = this.#lastHold.get(name);
     if (last && last.cause === cause && at - last.at < HOLD_REPEAT_MS) return false;
     this.#lastHold.set(name, { cause, at });

@@ -35,9 +35,9 @@ export interface PoolDeps {
   /** Asked for room when the budget is spent and this pool has no worker at all; calls
    * `pool.wake()` once a worker elsewhere was retired. */
   reclaim(pool: FunctionPool): void;
-  /** Told after a worker of this pool is gone and its room given back (pools below their
-   * minimum elsewhere may take it). */
-  roomFreed?(): void;
+  /** Told after a worker of this pool is gone and its room given back (queued work, then pools
+   * below their minimum, may take it). */
+  roomFreed(): void;
   log(message: string): void;
 }
 
@@ -234,6 +234,26 @@ export class FunctionPool {
       spawned++;
     }
     return spawned;
+  }
+
+  /** Its idle worker that has been idle longest, if any. */
+  longestIdle(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const w of this.workers) {
+      if (w.state !== 'ready' || w.load > 0 || this.#retiring.has(w)) continue;
+      if (!best || w.idleSince < best.idleSince) best = w;
+    }
+    return best;
+  }
+
+  /** Whether queued work waits that another worker of this pool could take. */
+  get wantsRoom(): boolean {
+    return (
+      this.#active &&
+      this.status === 'ready' &&
+      this.#queued > 0 &&
+      this.workerCount < this.config.maxWorkers
+    );
   }
 
   /** Retire up to `count` idle workers, longest idle first, never below `floor`. */
@@ -502,14 +522,9 @@ export class FunctionPool {
       this.#queued++;
     }
     if (this.#closing || !this.#active || this.status !== 'ready') return;
-    if (this.#ending) {
-      this.#dispatch();
-      this.deps.roomFreed?.();
-      return;
-    }
-    this.ensureMin();
     this.#dispatch();
-    this.deps.roomFreed?.();
+    // The runtime decides who gets the room: queued work first, then minimums (this one's too).
+    this.deps.roomFreed();
   }
 
   #fail(task: Task, code: FailureCode, message: string, at: number, times?: RunTimes): void {

@@ -38,6 +38,7 @@ import type {
   TaskRecord,
 } from './types.ts';
 import { jsonProblem } from './worker/json-check.ts';
+import type { WorkerHandle } from './worker-handle.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -143,6 +144,8 @@ class EbbflowRuntime implements Runtime {
    * function gets some before any gets many.
    */
   #warm(): void {
+    // Minimums are warm targets only while there is room: queued work comes first.
+    for (const pool of this.#registry.all()) if (pool.wantsRoom) return;
     let grew = true;
     while (grew && this.#budget.available > 0) {
       grew = false;
@@ -364,9 +367,10 @@ class EbbflowRuntime implements Runtime {
     this.#idleCheck?.();
   }
 
-  // A pool with no worker and a spent budget takes a worker of another pool, the biggest first
-  // (idle at once, busy once its tasks end). When every other worker is still starting, none can
-  // go yet: look again shortly, or the pool's queued tasks would wait for ever.
+  // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
+  // below that pool's minimum; with none idle, a worker of the biggest pool retires once its
+  // tasks end. When every other worker is still starting, none can go yet: look again shortly,
+  // or the pool's queued tasks would wait for ever.
   #reclaim(pool: FunctionPool): void {
     const donors = this.#registry
       .pools()
@@ -374,6 +378,15 @@ class EbbflowRuntime implements Runtime {
       .sort((a, b) => b.workerCount - a.workerCount);
     if (donors.length === 0) return;
     this.#budget.onRoom(() => pool.wake());
+    let idlest: WorkerHandle | undefined;
+    for (const donor of donors) {
+      const idle = donor.longestIdle();
+      if (idle && (!idlest || idle.idleSince < idlest.idleSince)) idlest = idle;
+    }
+    if (idlest) {
+      void idlest.stop('the worker was retired to make room for queued work of another function');
+      return;
+    }
     for (const donor of donors) if (donor.retire(1, 0) > 0) return;
     unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
   }

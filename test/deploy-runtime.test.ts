@@ -78,16 +78,18 @@ describe('deploying by name', () => {
 
   it('Should run queued tasks on the new version and let running ones finish on the old', async () => {
     const rt = await start();
-    const running = await rt.submit('version', [1_500]);
+    // One worker at most, so tasks behind a running one wait in the queue.
+    const single = (tag: string) => `export const config = { maxWorkers: 1 };\n${module(tag)}`;
+    await rt.deploy('version', single('v2'), 'ts');
+    const running = rt.submit('version', [1_500]);
     await until(() => rt.result(running.id)?.status === 'running', 20_000);
-    // One worker, busy: these wait in the queue.
     const queued = [rt.submit('version', []), rt.submit('version', [])];
-    await rt.deploy('version', module('v2'), 'ts');
+    await rt.deploy('version', single('v3'), 'ts');
     const done = await Promise.all(
       [running, ...queued].map((t) => rt.wait(t.id, 30_000) as Promise<{ result: unknown }>),
     );
-    expect(done.map((r) => r.result)).toEqual(['v1', 'v2', 'v2']);
-    expect(done.map((r) => (r as { version?: number }).version)).toEqual([1, 2, 2]);
+    expect(done.map((r) => r.result)).toEqual(['v2', 'v3', 'v3']);
+    expect(done.map((r) => (r as { version?: number }).version)).toEqual([2, 3, 3]);
   });
 
   it('Should delete: new submissions fail at once, accepted tasks finish', async () => {
