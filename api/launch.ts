@@ -64,6 +64,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
       resultTtlMs: s.resultTtlMs,
       maxResults: s.maxResults,
       drainTimeoutMs: s.drainTimeoutMs,
+      // Listen at once and serve each function as soon as it is loaded; the line below waits.
+      waitForFunctions: false,
       onTaskEnd: metrics.observe,
       log,
     });
@@ -107,6 +109,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     }),
   );
+  await runtime.loaded();
   const names = runtime
     .functions()
     .map((f) => (f.status === 'ready' ? f.name : `${f.name} (unavailable)`));

@@ -14,7 +14,6 @@ import {
   unknownFunction,
 } from './errors.ts';
 import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './host/types.ts';
-import { runLimited } from './loader.ts';
 import type { FunctionPool } from './pool.ts';
 import type { Task } from './task.ts';
 
@@ -27,6 +26,8 @@ export interface RegistryDeps {
    * workers (within the worker ceiling; what it cannot start now, scaling starts later).
    */
   prewarm(pool: FunctionPool): Promise<void>;
+  /** A pool that only queues, standing for a function while it loads. */
+  placeholder(entry: FunctionEntry): FunctionPool;
   /** A pool that fails its tasks with `reason` (a module that never loaded). */
   unavailable(entry: FunctionEntry, reason: string): FunctionPool;
   /** Told after pools came or went: minimums may be met again. */
@@ -47,6 +48,8 @@ export interface VersionInfo {
 
 interface Current extends VersionInfo {
   pool: FunctionPool;
+  /** A placeholder while the function found at start loads. */
+  loading?: boolean;
   /** A deployed version's hidden copy, which its workers load; deleted once it has ended. */
   staged?: StagedSource;
 }
@@ -69,12 +72,18 @@ export class FunctionRegistry {
   #stopWatching: (() => void) | undefined;
   /** The state as last loaded or saved: unchanged state is not written again. */
   #savedText: string | undefined;
+  #loaded: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
   }
 
-  /** Load every function of the source, then watch it for hand edits. */
+  /**
+   * List the functions of the source, stand a placeholder for each (its tasks wait), and load
+   * them in the background, those with tasks waiting first (`loaded()` says when all are); then
+   * watch the source for hand edits.
+   */
   async start(): Promise<void> {
     const { source } = this.#deps;
     // One server per folder: copies an earlier process left are nobody's now.
@@ -88,9 +97,12 @@ export class FunctionRegistry {
     for (const [name, saved] of this.#saved) {
       if (!entries.some((e) => e.name === name)) this.#saved.set(name, { ...saved, deleted: true });
     }
-    const jobs = entries.map((entry) => () => this.#serial(entry.name, () => this.#reload(entry)));
-    await runLimited(jobs, this.#deps.loadConcurrency);
-    await this.#save();
+    for (const entry of entries) {
+      const pool = this.#deps.placeholder(entry);
+      const version = this.#saved.get(entry.name)?.version ?? 0;
+      this.#current.set(entry.name, { pool, version, sha256: '', deployedAt: 0, loading: true });
+    }
+    this.#loaded = this.#loadAll(entries);
     if (source.watch) {
       try {
         this.#stopWatching = source.watch(() => void this.rescan());
@@ -100,6 +112,35 @@ export class FunctionRegistry {
         );
       }
     }
+  }
+
+  /** Resolves once every function found at start has loaded or failed to. */
+  loaded(): Promise<void> {
+    return this.#loaded;
+  }
+
+  async #loadAll(entries: FunctionEntry[]): Promise<void> {
+    const waiting = [...entries];
+    // A function someone already called goes first: serve what is asked for.
+    const next = () => {
+      const asked = waiting.findIndex((e) => (this.#current.get(e.name)?.pool.queueSize ?? 0) > 0);
+      return waiting.splice(asked >= 0 ? asked : 0, 1)[0];
+    };
+    const lanes = Array.from({ length: Math.max(1, this.#deps.loadConcurrency) }, async () => {
+      for (let entry = next(); entry; entry = next()) {
+        const found = entry;
+        await this.#serial(found.name, () => this.#reload(found)).catch((error) =>
+          this.#deps.log(`${found.name}: ${message(error)}`),
+        );
+      }
+    });
+    await Promise.all(lanes);
+    await this.#save();
+  }
+
+  /** The pools that serve (loading placeholders left out), for the scaler. */
+  serving(): FunctionPool[] {
+    return this.pools().filter((pool) => !this.#current.get(pool.name)?.loading);
   }
 
   /** The current pools, by name. */
@@ -128,10 +169,11 @@ export class FunctionRegistry {
   }
 
   /** A name's version fields and last refusal, for its FunctionInfo. */
-  describe(name: string): Partial<VersionInfo> & { lastError?: string } {
+  describe(name: string): Partial<VersionInfo> & { lastError?: string; status?: 'loading' } {
     const current = this.#current.get(name);
     const refused = this.#refused.get(name);
     const info: Partial<VersionInfo> & { lastError?: string } = {};
+    if (current?.loading) return { status: 'loading' };
     if (current) {
       info.version = current.version;
       info.sha256 = current.sha256;
@@ -217,6 +259,7 @@ export class FunctionRegistry {
 
   /** Stop watching; the pools are closed by the runtime. */
   close(): void {
+    this.#closed = true;
     this.#stopWatching?.();
     this.#stopWatching = undefined;
   }
@@ -247,12 +290,18 @@ export class FunctionRegistry {
       return; // gone between the listing and now: the next scan sees it
     }
     const sha256 = text === undefined ? '' : await sha256Hex(text);
-    const current = this.#current.get(name);
+    const found = this.#current.get(name);
+    // A placeholder is no version: the module loads whatever its hash.
+    const current = found?.loading ? undefined : found;
     if (current && current.sha256 === sha256) return;
     if (this.#refused.get(name)?.sha256 === sha256 && sha256 !== '') return;
     // Loaded from its own file: a hand edit after this is picked up as the next version.
     try {
       const pool = await this.#deps.load(entry);
+      if (this.#closed) {
+        await pool.close('the runtime shut down');
+        return;
+      }
       if (current) await this.#deps.prewarm(pool);
       this.#install(name, pool, sha256);
       if (current) {
@@ -280,7 +329,8 @@ export class FunctionRegistry {
   #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
     const previous = this.#current.get(name);
     const saved = this.#saved.get(name);
-    const unchanged = saved && !saved.deleted && saved.sha256 === sha256 && !previous;
+    const fresh = !previous || previous.loading;
+    const unchanged = saved && !saved.deleted && saved.sha256 === sha256 && fresh;
     const version = unchanged
       ? saved.version
       : Math.max(saved?.version ?? 0, previous?.version ?? 0) + 1;
@@ -297,6 +347,8 @@ export class FunctionRegistry {
       pool.tasksCancelled += previous.pool.tasksCancelled;
       this.#ending.add(previous);
       previous.pool.end((task) => pool.enqueue(task));
+      // Tasks that waited for a module that did not load fail as they would have at once.
+      if (pool.status === 'unavailable') pool.markUnavailable(pool.error ?? 'unavailable');
     }
     this.#deps.changed();
     this.prune();
@@ -308,6 +360,13 @@ export class FunctionRegistry {
     this.#saved.set(name, { ...(this.#saved.get(name) as SavedVersion), deleted: true });
     this.#ending.add(current);
     current.pool.end();
+    // Deleted before it loaded: nothing will ever run what waits for it.
+    if (current.loading) {
+      current.pool.failQueued(
+        'function_deleted',
+        `function "${name}" was deleted before it loaded`,
+      );
+    }
     this.#deps.changed();
     this.prune();
   }

@@ -439,6 +439,8 @@ export class FunctionPool {
   }
 
   #needWorker(): void {
+    // Still loading: its tasks wait for the loaded version to take them over.
+    if (!this.#active) return;
     if (this.workerCount > 0 || this.#closing) {
       this.deps.backlog(this);
       return;

@@ -69,7 +69,7 @@ class EbbflowRuntime implements Runtime {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
     this.#monitor = new ScalingMonitor({
-      pools: () => this.#registry.pools(),
+      pools: () => this.#registry.serving(),
       budget: this.#budget,
       host: o.host,
       options: o,
@@ -97,6 +97,8 @@ class EbbflowRuntime implements Runtime {
         pool.ensureMin();
         await pool.started();
       },
+      placeholder: (entry) =>
+        new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps),
       unavailable: (entry, reason) => {
         const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
         pool.markUnavailable(reason);
@@ -120,9 +122,14 @@ class EbbflowRuntime implements Runtime {
 
   async load(): Promise<void> {
     await this.#registry.start();
+    if (this.#o.waitForFunctions) await this.loaded();
+    this.#monitor.start();
+  }
+
+  async loaded(): Promise<void> {
+    await this.#registry.loaded();
     this.#warm();
     await Promise.all(this.#registry.pools().map((pool) => pool.started()));
-    this.#monitor.start();
   }
 
   #provisional() {

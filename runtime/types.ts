@@ -90,8 +90,11 @@ export interface ResolvedFunctionConfig {
   permissions?: FunctionPermissions;
 }
 
-/** `deleted`: answered once by `remove`; a deleted function is no longer listed. */
-export type FunctionStatus = 'ready' | 'unavailable' | 'deleted';
+/**
+ * `loading`: found at start and not loaded yet (its tasks wait); `deleted`: answered once by
+ * `remove`, after which the function is no longer listed.
+ */
+export type FunctionStatus = 'ready' | 'unavailable' | 'loading' | 'deleted';
 
 /** What `GET /functions/:name` answers. */
 export interface FunctionInfo extends ResolvedFunctionConfig {
@@ -217,6 +220,11 @@ export interface Runtime {
    * already accepted finish. Resolves with its last info, status `deleted`.
    */
   remove(name: string): Promise<FunctionInfo>;
+  /**
+   * Resolves once every function found at start has loaded (or failed to). `createRuntime`
+   * waits for it unless `waitForFunctions` is false: then it serves what is ready first.
+   */
+  loaded(): Promise<void>;
   stats(): PoolStats;
   /** True once `close()` was called. */
   readonly draining: boolean;

@@ -133,6 +133,48 @@ describe('deploying by name', () => {
   });
 });
 
+describe('serving what is ready first', () => {
+  it('Should list every function at once, run a called one first, and load the rest after', async () => {
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      await writeFile(join(dir, `${name}.ts`), module(name));
+    }
+    // One at a time, so the order shows: the called function goes next.
+    runtime = await createRuntime({
+      source: folderSource(dir),
+      host: nodeHost(),
+      minWorkers: 1,
+      maxWorkers: 1,
+      waitForFunctions: false,
+      log: () => {},
+    });
+    const rt = runtime;
+    expect(rt.functions().map((f) => f.status)).toEqual(Array(7).fill('loading'));
+    const record = await rt.call('f', []);
+    expect(record).toMatchObject({ status: 'completed', result: 'f', version: 1 });
+    // a was loading already; then f; e comes after b, c and d.
+    expect(rt.getFunction('e')?.status).toBe('loading');
+    await rt.loaded();
+    expect(rt.functions().map((f) => f.status)).toEqual(Array(7).fill('ready'));
+  });
+
+  it('Should fail tasks that waited for a module that does not load', async () => {
+    await writeFile(join(dir, 'broken.ts'), 'export default () => {\n  return (;\n};\n');
+    const rt = await createRuntime({
+      source: folderSource(dir),
+      host: nodeHost(),
+      minWorkers: 0,
+      waitForFunctions: false,
+      log: () => {},
+    });
+    runtime = rt;
+    const record = await rt.call('broken', []);
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+    expect(record.error).toMatch(/line 2/);
+    await rt.loaded();
+    expect(rt.getFunction('broken')?.status).toBe('unavailable');
+  });
+});
+
 describe('hot reload', () => {
   it('Should pick up a hand edit, a save by rename, an added and a removed file', async () => {
     const rt = await start();
