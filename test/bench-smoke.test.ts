@@ -35,6 +35,8 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
+      'Deploy → first result of the new version',
+      'Invoke throughput, redeployed every second',
     ]) {
       expect(doc).toContain(measure);
     }
