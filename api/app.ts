@@ -125,7 +125,11 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, async () =>
-      runtime.submit(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.submit(name, body.args, {
+        id: body.id,
+        timeoutMs: body.timeoutMs,
+        retry: body.retry,
+      }),
     );
     // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
     return c.json(record, 202, { Location: `/tasks/${record.id}` });
@@ -135,7 +139,7 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, () =>
-      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs, retry: body.retry }),
     );
     return c.json(record, invokeStatus(record));
   });

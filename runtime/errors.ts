@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'already_terminal'
+  | 'not_retryable'
   /** A deployed source that does not load or check (HTTP 422): the loader's message says why. */
   | 'invalid_function'
   /** The runtime's function source cannot be written (deploys need a folder). */
@@ -48,6 +49,19 @@ export const draining = () =>
 
 export const alreadyTerminal = (id: string, status: string) =>
   new EbbflowError('already_terminal', `task "${id}" has already ended (${status})`);
+
+export const notRetryable = (id: string, status: string) =>
+  new EbbflowError(
+    'not_retryable',
+    `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
+  );
+
+/** A listing cursor (`before`) that names no live task. */
+export const unknownCursor = (id: string) =>
+  new EbbflowError(
+    'invalid_argument',
+    `before: no task with id "${id}" (unknown or expired); start again without it`,
+  );
 
 /** An option error that names the option and the bad value, as p-queue and piscina do. */
 export const invalidOption = (option: string, expected: string, value: unknown) =>

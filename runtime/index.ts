@@ -4,6 +4,7 @@
  * @module
  */
 
+export { MAX_ATTEMPTS } from './backend/retry.ts';
 export type * from './backend/types.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError } from './errors.ts';
 export type * from './host/types.ts';

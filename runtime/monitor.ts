@@ -6,6 +6,8 @@
  * @module
  */
 import type { WorkerBudget } from './budget.ts';
+import type { Clock, TimerId } from './clock.ts';
+import { messageOf } from './errors.ts';
 import type { WorkerHost } from './host/types.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { FunctionPool } from './pool.ts';
@@ -47,12 +49,14 @@ export class ScalingMonitor {
   #state: ScalerState = {};
   #events: ScalingEvent[] = [];
   #lastHold = new Map<string, { cause: string; at: number }>();
-  #tick: ReturnType<typeof setInterval> | undefined;
-  #later: ReturnType<typeof setTimeout> | undefined;
+  #tick: TimerId | undefined;
+  #later: TimerId | undefined;
   #window: Window | undefined;
-  #windowTimer: ReturnType<typeof setTimeout> | undefined;
+  #windowTimer: TimerId | undefined;
   #lastEvaluation = Number.NEGATIVE_INFINITY;
   #closed = false;
+  #clock: Clock;
+  #listeners = new Set<(event: ScalingEvent) => void>();
   /** Whether the host measures each worker's utilization (known once a worker was busy). */
   #measures: boolean | undefined;
   #statsBase: [Snapshot, Snapshot] | undefined;
@@ -61,6 +65,7 @@ export class ScalingMonitor {
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
     this.#o = deps.options;
+    this.#clock = deps.options.clock;
     this.gauge = new PressureGauge(deps.host);
   }
 
@@ -69,19 +74,28 @@ export class ScalingMonitor {
     this.gauge.probe.start();
     const base = this.gauge.snapshot();
     this.#statsBase = [base, base];
-    this.#tick = setInterval(() => this.#trigger('tick'), this.#o.monitorIntervalMs);
+    this.#armTick();
+  }
+
+  // A chain of one-shot timers rather than an interval: the clock offers only those.
+  #armTick(): void {
+    this.#tick = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#armTick();
+      this.#trigger('tick');
+    }, this.#o.monitorIntervalMs);
     unrefTimer(this.#tick);
   }
 
   /** A pool has queued work waiting: evaluate soon, not only on the tick. */
   backlog(): void {
     if (this.#tick === undefined || this.#window || this.#later !== undefined) return;
-    const wait = this.#lastEvaluation + this.#o.reactIntervalMs - performance.now();
+    const wait = this.#lastEvaluation + this.#o.reactIntervalMs - this.#clock.now();
     if (wait <= 0) {
       this.#trigger('backlog');
       return;
     }
-    this.#later = setTimeout(() => {
+    this.#later = this.#clock.setTimeout(() => {
       this.#later = undefined;
       this.#trigger('backlog');
     }, wait);
@@ -90,11 +104,20 @@ export class ScalingMonitor {
 
   close(): void {
     this.#closed = true;
-    clearInterval(this.#tick);
-    clearTimeout(this.#later);
-    clearTimeout(this.#windowTimer);
+    this.#clock.clearTimeout(this.#tick);
+    this.#clock.clearTimeout(this.#later);
+    this.#clock.clearTimeout(this.#windowTimer);
     this.#tick = this.#later = this.#windowTimer = this.#window = undefined;
     this.gauge.probe.stop();
+  }
+
+  /**
+   * Be told of each scaling decision as it is recorded (the same objects as `events()`);
+   * returns the unsubscribe function. A listener that throws is logged and kept.
+   */
+  onDecision(listener: (event: ScalingEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The last decisions, oldest first. */
@@ -148,7 +171,7 @@ export class ScalingMonitor {
     this.#window = { trigger, base: this.gauge.snapshot(), busy };
     this.#measures ??= [...busy.keys()].some((w) => w.worker.busyTimeMs !== undefined) || undefined;
     const windowMs = Math.min(WINDOW_MS, Math.floor(this.#o.monitorIntervalMs / 2));
-    this.#windowTimer = setTimeout(() => this.#evaluate(), windowMs);
+    this.#windowTimer = this.#clock.setTimeout(() => this.#evaluate(), windowMs);
     unrefTimer(this.#windowTimer);
   }
 
@@ -166,7 +189,7 @@ export class ScalingMonitor {
       samples.push(this.#samplePool(pool, window, wall));
     }
     const readings = this.gauge.since(window.base, now);
-    const at = Date.now();
+    const at = this.#clock.now();
     const plan = decide(
       {
         at,
@@ -183,7 +206,7 @@ export class ScalingMonitor {
       this.#o,
     );
     this.#state = plan.state;
-    this.#lastEvaluation = performance.now();
+    this.#lastEvaluation = this.#clock.now();
     let retired = false;
     let waiting = false;
     for (const decision of plan.decisions) {
@@ -299,6 +322,13 @@ export class ScalingMonitor {
     this.#events.push(event);
     const excess = this.#events.length - this.#o.scalingEventsKept;
     if (excess > 0) this.#events.splice(0, excess);
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#o.log(`a scaling listener threw: ${messageOf(error)}`);
+      }
+    }
   }
 }
 

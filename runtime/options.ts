@@ -3,9 +3,9 @@
  * 10 s monitor), validated once at construction with errors that name the option and value.
  * @module
  */
-
+import { NO_RETRY, retryProblem, toRetryPolicy } from './backend/retry.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { invalidOption } from './errors.ts';
+import { EbbflowError, invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
 import type { TaskStore } from './store.ts';
 import type {
@@ -154,9 +154,9 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('scalingEventsKept', o.scalingEventsKept, 0);
   integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
-  integer('resultTtlMs', o.resultTtlMs, 0);
+  integer('resultTtlMs', o.resultTtlMs, 0, 2_147_483_647);
   integer('maxResults', o.maxResults, 0);
-  integer('drainTimeoutMs', o.drainTimeoutMs, 0);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0, 2_147_483_647);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   return o;
 };
@@ -185,6 +185,7 @@ export const resolveFunctionConfig = (
     maxQueue: c.maxQueue ?? o.maxQueue,
     concurrency: c.concurrency ?? 1,
     memoryLimitMb: c.memoryLimitMb ?? o.memoryLimitMb,
+    retry: NO_RETRY,
   };
   if (c.minWorkers !== undefined && c.maxWorkers !== undefined && c.minWorkers > c.maxWorkers) {
     throw invalidOption(
@@ -199,6 +200,11 @@ export const resolveFunctionConfig = (
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);
   if (c.permissions !== undefined) resolved.permissions = permissions(c.permissions);
+  if (c.retry !== undefined) {
+    const problem = retryProblem(c.retry, 'config.retry');
+    if (problem) throw new EbbflowError('invalid_option', `option ${problem}`);
+    resolved.retry = toRetryPolicy(c.retry);
+  }
   return resolved;
 };
 

@@ -34,6 +34,7 @@ import type {
   FunctionStats,
   PoolStats,
   Runtime,
+  ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
@@ -322,6 +323,10 @@ class EbbflowRuntime implements Runtime {
     };
   }
 
+  onScale(listener: (event: ScalingEvent) => void): () => void {
+    return this.#monitor.onDecision(listener);
+  }
+
   close({
     drainTimeoutMs = this.#o.drainTimeoutMs,
   }: {
@@ -352,6 +357,7 @@ class EbbflowRuntime implements Runtime {
         if ([...this.#registry.all()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
+      if (drainTimeoutMs <= 0) done();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();

@@ -3,7 +3,7 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
-import type { FailureCode, TaskLog } from './backend/types.ts';
+import type { FailureCode, RetryPolicy, TaskLog } from './backend/types.ts';
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -58,6 +58,11 @@ export interface FunctionConfig {
   /** Heap limit of one worker in MiB (enforced on Node). @default runtime's memoryLimitMb */
   memoryLimitMb?: number;
   /**
+   * Runs of a task in all, and the first retry's wait (v2 retries); a task's own `retry` wins.
+   * @default { attempts: 1, backoffMs: 1000 } (no retry)
+   */
+  retry?: { attempts: number; backoffMs?: number };
+  /**
    * What the function's workers may reach beyond reading their own folder. Enforced by Deno's
    * worker sandbox; `env` also decides which variables workers see on Node and Bun.
    */
@@ -86,6 +91,8 @@ export interface ResolvedFunctionConfig {
   maxQueue: number;
   concurrency: number;
   memoryLimitMb: number;
+  /** Retries of its tasks unless a task sets its own (v2). */
+  retry: RetryPolicy;
   /** Present only when the module's config grants something. */
   permissions?: FunctionPermissions;
 }
@@ -182,6 +189,8 @@ export interface SubmitOptions {
   id?: string;
   /** Run timeout for this task in ms; wins over the function's `config.timeoutMs`. */
   timeoutMs?: number;
+  /** Retries for this task (v2); wins over the function's `config.retry`. */
+  retry?: { attempts: number; backoffMs?: number };
 }
 
 /** The in-process API: what the HTTP layer (and any embedding program) calls. */
@@ -226,6 +235,11 @@ export interface Runtime {
    */
   loaded(): Promise<void>;
   stats(): PoolStats;
+  /**
+   * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);
+   * returns the unsubscribe function.
+   */
+  onScale(listener: (event: ScalingEvent) => void): () => void;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**

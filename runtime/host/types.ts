@@ -120,7 +120,7 @@ export interface HostSample {
 
 /** What a host supplies to the core. */
 export interface WorkerHost {
-  readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser';
+  readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser' | 'in-process';
   /** Bundle or check a function module; throws with the loader's message when it cannot load. */
   prepare(entry: FunctionEntry): Promise<PreparedFunction>;
   spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;
