@@ -13,4 +13,4 @@
 export { type AppOptions, createApp } from './app.ts';
 export { ApiError, type ApiErrorCode, type ErrorBody } from './errors.ts';
 export { Metrics } from './metrics.ts';
-export { parseSettings, SETTINGS, type Settings, type SettingSpec } from './settings.ts';
+export { parseSettings, SETTINGS, type SettingSpec, type Settings } from './settings.ts';

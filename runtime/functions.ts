@@ -124,7 +124,7 @@ export class FunctionRegistry {
     // A function someone already called goes first: serve what is asked for.
     const next = () => {
       const asked = waiting.findIndex((e) => (this.#current.get(e.name)?.pool.queueSize ?? 0) > 0);
-      return waiting.splice(asked >= 0 ? asked : 0, 1)[0];
+      return waiting.splice(Math.max(asked, 0), 1)[0];
     };
     const lanes = Array.from({ length: Math.max(1, this.#deps.loadConcurrency) }, async () => {
       for (let entry = next(); entry; entry = next()) {

@@ -44,7 +44,7 @@ describe('the ebbflow CLI', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ebbflow-cli-'));
-    await writeFile(join(dir, 'hello.ts'), 'export default (name: string) => `hello ${name}`;\n');
+    await writeFile(join(dir, 'hello.ts'), 'export default (name: string) => "hello " + name;\n');
     await writeFile(join(dir, 'broken.ts'), 'export default () => {\n  return (;\n};\n');
     await writeFile(join(dir, 'boom.js'), 'export default () => { throw new Error("boom"); };\n');
     await mkdir(join(dir, 'functions'));

@@ -130,7 +130,7 @@ describe('the packed package in a fresh project', () => {
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] as string;
     await writeFile(
       join(project, 'hello.ts'),
-      'export default (name: string): string => `hello ${name}`;\n',
+      'export default (name: string): string => "hello " + name;\n',
     );
     const deployed = await npx(['deploy', 'hello.ts', '--url', url], {
       EBBFLOW_ADMIN_TOKEN: 'pkg-admin',
