@@ -304,9 +304,11 @@ export class FunctionRegistry {
       }
       if (current) await this.#deps.prewarm(pool);
       this.#install(name, pool, sha256);
-      if (current) {
+      // Found at start goes without saying; a file added or changed later is logged.
+      if (!found?.loading) {
+        const what = current ? 'reload' : 'add';
         this.#deps.log(
-          `ebbflow: reload ${name} version=${this.#current.get(name)?.version} sha256=${sha256} via=folder`,
+          `ebbflow: ${what} ${name} version=${this.#current.get(name)?.version} sha256=${sha256} via=folder`,
         );
       }
     } catch (error) {

@@ -191,6 +191,15 @@ describe('hot reload', () => {
     expect((await rt.call('added', [])).result).toBe('new');
     await rm(join(dir, 'added.js'));
     await until(() => rt.getFunction('added') === undefined, 20_000);
+    // One line each, as deploys have.
+    expect(
+      logs.filter((l) => l.includes('via=folder')).map((l) => l.split(' ').slice(0, 4).join(' ')),
+    ).toEqual([
+      'ebbflow: reload version version=2',
+      'ebbflow: reload version version=3',
+      'ebbflow: add added version=1',
+      'ebbflow: delete added version=1',
+    ]);
   });
 
   it('Should keep the old version serving after a broken edit and show why', async () => {
