@@ -87,6 +87,8 @@ class EbbflowRuntime implements Runtime {
       reclaim: (pool: FunctionPool) => this.#reclaim(pool),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
       roomFreed: () => {
+        // A worker gone may have been the last of a version that ended: forget that version.
+        this.#registry.prune();
         if (!this.#draining) this.#warm();
       },
       log: o.log,
