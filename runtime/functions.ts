@@ -202,8 +202,14 @@ export class FunctionRegistry {
         pool = await this.#deps.load(staged.entry);
       } catch (error) {
         await staged.discard();
-        this.#refused.set(name, { error: message(error), sha256 });
+        // Shown on the version that keeps serving (a new name has none to show it on).
+        if (!created) this.#refused.set(name, { error: message(error), sha256 });
         throw invalidFunction(name, message(error));
+      }
+      if (this.#closed) {
+        await pool.close('the runtime shut down');
+        await staged.discard();
+        throw draining();
       }
       await staged.commit();
       if (!created) await this.#deps.prewarm(pool);
