@@ -15,7 +15,7 @@ import {
 import { createApp } from './app.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
-import { parseSettings, SettingsError, usage } from './settings.ts';
+import { parseSettings, runtimeSettings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
   /** The address bound, e.g. `http://127.0.0.1:8787`. */
@@ -31,6 +31,8 @@ export interface HostEntry {
   listen(app: Hono, hostname: string, port: number): Promise<Listening>;
   onSignal(handler: (signal: string) => void): void;
   exit(code: number): void;
+  /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
+  hint?(error: unknown): string;
 }
 
 export const launch = async (h: HostEntry): Promise<void> => {
@@ -54,16 +56,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     runtime = await createRuntime({
       source: h.source(s.functions),
       host: h.workers,
-      minWorkers: s.minWorkers,
-      maxWorkers: s.maxWorkers,
-      scaleUpThreshold: s.scaleUpThreshold,
-      scaleDownThreshold: s.scaleDownThreshold,
-      monitorIntervalMs: s.monitorIntervalMs,
-      taskTimeoutMs: s.taskTimeoutMs,
-      maxQueue: s.maxQueue,
-      resultTtlMs: s.resultTtlMs,
-      maxResults: s.maxResults,
-      drainTimeoutMs: s.drainTimeoutMs,
+      ...runtimeSettings(s),
       // Listen at once and serve each function as soon as it is loaded; the line below waits.
       waitForFunctions: false,
       onTaskEnd: metrics.observe,
@@ -76,7 +69,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       return h.exit(2);
     }
     log(
-      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
+      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}${h.hint?.(error) ?? ''}`,
     );
     return h.exit(1);
   }
@@ -95,7 +88,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     server = await h.listen(app, s.host, s.port);
   } catch (error) {
     log(
-      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}`,
+      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}${h.hint?.(error) ?? ''}`,
     );
     await runtime.close({ drainTimeoutMs: 0 });
     return h.exit(1);

@@ -35,8 +35,9 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
-      'Deploy → first result of the new version',
-      'Invoke throughput, redeployed every second',
+      '9. Deploy → first result of the new version',
+      '9. Invoke throughput, redeployed every second',
+      '8. Start to first result, bundles cached',
     ]) {
       expect(doc).toContain(measure);
     }

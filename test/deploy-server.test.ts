@@ -8,15 +8,12 @@ import { cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { SETTINGS } from '../api/settings.ts';
 import {
   type Client,
   client,
   describeEachRuntime,
   type Json,
-  ROOT,
   type Server,
-  type ServerRuntime,
   startServer,
 } from './support/server.ts';
 import { until } from './support/wait.ts';
@@ -27,27 +24,6 @@ const ADMIN = 'deploy-admin-token';
 /** A module whose result names the version it expects to be: `v<tag>`, after `ms` if given. */
 const module = (tag: string) =>
   `export default async (ms = 0) => {\n  if (ms > 0) await new Promise((r) => setTimeout(r, ms));\n  return ${JSON.stringify(tag)};\n};\n`;
-
-/**
- * Deno gets the grants a deploying server needs: read and write of its functions folder
- * (`deno task start` reads the project only; the launcher derives them from the settings).
- */
-const withFolder = (runtime: ServerRuntime, dir: string): ServerRuntime =>
-  runtime.name !== 'deno'
-    ? runtime
-    : {
-        ...runtime,
-        command: [
-          join(ROOT, 'node_modules', '.bin', 'deno'),
-          'run',
-          '--allow-net=127.0.0.1',
-          `--allow-read=.,${dir}`,
-          `--allow-write=${dir}`,
-          `--allow-env=${SETTINGS.map((s) => s.env).join(',')}`,
-          '--allow-sys=systemMemoryInfo',
-          'api/serve/deno.ts',
-        ],
-      };
 
 describeEachRuntime('deploying by name', (runtime) => {
   let dir: string;
@@ -60,7 +36,7 @@ describeEachRuntime('deploying by name', (runtime) => {
     EBBFLOW_MAX_WORKERS: '4',
   });
   const start = async () => {
-    server = await startServer(withFolder(runtime, dir), env());
+    server = await startServer(runtime, env());
     api = client(server.url, { Authorization: `Bearer ${ADMIN}` });
   };
 

@@ -245,11 +245,45 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
     );
   }
 
+  const startup = get('startup-ebbflow-warm-one', 'ms');
+  if (startup) {
+    const peer = get('startup-piscina', 'ms');
+    const r = ratio(startup, peer);
+    row(
+      '8. Start to first result, bundles cached (ms)',
+      startup,
+      `piscina, new pool → first result: ${show(peer, 1)}`,
+      r,
+      '≤ 2× piscina',
+      r === undefined ? undefined : r <= 2,
+      1,
+    );
+    const cold = get('startup-ebbflow-cold-one', 'ms');
+    row(
+      '8. Start to first result, first start (empty bundle cache) (ms)',
+      cold,
+      '',
+      ratio(cold, peer),
+      '',
+      undefined,
+      1,
+    );
+    const all = get('startup-ebbflow-warm-all', 'ms');
+    row(
+      `8. Start to first result, bench/functions (4 functions), cached (ms)`,
+      all,
+      '',
+      ratio(all, peer),
+      '',
+      undefined,
+      1,
+    );
+  }
   const deployMs = get('deploy-first-result', 'ms');
   if (deployMs) {
     const cold = get('deploy-first-result', 'coldMs');
     row(
-      'Deploy → first result of the new version (ms)',
+      '9. Deploy → first result of the new version (ms)',
       deployMs,
       `cold start of a deployed function ${show(cold, 1)}`,
       ratio(deployMs, cold),
@@ -262,7 +296,7 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
   if (redeploying) {
     const still = get('deploy-throughput', 'stillTasksPerSec');
     row(
-      'Invoke throughput, redeployed every second (tasks/s)',
+      '9. Invoke throughput, redeployed every second (tasks/s)',
       redeploying,
       `no redeploys ${show(still)}`,
       ratio(redeploying, still),
@@ -325,6 +359,7 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s after an uncounted warm-up of 1-2 s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
+- **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 
