@@ -149,13 +149,13 @@ export const createApp = (options: AppOptions): Hono => {
     const wait = c.req.query('wait');
     const record =
       wait === undefined
-        ? runtime.result(id)
+        ? await runtime.result(id)
         : await runtime.wait(id, parse(WaitQuery, wait, 'invalid_query', 'wait'));
     if (!record) throw unknownTask(id);
     return c.json(record);
   });
 
-  app.delete('/tasks/:id', (c) => c.json(runtime.cancel(taskId(c.req.param('id')))));
+  app.delete('/tasks/:id', async (c) => c.json(await runtime.cancel(taskId(c.req.param('id')))));
 
   functionRoutes(app, {
     runtime,

@@ -120,7 +120,7 @@ describe('the function registry', () => {
     const release = hold('a');
     // One load at a time: b waits behind a.
     const rt = await start(folder, load, { waitForFunctions: false, maxWorkers: 1 });
-    const task = rt.submit('b', []);
+    const task = await rt.submit('b', []);
     const removed = await rt.remove('b');
     expect(removed).toMatchObject({ name: 'b', status: 'deleted' });
     expect(await rt.wait(task.id, 5_000)).toMatchObject({

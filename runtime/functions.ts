@@ -15,7 +15,6 @@ import {
 } from './errors.ts';
 import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './host/types.ts';
 import type { FunctionPool } from './pool.ts';
-import type { Task } from './task.ts';
 
 export interface RegistryDeps {
   source: FunctionSource;
@@ -158,14 +157,6 @@ export class FunctionRegistry {
 
   get(name: string): FunctionPool | undefined {
     return this.#current.get(name)?.pool;
-  }
-
-  /** The pool that holds `task`: the one of its function and version. */
-  poolOf(task: Task): FunctionPool | undefined {
-    for (const pool of this.all()) {
-      if (pool.name === task.fn && pool.version === task.version) return pool;
-    }
-    return undefined;
   }
 
   /** A name's version fields and last refusal, for its FunctionInfo. */
@@ -350,14 +341,12 @@ export class FunctionRegistry {
     if (pool.status === 'ready') this.#refused.delete(name);
     if (previous) {
       // Counters stay with the name, so /stats does not restart at each deploy.
-      pool.tasksCompleted += previous.pool.tasksCompleted;
-      pool.tasksFailed += previous.pool.tasksFailed;
-      pool.tasksCancelled += previous.pool.tasksCancelled;
+      pool.counters.carryOver(previous.pool.counters);
       this.#ending.add(previous);
-      previous.pool.end((task) => pool.enqueue(task));
-      // Tasks that waited for a module that did not load fail as they would have at once.
-      if (pool.status === 'unavailable') pool.markUnavailable(pool.error ?? 'unavailable');
+      // What waits in the backend is claimed by the new version from now on.
+      previous.pool.end(() => false, pool);
     }
+    pool.available();
     this.#deps.changed();
     this.prune();
   }
@@ -367,10 +356,11 @@ export class FunctionRegistry {
     this.#refused.delete(name);
     this.#saved.set(name, { ...(this.#saved.get(name) as SavedVersion), deleted: true });
     this.#ending.add(current);
-    current.pool.end();
+    // Tasks it accepted still run here, unless another version of the name comes first.
+    current.pool.end(() => !this.#current.has(name));
     // Deleted before it loaded: nothing will ever run what waits for it.
     if (current.loading) {
-      current.pool.failQueued(
+      void current.pool.failWaiting(
         'function_deleted',
         `function "${name}" was deleted before it loaded`,
       );

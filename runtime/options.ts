@@ -4,10 +4,10 @@
  * @module
  */
 import { NO_RETRY, retryProblem, toRetryPolicy } from './backend/retry.ts';
+import type { TaskBackend } from './backend/types.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { EbbflowError, invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
-import type { TaskStore } from './store.ts';
 import type {
   FunctionConfig,
   FunctionPermissions,
@@ -20,8 +20,11 @@ export interface RuntimeOptions {
   source: FunctionSource;
   /** How workers are spawned on this host. */
   host: WorkerHost;
-  /** Where task records are kept. @default an in-memory store bounded by resultTtlMs/maxResults */
-  store?: TaskStore;
+  /**
+   * Where task state lives (records, queue, retries). @default an in-memory backend bounded by
+   * resultTtlMs/maxResults
+   */
+  backend?: TaskBackend;
   /** Each function's default minimum of warm workers. @default 2 */
   minWorkers?: number;
   /** The ceiling on all workers of the runtime together. @default 20 */
@@ -86,8 +89,8 @@ export interface RuntimeOptions {
   clock?: Clock;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd' | 'clock'>> &
-  Pick<RuntimeOptions, 'store' | 'onTaskEnd'> & { clock: Clock };
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'backend' | 'onTaskEnd' | 'clock'>> &
+  Pick<RuntimeOptions, 'backend' | 'onTaskEnd'> & { clock: Clock };
 
 export const DEFAULTS = {
   minWorkers: 2,

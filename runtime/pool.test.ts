@@ -26,12 +26,13 @@ const warmUp = async (rt: Runtime) => {
   for (let i = 0; i < 3; i++) await rt.call('gated', ['quick']);
 };
 
-describe('the pool, in process', () => {
+describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)', (kind) => {
   it('Should run at most concurrency tasks at once on a worker and start the next as one ends', async () => {
     const gates = new Gates();
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const ids: string[] = [];
@@ -58,6 +59,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const { host, clock } = started;
@@ -85,6 +87,8 @@ describe('the pool, in process', () => {
     const record = await runtime.result(b.id);
     expect(record?.status).toBe('completed');
     expect(record?.workerId).not.toBe(first?.id);
+    // Never begun, so never attempted: the run on the new worker is still the first.
+    expect(record?.attempt).toBe(1);
   });
 
   it('Should take an outcome posted just before the worker died', async () => {
@@ -99,6 +103,7 @@ describe('the pool, in process', () => {
         },
       },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const { id } = await runtime.submit('late', []);
@@ -123,6 +128,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     await runtime.submit('gated', ['first']);
@@ -146,6 +152,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     await warmUp(runtime);
@@ -171,6 +178,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
+      kind,
     );
     runtime = started.runtime;
     const a = await runtime.submit('gated', ['a']);
@@ -194,6 +202,7 @@ describe('the pool, in process', () => {
     const started = await startInProcess(
       { busy: { default: () => 'x' }, lazy: { default: () => 'y', config: { minWorkers: 0 } } },
       { minWorkers: 2, maxWorkers: 2 },
+      kind,
     );
     runtime = started.runtime;
     expect(runtime.stats().functions.busy?.activeWorkers).toBe(2);
@@ -214,6 +223,7 @@ describe('the pool, in process', () => {
         other: { default: () => 'served', config: { minWorkers: 0 } },
       },
       { minWorkers: 2, maxWorkers: 2 },
+      kind,
     );
     runtime = started.runtime;
     for (let i = 0; i < 20; i++) await runtime.submit('gated', [`t${i}`]);

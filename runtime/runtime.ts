@@ -1,24 +1,19 @@
 /**
  * `createRuntime`: loads every function module, keeps a pool of workers per function under one
- * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `close`).
+ * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `list`,
+ * `retry`, `close`). Task state lives in a `TaskBackend` (in memory unless one is given); the
+ * pools claim from it when they have room and report each ending to it.
  * @module
  */
+import { MemoryTaskBackend } from './backend/memory.ts';
+import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
-import {
-  alreadyTerminal,
-  draining,
-  duplicateId,
-  EbbflowError,
-  messageOf,
-  queueFull,
-  unknownFunction,
-  unknownTask,
-} from './errors.ts';
+import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { FunctionRegistry } from './functions.ts';
 import type { FunctionEntry } from './host/types.ts';
 import { loadFunction } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
-import { isFunctionName, isTaskId } from './names.ts';
+import { isFunctionName } from './names.ts';
 import {
   type ResolvedOptions,
   type RuntimeOptions,
@@ -26,19 +21,19 @@ import {
   resolveOptions,
 } from './options.ts';
 import { FunctionPool, type PoolDeps } from './pool.ts';
-import { MemoryTaskStore, type TaskStore } from './store.ts';
-import { Task, toRecord } from './task.ts';
+import { functionInfo, poolStats } from './runtime-stats.ts';
+import { newTask } from './submission.ts';
+import { type TaskSource, taskSource } from './task-source.ts';
 import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
-  FunctionStats,
   PoolStats,
+  RunEnding,
   Runtime,
   ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import { jsonProblem } from './worker/json-check.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
 /**
@@ -53,11 +48,17 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   return runtime;
 };
 
+const terminal = (record: TaskRecord): boolean =>
+  record.status !== 'queued' && record.status !== 'running';
+
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
   #registry: FunctionRegistry;
   #poolDeps: PoolDeps;
-  #store: TaskStore;
+  #backend: TaskBackend;
+  /** The default backend, whose synchronous twins serve the hot path (and which we close). */
+  #memory: MemoryTaskBackend | undefined;
+  #source: TaskSource;
   #budget: WorkerBudget;
   #workerIds = 0;
   #draining = false;
@@ -75,20 +76,29 @@ class EbbflowRuntime implements Runtime {
       host: o.host,
       options: o,
     });
-    this.#store =
-      o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
+    this.#memory = o.backend
+      ? undefined
+      : new MemoryTaskBackend({
+          ttlMs: o.resultTtlMs,
+          maxFinished: o.maxResults,
+          clock: o.clock,
+          log: o.log,
+        });
+    this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
+    this.#source = taskSource(this.#backend, o.log);
     this.#poolDeps = {
       host: o.host,
       budget: this.#budget,
-      clock: this.#o.clock,
+      clock: o.clock,
+      source: this.#source,
       nextWorkerId: () => ++this.#workerIds,
-      settled: (task: Task) => this.#settled(task),
+      ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool: FunctionPool) => this.#reclaim(pool),
-      // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
+      reclaim: (pool) => this.#reclaim(pool),
       roomFreed: () => {
         // A worker gone may have been the last of a version that ended: forget that version.
         this.#registry.prune();
+        // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
         if (!this.#draining) this.#warm();
       },
       log: o.log,
@@ -97,15 +107,15 @@ class EbbflowRuntime implements Runtime {
       source: o.source,
       load: (entry) => this.#loadPool(entry),
       prewarm: async (pool) => {
-        pool.ensureMin();
+        pool.grow(Math.max(0, pool.config.minWorkers - pool.workerCount));
         await pool.started();
       },
       placeholder: (entry) =>
         new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps),
       unavailable: (entry, reason) => {
         const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
-        pool.markUnavailable(reason);
-        this.#o.log(`${entry.name}: unavailable: ${reason}`);
+        void pool.markUnavailable(reason);
+        o.log(`${entry.name}: unavailable: ${reason}`);
         return pool;
       },
       changed: () => {
@@ -113,10 +123,28 @@ class EbbflowRuntime implements Runtime {
       },
       draining: () => this.#draining,
       log: o.log,
-      now: () => this.#o.clock.now(),
+      now: () => o.clock.now(),
       // Probes count against the ceiling, so no more run at once than it allows.
       loadConcurrency: Math.min(2, o.maxWorkers),
     });
+    this.#backend.onAvailable((fn) => {
+      // The current version, or a deleted one still finishing what it accepted.
+      for (const pool of this.#registry.all()) if (pool.name === fn) pool.available();
+    });
+    this.#backend.onCancel((id) => {
+      for (const pool of this.#registry.all()) if (pool.cancelRunning(id)) return;
+    });
+    const onTaskEnd = o.onTaskEnd;
+    if (onTaskEnd) {
+      this.#backend.subscribe((record) => {
+        if (!terminal(record)) return;
+        try {
+          onTaskEnd(record);
+        } catch (error) {
+          o.log(`onTaskEnd threw: ${messageOf(error)}`);
+        }
+      });
+    }
   }
 
   get draining(): boolean {
@@ -135,10 +163,6 @@ class EbbflowRuntime implements Runtime {
     await Promise.all(this.#registry.pools().map((pool) => pool.started()));
   }
 
-  #provisional() {
-    return resolveFunctionConfig(undefined, this.#o);
-  }
-
   /** Prepare the module and read its config (loader.ts); an active pool, or the loader's message. */
   async #loadPool(entry: FunctionEntry): Promise<FunctionPool> {
     const loaded = await loadFunction(entry, { ...this.#poolDeps, options: this.#o });
@@ -146,6 +170,10 @@ class EbbflowRuntime implements Runtime {
     const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
     pool.activate(loaded.config);
     return pool;
+  }
+
+  #provisional() {
+    return resolveFunctionConfig(undefined, this.#o);
   }
 
   /**
@@ -175,65 +203,7 @@ class EbbflowRuntime implements Runtime {
   }
 
   #info(pool: FunctionPool): FunctionInfo {
-    const info: FunctionInfo = {
-      name: pool.name,
-      status: pool.status,
-      ...pool.config,
-      activeWorkers: pool.workerCount,
-      queueSize: pool.queueSize,
-      activeTasks: pool.activeTasks,
-    };
-    if (pool.error !== undefined) info.error = pool.error;
-    return Object.assign(info, this.#registry.describe(pool.name));
-  }
-
-  submit(name: string, args: unknown[], options: SubmitOptions = {}): TaskRecord {
-    return toRecord(this.#submit(name, args, options));
-  }
-
-  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
-    const task = this.#submit(name, args, options);
-    if (task.terminal) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => task.onSettled((t) => resolve(toRecord(t))));
-  }
-
-  #submit(name: string, args: unknown[], { id, timeoutMs }: SubmitOptions): Task {
-    if (this.#draining) throw draining();
-    const pool = this.#registry.get(name);
-    if (!pool) throw unknownFunction(name);
-    if (!Array.isArray(args)) throw invalid('args must be an array');
-    const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
-    if (problem) throw invalid(problem);
-    if (id !== undefined) {
-      if (typeof id !== 'string' || !isTaskId(id)) {
-        throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
-      }
-      if (this.#store.has(id)) throw duplicateId(id);
-    }
-    if (
-      timeoutMs !== undefined &&
-      (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
-    ) {
-      throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
-    }
-    if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-    const now = this.#o.clock.now();
-    const task = new Task(
-      id ?? crypto.randomUUID(),
-      name,
-      args,
-      timeoutMs ?? pool.config.timeoutMs,
-      now,
-    );
-    this.#store.add(task);
-    if (pool.status === 'unavailable') {
-      task.fail('load_failed', pool.error ?? 'the function is unavailable', now);
-      pool.tasksFailed++;
-      this.#settled(task);
-    } else {
-      pool.enqueue(task);
-    }
-    return task;
+    return Object.assign(functionInfo(pool), this.#registry.describe(pool.name));
   }
 
   async deploy(
@@ -241,7 +211,9 @@ class EbbflowRuntime implements Runtime {
     source: string,
     language: 'ts' | 'js',
   ): Promise<{ info: FunctionInfo; created: boolean }> {
-    if (!isFunctionName(name)) throw invalid(`"${name}" is not a valid function name`);
+    if (!isFunctionName(name)) {
+      throw new EbbflowError('invalid_argument', `"${name}" is not a valid function name`);
+    }
     const { created } = await this.#registry.deploy(name, source, language);
     return { info: this.getFunction(name) as FunctionInfo, created };
   }
@@ -253,76 +225,91 @@ class EbbflowRuntime implements Runtime {
     return { ...info, ...version, status: 'deleted' };
   }
 
-  result(id: string): TaskRecord | undefined {
-    const task = this.#store.get(id);
-    return task && toRecord(task);
+  /** The pool of `name`, if it takes tasks now. */
+  #accepting(name: string): FunctionPool {
+    if (this.#draining) throw draining();
+    const pool = this.#registry.get(name);
+    if (!pool) throw unknownFunction(name);
+    return pool;
+  }
+
+  async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const pool = this.#accepting(name);
+    const task = newTask(name, args, options, pool.config);
+    if (pool.version !== undefined) task.version = pool.version;
+    const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
+    if (pool.status === 'ready') return record;
+    // An unavailable function's tasks fail at once, with the loader's message.
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
+    const memory = this.#memory;
+    if (memory && this.#registry.get(name)?.status === 'ready') {
+      try {
+        const pool = this.#accepting(name);
+        const task = newTask(name, args, options, pool.config);
+        if (pool.version !== undefined) task.version = pool.version;
+        return memory.callNow(task);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#callAsync(name, args, options);
+  }
+
+  async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
+    const record = await this.submit(name, args, options);
+    if (terminal(record)) return record;
+    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+  }
+
+  result(id: string): Promise<TaskRecord | undefined> {
+    return this.#backend.read(id);
   }
 
   wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    const task = this.#store.get(id);
-    if (!task) return Promise.resolve(undefined);
-    if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => {
-      const waiter = (settled: Task) => {
-        this.#o.clock.clearTimeout(timer);
-        resolve(toRecord(settled));
-      };
-      const timer = this.#o.clock.setTimeout(() => {
-        task.offSettled(waiter);
-        resolve(this.#store.get(id) && toRecord(task));
-      }, ms);
-      task.onSettled(waiter);
-    });
+    return this.#backend.wait(id, ms);
   }
 
-  cancel(id: string): TaskRecord {
-    const task = this.#store.get(id);
-    if (!task) throw unknownTask(id);
-    if (task.terminal) throw alreadyTerminal(id, task.status);
-    this.#registry.poolOf(task)?.cancel(task, this.#o.clock.now());
-    return toRecord(task);
+  async cancel(id: string): Promise<TaskRecord> {
+    const record = await this.#backend.cancel(id);
+    this.#registry.get(record.function)?.counters.cancelledOne();
+    this.#idleCheck?.();
+    return record;
+  }
+
+  list(query: TaskQuery): Promise<TaskPage> {
+    return this.#backend.list(query);
+  }
+
+  async retry(id: string): Promise<TaskRecord> {
+    const old = await this.#backend.read(id);
+    if (!old) throw unknownTask(id);
+    const pool = this.#accepting(old.function);
+    const record = await this.#backend.replay(id, pool.config.maxQueue);
+    if (pool.status === 'ready') return record;
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  runEphemeral(
+    name: string,
+    args: unknown[],
+    { timeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<RunEnding> {
+    try {
+      const pool = this.#accepting(name);
+      return pool.runEphemeral(args, timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   stats(): PoolStats {
-    const functions: Record<string, FunctionStats> = {};
-    let activeWorkers = 0;
-    let queueSize = 0;
-    let activeTasks = 0;
-    let completed = 0;
-    let failed = 0;
-    let weightedTime = 0;
-    for (const pool of this.#registry.pools()) {
-      const s = pool.stats();
-      const utilization = this.#monitor.utilization(pool);
-      if (utilization !== undefined) s.eventLoopUtilization = utilization;
-      functions[pool.name] = s;
-      activeWorkers += s.activeWorkers;
-      queueSize += s.queueSize;
-      activeTasks += s.activeTasks;
-      completed += s.tasksCompleted;
-      failed += s.tasksFailed;
-      weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
-    }
-    const finished = completed + failed;
-    const pressure = this.#monitor.readings();
-    return {
-      activeWorkers,
-      queueSize,
-      activeTasks,
-      minWorkers: this.#o.minWorkers,
-      maxWorkers: this.#o.maxWorkers,
-      performanceMetrics: {
-        tasksCompleted: completed,
-        tasksFailed: failed,
-        avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
-        cpuUsage: percent(pressure.cpu),
-        memoryUsage: percent(pressure.memory),
-        eventLoopUtilization: pressure.elu ?? 0,
-        eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
-      },
-      functions,
-      scalingEvents: this.#monitor.events(),
-    };
+    return poolStats(this.#registry.pools(), this.#monitor, this.#o);
   }
 
   onScale(listener: (event: ScalingEvent) => void): () => void {
@@ -367,19 +354,8 @@ class EbbflowRuntime implements Runtime {
     await Promise.all([...this.#registry.all()].map((pool) => pool.close(why)));
     await this.#registry.dispose();
     await this.#o.host.dispose?.();
-  }
-
-  #settled(task: Task): void {
-    this.#store.settled(task);
-    this.#registry.prune();
-    if (this.#o.onTaskEnd) {
-      try {
-        this.#o.onTaskEnd(toRecord(task));
-      } catch (error) {
-        this.#o.log(`onTaskEnd threw: ${messageOf(error)}`);
-      }
-    }
-    this.#idleCheck?.();
+    // A backend given to us belongs to its owner (it may serve other servers).
+    await this.#memory?.close();
   }
 
   // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
@@ -388,7 +364,7 @@ class EbbflowRuntime implements Runtime {
   // or the pool's queued tasks would wait for ever.
   #reclaim(pool: FunctionPool): void {
     const donors = this.#registry
-      .pools()
+      .serving()
       .filter((other) => other !== pool && other.workerCount > 0)
       .sort((a, b) => b.workerCount - a.workerCount);
     if (donors.length === 0) return;
@@ -407,14 +383,5 @@ class EbbflowRuntime implements Runtime {
   }
 }
 
-/** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
-const percent = (share: number | undefined): number =>
-  share === undefined ? 0 : Math.round(share * 1000) / 10;
-
 /** How soon a pool that found no worker to take looks again. */
 const RECLAIM_RETRY_MS = 50;
-
-/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-const invalid = (message: string) => new EbbflowError('invalid_argument', message);

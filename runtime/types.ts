@@ -3,7 +3,17 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
-import type { FailureCode, RetryPolicy, TaskLog } from './backend/types.ts';
+import type {
+  FailureCode,
+  RetryPolicy,
+  TaskEnding,
+  TaskLog,
+  TaskPage,
+  TaskQuery,
+} from './backend/types.ts';
+
+/** How an ephemeral run ended (`Runtime.runEphemeral`): a completed or failed `TaskEnding`. */
+export type RunEnding = Extract<TaskEnding, { status: 'completed' | 'failed' }>;
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -204,15 +214,31 @@ export interface Runtime {
    * timeout), `duplicate_id`, `queue_full` or `draining`. Returns the record, status `queued`
    * (or already `failed` when the function is unavailable).
    */
-  submit(name: string, args: unknown[], options?: SubmitOptions): TaskRecord;
+  submit(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** Submit and resolve with the terminal record. Throws as `submit` does. */
   call(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** A task's record, or `undefined` when the id is unknown or expired. */
-  result(id: string): TaskRecord | undefined;
+  result(id: string): Promise<TaskRecord | undefined>;
   /** Resolve as soon as the task is terminal, or after `ms` with its record as it is then. */
   wait(id: string, ms: number): Promise<TaskRecord | undefined>;
-  /** Cancel a queued or running task (a running one's worker is replaced). */
-  cancel(id: string): TaskRecord;
+  /**
+   * Cancel a queued or running task (a running one's worker is replaced). Throws
+   * `unknown_task` or `already_terminal`.
+   */
+  cancel(id: string): Promise<TaskRecord>;
+  /** Records, newest first, filtered (`GET /tasks`). Throws `invalid_argument` for a bad cursor. */
+  list(query: TaskQuery): Promise<TaskPage>;
+  /**
+   * Run a failed or cancelled task again as a new task (`retryOf` set). Throws `unknown_task`,
+   * `not_retryable`, `unknown_function`, `queue_full` or `draining`.
+   */
+  retry(id: string): Promise<TaskRecord>;
+  /**
+   * Run `name` once through its pool (workers, scaling, timeout, counters) with no backend
+   * record: for HTTP-handler calls. Resolves with how the run ended (never rejects for a failed
+   * run); throws `unknown_function` or `draining`.
+   */
+  runEphemeral(name: string, args: unknown[], options?: { timeoutMs?: number }): Promise<RunEnding>;
   /**
    * Deploy `source` as function `name`: written beside the others, loaded and checked, then
    * swapped in (new and queued tasks run on it; running ones finish on the old version). Resolves

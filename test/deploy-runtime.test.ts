@@ -81,9 +81,9 @@ describe('deploying by name', () => {
     // One worker at most, so tasks behind a running one wait in the queue.
     const single = (tag: string) => `export const config = { maxWorkers: 1 };\n${module(tag)}`;
     await rt.deploy('version', single('v2'), 'ts');
-    const running = rt.submit('version', [1_500]);
-    await until(() => rt.result(running.id)?.status === 'running', 20_000);
-    const queued = [rt.submit('version', []), rt.submit('version', [])];
+    const running = await rt.submit('version', [1_500]);
+    await until(async () => (await rt.result(running.id))?.status === 'running', 20_000);
+    const queued = [await rt.submit('version', []), await rt.submit('version', [])];
     await rt.deploy('version', single('v3'), 'ts');
     const done = await Promise.all(
       [running, ...queued].map((t) => rt.wait(t.id, 30_000) as Promise<{ result: unknown }>),
@@ -94,13 +94,11 @@ describe('deploying by name', () => {
 
   it('Should delete: new submissions fail at once, accepted tasks finish', async () => {
     const rt = await start();
-    const running = rt.submit('version', [800]);
-    const queued = rt.submit('version', []);
+    const running = await rt.submit('version', [800]);
+    const queued = await rt.submit('version', []);
     const info = await rt.remove('version');
     expect(info).toMatchObject({ name: 'version', status: 'deleted', version: 1 });
-    expect(() => rt.submit('version', [])).toThrow(
-      expect.objectContaining({ code: 'unknown_function' }),
-    );
+    await expect(rt.submit('version', [])).rejects.toMatchObject({ code: 'unknown_function' });
     expect(rt.getFunction('version')).toBeUndefined();
     expect((await rt.wait(running.id, 30_000))?.status).toBe('completed');
     expect((await rt.wait(queued.id, 30_000))?.status).toBe('completed');

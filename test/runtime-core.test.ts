@@ -94,12 +94,14 @@ describe('registry', () => {
 
 describe('lifecycle', () => {
   it('Should record queued, then completed with timing and worker id', async () => {
-    const submitted = runtime.submit('add', [41], { id: 'lifecycle-1' });
-    expect(submitted).toEqual({
+    const submitted = await runtime.submit('add', [41], { id: 'lifecycle-1' });
+    expect(submitted).toMatchObject({
       id: 'lifecycle-1',
       function: 'add',
       status: 'queued',
       submittedAt: expect.any(Number),
+      attempt: 1,
+      attempts: 1,
       version: 1,
     });
     const done = await runtime.wait('lifecycle-1', 5000);
@@ -107,14 +109,14 @@ describe('lifecycle', () => {
     expect(done?.startedAt).toBeGreaterThanOrEqual(submitted.submittedAt);
     expect(done?.completedAt).toBeGreaterThanOrEqual(done?.startedAt as number);
     expect(done?.executionTime).toBeGreaterThanOrEqual(0);
-    expect(runtime.result('lifecycle-1')).toEqual(done);
+    expect(await runtime.result('lifecycle-1')).toEqual(done);
   });
 
   it('Should show a task as running while it runs', async () => {
-    const { id } = runtime.submit('faulty', ['sleep', 300]);
+    const { id } = await runtime.submit('faulty', ['sleep', 300]);
     let seen: TaskRecord | undefined;
     for (let i = 0; i < 100 && seen?.status !== 'running'; i++) {
-      seen = runtime.result(id);
+      seen = await runtime.result(id);
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(seen).toMatchObject({ status: 'running', workerId: expect.any(Number) });
@@ -135,7 +137,7 @@ describe('lifecycle', () => {
   });
 
   it('Should wait until the time is up and answer the record as it is then', async () => {
-    const { id } = runtime.submit('faulty', ['sleep', 400]);
+    const { id } = await runtime.submit('faulty', ['sleep', 400]);
     const early = await runtime.wait(id, 50);
     expect(early?.status === 'queued' || early?.status === 'running').toBe(true);
     expect((await runtime.wait(id, 5000))?.status).toBe('completed');
@@ -215,41 +217,50 @@ describe('failures', () => {
 
 describe('submission rules', () => {
   it('Should refuse a duplicate id while the first is known', async () => {
-    runtime.submit('add', [1], { id: 'dup-1' });
-    expect(() => runtime.submit('add', [1], { id: 'dup-1' })).toThrow(
+    await runtime.submit('add', [1], { id: 'dup-1' });
+    await expect(runtime.submit('add', [1], { id: 'dup-1' })).rejects.toThrow(
       expect.objectContaining({ code: 'duplicate_id' }),
     );
     await runtime.wait('dup-1', 5000);
-    expect(() => runtime.submit('add', [1], { id: 'dup-1' })).toThrow(/already in use/);
+    await expect(runtime.submit('add', [1], { id: 'dup-1' })).rejects.toThrow(/already in use/);
   });
 
-  it('Should refuse bad ids, timeouts, arguments and names with distinct codes', () => {
-    const code = (fn: () => unknown) => {
+  it('Should refuse bad ids, timeouts, arguments, retries and names with distinct codes', async () => {
+    const code = async (fn: () => Promise<unknown>) => {
       try {
-        fn();
+        await fn();
       } catch (error) {
         return (error as { code?: string }).code;
       }
       return 'no error';
     };
-    expect(code(() => runtime.submit('nope', []))).toBe('unknown_function');
-    expect(code(() => runtime.submit('add', [1], { id: '...' }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { id: 'a/b' }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe(
+    expect(await code(() => runtime.submit('nope', []))).toBe('unknown_function');
+    expect(await code(() => runtime.submit('add', [1], { id: '...' }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { id: 'a/b' }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe(
       'invalid_argument',
     );
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 2 ** 33 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', 'x' as unknown as unknown[]))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 2 ** 33 }))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', 'x' as unknown as unknown[]))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [1], { retry: { attempts: 11 } }))).toBe(
+      'invalid_argument',
+    );
   });
 
   it('Should refuse tasks past the queue limit, and accept again once it drains', async () => {
-    const running = runtime.submit('narrow', [300]);
+    const running = await runtime.submit('narrow', [300]);
     await new Promise((r) => setTimeout(r, 50));
-    const queued = [runtime.submit('narrow', [1]), runtime.submit('narrow', [1])];
-    expect(() => runtime.submit('narrow', [1])).toThrow(
+    const queued = [await runtime.submit('narrow', [1]), await runtime.submit('narrow', [1])];
+    await expect(runtime.submit('narrow', [1])).rejects.toThrow(
       expect.objectContaining({ code: 'queue_full' }),
     );
     for (const { id } of [running, ...queued])
@@ -260,31 +271,31 @@ describe('submission rules', () => {
 
 describe('cancel', () => {
   it('Should cancel a queued task so it never runs', async () => {
-    const blocker = runtime.submit('narrow', [300]);
-    const queued = runtime.submit('narrow', [1]);
-    const cancelled = runtime.cancel(queued.id);
+    const blocker = await runtime.submit('narrow', [300]);
+    const queued = await runtime.submit('narrow', [1]);
+    const cancelled = await runtime.cancel(queued.id);
     expect(cancelled).toMatchObject({ status: 'cancelled', cancelledAt: expect.any(Number) });
     expect((await runtime.wait(blocker.id, 5000))?.status).toBe('completed');
-    expect(runtime.result(queued.id)?.status).toBe('cancelled');
-    expect(runtime.result(queued.id)?.startedAt).toBeUndefined();
+    expect((await runtime.result(queued.id))?.status).toBe('cancelled');
+    expect((await runtime.result(queued.id))?.startedAt).toBeUndefined();
   });
 
   it('Should cancel a running task, replace its worker and keep serving', async () => {
-    const { id } = runtime.submit('faulty', ['hang']);
-    for (let i = 0; i < 100 && runtime.result(id)?.status !== 'running'; i++) {
+    const { id } = await runtime.submit('faulty', ['hang']);
+    for (let i = 0; i < 100 && (await runtime.result(id))?.status !== 'running'; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(runtime.cancel(id).status).toBe('cancelled');
+    expect((await runtime.cancel(id)).status).toBe('cancelled');
     await expectOkAfter();
-    expect(runtime.result(id)?.status).toBe('cancelled');
+    expect((await runtime.result(id))?.status).toBe('cancelled');
   });
 
   it('Should refuse to cancel a finished or unknown task', async () => {
     const done = await runtime.call('add', [1]);
-    expect(() => runtime.cancel(done.id)).toThrow(
+    await expect(runtime.cancel(done.id)).rejects.toThrow(
       expect.objectContaining({ code: 'already_terminal' }),
     );
-    expect(() => runtime.cancel('never-was')).toThrow(
+    await expect(runtime.cancel('never-was')).rejects.toThrow(
       expect.objectContaining({ code: 'unknown_task' }),
     );
   });

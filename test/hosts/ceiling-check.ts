@@ -68,7 +68,7 @@ const burst = async (
   const before = rt.stats();
   assert.equal(before.activeWorkers, before.maxWorkers, 'the minimums fill the ceiling');
   const from = before.functions[name]?.activeWorkers ?? 0;
-  for (let i = 0; i < tasks; i++) rt.submit(name, args);
+  await Promise.all(Array.from({ length: tasks }, () => rt.submit(name, args)));
   const ms = await until(
     `${name} to reach ${workers} workers`,
     () => (rt.stats().functions[name]?.activeWorkers ?? 0) >= workers,

@@ -88,9 +88,15 @@ await check('timeout', async () => {
 });
 
 await check('cancel', async () => {
-  const { id } = ex.submit('sleep', [10_000]);
-  await until('the task to run', () => ex.result(id)?.status === 'running');
-  assert.equal(ex.cancel(id).status, 'cancelled');
+  const { id } = await ex.submit('sleep', [10_000]);
+  let status: string | undefined;
+  await until('the task to run', () => {
+    void ex.result(id).then((r) => {
+      status = r?.status;
+    });
+    return status === 'running';
+  });
+  assert.equal((await ex.cancel(id)).status, 'cancelled');
   assert.equal((await ex.call('sleep', [5])).status, 'completed');
 });
 
