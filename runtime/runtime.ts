@@ -8,6 +8,7 @@
 import { MemoryTaskBackend } from './backend/memory.ts';
 import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
+import { reclaimFor, warm } from './ceiling.ts';
 import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { FunctionRegistry } from './functions.ts';
 import type { FunctionEntry } from './host/types.ts';
@@ -24,7 +25,6 @@ import { FunctionPool, type PoolDeps } from './pool.ts';
 import { functionInfo, poolStats } from './runtime-stats.ts';
 import { newTask } from './submission.ts';
 import { type TaskSource, taskSource } from './task-source.ts';
-import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
   PoolStats,
@@ -34,7 +34,6 @@ import type {
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import type { WorkerHandle } from './worker-handle.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -94,7 +93,7 @@ class EbbflowRuntime implements Runtime {
       nextWorkerId: () => ++this.#workerIds,
       ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool) => this.#reclaim(pool),
+      reclaim: (pool) => reclaimFor(pool, this.#registry.serving(), this.#budget, o.clock),
       roomFreed: () => {
         // A worker gone may have been the last of a version that ended: forget that version.
         this.#registry.prune();
@@ -176,21 +175,11 @@ class EbbflowRuntime implements Runtime {
     return resolveFunctionConfig(undefined, this.#o);
   }
 
-  /**
-   * Deal warm workers round-robin in name order, one per function per round, until each has its
-   * minimum or the ceiling is reached: when the minimums together pass the ceiling, every
-   * function gets some before any gets many.
-   */
+  /** Minimums within the ceiling, queued work first (ceiling.ts), over the current versions. */
   #warm(): void {
-    // Minimums are warm targets only while there is room: queued work comes first.
-    for (const pool of this.#registry.all()) if (pool.wantsRoom) return;
-    let grew = true;
-    while (grew && this.#budget.available > 0) {
-      grew = false;
-      for (const pool of this.#registry.pools()) {
-        if (pool.workerCount < pool.config.minWorkers && pool.grow(1) > 0) grew = true;
-      }
-    }
+    // An ended version still finishing what it accepted counts as queued work.
+    if ([...this.#registry.all()].some((pool) => pool.wantsRoom)) return;
+    warm(this.#registry.pools(), this.#budget);
   }
 
   functions(): FunctionInfo[] {
@@ -357,31 +346,4 @@ class EbbflowRuntime implements Runtime {
     // A backend given to us belongs to its owner (it may serve other servers).
     await this.#memory?.close();
   }
-
-  // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
-  // below that pool's minimum; with none idle, a worker of the biggest pool retires once its
-  // tasks end. When every other worker is still starting, none can go yet: look again shortly,
-  // or the pool's queued tasks would wait for ever.
-  #reclaim(pool: FunctionPool): void {
-    const donors = this.#registry
-      .serving()
-      .filter((other) => other !== pool && other.workerCount > 0)
-      .sort((a, b) => b.workerCount - a.workerCount);
-    if (donors.length === 0) return;
-    this.#budget.onRoom(() => pool.wake());
-    let idlest: WorkerHandle | undefined;
-    for (const donor of donors) {
-      const idle = donor.longestIdle();
-      if (idle && (!idlest || idle.idleSince < idlest.idleSince)) idlest = idle;
-    }
-    if (idlest) {
-      void idlest.stop('the worker was retired to make room for queued work of another function');
-      return;
-    }
-    for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
-  }
 }
-
-/** How soon a pool that found no worker to take looks again. */
-const RECLAIM_RETRY_MS = 50;
