@@ -203,7 +203,10 @@ export class FunctionRegistry {
         throw draining();
       }
       await staged.commit();
-      if (!created) await this.#deps.prewarm(pool);
+      if (!created) {
+        this.#number(name, pool, sha256);
+        await this.#deps.prewarm(pool);
+      }
       this.#install(name, pool, sha256, staged);
       await this.#save();
       return { created };
@@ -299,7 +302,10 @@ export class FunctionRegistry {
         await pool.close('the runtime shut down');
         return;
       }
-      if (current) await this.#deps.prewarm(pool);
+      if (current) {
+        this.#number(name, pool, sha256);
+        await this.#deps.prewarm(pool);
+      }
       this.#install(name, pool, sha256);
       // Found at start goes without saying; a file added or changed later is logged.
       if (!found?.loading) {
@@ -325,7 +331,11 @@ export class FunctionRegistry {
   }
 
   /** Make `pool` the current version of `name`; the one before ends. */
-  #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
+  /**
+   * Number `pool` as the next version of `name` (the one it had, for a source found unchanged at
+   * start), before its warm workers start: every run it ends carries that number.
+   */
+  #number(name: string, pool: FunctionPool, sha256: string): VersionInfo {
     const previous = this.#current.get(name);
     const saved = this.#saved.get(name);
     const fresh = !previous || previous.loading;
@@ -333,8 +343,16 @@ export class FunctionRegistry {
     const version = unchanged
       ? saved.version
       : Math.max(saved?.version ?? 0, previous?.version ?? 0) + 1;
-    const deployedAt = unchanged ? saved.deployedAt : this.#deps.now();
     pool.version = version;
+    return { version, sha256, deployedAt: unchanged ? saved.deployedAt : this.#deps.now() };
+  }
+
+  #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
+    const previous = this.#current.get(name);
+    const { version, deployedAt } =
+      pool.version === undefined
+        ? this.#number(name, pool, sha256)
+        : { version: pool.version, deployedAt: this.#deps.now() };
     const next: Current = { pool, version, sha256, deployedAt, staged };
     this.#current.set(name, next);
     this.#saved.set(name, { version, sha256, deployedAt });
