@@ -8,10 +8,16 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
+import { registerEventRoutes } from './routes/events.ts';
 import { functionRoutes } from './routes/functions.ts';
+import { registerHandlerRoutes } from './routes/handlers.ts';
+import { registerPageRoutes } from './routes/pages.ts';
+import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -30,6 +36,8 @@ export interface AppOptions {
   maxFunctionBytes?: number;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
+  assets?: AssetReader;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -40,6 +48,7 @@ const ROUTES = {
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
+  '/events': 'GET',
   '/stats': 'GET',
   '/metrics': 'GET',
 } as const;
@@ -65,7 +74,7 @@ export const createApp = (options: AppOptions): Hono => {
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -98,8 +107,8 @@ export const createApp = (options: AppOptions): Hono => {
     // With a Content-Length the header decides, and GET/HEAD carry no body. Only the rest (a
     // chunked body, or a Request built without the header) goes through bodyLimit: it opens the
     // body stream, which makes @hono/node-server build a full Request (~30 µs a request, bench/).
-    // A deploy (the only PUT) has its own limit, EBBFLOW_MAX_FUNCTION_BYTES (routes/functions.ts).
-    if (c.req.method === 'PUT') return next();
+    // A deploy has its own limit, EBBFLOW_MAX_FUNCTION_BYTES (routes/functions.ts).
+    if (c.req.method === 'PUT' && DEPLOY_PATH.test(c.req.path)) return next();
     const length = c.req.header('Content-Length');
     if (length !== undefined && c.req.header('Transfer-Encoding') === undefined) {
       return Number.parseInt(length, 10) > maxBodyBytes ? tooLarge() : next();
@@ -107,6 +116,11 @@ export const createApp = (options: AppOptions): Hono => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitStream(c, next);
   });
+
+  registerHandlerRoutes(app, { runtime, token });
+  registerEventRoutes(app, runtime);
+  registerPageRoutes(app, options.assets);
+  registerDocsRoutes(app);
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),
@@ -173,6 +187,8 @@ export const createApp = (options: AppOptions): Hono => {
     }),
   );
 
+  taskRoutes(app, runtime);
+
   for (const [path, allow] of Object.entries(ROUTES)) {
     app.all(path, (c) =>
       c.json(
@@ -188,6 +204,9 @@ export const createApp = (options: AppOptions): Hono => {
   app.onError((error, c) => errorResponse(c, error, log));
   return app;
 };
+
+/** `PUT /functions/:name`: a deploy, whose body is a module's source. */
+const DEPLOY_PATH = /^\/functions\/[^/]+$/;
 
 const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
 

@@ -13,6 +13,7 @@ import {
   type WorkerHost,
 } from '../runtime/index.ts';
 import { createApp } from './app.ts';
+import type { AssetReader } from './assets.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
 import { parseSettings, runtimeSettings, SettingsError, usage } from './settings.ts';
@@ -31,6 +32,8 @@ export interface HostEntry {
   listen(app: Hono, hostname: string, port: number): Promise<Listening>;
   onSignal(handler: (signal: string) => void): void;
   exit(code: number): void;
+  /** Reads the files of the pages (dashboard, API reference). */
+  assets?: AssetReader;
   /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
   hint?(error: unknown): string;
 }
@@ -82,6 +85,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     maxFunctionBytes: s.maxFunctionBytes,
     corsOrigin: s.corsOrigin,
     log,
+    assets: h.assets,
   });
   let server: Listening;
   try {

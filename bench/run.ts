@@ -87,7 +87,7 @@ for (const impl of ['ebbflow', 'piscina']) {
 for (const impl of ['ebbflow', 'piscina']) {
   add('cold', `cold-${impl}`, { file: 'coldstart.ts', args: [impl] }, quick ? 1 : reps + 2);
 }
-for (const mode of ['inline', 'invoke', 'poll']) {
+for (const mode of ['inline', 'invoke', 'poll', 'handler']) {
   add('http', `http-${mode}`, { file: 'http.ts', args: [mode, 10, httpSeconds] });
 }
 for (const impl of ['ebbflow', 'piscina', 'bare']) {
@@ -104,6 +104,10 @@ add('deploy', 'deploy-first-result', {
 add('deploy', 'deploy-throughput', {
   file: 'deploy.ts',
   args: ['throughput', quick ? 3 : 10, 32],
+});
+add('sse', 'sse-fanout', {
+  file: 'sse.ts',
+  args: [quick ? 10 : 50, quick ? 1_000 : 10_000],
 });
 // Start to first result: the bundle cache empty (first start) or filled by an earlier start
 // (restart), over the trivial function alone or the whole bench/functions folder.

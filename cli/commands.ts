@@ -14,6 +14,7 @@ export const SUBCOMMANDS: SubCommandsDef = {
   submit: () => import('./tasks.ts').then((m) => m.submit),
   result: () => import('./tasks.ts').then((m) => m.result),
   cancel: () => import('./tasks.ts').then((m) => m.cancel),
+  types: () => import('./types.ts').then((m) => m.typesCommand),
 };
 
 export const ebbflow = defineCommand({

@@ -11,6 +11,7 @@ import { Deque } from './queue.ts';
 import { type RunEnding, Task } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import { afterIo } from './timers.ts';
+import type { WireRequest } from './worker/protocol.ts';
 import { MAX_SLOTS, type WorkerHandle } from './worker-handle.ts';
 
 export interface DispatchDeps {
@@ -51,12 +52,12 @@ export class Dispatcher {
   }
 
   /** Queue an ephemeral run (no backend record); resolves with how it ended. */
-  runEphemeral(args: unknown[], timeoutMs: number): Promise<RunEnding> {
+  runEphemeral(args: unknown[], timeoutMs: number, request?: WireRequest): Promise<RunEnding> {
     return new Promise((resolve) => {
       const id = `ephemeral:${this.#d.fn}:${++this.#ephemeralIds}`;
       const submittedAt = Date.now();
       const run = { id, function: this.#d.fn, args, timeoutMs, attempt: 1, submittedAt };
-      this.#local.push(new Task(run, resolve));
+      this.#local.push(new Task(run, resolve, request));
       this.schedule();
     });
   }

@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'draining'
   | 'already_terminal'
   | 'not_retryable'
+  | 'no_fetch_handler'
+  | 'handler_failed'
+  | 'handler_timed_out'
   /** A deployed source that does not load or check (HTTP 422): the loader's message says why. */
   | 'invalid_function'
   /** The runtime's function source cannot be written (deploys need a folder). */

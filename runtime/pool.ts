@@ -11,11 +11,13 @@ import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
 import { TaskEndings } from './endings.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
+import type { ModuleExports } from './loader.ts';
 import { functionStats } from './runtime-stats.ts';
 import { Spawner } from './spawner.ts';
 import type { RunEnding, Task } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
+import type { WireRequest } from './worker/protocol.ts';
 import type { HandleEvents, WorkerHandle } from './worker-handle.ts';
 import { WorkerSet } from './worker-set.ts';
 
@@ -53,6 +55,7 @@ export class FunctionPool {
    * waits for the function only while `claims` says so (a deleted function's accepted tasks).
    */
   #ending: { claims: () => boolean } | undefined;
+  #exports?: ModuleExports;
   #events: HandleEvents;
   #dispatcher: Dispatcher;
   #endings: TaskEndings;
@@ -188,9 +191,15 @@ export class FunctionPool {
     );
   }
 
+  /** What the module exports (set by `activate`): a default function, a `fetch` handler. */
+  get exports(): ModuleExports | undefined {
+    return this.#exports;
+  }
+
   /** Start serving with the function's resolved config. */
-  activate(config: ResolvedFunctionConfig): void {
+  activate(config: ResolvedFunctionConfig, exports?: ModuleExports): void {
     this.#config = config;
+    if (exports) this.#exports = exports;
     this.#active = true;
   }
 
@@ -245,9 +254,13 @@ export class FunctionPool {
    * Run once through this pool's workers, scaling, timeout and counters, with no backend record
    * (an HTTP-handler call). Resolves with how it ended; never rejects.
    */
-  runEphemeral(args: unknown[], timeoutMs = this.#config.timeoutMs): Promise<RunEnding> {
+  runEphemeral(
+    args: unknown[],
+    timeoutMs = this.#config.timeoutMs,
+    request?: WireRequest,
+  ): Promise<RunEnding> {
     if (this.#status === 'ready' && !this.#closing)
-      return this.#dispatcher.runEphemeral(args, timeoutMs);
+      return this.#dispatcher.runEphemeral(args, timeoutMs, request);
     const error = this.#error ?? 'the runtime is shutting down';
     const code: FailureCode = this.#closing ? 'shutdown' : 'load_failed';
     return Promise.resolve({

@@ -10,7 +10,9 @@ import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
 import { reclaimFor, warm } from './ceiling.ts';
 import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { RuntimeEvents } from './events.ts';
 import { FunctionRegistry } from './functions.ts';
+import { callHandler } from './handler.ts';
 import type { FunctionEntry } from './host/types.ts';
 import { loadFunction } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
@@ -30,6 +32,7 @@ import type {
   PoolStats,
   RunEnding,
   Runtime,
+  RuntimeListener,
   ScalingEvent,
   SubmitOptions,
   TaskRecord,
@@ -65,15 +68,21 @@ class EbbflowRuntime implements Runtime {
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
   #monitor: ScalingMonitor;
+  #events: RuntimeEvents;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#events = new RuntimeEvents(() => this.stats(), o.log);
     this.#monitor = new ScalingMonitor({
       pools: () => this.#registry.serving(),
       budget: this.#budget,
       host: o.host,
       options: o,
+      // Minimums taken for queued work elsewhere come back once that work is done.
+      evaluated: () => {
+        if (!this.#draining) this.#warm();
+      },
     });
     this.#memory = o.backend
       ? undefined
@@ -126,6 +135,10 @@ class EbbflowRuntime implements Runtime {
       // Probes count against the ceiling, so no more run at once than it allows.
       loadConcurrency: Math.min(2, o.maxWorkers),
     });
+    this.#monitor.onDecision((event) => {
+      if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
+    });
+    this.#backend.subscribe((record) => this.#changed(record));
     this.#backend.onAvailable((fn) => {
       // The current version, or a deleted one still finishing what it accepted.
       for (const pool of this.#registry.all()) if (pool.name === fn) pool.available();
@@ -135,14 +148,17 @@ class EbbflowRuntime implements Runtime {
     });
     const onTaskEnd = o.onTaskEnd;
     if (onTaskEnd) {
-      this.#backend.subscribe((record) => {
+      const ended = (record: TaskRecord) => {
         if (!terminal(record)) return;
         try {
           onTaskEnd(record);
         } catch (error) {
           o.log(`onTaskEnd threw: ${messageOf(error)}`);
         }
-      });
+      };
+      // The in-memory backend tells endings alone: no snapshot of every queued/running change.
+      if (this.#memory) this.#memory.onEnded(ended);
+      else this.#backend.subscribe(ended);
     }
   }
 
@@ -167,7 +183,7 @@ class EbbflowRuntime implements Runtime {
     const loaded = await loadFunction(entry, { ...this.#poolDeps, options: this.#o });
     if (!loaded.ok) throw new Error(loaded.error);
     const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
-    pool.activate(loaded.config);
+    pool.activate(loaded.config, loaded.exports);
     return pool;
   }
 
@@ -297,6 +313,31 @@ class EbbflowRuntime implements Runtime {
     }
   }
 
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
+    return this.#events.subscribe(listener, onClose);
+  }
+
+  handle(name: string, request: Request): Promise<Response> {
+    try {
+      return callHandler(this.#accepting(name), request, this.#events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * A `task` event for each state change (only while someone listens); a run's printed lines go
+   * out just before its terminal event, so a reader that stops there has them all.
+   */
+  #changed(record: TaskRecord): void {
+    if (!this.#events.active) return;
+    if (record.logs && terminal(record)) {
+      const { id, function: fn } = record;
+      this.#events.logs(record.logs.map((line) => ({ taskId: id, function: fn, ...line })));
+    }
+    this.#events.emit({ type: 'task', data: record });
+  }
+
   stats(): PoolStats {
     return poolStats(this.#registry.pools(), this.#monitor, this.#o);
   }
@@ -342,6 +383,8 @@ class EbbflowRuntime implements Runtime {
     this.#registry.close();
     await Promise.all([...this.#registry.all()].map((pool) => pool.close(why)));
     await this.#registry.dispose();
+    // After the pools: the tasks they failed still go out, then every stream ends.
+    this.#events.close();
     await this.#o.host.dispose?.();
     // A backend given to us belongs to its owner (it may serve other servers).
     await this.#memory?.close();

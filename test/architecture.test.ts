@@ -50,6 +50,12 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it('Should keep the in-process host on Web-standard APIs (the edge build runs it)', () => {
+    const file = 'runtime/host/in-process.ts';
+    expect(importsOf(file).length).toBeGreaterThan(0);
+    expect(offenders([file], (s) => HOST_APIS.test(s))).toEqual([]);
+  });
+
   it('Should never let the runtime import the API', () => {
     expect(offenders(sources('runtime'), (s) => s.startsWith('api/'))).toEqual([]);
   });
@@ -64,6 +70,12 @@ describe('architecture', () => {
   it('Should let only the serve entries choose a host', () => {
     const api = sources('api').filter((f) => !f.startsWith('api/serve/'));
     expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
+  });
+
+  it('Should keep the client standalone: fetch only, nothing of the server, no host API', () => {
+    const client = sources('client');
+    expect(client.length).toBeGreaterThan(2);
+    expect(offenders(client, (s) => !s.startsWith('client/') || HOST_APIS.test(s))).toEqual([]);
   });
 
   it('Should keep example functions free of ebbflow code', () => {

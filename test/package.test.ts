@@ -138,6 +138,10 @@ describe('the packed package in a fresh project', () => {
     expect(deployed.stdout).toMatch(/^deployed hello version 1 \(sha256 [0-9a-f]{12}, \d+ bytes\)/);
     const invoked = await npx(['invoke', 'hello', 'Ada', '--url', url]);
     expect(invoked.stdout.trim()).toBe('"hello Ada"');
+    // The dashboard's files ship too.
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
     expect(await readFile(join(project, 'functions', 'hello.ts'), 'utf8')).toContain('hello');
   }, 120_000);
 });

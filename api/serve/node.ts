@@ -7,12 +7,14 @@ import { serve } from '@hono/node-server';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { launch } from '../launch.ts';
+import { readAsset } from './assets.ts';
 
 await launch({
   argv: process.argv.slice(2),
   env: process.env,
   workers: nodeHost(),
   source: folderSource,
+  assets: readAsset,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       // node:http's defaults hold waiting requests: `requestTimeout` (300 s) and `headersTimeout`
