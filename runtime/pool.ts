@@ -185,6 +185,7 @@ export class FunctionPool {
   get wantsRoom(): boolean {
     return (
       this.#active &&
+      this.#claims() &&
       this.#status === 'ready' &&
       this.waiting > 0 &&
       this.workerCount < this.#config.maxWorkers
@@ -359,7 +360,8 @@ export class FunctionPool {
   }
 
   #needWorker(): void {
-    if (this.#status !== 'ready' || !this.#active) return;
+    // An ended version that no longer takes what waits asks for no room (the current one does).
+    if (this.#status !== 'ready' || !this.#active || !this.#claims()) return;
     if (this.workerCount > 0 || this.#closing) {
       this.deps.backlog(this);
       return;

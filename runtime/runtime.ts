@@ -106,6 +106,11 @@ class EbbflowRuntime implements Runtime {
       roomFreed: () => {
         // A worker gone may have been the last of a version that ended: forget that version.
         this.#registry.prune();
+        // Room an ended version gave back goes first to a current one with work and no worker
+        // (the scaler may be holding, and no donor was there to take it from).
+        for (const pool of this.#registry.serving()) {
+          if (pool.workerCount === 0 && pool.waiting > 0) pool.wake();
+        }
         // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
         if (!this.#draining) this.#warm();
       },
