@@ -14,6 +14,7 @@ import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerEventRoutes } from './routes/events.ts';
+import { functionRoutes } from './routes/functions.ts';
 import { registerHandlerRoutes } from './routes/handlers.ts';
 import { registerPageRoutes } from './routes/pages.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -29,6 +30,10 @@ export interface AppOptions {
   token?: string;
   /** `*`, one origin, or a comma-separated list of origins. @default '*' */
   corsOrigin?: string;
+  /** Deploys and deletes need it (and it works wherever `token` does); unset turns them off. */
+  adminToken?: string;
+  /** Deployed sources above this get 413. @default 1048576 */
+  maxFunctionBytes?: number;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
   /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
@@ -39,7 +44,7 @@ export interface AppOptions {
 const ROUTES = {
   '/health': 'GET',
   '/functions': 'GET',
-  '/functions/:name': 'GET',
+  '/functions/:name': 'GET, PUT, DELETE',
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
@@ -55,7 +60,14 @@ const ROUTES = {
  * const app = createApp({ runtime, metrics });
  */
 export const createApp = (options: AppOptions): Hono => {
-  const { runtime, metrics, maxBodyBytes = 1_048_576, token, corsOrigin = '*' } = options;
+  const {
+    runtime,
+    metrics,
+    maxBodyBytes = 1_048_576,
+    token,
+    adminToken,
+    corsOrigin = '*',
+  } = options;
   const log = options.log ?? ((m: string) => console.error(m));
   const app = new Hono();
 
@@ -84,7 +96,7 @@ export const createApp = (options: AppOptions): Hono => {
     const route = matchedRoutes(c).find((r) => r.path !== '/*' && r.path !== '*')?.path;
     metrics.request(c.req.method, route ?? 'unmatched', c.res.status);
   });
-  if (token !== undefined) app.use(bearerAuth(token));
+  if (token !== undefined) app.use(bearerAuth(token, ...(adminToken ? [adminToken] : [])));
   const tooLarge = () => {
     throw new ApiError(413, 'payload_too_large', `the body is larger than ${maxBodyBytes} bytes`);
   };
@@ -95,6 +107,8 @@ export const createApp = (options: AppOptions): Hono => {
     // With a Content-Length the header decides, and GET/HEAD carry no body. Only the rest (a
     // chunked body, or a Request built without the header) goes through bodyLimit: it opens the
     // body stream, which makes @hono/node-server build a full Request (~30 µs a request, bench/).
+    // A deploy has its own limit, EBBFLOW_MAX_FUNCTION_BYTES (routes/functions.ts).
+    if (c.req.method === 'PUT' && DEPLOY_PATH.test(c.req.path)) return next();
     const length = c.req.header('Content-Length');
     if (length !== undefined && c.req.header('Transfer-Encoding') === undefined) {
       return Number.parseInt(length, 10) > maxBodyBytes ? tooLarge() : next();
@@ -157,6 +171,14 @@ export const createApp = (options: AppOptions): Hono => {
 
   app.delete('/tasks/:id', async (c) => c.json(await runtime.cancel(taskId(c.req.param('id')))));
 
+  functionRoutes(app, {
+    runtime,
+    adminToken,
+    token,
+    maxFunctionBytes: options.maxFunctionBytes,
+    log,
+  });
+
   app.get('/stats', (c) => c.json(runtime.stats()));
 
   app.get('/metrics', (c) =>
@@ -182,6 +204,9 @@ export const createApp = (options: AppOptions): Hono => {
   app.onError((error, c) => errorResponse(c, error, log));
   return app;
 };
+
+/** `PUT /functions/:name`: a deploy, whose body is a module's source. */
+const DEPLOY_PATH = /^\/functions\/[^/]+$/;
 
 const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
 

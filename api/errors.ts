@@ -20,7 +20,10 @@ export type ApiErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
-  | 'internal';
+  | 'internal'
+  | 'unsupported_media_type'
+  | 'deploy_disabled'
+  | 'forbidden';
 
 /** One problem with a request, naming where it is (`args`, `timeoutMs`, `wait`, ...). */
 export interface Detail {
@@ -64,10 +67,11 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   not_retryable: 409,
   queue_full: 429,
   draining: 503,
+  invalid_function: 422,
+  deploy_unsupported: 501,
   no_fetch_handler: 404,
   handler_failed: 500,
   handler_timed_out: 504,
-  invalid_function: 422,
   javascript_required: 415,
 };
 

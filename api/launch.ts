@@ -60,6 +60,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
       source: h.source(s.functions),
       host: h.workers,
       ...runtimeSettings(s),
+      // Listen at once and serve each function as soon as it is loaded; the line below waits.
+      waitForFunctions: false,
       onTaskEnd: metrics.observe,
       log,
     });
@@ -79,6 +81,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
     metrics,
     maxBodyBytes: s.maxBodyBytes,
     token: s.token,
+    adminToken: s.adminToken,
+    maxFunctionBytes: s.maxFunctionBytes,
     corsOrigin: s.corsOrigin,
     log,
     assets: h.assets,
@@ -102,6 +106,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     }),
   );
+  await runtime.loaded();
   const names = runtime
     .functions()
     .map((f) => (f.status === 'ready' ? f.name : `${f.name} (unavailable)`));

@@ -34,6 +34,7 @@ describe('parseSettings', () => {
       functions: './functions',
       maxBodyBytes: 1_048_576,
       corsOrigin: '*',
+      maxFunctionBytes: 1_048_576,
     });
   });
 
@@ -63,6 +64,8 @@ describe('parseSettings', () => {
       memoryLimitMb: '64',
       token: 'abc',
       corsOrigin: 'https://a.example',
+      adminToken: 'root',
+      maxFunctionBytes: '4096',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);

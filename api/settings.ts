@@ -32,6 +32,8 @@ export interface Settings {
   maxBodyBytes: number;
   token?: string;
   corsOrigin: string;
+  adminToken?: string;
+  maxFunctionBytes: number;
 }
 
 type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text';
@@ -257,6 +259,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'text',
     default: '*',
     doc: '`Access-Control-Allow-Origin`: `*`, one origin, or a comma-separated list',
+  },
+  {
+    key: 'adminToken',
+    env: 'EBBFLOW_ADMIN_TOKEN',
+    flag: '--admin-token',
+    kind: 'text',
+    default: '',
+    doc: 'when set, `PUT`/`DELETE /functions/:name` deploy and delete with `Authorization: Bearer <admin token>` (it also works wherever `EBBFLOW_TOKEN` does); unset, deploys answer 403',
+  },
+  {
+    key: 'maxFunctionBytes',
+    env: 'EBBFLOW_MAX_FUNCTION_BYTES',
+    flag: '--max-function-bytes',
+    kind: 'int',
+    min: 1,
+    default: '1048576',
+    doc: 'largest deployed source before 413',
   },
 ];
 

@@ -106,6 +106,14 @@ for (const impl of ['ebbflow', 'piscina', 'bare']) {
     nodeFlags: ['--expose-gc'],
   });
 }
+add('deploy', 'deploy-first-result', {
+  file: 'deploy.ts',
+  args: ['first-result', quick ? 2 : 5],
+});
+add('deploy', 'deploy-throughput', {
+  file: 'deploy.ts',
+  args: ['throughput', quick ? 3 : 10, 32],
+});
 add('sse', 'sse-fanout', {
   file: 'sse.ts',
   args: [quick ? 10 : 50, quick ? 1_000 : 10_000],

@@ -61,6 +61,15 @@ export class PoolCounters {
     this.#cancelled++;
   }
 
+  /** Take over what an earlier version of the function counted (a deploy keeps the totals). */
+  carryOver(earlier: PoolCounters): void {
+    this.#completed += earlier.#completed;
+    this.#failed += earlier.#failed;
+    this.#cancelled += earlier.#cancelled;
+    this.#runTimeTotal += earlier.#runTimeTotal;
+    this.#runTimeCount += earlier.#runTimeCount;
+  }
+
   coldStart(ms: number): void {
     this.#coldStarts++;
     this.#lastColdStartMs = ms;

@@ -19,6 +19,8 @@ export interface EndingDeps {
   clock: Clock;
   /** Put ephemeral runs that never began back at the front of the pool's own queue. */
   requeueLocal(tasks: Task[]): void;
+  /** The function's version the pool runs, told to the backend with each ending. */
+  version(): number | undefined;
   /** Told after each ending (the runtime's drain watches for idle pools). */
   ended(): void;
 }
@@ -96,7 +98,10 @@ export class TaskEndings {
     const ending = task.ending;
     if (!ending) return;
     this.#d.counters.ended(ending.status);
-    if (!task.ephemeral) this.#d.source.finish(task.id, ending);
+    if (!task.ephemeral) {
+      const version = this.#d.version();
+      this.#d.source.finish(task.id, version === undefined ? ending : { ...ending, version });
+    }
     this.#d.ended();
   }
 }

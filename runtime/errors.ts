@@ -17,10 +17,12 @@ export type ErrorCode =
   | 'no_fetch_handler'
   | 'handler_failed'
   | 'handler_timed_out'
-  /** A deploy the loader refused: syntax error, throws at load, no default export, bad config. */
+  /** A deployed source that does not load or check (HTTP 422): the loader's message says why. */
   | 'invalid_function'
   /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */
-  | 'javascript_required';
+  | 'javascript_required'
+  /** The runtime's function source cannot be written (deploys need a folder). */
+  | 'deploy_unsupported';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';
@@ -85,6 +87,12 @@ export const describeValue = (value: unknown): string => {
   }
 };
 
+export const invalidFunction = (name: string, why: string) =>
+  new EbbflowError('invalid_function', `function "${name}" was not deployed: ${why}`);
+
+export const deployUnsupported = (
+  why = 'this runtime’s functions come from a source that cannot be written (deploys need a functions folder)',
+) => new EbbflowError('deploy_unsupported', why);
 /** The message of anything thrown: an Error's own, else the value as text. */
 export const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);

@@ -75,6 +75,12 @@ export interface RuntimeOptions {
   drainTimeoutMs?: number;
   /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
   memoryLimitMb?: number;
+  /**
+   * Whether `createRuntime` resolves only once every function has loaded. With `false` it
+   * resolves after listing them: each serves as soon as it is loaded (tasks for one still
+   * loading wait, and move it to the front of the loading order). @default true
+   */
+  waitForFunctions?: boolean;
   /** Where warnings and notices go. @default console.warn */
   log?: (message: string) => void;
   /** Told once per task as it becomes terminal (metrics); must not throw. */
@@ -109,6 +115,7 @@ export const DEFAULTS = {
   maxResults: 100_000,
   drainTimeoutMs: 30_000,
   memoryLimitMb: 512,
+  waitForFunctions: true,
 } as const;
 
 export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {

@@ -14,7 +14,7 @@ import type { PreparedFunction, WorkerHost } from './host/types.ts';
 import type { ModuleExports } from './loader.ts';
 import { functionStats } from './runtime-stats.ts';
 import { Spawner } from './spawner.ts';
-import type { RunEnding } from './task.ts';
+import type { RunEnding, Task } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
 import type { WireRequest } from './worker/protocol.ts';
@@ -50,6 +50,11 @@ export class FunctionPool {
   #closing = false;
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
+  /**
+   * Set by `end`: another version took over, or the function was deleted. It then takes what
+   * waits for the function only while `claims` says so (a deleted function's accepted tasks).
+   */
+  #ending: { claims: () => boolean } | undefined;
   #exports?: ModuleExports;
   #events: HandleEvents;
   #dispatcher: Dispatcher;
@@ -58,6 +63,8 @@ export class FunctionPool {
   readonly counters = new PoolCounters();
 
   readonly name: string;
+  /** The function's version these workers run (set by the registry; endings carry it). */
+  version?: number;
   #config: ResolvedFunctionConfig;
   readonly prepared: PreparedFunction | undefined;
   readonly deps: PoolDeps;
@@ -78,7 +85,7 @@ export class FunctionPool {
       counters: this.counters,
       concurrency: () => this.#config.concurrency,
       workers: () => this.#workers,
-      feedable: (worker) => this.#workers.feedable(worker),
+      feedable: (worker) => this.#workers.feedable(worker) && this.#claims(),
       needWorker: () => this.#needWorker(),
       backlog: () => this.deps.backlog(this),
     });
@@ -87,6 +94,7 @@ export class FunctionPool {
       counters: this.counters,
       clock: deps.clock,
       requeueLocal: (tasks) => this.#dispatcher.unshift(tasks),
+      version: () => this.version,
       ended: deps.ended,
     });
     this.#events = this.#handleEvents();
@@ -98,7 +106,10 @@ export class FunctionPool {
       counters: this.counters,
       ready: (worker) => {
         if (this.#closing) void worker.stop('the runtime shut down');
-        else this.#dispatcher.dispatch();
+        else {
+          this.#dispatcher.dispatch();
+          this.#retireIfDone(worker);
+        }
       },
       failed: (message, failures) => this.#startFailed(message, failures),
       shuttingDown: () => this.#closing,
@@ -114,6 +125,7 @@ export class FunctionPool {
       drained: (handle) => {
         this.#workers.drained(handle);
         this.#dispatcher.refill(handle);
+        this.#retireIfDone(handle);
       },
       timedOut: (task, handle) => this.#endings.timedOut(task, handle),
       dead: (handle, death, orphans) => {
@@ -173,6 +185,7 @@ export class FunctionPool {
   get wantsRoom(): boolean {
     return (
       this.#active &&
+      this.#claims() &&
       this.#status === 'ready' &&
       this.waiting > 0 &&
       this.workerCount < this.#config.maxWorkers
@@ -193,7 +206,44 @@ export class FunctionPool {
 
   /** Tasks became claimable (a submit, a retry's backoff over, a requeue). */
   available(): void {
-    if (this.#status === 'ready' && this.#active) this.#dispatcher.schedule();
+    if (this.#status === 'ready' && this.#active && this.#claims()) this.#dispatcher.schedule();
+  }
+
+  /**
+   * Stop serving as the function's current version (a new version took over, or the function
+   * was deleted): no more scaling, and what waits goes to the current version, unless `claims`
+   * says this pool is still the one to run it (a deleted function's accepted tasks). Tasks
+   * running here finish here; then the workers retire. Ephemeral runs still waiting move to
+   * `successor`.
+   */
+  end(claims: () => boolean, successor?: FunctionPool): void {
+    this.#ending = { claims };
+    if (successor) successor.#adopt(this.#dispatcher.drainLocal());
+    for (const worker of this.#workers) this.#retireIfDone(worker);
+  }
+
+  /** Ended, and every worker is gone. */
+  get ended(): boolean {
+    return this.#ending !== undefined && this.#workers.size === 0;
+  }
+
+  #adopt(tasks: Task[]): void {
+    if (tasks.length === 0) return;
+    this.#dispatcher.unshift(tasks.reverse());
+    this.#dispatcher.schedule();
+  }
+
+  /** Whether this pool takes what waits for its function (always, unless ended). */
+  #claims(): boolean {
+    return this.#ending === undefined || this.#ending.claims();
+  }
+
+  /** An ended pool's idle worker with nothing left to take retires. */
+  #retireIfDone(worker: WorkerHandle): void {
+    if (!this.#ending || worker.load > 0 || worker.state !== 'ready') return;
+    if (this.#dispatcher.localWaiting > 0) return;
+    if (this.#claims() && this.deps.source.queued(this.name) > 0) return;
+    void worker.stop('the function has a new version, or was deleted');
   }
 
   /** Try again to find a worker for queued work (room was made elsewhere). */
@@ -237,6 +287,8 @@ export class FunctionPool {
   /** Spawn up to `count` workers within this pool's max and the runtime's budget. */
   grow(count: number): number {
     let spawned = 0;
+    // An ended pool only starts a worker to finish accepted tasks it has no worker for.
+    if (this.#ending && (!this.#claims() || this.workerCount > 0)) return 0;
     while (spawned < count && this.#active && !this.#closing && this.#status === 'ready') {
       if (this.workerCount >= this.#config.maxWorkers || !this.deps.budget.tryAcquire()) break;
       this.#spawner.spawn(this.#config);
@@ -308,7 +360,8 @@ export class FunctionPool {
   }
 
   #needWorker(): void {
-    if (this.#status !== 'ready' || !this.#active) return;
+    // An ended version that no longer takes what waits asks for no room (the current one does).
+    if (this.#status !== 'ready' || !this.#active || !this.#claims()) return;
     if (this.workerCount > 0 || this.#closing) {
       this.deps.backlog(this);
       return;

@@ -9,11 +9,14 @@ import { MemoryTaskBackend } from './backend/memory.ts';
 import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
 import { reclaimFor, warm } from './ceiling.ts';
-import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
+import { FunctionRegistry } from './functions.ts';
 import { callHandler } from './handler.ts';
-import { loadFunction, runLimited } from './loader.ts';
+import type { FunctionEntry } from './host/types.ts';
+import { loadFunction } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
+import { isFunctionName } from './names.ts';
 import {
   type ResolvedOptions,
   type RuntimeOptions,
@@ -52,7 +55,8 @@ const terminal = (record: TaskRecord): boolean =>
 
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
-  #pools = new Map<string, FunctionPool>();
+  #registry: FunctionRegistry;
+  #poolDeps: PoolDeps;
   #backend: TaskBackend;
   /** The default backend, whose synchronous twins serve the hot path (and which we close). */
   #memory: MemoryTaskBackend | undefined;
@@ -71,13 +75,13 @@ class EbbflowRuntime implements Runtime {
     this.#budget = new WorkerBudget(o.maxWorkers);
     this.#events = new RuntimeEvents(() => this.stats(), o.log);
     this.#monitor = new ScalingMonitor({
-      pools: () => this.#pools.values(),
+      pools: () => this.#registry.serving(),
       budget: this.#budget,
       host: o.host,
       options: o,
       // Minimums taken for queued work elsewhere come back once that work is done.
       evaluated: () => {
-        if (!this.#draining) warm(this.#pools.values(), this.#budget);
+        if (!this.#draining) this.#warm();
       },
     });
     this.#memory = o.backend
@@ -90,13 +94,62 @@ class EbbflowRuntime implements Runtime {
         });
     this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
     this.#source = taskSource(this.#backend, o.log);
+    this.#poolDeps = {
+      host: o.host,
+      budget: this.#budget,
+      clock: o.clock,
+      source: this.#source,
+      nextWorkerId: () => ++this.#workerIds,
+      ended: () => this.#idleCheck?.(),
+      backlog: () => this.#monitor.backlog(),
+      reclaim: (pool) => reclaimFor(pool, this.#registry.serving(), this.#budget, o.clock),
+      roomFreed: () => {
+        // A worker gone may have been the last of a version that ended: forget that version.
+        this.#registry.prune();
+        // Room an ended version gave back goes first to a current one with work and no worker
+        // (the scaler may be holding, and no donor was there to take it from).
+        for (const pool of this.#registry.serving()) {
+          if (pool.workerCount === 0 && pool.waiting > 0) pool.wake();
+        }
+        // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
+        if (!this.#draining) this.#warm();
+      },
+      log: o.log,
+    };
+    this.#registry = new FunctionRegistry({
+      source: o.source,
+      load: (entry) => this.#loadPool(entry),
+      prewarm: async (pool) => {
+        pool.grow(Math.max(0, pool.config.minWorkers - pool.workerCount));
+        await pool.started();
+      },
+      placeholder: (entry) =>
+        new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps),
+      unavailable: (entry, reason) => {
+        const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
+        void pool.markUnavailable(reason);
+        o.log(`${entry.name}: unavailable: ${reason}`);
+        return pool;
+      },
+      changed: () => {
+        if (!this.#draining) this.#warm();
+      },
+      draining: () => this.#draining,
+      log: o.log,
+      now: () => o.clock.now(),
+      // Probes count against the ceiling, so no more run at once than it allows.
+      loadConcurrency: Math.min(2, o.maxWorkers),
+    });
     this.#monitor.onDecision((event) => {
       if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
     });
     this.#backend.subscribe((record) => this.#changed(record));
-    this.#backend.onAvailable((fn) => this.#pools.get(fn)?.available());
+    this.#backend.onAvailable((fn) => {
+      // The current version, or a deleted one still finishing what it accepted.
+      for (const pool of this.#registry.all()) if (pool.name === fn) pool.available();
+    });
     this.#backend.onCancel((id) => {
-      for (const pool of this.#pools.values()) if (pool.cancelRunning(id)) return;
+      for (const pool of this.#registry.all()) if (pool.cancelRunning(id)) return;
     });
     const onTaskEnd = o.onTaskEnd;
     if (onTaskEnd) {
@@ -119,59 +172,73 @@ class EbbflowRuntime implements Runtime {
   }
 
   async load(): Promise<void> {
-    const { entries, warnings } = await this.#o.source.list();
-    for (const warning of warnings) this.#o.log(warning);
-    const deps: PoolDeps = {
-      host: this.#o.host,
-      budget: this.#budget,
-      clock: this.#o.clock,
-      source: this.#source,
-      nextWorkerId: () => ++this.#workerIds,
-      ended: () => this.#idleCheck?.(),
-      backlog: () => this.#monitor.backlog(),
-      reclaim: (pool) => reclaimFor(pool, this.#pools.values(), this.#budget, this.#o.clock),
-      // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
-      roomFreed: () => {
-        if (!this.#draining) warm(this.#pools.values(), this.#budget);
-      },
-      log: this.#o.log,
-    };
-    const loader = { ...deps, options: this.#o };
-    const provisional = resolveFunctionConfig(undefined, this.#o);
-    const pending = entries.map((entry) => async () => {
-      const loaded = await loadFunction(entry, loader);
-      if (loaded.ok) {
-        const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, deps);
-        pool.activate(loaded.config, loaded.exports);
-        this.#pools.set(entry.name, pool);
-        return;
-      }
-      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
-      await pool.markUnavailable(loaded.error);
-      this.#o.log(`${entry.name}: unavailable: ${loaded.error}`);
-      this.#pools.set(entry.name, pool);
-    });
-    // Probes count against the ceiling, so no more run at once than it allows.
-    await runLimited(pending, Math.min(2, this.#budget.max));
-    this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
-    warm(this.#pools.values(), this.#budget);
-    await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
+    await this.#registry.start();
+    if (this.#o.waitForFunctions) await this.loaded();
     this.#monitor.start();
   }
 
+  async loaded(): Promise<void> {
+    await this.#registry.loaded();
+    this.#warm();
+    await Promise.all(this.#registry.pools().map((pool) => pool.started()));
+  }
+
+  /** Prepare the module and read its config (loader.ts); an active pool, or the loader's message. */
+  async #loadPool(entry: FunctionEntry): Promise<FunctionPool> {
+    const loaded = await loadFunction(entry, { ...this.#poolDeps, options: this.#o });
+    if (!loaded.ok) throw new Error(loaded.error);
+    const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
+    pool.activate(loaded.config, loaded.exports);
+    return pool;
+  }
+
+  #provisional() {
+    return resolveFunctionConfig(undefined, this.#o);
+  }
+
+  /** Minimums within the ceiling, queued work first (ceiling.ts), over the current versions. */
+  #warm(): void {
+    // An ended version still finishing what it accepted counts as queued work.
+    if ([...this.#registry.all()].some((pool) => pool.wantsRoom)) return;
+    warm(this.#registry.pools(), this.#budget);
+  }
+
   functions(): FunctionInfo[] {
-    return [...this.#pools.values()].map(functionInfo);
+    return this.#registry.pools().map((pool) => this.#info(pool));
   }
 
   getFunction(name: string): FunctionInfo | undefined {
-    const pool = this.#pools.get(name);
-    return pool && functionInfo(pool);
+    const pool = this.#registry.get(name);
+    return pool && this.#info(pool);
+  }
+
+  #info(pool: FunctionPool): FunctionInfo {
+    return Object.assign(functionInfo(pool), this.#registry.describe(pool.name));
+  }
+
+  async deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }> {
+    if (!isFunctionName(name)) {
+      throw new EbbflowError('invalid_argument', `"${name}" is not a valid function name`);
+    }
+    const { created } = await this.#registry.deploy(name, source, language);
+    return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async remove(name: string): Promise<FunctionInfo> {
+    const info = this.getFunction(name);
+    if (!info) throw unknownFunction(name);
+    const version = await this.#registry.remove(name);
+    return { ...info, ...version, status: 'deleted' };
   }
 
   /** The pool of `name`, if it takes tasks now. */
   #accepting(name: string): FunctionPool {
     if (this.#draining) throw draining();
-    const pool = this.#pools.get(name);
+    const pool = this.#registry.get(name);
     if (!pool) throw unknownFunction(name);
     return pool;
   }
@@ -179,6 +246,7 @@ class EbbflowRuntime implements Runtime {
   async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     const pool = this.#accepting(name);
     const task = newTask(name, args, options, pool.config);
+    if (pool.version !== undefined) task.version = pool.version;
     const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
     if (pool.status === 'ready') return record;
     // An unavailable function's tasks fail at once, with the loader's message.
@@ -189,10 +257,12 @@ class EbbflowRuntime implements Runtime {
   call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
     const memory = this.#memory;
-    if (memory && this.#pools.get(name)?.status === 'ready') {
+    if (memory && this.#registry.get(name)?.status === 'ready') {
       try {
         const pool = this.#accepting(name);
-        return memory.callNow(newTask(name, args, options, pool.config));
+        const task = newTask(name, args, options, pool.config);
+        if (pool.version !== undefined) task.version = pool.version;
+        return memory.callNow(task);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -216,7 +286,7 @@ class EbbflowRuntime implements Runtime {
 
   async cancel(id: string): Promise<TaskRecord> {
     const record = await this.#backend.cancel(id);
-    this.#pools.get(record.function)?.counters.cancelledOne();
+    this.#registry.get(record.function)?.counters.cancelledOne();
     this.#idleCheck?.();
     return record;
   }
@@ -274,7 +344,7 @@ class EbbflowRuntime implements Runtime {
   }
 
   stats(): PoolStats {
-    return poolStats(this.#pools.values(), this.#monitor, this.#o);
+    return poolStats(this.#registry.pools(), this.#monitor, this.#o);
   }
 
   onScale(listener: (event: ScalingEvent) => void): () => void {
@@ -308,14 +378,16 @@ class EbbflowRuntime implements Runtime {
         done();
       };
       this.#idleCheck = () => {
-        if ([...this.#pools.values()].every((pool) => pool.idle)) done();
+        if ([...this.#registry.all()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
       if (drainTimeoutMs <= 0) done();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    this.#registry.close();
+    await Promise.all([...this.#registry.all()].map((pool) => pool.close(why)));
+    await this.#registry.dispose();
     // After the pools: the tasks they failed still go out, then every stream ends.
     this.#events.close();
     await this.#o.host.dispose?.();

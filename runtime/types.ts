@@ -107,7 +107,11 @@ export interface ResolvedFunctionConfig {
   permissions?: FunctionPermissions;
 }
 
-export type FunctionStatus = 'ready' | 'unavailable';
+/**
+ * `loading`: found at start and not loaded yet (its tasks wait); `deleted`: answered once by
+ * `remove`, after which the function is no longer listed.
+ */
+export type FunctionStatus = 'ready' | 'unavailable' | 'loading' | 'deleted';
 
 /** What `GET /functions/:name` answers. */
 export interface FunctionInfo extends ResolvedFunctionConfig {
@@ -118,6 +122,14 @@ export interface FunctionInfo extends ResolvedFunctionConfig {
   activeWorkers: number;
   queueSize: number;
   activeTasks: number;
+  /** Grows by one with each deploy (or hand edit) of this name; kept across restarts. */
+  version?: number;
+  /** SHA-256 of the module's source, hex. */
+  sha256?: string;
+  /** When this version was deployed or found (epoch ms). */
+  deployedAt?: number;
+  /** Why the last deploy or edit of this name was refused; the version above still serves. */
+  lastError?: string;
 }
 
 /** Counters and gauges of one function's pool. */
@@ -247,6 +259,27 @@ export interface Runtime {
    * run); throws `unknown_function` or `draining`.
    */
   runEphemeral(name: string, args: unknown[], options?: { timeoutMs?: number }): Promise<RunEnding>;
+  /**
+   * Deploy `source` as function `name`: written beside the others, loaded and checked, then
+   * swapped in (new and queued tasks run on it; running ones finish on the old version). Resolves
+   * with its info and whether the name is new. Throws an `EbbflowError`: `invalid_function`
+   * (the loader's message; the old version keeps serving), `deploy_unsupported` or `draining`.
+   */
+  deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }>;
+  /**
+   * Delete function `name` and its file: new submissions get `unknown_function` at once, tasks
+   * already accepted finish. Resolves with its last info, status `deleted`.
+   */
+  remove(name: string): Promise<FunctionInfo>;
+  /**
+   * Resolves once every function found at start has loaded (or failed to). `createRuntime`
+   * waits for it unless `waitForFunctions` is false: then it serves what is ready first.
+   */
+  loaded(): Promise<void>;
   stats(): PoolStats;
   /**
    * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);

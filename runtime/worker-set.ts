@@ -15,6 +15,11 @@ export class WorkerSet {
     return this.#workers.values();
   }
 
+  /** Workers, live or stopping, not yet gone. */
+  get size(): number {
+    return this.#workers.size;
+  }
+
   add(worker: WorkerHandle): void {
     this.#workers.add(worker);
   }

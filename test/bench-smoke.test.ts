@@ -35,6 +35,8 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
+      '9. Deploy → first result of the new version',
+      '9. Invoke throughput, redeployed every second',
       '8. Start to first result, bundles cached',
     ]) {
       expect(doc).toContain(measure);

@@ -57,11 +57,14 @@ describe.skipIf(deno?.missing !== undefined)('deno task start', () => {
         `--allow-read=${folder},${join(ROOT, 'runtime')},${join(ROOT, 'node_modules')},${join(ROOT, 'api/pages')}`,
       );
       expect(grant('net')).toBe('--allow-net=127.0.0.2');
+      // Write of the functions folder only: deploys land there, versions are kept there.
+      expect(grant('write')).toBe(`--allow-write=${folder}`);
       expect(argv.filter((a) => a.startsWith('--allow-')).map((a) => a.split('=')[0])).toEqual([
         '--allow-read',
         '--allow-net',
         '--allow-env',
         '--allow-sys',
+        '--allow-write',
       ]);
 
       // granted.ts asks for a variable the server was not given: refused, with what to run.

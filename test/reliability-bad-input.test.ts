@@ -232,8 +232,16 @@ const CATALOGUE = (): BadRequest[] => [
     code: 'method_not_allowed',
   },
   {
-    kind: 'DELETE on a function',
+    // Deleting is a v2 route, off unless EBBFLOW_ADMIN_TOKEN is set.
+    kind: 'DELETE on a function without deploys',
     method: 'DELETE',
+    path: '/functions/echo',
+    status: 403,
+    code: 'deploy_disabled',
+  },
+  {
+    kind: 'PATCH on a function',
+    method: 'PATCH',
     path: '/functions/echo',
     status: 405,
     code: 'method_not_allowed',

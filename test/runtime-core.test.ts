@@ -102,6 +102,7 @@ describe('lifecycle', () => {
       submittedAt: expect.any(Number),
       attempt: 1,
       attempts: 1,
+      version: 1,
     });
     const done = await runtime.wait('lifecycle-1', 5000);
     expect(done).toMatchObject({ status: 'completed', result: 42, workerId: expect.any(Number) });

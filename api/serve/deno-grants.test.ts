@@ -14,7 +14,7 @@ import {
 const ROOT = '/srv/ebbflow';
 
 describe('denoGrants', () => {
-  it('Should grant the functions folder, the project code workers load, and the listen address', () => {
+  it('Should grant the functions folder (read, and write for deploys), the project code workers load, and the listen address', () => {
     const grants = denoGrants(
       { host: '127.0.0.2', port: 8080, functions: './fns' },
       ROOT,
@@ -30,7 +30,7 @@ describe('denoGrants', () => {
       net: ['127.0.0.2:8080'],
       env: SETTINGS.map((s) => s.env),
       sys: ['systemMemoryInfo'],
-      write: [],
+      write: ['/home/me/fns'],
       run: [],
       ffi: [],
     });
@@ -70,6 +70,7 @@ describe('withFunctionGrants and denoFlags', () => {
       '--allow-net=127.0.0.1,api.example',
       `--allow-env=${[...SETTINGS.map((s) => s.env), 'SECRET'].join(',')}`,
       '--allow-sys=systemMemoryInfo',
+      '--allow-write=/fns',
     ]);
   });
 

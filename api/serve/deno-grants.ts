@@ -57,7 +57,9 @@ export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGra
     net: [settings.port === 0 ? host : `${host}:${settings.port}`],
     env: SETTINGS.map((s) => s.env),
     sys: ['systemMemoryInfo'],
-    write: [],
+    // The functions folder only: deploys land there, and the versions file keeps `version`
+    // across restarts (docs/deploy.md).
+    write: [join(cwd, settings.functions)],
     run: [],
     ffi: [],
   };

@@ -88,13 +88,16 @@ const child = spawn();
  * second signal and end the drain early. So a signal is relayed only when the server has not
  * reacted to one of its own within a moment, i.e. when it was sent to `deno task` alone.
  */
+/** When the server last reacted to each signal (ms since the epoch). */
 const reactions = new Map<string, number>();
 const RELAY_AFTER_MS = 1_000;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   Deno.addSignalListener(signal, () => {
-    const seen = reactions.get(signal) ?? 0;
+    // The server may react before this listener runs (it got the group's signal first): a
+    // reaction shortly before counts too.
+    const since = Date.now() - RELAY_AFTER_MS;
     setTimeout(() => {
-      if ((reactions.get(signal) ?? 0) > seen) return;
+      if ((reactions.get(signal) ?? 0) >= since) return;
       try {
         child.kill(signal);
       } catch {
@@ -115,7 +118,7 @@ const relayed = (async () => {
     line = lines.pop() ?? '';
     for (const text of lines) {
       const signal = /^ebbflow: (SIGTERM|SIGINT)\b/.exec(text)?.[1];
-      if (signal) reactions.set(signal, (reactions.get(signal) ?? 0) + 1);
+      if (signal) reactions.set(signal, Date.now());
     }
   }
 })();

@@ -312,6 +312,31 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       1,
     );
   }
+  const deployMs = get('deploy-first-result', 'ms');
+  if (deployMs) {
+    const cold = get('deploy-first-result', 'coldMs');
+    row(
+      '9. Deploy → first result of the new version (ms)',
+      deployMs,
+      `cold start of a deployed function ${show(cold, 1)}`,
+      ratio(deployMs, cold),
+      '',
+      undefined,
+      1,
+    );
+  }
+  const redeploying = get('deploy-throughput', 'tasksPerSec');
+  if (redeploying) {
+    const still = get('deploy-throughput', 'stillTasksPerSec');
+    row(
+      '9. Invoke throughput, redeployed every second (tasks/s)',
+      redeploying,
+      `no redeploys ${show(still)}`,
+      ratio(redeploying, still),
+      '',
+      undefined,
+    );
+  }
 
   const edgeInvoke = get('edge-workers-invoke', 'reqPerSec');
   const edgePoll = get('edge-workers-poll', 'tasksPerSec');

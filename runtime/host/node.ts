@@ -69,6 +69,7 @@ const thisFile = fileURLToPath(import.meta.url);
 export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = {}): WorkerHost => {
   const cache = bundleCache === false ? undefined : new BundleCache(bundleCache);
   let cacheDir: Promise<string> | undefined;
+  let bundles = 0;
   const dir = () => {
     cacheDir ??= mkdtemp(join(tmpdir(), 'ebbflow-'));
     return cacheDir;
@@ -92,7 +93,8 @@ export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = 
       const { code, inputs } = await bundleFunction(entry);
       const stored = key && inputs ? await cache?.put(key, code, [...inputs, thisFile]) : undefined;
       if (stored) return { entry, bundle: stored } satisfies NodePrepared;
-      const file = join(await dir(), `${entry.name}.mjs`);
+      // One file per preparation: a new version's bundle never replaces one that workers load.
+      const file = join(await dir(), `${entry.name}-${++bundles}.mjs`);
       await writeFile(file, code);
       return { entry, bundle: pathToFileURL(file) } satisfies NodePrepared;
     },

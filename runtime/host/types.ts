@@ -19,9 +19,49 @@ export interface FunctionListing {
   warnings: string[];
 }
 
-/** Where function modules come from: a folder on disk, or a registry generated at build time. */
+/** The language of a deployed source, which decides its file extension. */
+export type SourceLanguage = 'ts' | 'js';
+
+/**
+ * A deployed source written beside the functions under a hidden name, so it can be loaded and
+ * checked where it will live (relative imports resolve the same) before it replaces anything.
+ */
+export interface StagedSource {
+  /** The hidden file's entry (its `name` is the function's name). */
+  entry: FunctionEntry;
+  /**
+   * Write it into place as `<name>.<ext>` (atomically), removing the name's other extensions.
+   * The hidden file stays: it is what this version's workers load, until `discard`.
+   */
+  commit(): Promise<FunctionEntry>;
+  /** Delete the hidden file (the check failed, or the version has ended). */
+  discard(): Promise<void>;
+}
+
+/**
+ * Where function modules come from: a folder on disk, or a registry generated at build time.
+ * Only `list` is required; a source that can also be written (a folder) lets functions be
+ * deployed, removed and hot-reloaded, and keeps the registry's small state across restarts.
+ */
 export interface FunctionSource {
   list(): Promise<FunctionListing>;
+  /** The module's source text (its SHA-256 is the function's `sha256`). */
+  read?(entry: FunctionEntry): Promise<string>;
+  /** Write a source under a hidden name beside the functions, to be checked, then committed. */
+  stage?(name: string, source: string, language: SourceLanguage): Promise<StagedSource>;
+  /** Delete every module file of `name`; resolves whether there was one. */
+  remove?(name: string): Promise<boolean>;
+  /**
+   * Call `changed` (debounced) when files come, change or go; an editor's save by rename
+   * included. Returns the function that stops watching.
+   */
+  watch?(changed: () => void): () => void;
+  /** Delete what staging left behind when an earlier process ended without closing. */
+  sweep?(): Promise<void>;
+  /** The registry's state (versions) as last saved, or undefined when there is none. */
+  loadState?(): Promise<string | undefined>;
+  /** Save the registry's state atomically. */
+  saveState?(text: string): Promise<void>;
 }
 
 /** A function made ready to run in workers (bundled, checked); opaque to the core. */

@@ -214,6 +214,13 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
 
+/** Bun's syntax errors keep the place apart (`position`); the message alone has no line. */
+const where = (error: Error): string => {
+  const line = (error as { position?: { line?: unknown } }).position?.line;
+  return typeof line === 'number' && !error.message.includes(`line ${line}`)
+    ? ` (line ${line})`
+    : '';
+};
 const describeKind = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
 
@@ -223,7 +230,7 @@ const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 export const describeThrown = (error: unknown): string => {
   if (error instanceof Error) {
     // Deno colours the locations inside some messages (module load errors); callers get text.
-    const message = error.message.replace(ANSI_COLOUR, '');
+    const message = error.message.replace(ANSI_COLOUR, '') + where(error);
     return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
   }
   let shown: string;

@@ -1,0 +1,53 @@
+/**
+ * `ebbflow serve [folder]`: what `npm start` does, with every setting as a flag (the table in
+ * api/settings.ts, which also reads each from its environment variable).
+ * @module
+ */
+import { type ArgsDef, defineCommand } from 'citty';
+import { SETTINGS } from '../api/settings.ts';
+
+const settingArgs: ArgsDef = Object.fromEntries(
+  SETTINGS.map((s) => [
+    s.flag.slice(2),
+    {
+      type: 'string',
+      description: `${s.doc.replaceAll('`', '')} (${s.env}, default ${s.default || 'unset'})`,
+    },
+  ]),
+);
+
+/** The command line without the folder (it becomes `--functions`): flags all take a value. */
+export const withoutFolder = (raw: readonly string[]): { folder?: string; rest: string[] } => {
+  for (let i = 0; i < raw.length; i++) {
+    const arg = raw[i] as string;
+    if (arg.startsWith('-')) {
+      if (!arg.includes('=')) i++;
+      continue;
+    }
+    return { folder: arg, rest: [...raw.slice(0, i), ...raw.slice(i + 1)] };
+  }
+  return { rest: [...raw] };
+};
+
+export const serve = defineCommand({
+  meta: { name: 'serve', description: 'serve the functions of a folder over HTTP' },
+  args: {
+    folder: {
+      type: 'positional',
+      required: false,
+      description: 'the functions folder (default: EBBFLOW_FUNCTIONS, else ./functions)',
+    },
+    ...settingArgs,
+  },
+  async run({ rawArgs }) {
+    const { folder, rest } = withoutFolder(rawArgs);
+    // The serve entries read their flags from process.argv, as `npm start -- <flags>` gives them.
+    process.argv = [
+      process.argv[0] as string,
+      'ebbflow',
+      ...(folder ? ['--functions', folder] : []),
+      ...rest,
+    ];
+    await import('../api/serve/start.ts');
+  },
+});
