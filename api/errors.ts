@@ -63,6 +63,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   already_terminal: 409,
   queue_full: 429,
   draining: 503,
+  not_retryable: 409,
+  backend_unavailable: 503,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -12,7 +12,11 @@ export type ErrorCode =
   | 'duplicate_id'
   | 'queue_full'
   | 'draining'
-  | 'already_terminal';
+  | 'already_terminal'
+  /** Replay of a task that is not failed or cancelled (409). */
+  | 'not_retryable'
+  /** The shared task store (Redis, several servers) cannot be reached now (503). */
+  | 'backend_unavailable';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -66,6 +66,37 @@ describe('architecture', () => {
     expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
   });
 
+  it('Should let only the Redis adapter import bullmq or ioredis', () => {
+    const everything = ['runtime', 'api', 'bench', 'test'].flatMap(sources);
+    const redisClients = /^(bullmq|ioredis)(\/|$)/;
+    expect(
+      offenders(
+        everything.filter((f) => !f.startsWith('runtime/host/redis/')),
+        (s) => redisClients.test(s),
+      ),
+    ).toEqual([]);
+    expect(
+      offenders(everything, (s) => s.startsWith('runtime/host/redis/')).filter(
+        (line) => !line.startsWith('runtime/host/redis/'),
+      ),
+    ).toEqual([]);
+  });
+
+  it('Should load nothing Redis-related from a serve entry unless EBBFLOW_REDIS_URL asks for it', () => {
+    // Static imports only: the cluster backend is reached by a dynamic import() behind the setting.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of importsOf(file)) {
+        if (spec.endsWith('.ts') && !spec.includes('node_modules')) visit(spec);
+        else seen.add(spec);
+      }
+    };
+    for (const entry of sources('api/serve')) visit(entry);
+    expect([...seen].filter((s) => /^(bullmq|ioredis)|runtime\/host\/redis\//.test(s))).toEqual([]);
+  });
+
   it('Should keep example functions free of ebbflow code', () => {
     expect(
       offenders(sources('functions'), (s) => s.startsWith('runtime/') || s.startsWith('api/')),

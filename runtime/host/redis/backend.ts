@@ -1,0 +1,699 @@
+/**
+ * The TaskBackend of several servers: BullMQ on Redis. One BullMQ queue per function (a server
+ * claims tasks of one function at a time, for the pool that has room, and a server that lacks a
+ * function never takes its tasks); the task id is the job id (see `toJobId`).
+ *
+ * Running a task is BullMQ's manual fetching: `claim` takes jobs with a lock token
+ * (`worker.getNextJob`), this server renews the locks while its workers run them, and `finish`
+ * moves each job with that token (`moveToCompleted` / `moveToFailed`). A report whose lock was
+ * lost is refused by BullMQ, so a task is reported once. A server that dies stops renewing; the
+ * stalled-job check of any live server puts its jobs back in the queue, and the next claim runs
+ * them again if attempts are left (a lost run spends one) or fails them with `server_lost`.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { type Job, type MinimalJob, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type {
+  ClaimedTask,
+  NewTask,
+  TaskBackend,
+  TaskEnding,
+  TaskListener,
+  TaskPage,
+  TaskQuery,
+} from '../../backend/types.ts';
+import { RETRYABLE } from '../../backend/types.ts';
+import {
+  alreadyTerminal,
+  duplicateId,
+  EbbflowError,
+  queueFull,
+  unknownTask,
+} from '../../errors.ts';
+import type { TaskRecord, TaskStatus } from '../../types.ts';
+import { ClusterView } from './cluster-view.ts';
+import { type Keys, keysFor, toJobId, toTaskId } from './keys.ts';
+import {
+  attemptsUsed,
+  decodeRaw,
+  type EndMark,
+  finishedAt,
+  isTerminal,
+  type JobData,
+  type RawTask,
+  type RunMark,
+  toRecord,
+} from './records.ts';
+import { CANCEL, READ, RESERVE } from './scripts.ts';
+
+export interface RedisBackendOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /** Kept finished records this long (BullMQ `removeOnComplete/removeOnFail.age`). */
+  resultTtlMs: number;
+  /** Finished records kept per function, the oldest going first (BullMQ `…count`). */
+  maxResults: number;
+  /**
+   * Longest time from a server's death to its tasks being retried or failed. Locks last a third
+   * of it and the stalled-job check runs every third: a lock lapses at most one third after the
+   * last renewal, and two checks later the job is back in the queue. @default 30000
+   */
+  lostAfterMs?: number;
+  /** Keys start with this, so several clusters can share one Redis. @default 'ebbflow' */
+  prefix?: string;
+  /** Shown in the cluster's server list. */
+  describe?: Record<string, unknown>;
+  log?: (message: string) => void;
+}
+
+/** A claimed task this server is running, with the lock token that proves it. */
+interface Claim {
+  job: Job;
+  token: string;
+  fn: string;
+  attempt: number;
+  data: JobData;
+  run: RunMark;
+}
+
+const BACKOFF = 'ebbflow';
+const WAIT_POLL_MS = 1_000;
+
+/** The URL without its password, for messages. */
+export const displayUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+};
+
+export const backendUnavailable = (url: string, why?: string) =>
+  new EbbflowError(
+    'backend_unavailable',
+    `the task store (Redis at ${displayUrl(url)}) is unreachable${why ? ` (${why})` : ''}; retry later`,
+  );
+
+const notRetryable = (id: string, status: TaskStatus) =>
+  new EbbflowError(
+    'not_retryable',
+    `task "${id}" is ${status}; only failed or cancelled tasks can be run again`,
+  );
+
+/** Connect to Redis, or throw an error that names the URL. */
+export const createRedisBackend = async (
+  options: RedisBackendOptions,
+): Promise<RedisTaskBackend> => {
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    // Our own commands fail fast while Redis is away (503), instead of queueing for ever.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    lastError = error.message;
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    const why = lastError || (error instanceof Error ? error.message : String(error));
+    throw new Error(`cannot reach Redis at ${displayUrl(options.url)} (EBBFLOW_REDIS_URL): ${why}`);
+  }
+  const backend = new RedisTaskBackend(redis, options);
+  await backend.start();
+  return backend;
+};
+
+export class RedisTaskBackend implements TaskBackend {
+  readonly serverId = randomUUID();
+  readonly cluster: ClusterView;
+  #redis: Redis;
+  #sub: Redis;
+  /** Workers' own connection (BullMQ wants `maxRetriesPerRequest: null` there). */
+  #workerRedis: Redis;
+  #keys: Keys;
+  #prefix: string;
+  #url: string;
+  #ttlMs: number;
+  #maxResults: number;
+  #lockMs: number;
+  #log: (message: string) => void;
+  #queues = new Map<string, Queue>();
+  #workers = new Map<string, Promise<Worker>>();
+  #claims = new Map<string, Claim>();
+  #tokens = 0;
+  #listeners = new Set<TaskListener>();
+  #available: ((fn: string) => void)[] = [];
+  #cancelled: ((id: string) => void)[] = [];
+  /** Local waiters for a task's next change, woken by the events channel. */
+  #changes = new Map<string, Set<() => void>>();
+  #renewTimer?: ReturnType<typeof setInterval>;
+  #closed = false;
+  #lastWorkerError = 0;
+
+  constructor(redis: Redis, options: RedisBackendOptions) {
+    this.#redis = redis;
+    this.#url = options.url;
+    this.#prefix = options.prefix ?? 'ebbflow';
+    this.#keys = keysFor(this.#prefix);
+    this.#ttlMs = options.resultTtlMs;
+    this.#maxResults = options.maxResults;
+    const lostAfterMs = options.lostAfterMs ?? 30_000;
+    this.#lockMs = Math.max(300, Math.floor(lostAfterMs / 3));
+    this.#log = options.log ?? ((message) => console.error(message));
+    this.#sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.#workerRedis = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.#sub.on('error', () => {});
+    this.#workerRedis.on('error', () => {});
+    this.cluster = new ClusterView({
+      redis,
+      keys: this.#keys,
+      serverId: this.serverId,
+      describe: options.describe ?? {},
+      onBacklog: (fn) => this.#tellAvailable(fn),
+      sweep: () => this.expire(Date.now()),
+    });
+  }
+
+  /** Subscribe to the channels and start the timers. */
+  async start(): Promise<void> {
+    await this.#sub.subscribe(this.#keys.events, this.#keys.cancels);
+    this.#sub.on('message', (channel: string, message: string) => {
+      if (channel === this.#keys.cancels) void this.#stopLocal(message);
+      else this.#onEvent(JSON.parse(message) as TaskRecord);
+    });
+    this.#renewTimer = setInterval(() => void this.#renewLocks(), Math.floor(this.#lockMs / 3));
+    this.cluster.start();
+  }
+
+  /** Whether Redis answers now. */
+  get connected(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
+  async submit(task: NewTask): Promise<TaskRecord> {
+    this.#ensureUp();
+    const fn = task.function;
+    if (this.queued(fn) >= task.maxQueue) throw queueFull(fn, task.maxQueue);
+    const id = task.id ?? randomUUID();
+    const jobId = toJobId(id);
+    const k = this.#keys;
+    const seq = await this.#call(() =>
+      this.#redis.eval(
+        RESERVE,
+        6,
+        k.id(id),
+        k.sequence,
+        k.all,
+        k.byFunction(fn),
+        k.job(fn, jobId),
+        k.functions,
+        fn,
+        id,
+      ),
+    );
+    if (seq === null) throw duplicateId(id);
+    const submittedAt = Date.now();
+    const data: JobData = {
+      args: task.args,
+      timeoutMs: task.timeoutMs,
+      attempts: task.retry.attempts,
+      backoffMs: task.retry.backoffMs,
+    };
+    if (task.version !== undefined) data.version = task.version;
+    if (task.retryOf !== undefined) data.retryOf = task.retryOf;
+    const keep = { age: Math.ceil(this.#ttlMs / 1000), count: this.#maxResults };
+    try {
+      await this.#queue(fn).add(fn, data, {
+        jobId,
+        timestamp: submittedAt,
+        attempts: task.retry.attempts,
+        backoff: { type: BACKOFF, delay: task.retry.backoffMs },
+        removeOnComplete: keep,
+        removeOnFail: keep,
+      });
+    } catch (error) {
+      void this.#redis
+        .multi()
+        .del(k.id(id))
+        .zrem(k.all, id)
+        .zrem(k.byFunction(fn), id)
+        .exec()
+        .catch(() => {});
+      throw backendUnavailable(this.#url, error instanceof Error ? error.message : String(error));
+    }
+    this.cluster.adjust(fn, 1);
+    const record: TaskRecord = {
+      id,
+      function: fn,
+      status: 'queued',
+      submittedAt,
+      attempt: 1,
+      attempts: task.retry.attempts,
+    };
+    if (task.retryOf !== undefined) record.retryOf = task.retryOf;
+    if (task.version !== undefined) record.version = task.version;
+    this.#publish(record);
+    return record;
+  }
+
+  async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
+    if (this.#closed || !this.connected) return [];
+    const worker = await this.#worker(fn);
+    const claimed: ClaimedTask[] = [];
+    while (claimed.length < max && !this.#closed) {
+      const token = `${this.serverId}:${++this.#tokens}`;
+      let job: Job | undefined;
+      try {
+        job = await worker.getNextJob(token, { block: false });
+      } catch (error) {
+        this.#warn(`claim of ${fn} failed: ${String(error)}`);
+        break;
+      }
+      if (!job?.id) break;
+      const task = await this.#take(job, token, fn, workerId).catch((error) => {
+        this.#warn(`claim of ${job.id} failed: ${String(error)}`);
+        return undefined;
+      });
+      if (task) claimed.push(task);
+    }
+    if (claimed.length > 0) this.cluster.adjust(fn, -claimed.length);
+    return claimed;
+  }
+
+  /** A fetched job: run it, or settle it at once when it was cancelled or its attempts were lost. */
+  async #take(job: Job, token: string, fn: string, workerId: number) {
+    const id = job.id as string;
+    const taskId = this.#taskId(job);
+    const raw = (await this.#readRaw([taskId]))[0];
+    if (!raw) return undefined;
+    const data = raw.hash.data ? (JSON.parse(raw.hash.data) as JobData) : (job.data as JobData);
+    const attempt = attemptsUsed(raw) + 1;
+    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.serverId };
+    const claim: Claim = { job, token, fn, attempt, data, run };
+    if (raw.cancel) {
+      await this.#fail(claim, 'cancelled', undefined, false);
+      return undefined;
+    }
+    if (attempt > data.attempts) {
+      // Every attempt it had was spent, the last on a server that was lost.
+      const end: EndMark = {
+        a: attempt - 1,
+        c: 'server_lost',
+        e: 'the server running it was lost',
+      };
+      await this.#fail(claim, end.e as string, end, false);
+      return undefined;
+    }
+    await this.#redis.hset(this.#keys.job(fn, id), 'ebr', JSON.stringify(run));
+    this.#claims.set(taskId, claim);
+    this.#publish({
+      id: taskId,
+      function: fn,
+      status: 'running',
+      submittedAt: job.timestamp,
+      startedAt: run.s,
+      workerId,
+      attempt,
+      attempts: data.attempts,
+    });
+    return {
+      id: taskId,
+      function: fn,
+      args: data.args,
+      timeoutMs: data.timeoutMs,
+      attempt,
+      submittedAt: job.timestamp,
+    };
+  }
+
+  async finish(id: string, ending: TaskEnding): Promise<void> {
+    const claim = this.#claims.get(id);
+    if (!claim) return; // cancelled meanwhile, or its lock was lost: someone else reports it
+    this.#claims.delete(id);
+    try {
+      if (ending.status === 'unstarted') {
+        await claim.job.moveToWait(claim.token);
+        this.cluster.adjust(claim.fn, 1);
+        this.#publish(await this.read(id));
+        this.#tellAvailable(claim.fn);
+        return;
+      }
+      const end: EndMark = { a: claim.attempt, s: ending.startedAt, w: ending.workerId };
+      if (ending.executionTime !== undefined) end.x = ending.executionTime;
+      if (ending.version !== undefined) end.v = ending.version;
+      if (ending.logs && ending.logs.length > 0) end.l = ending.logs;
+      if (ending.status === 'completed') {
+        end.r = ending.result;
+        await claim.job.moveToCompleted(end, claim.token, false);
+        await this.#settled(id, claim.fn);
+        return;
+      }
+      end.c = ending.errorCode;
+      end.e = ending.error;
+      const retry = RETRYABLE.has(ending.errorCode) && claim.attempt < claim.data.attempts;
+      await this.#fail(claim, ending.error, end, retry);
+    } catch (error) {
+      // BullMQ refused: the lock was lost (this server was too slow to renew it) and the task
+      // went back to the queue; the server that runs it next reports it.
+      this.#warn(`the ending of task ${id} was dropped: ${String(error)}`);
+    }
+  }
+
+  /** Move a claimed job to failed (or to its retry), with ebbflow's fields on the hash. */
+  async #fail(claim: Claim, error: string, end: EndMark | undefined, retry: boolean) {
+    const id = this.#taskId(claim.job);
+    if (end) {
+      await this.#redis.hset(
+        this.#keys.job(claim.fn, claim.job.id as string),
+        'ebf',
+        JSON.stringify(end),
+      );
+    }
+    const reason = new Error(error);
+    // BullMQ retries by its own count; ours also spends a lost run, so we decide, and tell it.
+    if (!retry) reason.name = 'UnrecoverableError';
+    await claim.job.moveToFailed(reason, claim.token, false);
+    if (retry) {
+      this.cluster.adjust(claim.fn, 1);
+      this.#publish(await this.read(id));
+    } else {
+      await this.#settled(id, claim.fn);
+    }
+  }
+
+  /** A task became terminal: start its time to live, and tell everyone. */
+  async #settled(id: string, fn: string) {
+    const k = this.#keys;
+    await this.#redis
+      .multi()
+      .pexpire(k.id(id), this.#ttlMs)
+      .pexpire(k.cancel(id), this.#ttlMs)
+      .exec();
+    const record = await this.read(id);
+    if (record) this.#publish(record);
+    else this.#publish({ id, function: fn, status: 'failed', submittedAt: 0 });
+  }
+
+  async read(id: string): Promise<TaskRecord | undefined> {
+    const raw = (await this.#readRaw([id]))[0];
+    return raw ? toRecord(id, raw) : undefined;
+  }
+
+  async #readRaw(ids: string[]): Promise<(RawTask | undefined)[]> {
+    if (ids.length === 0) return [];
+    const args = ids.flatMap((id) => [id, toJobId(id)]);
+    const answer = (await this.#call(() =>
+      this.#redis.eval(READ, 0, this.#prefix, ...args),
+    )) as unknown[];
+    const now = Date.now();
+    return answer.map((entry) => {
+      const raw = decodeRaw(entry);
+      const ended = raw && finishedAt(raw);
+      // BullMQ removes an expired job only when another one finishes: hide it already.
+      if (ended !== undefined && ended + this.#ttlMs <= now) return undefined;
+      return raw;
+    });
+  }
+
+  async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const left = deadline - Date.now();
+      // Listen before reading, so a change between the two is not missed.
+      const changed = this.#nextChange(id, Math.min(WAIT_POLL_MS, Math.max(0, left)));
+      const record = await this.read(id);
+      if (!record || isTerminal(record) || left <= 0) {
+        changed.cancel();
+        return record;
+      }
+      await changed.promise;
+    }
+  }
+
+  #nextChange(id: string, ms: number) {
+    let wake = () => {};
+    const promise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const waiters = this.#changes.get(id) ?? new Set<() => void>();
+    this.#changes.set(id, waiters);
+    const done = () => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      if (waiters.size === 0 && this.#changes.get(id) === waiters) this.#changes.delete(id);
+      wake();
+    };
+    const timer = setTimeout(done, ms);
+    waiters.add(done);
+    return { promise, cancel: done };
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    this.#ensureUp();
+    const answer = (await this.#call(() =>
+      this.#redis.eval(CANCEL, 0, this.#prefix, id, toJobId(id), Date.now()),
+    )) as [string, string?, number?];
+    if (answer[0] === 'unknown') throw unknownTask(id);
+    if (answer[0] === 'terminal') throw alreadyTerminal(id, answer[1] as string);
+    const fn = answer[1] as string;
+    if (answer[2] === 1) {
+      // Whichever server holds it stops its worker (this one included, through the channel).
+      await this.#call(() => this.#redis.publish(this.#keys.cancels, id));
+    } else {
+      this.cluster.adjust(fn, -1);
+    }
+    const record = (await this.read(id)) as TaskRecord;
+    this.#publish(record);
+    return record;
+  }
+
+  /** A cancel for a task this server may be running: stop it here, and settle the job. */
+  async #stopLocal(id: string) {
+    const claim = this.#claims.get(id);
+    if (!claim) return;
+    this.#claims.delete(id);
+    for (const listener of this.#cancelled) listener(id);
+    await this.#fail(claim, 'cancelled', undefined, false).catch((error) =>
+      this.#warn(`settling cancelled task ${id} failed: ${String(error)}`),
+    );
+  }
+
+  async list(query: TaskQuery): Promise<TaskPage> {
+    const k = this.#keys;
+    const index = query.function ? k.byFunction(query.function) : k.all;
+    let max = '+inf';
+    if (query.before !== undefined) {
+      const before = query.before;
+      const score = await this.#call(() => this.#redis.zscore(k.all, before));
+      if (score === null) throw unknownTask(before);
+      max = `(${score}`;
+    }
+    const tasks: TaskRecord[] = [];
+    const batch = Math.max(50, Math.min(1000, query.limit * 2));
+    while (tasks.length <= query.limit) {
+      const page = await this.#call(() =>
+        this.#redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
+      );
+      if (page.length === 0) break;
+      const ids = page.filter((_, i) => i % 2 === 0);
+      max = `(${page[page.length - 1]}`;
+      const raws = await this.#readRaw(ids);
+      const gone: string[] = [];
+      raws.forEach((raw, i) => {
+        const id = ids[i] as string;
+        if (!raw) {
+          gone.push(id);
+          return;
+        }
+        const record = toRecord(id, raw);
+        if (query.status === undefined || record.status === query.status) tasks.push(record);
+      });
+      if (gone.length > 0) void this.#forget(gone);
+      if (ids.length < batch) break;
+    }
+    const page: TaskPage = { tasks: tasks.slice(0, query.limit) };
+    if (tasks.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
+    return page;
+  }
+
+  /** Drop index entries of records BullMQ removed or that expired. */
+  async #forget(ids: string[]) {
+    const multi = this.#redis.multi().zrem(this.#keys.all, ...ids);
+    for (const fn of this.cluster.functionNames()) multi.zrem(this.#keys.byFunction(fn), ...ids);
+    await multi.exec().catch(() => {});
+  }
+
+  async replay(id: string, maxQueue: number): Promise<TaskRecord> {
+    const raw = (await this.#readRaw([id]))[0];
+    if (!raw) throw unknownTask(id);
+    const record = toRecord(id, raw);
+    if (record.status !== 'failed' && record.status !== 'cancelled') {
+      throw notRetryable(id, record.status);
+    }
+    const data = JSON.parse(raw.hash.data as string) as JobData;
+    const task: NewTask = {
+      function: raw.fn,
+      args: data.args,
+      timeoutMs: data.timeoutMs,
+      retry: { attempts: data.attempts, backoffMs: data.backoffMs },
+      retryOf: id,
+      maxQueue,
+    };
+    if (data.version !== undefined) task.version = data.version;
+    return this.submit(task);
+  }
+
+  /** Sweep the oldest index entries whose records are gone; BullMQ trims the jobs themselves. */
+  async expire(_now: number): Promise<void> {
+    if (!this.connected) return;
+    const oldest = await this.#redis.zrange(this.#keys.all, 0, 499).catch(() => []);
+    if (oldest.length === 0) return;
+    const raws = await this.#readRaw(oldest).catch(() => []);
+    const gone = oldest.filter((_, i) => raws.length > 0 && !raws[i]);
+    if (gone.length > 0) await this.#forget(gone);
+  }
+
+  queued(fn: string): number {
+    return this.cluster.backlog(fn);
+  }
+
+  onAvailable(listener: (fn: string) => void): void {
+    this.#available.push(listener);
+  }
+
+  onCancel(listener: (id: string) => void): void {
+    this.#cancelled.push(listener);
+  }
+
+  subscribe(listener: TaskListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#renewTimer);
+    this.cluster.stop();
+    await this.cluster.leave().catch(() => {});
+    const workers = await Promise.all(this.#workers.values());
+    await Promise.all(workers.map((worker) => worker.close(true).catch(() => {})));
+    await Promise.all([...this.#queues.values()].map((queue) => queue.close().catch(() => {})));
+    for (const client of [this.#sub, this.#workerRedis, this.#redis]) client.disconnect();
+  }
+
+  #onEvent(record: TaskRecord) {
+    for (const listener of this.#listeners) listener(record);
+    const waiters = this.#changes.get(record.id);
+    if (waiters) for (const wake of [...waiters]) wake();
+    if (record.status === 'queued') this.#tellAvailable(record.function);
+  }
+
+  #publish(record: TaskRecord | undefined) {
+    if (!record) return;
+    this.#redis.publish(this.#keys.events, JSON.stringify(record)).catch(() => {});
+  }
+
+  #tellAvailable(fn: string) {
+    for (const listener of this.#available) listener(fn);
+  }
+
+  #queue(fn: string): Queue {
+    let queue = this.#queues.get(fn);
+    if (!queue) {
+      queue = new Queue(fn, { connection: this.#redis, prefix: this.#keys.bull });
+      queue.on('error', () => {});
+      this.#queues.set(fn, queue);
+    }
+    return queue;
+  }
+
+  /** The BullMQ worker of one function, in manual mode: we fetch, renew and report ourselves. */
+  #worker(fn: string): Promise<Worker> {
+    let worker = this.#workers.get(fn);
+    if (!worker) {
+      const created = new Worker(fn, null, {
+        connection: this.#workerRedis,
+        prefix: this.#keys.bull,
+        autorun: false,
+        lockDuration: this.#lockMs,
+        stalledInterval: this.#lockMs,
+        // A stall is not a failure to BullMQ here: the next claim counts it as a spent attempt.
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+        settings: { backoffStrategy: retryDelay },
+      });
+      created.on('error', (error) => this.#warn(`BullMQ worker of ${fn}: ${error.message}`));
+      worker = created.waitUntilReady().then(() => {
+        void created.startStalledCheckTimer();
+        return created;
+      });
+      this.#workers.set(fn, worker);
+    }
+    return worker;
+  }
+
+  /** Keep the locks of what this server runs, one call per function. */
+  async #renewLocks() {
+    const byFn = new Map<string, Claim[]>();
+    for (const claim of this.#claims.values()) {
+      const list = byFn.get(claim.fn) ?? [];
+      list.push(claim);
+      byFn.set(claim.fn, list);
+    }
+    for (const [fn, claims] of byFn) {
+      const worker = await this.#workers.get(fn);
+      await worker
+        ?.extendJobLocks(
+          claims.map((c) => c.job.id as string),
+          claims.map((c) => c.token),
+          this.#lockMs,
+        )
+        .catch(() => {});
+    }
+  }
+
+  #taskId(job: Job): string {
+    return toTaskId(job.id as string);
+  }
+
+  #ensureUp() {
+    if (!this.connected || this.#closed) throw backendUnavailable(this.#url);
+  }
+
+  /** Run a Redis command; a connection failure becomes `backend_unavailable` (503). */
+  async #call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof EbbflowError) throw error;
+      throw backendUnavailable(this.#url, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  #warn(message: string) {
+    const now = Date.now();
+    if (now - this.#lastWorkerError < 5_000) return;
+    this.#lastWorkerError = now;
+    this.#log(`ebbflow cluster: ${message}`);
+  }
+}
+
+/** The contract's backoff: `backoffMs × 2^(n-1)` plus up to 20 % jitter, never less. */
+export const retryDelay = (
+  attemptsMade: number,
+  _type?: string,
+  _err?: Error,
+  job?: MinimalJob,
+) => {
+  const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 0;
+  return Math.ceil(base * 2 ** Math.max(0, attemptsMade - 1) * (1 + Math.random() * 0.2));
+};
