@@ -72,7 +72,10 @@ const threw = (message = 'boom', errorCode: FailureCode = 'function_threw'): Tas
 /** Claim until one task of `fn` comes (retries wait out their backoff). */
 const claimOne = async (backend: RedisTaskBackend, fn: string) => {
   let got: Awaited<ReturnType<RedisTaskBackend['claim']>> = [];
-  await until(async () => (got = await backend.claim(fn, 1, 1)).length > 0, 20_000);
+  await until(async () => {
+    got = await backend.claim(fn, 1, 1);
+    return got.length > 0;
+  }, 20_000);
   return got[0] as NonNullable<(typeof got)[0]>;
 };
 
@@ -236,10 +239,14 @@ describe('Redis task backend', () => {
     expect(await b.claim('lost', 0, 1)).toEqual([]); // b now checks this queue for stalls
     expect((await a.claim('lost', 2, 3)).map((t) => t.id)).toEqual([kept.id, spent.id]);
     await a.close(); // stops renewing its locks, as a killed server would
+    // The next claims find both back in the queue: one runs again, the other has no attempt left.
     const retried = await claimOne(b, 'lost');
     expect(retried).toMatchObject({ id: kept.id, attempt: 2 });
     await b.finish(kept.id, done('second time'));
-    await until(async () => (await b.read(spent.id))?.status === 'failed');
+    await until(async () => {
+      await b.claim('lost', 1, 1);
+      return (await b.read(spent.id))?.status === 'failed';
+    });
     expect(await b.read(spent.id)).toMatchObject({
       errorCode: 'server_lost',
       error: 'the server running it was lost',

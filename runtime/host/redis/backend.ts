@@ -12,7 +12,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { type Job, type MinimalJob, Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type {
   ClaimedTask,
@@ -23,7 +23,6 @@ import type {
   TaskPage,
   TaskQuery,
 } from '../../backend/types.ts';
-import { RETRYABLE } from '../../backend/types.ts';
 import {
   alreadyTerminal,
   duplicateId,
@@ -33,18 +32,16 @@ import {
 } from '../../errors.ts';
 import type { TaskRecord, TaskStatus } from '../../types.ts';
 import { ClusterView } from './cluster-view.ts';
-import { type Keys, keysFor, toJobId, toTaskId } from './keys.ts';
+import { type Keys, keysFor, toJobId } from './keys.ts';
 import {
-  attemptsUsed,
   decodeRaw,
-  type EndMark,
   finishedAt,
   isTerminal,
   type JobData,
   type RawTask,
-  type RunMark,
   toRecord,
 } from './records.ts';
+import { Runner } from './runner.ts';
 import { CANCEL, READ, RESERVE } from './scripts.ts';
 
 export interface RedisBackendOptions {
@@ -65,16 +62,6 @@ export interface RedisBackendOptions {
   /** Shown in the cluster's server list. */
   describe?: Record<string, unknown>;
   log?: (message: string) => void;
-}
-
-/** A claimed task this server is running, with the lock token that proves it. */
-interface Claim {
-  job: Job;
-  token: string;
-  fn: string;
-  attempt: number;
-  data: JobData;
-  run: RunMark;
 }
 
 const BACKOFF = 'ebbflow';
@@ -144,18 +131,14 @@ export class RedisTaskBackend implements TaskBackend {
   #url: string;
   #ttlMs: number;
   #maxResults: number;
-  #lockMs: number;
+  #runner: Runner;
   #log: (message: string) => void;
   #queues = new Map<string, Queue>();
-  #workers = new Map<string, Promise<Worker>>();
-  #claims = new Map<string, Claim>();
-  #tokens = 0;
   #listeners = new Set<TaskListener>();
   #available: ((fn: string) => void)[] = [];
   #cancelled: ((id: string) => void)[] = [];
   /** Local waiters for a task's next change, woken by the events channel. */
   #changes = new Map<string, Set<() => void>>();
-  #renewTimer?: ReturnType<typeof setInterval>;
   #closed = false;
   #lastWorkerError = 0;
 
@@ -166,13 +149,29 @@ export class RedisTaskBackend implements TaskBackend {
     this.#keys = keysFor(this.#prefix);
     this.#ttlMs = options.resultTtlMs;
     this.#maxResults = options.maxResults;
-    const lostAfterMs = options.lostAfterMs ?? 30_000;
-    this.#lockMs = Math.max(300, Math.floor(lostAfterMs / 3));
     this.#log = options.log ?? ((message) => console.error(message));
     this.#sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#workerRedis = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#sub.on('error', () => {});
     this.#workerRedis.on('error', () => {});
+    this.#runner = new Runner({
+      keys: this.#keys,
+      serverId: this.serverId,
+      redis: this.#workerRedis,
+      lockMs: Math.max(300, Math.floor((options.lostAfterMs ?? 30_000) / 3)),
+      ttlMs: this.#ttlMs,
+      readRaw: (ids) => this.#readRaw(ids),
+      read: (id) => this.read(id),
+      publish: (record) => this.#publish(record),
+      backlog: (fn, delta) => {
+        this.cluster.adjust(fn, delta);
+        if (delta > 0) this.#tellAvailable(fn);
+      },
+      cancelled: (id) => {
+        for (const listener of this.#cancelled) listener(id);
+      },
+      warn: (message) => this.#warn(message),
+    });
     this.cluster = new ClusterView({
       redis,
       keys: this.#keys,
@@ -187,10 +186,9 @@ export class RedisTaskBackend implements TaskBackend {
   async start(): Promise<void> {
     await this.#sub.subscribe(this.#keys.events, this.#keys.cancels);
     this.#sub.on('message', (channel: string, message: string) => {
-      if (channel === this.#keys.cancels) void this.#stopLocal(message);
+      if (channel === this.#keys.cancels) void this.#runner.stop(message);
       else this.#onEvent(JSON.parse(message) as TaskRecord);
     });
-    this.#renewTimer = setInterval(() => void this.#renewLocks(), Math.floor(this.#lockMs / 3));
     this.cluster.start();
   }
 
@@ -265,142 +263,13 @@ export class RedisTaskBackend implements TaskBackend {
     return record;
   }
 
-  async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    if (this.#closed || !this.connected) return [];
-    const worker = await this.#worker(fn);
-    const claimed: ClaimedTask[] = [];
-    while (claimed.length < max && !this.#closed) {
-      const token = `${this.serverId}:${++this.#tokens}`;
-      let job: Job | undefined;
-      try {
-        job = await worker.getNextJob(token, { block: false });
-      } catch (error) {
-        this.#warn(`claim of ${fn} failed: ${String(error)}`);
-        break;
-      }
-      if (!job?.id) break;
-      const task = await this.#take(job, token, fn, workerId).catch((error) => {
-        this.#warn(`claim of ${job.id} failed: ${String(error)}`);
-        return undefined;
-      });
-      if (task) claimed.push(task);
-    }
-    if (claimed.length > 0) this.cluster.adjust(fn, -claimed.length);
-    return claimed;
+  claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
+    if (this.#closed || !this.connected) return Promise.resolve([]);
+    return this.#runner.claim(fn, max, workerId);
   }
 
-  /** A fetched job: run it, or settle it at once when it was cancelled or its attempts were lost. */
-  async #take(job: Job, token: string, fn: string, workerId: number) {
-    const id = job.id as string;
-    const taskId = this.#taskId(job);
-    const raw = (await this.#readRaw([taskId]))[0];
-    if (!raw) return undefined;
-    const data = raw.hash.data ? (JSON.parse(raw.hash.data) as JobData) : (job.data as JobData);
-    const attempt = attemptsUsed(raw) + 1;
-    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.serverId };
-    const claim: Claim = { job, token, fn, attempt, data, run };
-    if (raw.cancel) {
-      await this.#fail(claim, 'cancelled', undefined, false);
-      return undefined;
-    }
-    if (attempt > data.attempts) {
-      // Every attempt it had was spent, the last on a server that was lost.
-      const end: EndMark = {
-        a: attempt - 1,
-        c: 'server_lost',
-        e: 'the server running it was lost',
-      };
-      await this.#fail(claim, end.e as string, end, false);
-      return undefined;
-    }
-    await this.#redis.hset(this.#keys.job(fn, id), 'ebr', JSON.stringify(run));
-    this.#claims.set(taskId, claim);
-    this.#publish({
-      id: taskId,
-      function: fn,
-      status: 'running',
-      submittedAt: job.timestamp,
-      startedAt: run.s,
-      workerId,
-      attempt,
-      attempts: data.attempts,
-    });
-    return {
-      id: taskId,
-      function: fn,
-      args: data.args,
-      timeoutMs: data.timeoutMs,
-      attempt,
-      submittedAt: job.timestamp,
-    };
-  }
-
-  async finish(id: string, ending: TaskEnding): Promise<void> {
-    const claim = this.#claims.get(id);
-    if (!claim) return; // cancelled meanwhile, or its lock was lost: someone else reports it
-    this.#claims.delete(id);
-    try {
-      if (ending.status === 'unstarted') {
-        await claim.job.moveToWait(claim.token);
-        this.cluster.adjust(claim.fn, 1);
-        this.#publish(await this.read(id));
-        this.#tellAvailable(claim.fn);
-        return;
-      }
-      const end: EndMark = { a: claim.attempt, s: ending.startedAt, w: ending.workerId };
-      if (ending.executionTime !== undefined) end.x = ending.executionTime;
-      if (ending.version !== undefined) end.v = ending.version;
-      if (ending.logs && ending.logs.length > 0) end.l = ending.logs;
-      if (ending.status === 'completed') {
-        end.r = ending.result;
-        await claim.job.moveToCompleted(end, claim.token, false);
-        await this.#settled(id, claim.fn);
-        return;
-      }
-      end.c = ending.errorCode;
-      end.e = ending.error;
-      const retry = RETRYABLE.has(ending.errorCode) && claim.attempt < claim.data.attempts;
-      await this.#fail(claim, ending.error, end, retry);
-    } catch (error) {
-      // BullMQ refused: the lock was lost (this server was too slow to renew it) and the task
-      // went back to the queue; the server that runs it next reports it.
-      this.#warn(`the ending of task ${id} was dropped: ${String(error)}`);
-    }
-  }
-
-  /** Move a claimed job to failed (or to its retry), with ebbflow's fields on the hash. */
-  async #fail(claim: Claim, error: string, end: EndMark | undefined, retry: boolean) {
-    const id = this.#taskId(claim.job);
-    if (end) {
-      await this.#redis.hset(
-        this.#keys.job(claim.fn, claim.job.id as string),
-        'ebf',
-        JSON.stringify(end),
-      );
-    }
-    const reason = new Error(error);
-    // BullMQ retries by its own count; ours also spends a lost run, so we decide, and tell it.
-    if (!retry) reason.name = 'UnrecoverableError';
-    await claim.job.moveToFailed(reason, claim.token, false);
-    if (retry) {
-      this.cluster.adjust(claim.fn, 1);
-      this.#publish(await this.read(id));
-    } else {
-      await this.#settled(id, claim.fn);
-    }
-  }
-
-  /** A task became terminal: start its time to live, and tell everyone. */
-  async #settled(id: string, fn: string) {
-    const k = this.#keys;
-    await this.#redis
-      .multi()
-      .pexpire(k.id(id), this.#ttlMs)
-      .pexpire(k.cancel(id), this.#ttlMs)
-      .exec();
-    const record = await this.read(id);
-    if (record) this.#publish(record);
-    else this.#publish({ id, function: fn, status: 'failed', submittedAt: 0 });
+  finish(id: string, ending: TaskEnding): Promise<void> {
+    return this.#runner.finish(id, ending);
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {
@@ -474,17 +343,6 @@ export class RedisTaskBackend implements TaskBackend {
     const record = (await this.read(id)) as TaskRecord;
     this.#publish(record);
     return record;
-  }
-
-  /** A cancel for a task this server may be running: stop it here, and settle the job. */
-  async #stopLocal(id: string) {
-    const claim = this.#claims.get(id);
-    if (!claim) return;
-    this.#claims.delete(id);
-    for (const listener of this.#cancelled) listener(id);
-    await this.#fail(claim, 'cancelled', undefined, false).catch((error) =>
-      this.#warn(`settling cancelled task ${id} failed: ${String(error)}`),
-    );
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
@@ -582,11 +440,9 @@ export class RedisTaskBackend implements TaskBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#renewTimer);
     this.cluster.stop();
     await this.cluster.leave().catch(() => {});
-    const workers = await Promise.all(this.#workers.values());
-    await Promise.all(workers.map((worker) => worker.close(true).catch(() => {})));
+    await this.#runner.close();
     await Promise.all([...this.#queues.values()].map((queue) => queue.close().catch(() => {})));
     for (const client of [this.#sub, this.#workerRedis, this.#redis]) client.disconnect();
   }
@@ -617,54 +473,6 @@ export class RedisTaskBackend implements TaskBackend {
     return queue;
   }
 
-  /** The BullMQ worker of one function, in manual mode: we fetch, renew and report ourselves. */
-  #worker(fn: string): Promise<Worker> {
-    let worker = this.#workers.get(fn);
-    if (!worker) {
-      const created = new Worker(fn, null, {
-        connection: this.#workerRedis,
-        prefix: this.#keys.bull,
-        autorun: false,
-        lockDuration: this.#lockMs,
-        stalledInterval: this.#lockMs,
-        // A stall is not a failure to BullMQ here: the next claim counts it as a spent attempt.
-        maxStalledCount: Number.MAX_SAFE_INTEGER,
-        settings: { backoffStrategy: retryDelay },
-      });
-      created.on('error', (error) => this.#warn(`BullMQ worker of ${fn}: ${error.message}`));
-      worker = created.waitUntilReady().then(() => {
-        void created.startStalledCheckTimer();
-        return created;
-      });
-      this.#workers.set(fn, worker);
-    }
-    return worker;
-  }
-
-  /** Keep the locks of what this server runs, one call per function. */
-  async #renewLocks() {
-    const byFn = new Map<string, Claim[]>();
-    for (const claim of this.#claims.values()) {
-      const list = byFn.get(claim.fn) ?? [];
-      list.push(claim);
-      byFn.set(claim.fn, list);
-    }
-    for (const [fn, claims] of byFn) {
-      const worker = await this.#workers.get(fn);
-      await worker
-        ?.extendJobLocks(
-          claims.map((c) => c.job.id as string),
-          claims.map((c) => c.token),
-          this.#lockMs,
-        )
-        .catch(() => {});
-    }
-  }
-
-  #taskId(job: Job): string {
-    return toTaskId(job.id as string);
-  }
-
   #ensureUp() {
     if (!this.connected || this.#closed) throw backendUnavailable(this.#url);
   }
@@ -686,14 +494,3 @@ export class RedisTaskBackend implements TaskBackend {
     this.#log(`ebbflow cluster: ${message}`);
   }
 }
-
-/** The contract's backoff: `backoffMs × 2^(n-1)` plus up to 20 % jitter, never less. */
-export const retryDelay = (
-  attemptsMade: number,
-  _type?: string,
-  _err?: Error,
-  job?: MinimalJob,
-) => {
-  const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 0;
-  return Math.ceil(base * 2 ** Math.max(0, attemptsMade - 1) * (1 + Math.random() * 0.2));
-};

@@ -1,0 +1,279 @@
+/**
+ * The tasks this server runs, by BullMQ's manual fetching: a claim takes a job with a fresh lock
+ * token (`worker.getNextJob`), the locks are renewed while the pools run them, and the ending is
+ * reported with that token (`moveToCompleted` / `moveToFailed` / `moveToWait`). BullMQ refuses a
+ * report whose lock was lost, so each task is reported once.
+ *
+ * Writes go through a connection that waits out a Redis outage (BullMQ's `maxRetriesPerRequest:
+ * null`), with the claim kept (and its lock renewed) until the report lands: a task that ends
+ * while Redis is away is reported when it returns.
+ * @module
+ */
+import { type Job, type MinimalJob, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type ClaimedTask, RETRYABLE, type TaskEnding } from '../../backend/types.ts';
+import type { TaskRecord } from '../../types.ts';
+import { type Keys, toTaskId } from './keys.ts';
+import { attemptsUsed, type EndMark, type JobData, type RawTask, type RunMark } from './records.ts';
+
+/** What the runner needs from the backend around it. */
+export interface RunnerContext {
+  keys: Keys;
+  serverId: string;
+  /** The waiting connection (offline queue on). */
+  redis: Redis;
+  lockMs: number;
+  ttlMs: number;
+  readRaw(ids: string[]): Promise<(RawTask | undefined)[]>;
+  read(id: string): Promise<TaskRecord | undefined>;
+  publish(record: TaskRecord | undefined): void;
+  /** `delta` tasks of `fn` joined (+) or left (-) the cluster's backlog here. */
+  backlog(fn: string, delta: number): void;
+  /** A task this server ran was cancelled elsewhere: stop its worker. */
+  cancelled(id: string): void;
+  warn(message: string): void;
+}
+
+interface Claim {
+  job: Job;
+  token: string;
+  fn: string;
+  attempt: number;
+  data: JobData;
+  /** Set once its ending is being reported (a cancel arriving then changes nothing here). */
+  finishing?: boolean;
+}
+
+const LOST = 'the server running it was lost';
+
+export class Runner {
+  #c: RunnerContext;
+  #workers = new Map<string, Promise<Worker>>();
+  #claims = new Map<string, Claim>();
+  #tokens = 0;
+  #renewTimer: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(context: RunnerContext) {
+    this.#c = context;
+    // Renew three times per lock period, so a late timer on a loaded machine still makes it.
+    this.#renewTimer = setInterval(() => void this.#renew(), Math.floor(context.lockMs / 3));
+  }
+
+  /** Tasks held by this server now. */
+  get running(): number {
+    return this.#claims.size;
+  }
+
+  async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
+    if (this.#closed) return [];
+    const worker = await this.#worker(fn);
+    const claimed: ClaimedTask[] = [];
+    while (claimed.length < max && !this.#closed) {
+      const token = `${this.#c.serverId}:${++this.#tokens}`;
+      let job: Job | undefined;
+      try {
+        job = await worker.getNextJob(token, { block: false });
+      } catch (error) {
+        this.#c.warn(`claiming a task of ${fn} failed: ${String(error)}`);
+        break;
+      }
+      if (!job?.id) break;
+      const fetched = job;
+      const task = await this.#take(fetched, token, fn, workerId).catch((error) => {
+        this.#c.warn(`claiming task ${fetched.id} failed: ${String(error)}`);
+        return undefined;
+      });
+      if (task) claimed.push(task);
+    }
+    if (claimed.length > 0) this.#c.backlog(fn, -claimed.length);
+    return claimed;
+  }
+
+  /** A fetched job: run it, or settle it at once when it was cancelled or its attempts were lost. */
+  async #take(job: Job, token: string, fn: string, workerId: number) {
+    const id = toTaskId(job.id as string);
+    const raw = (await this.#c.readRaw([id]))[0];
+    if (!raw) return undefined;
+    const data = JSON.parse(raw.hash.data as string) as JobData;
+    const attempt = attemptsUsed(raw) + 1;
+    const claim: Claim = { job, token, fn, attempt, data };
+    if (raw.cancel) {
+      this.#c.backlog(fn, -1);
+      await this.#fail(claim, 'cancelled', undefined, false);
+      return undefined;
+    }
+    if (attempt > data.attempts) {
+      // Every attempt it had was spent, the last one on a server that was lost.
+      this.#c.backlog(fn, -1);
+      await this.#fail(claim, LOST, { a: attempt - 1, c: 'server_lost', e: LOST }, false);
+      return undefined;
+    }
+    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.#c.serverId };
+    await this.#c.redis.hset(this.#c.keys.job(fn, job.id as string), 'ebr', JSON.stringify(run));
+    this.#claims.set(id, claim);
+    this.#c.publish({
+      id,
+      function: fn,
+      status: 'running',
+      submittedAt: job.timestamp,
+      startedAt: run.s,
+      workerId,
+      attempt,
+      attempts: data.attempts,
+    });
+    return {
+      id,
+      function: fn,
+      args: data.args,
+      timeoutMs: data.timeoutMs,
+      attempt,
+      submittedAt: job.timestamp,
+    };
+  }
+
+  async finish(id: string, ending: TaskEnding): Promise<void> {
+    const claim = this.#claims.get(id);
+    if (!claim || claim.finishing) return; // cancelled meanwhile, or reported already
+    claim.finishing = true;
+    try {
+      await this.#report(id, claim, ending);
+    } catch (error) {
+      // BullMQ refused: the lock was lost (this server went too long without renewing it) and
+      // the task went back to the queue; the server that runs it next reports it.
+      this.#c.warn(`the ending of task ${id} was dropped: ${String(error)}`);
+    } finally {
+      this.#claims.delete(id);
+    }
+  }
+
+  async #report(id: string, claim: Claim, ending: TaskEnding) {
+    if (ending.status === 'unstarted') {
+      await claim.job.moveToWait(claim.token);
+      this.#c.backlog(claim.fn, 1);
+      this.#c.publish(await this.#c.read(id).catch(() => undefined));
+      return;
+    }
+    const end: EndMark = { a: claim.attempt, w: ending.workerId };
+    if (ending.startedAt !== undefined) end.s = ending.startedAt;
+    if (ending.executionTime !== undefined) end.x = ending.executionTime;
+    if (ending.version !== undefined) end.v = ending.version;
+    if (ending.logs && ending.logs.length > 0) end.l = ending.logs;
+    if (ending.status === 'completed') {
+      end.r = ending.result;
+      await claim.job.moveToCompleted(end, claim.token, false);
+      await this.#settled(id);
+      return;
+    }
+    end.c = ending.errorCode;
+    end.e = ending.error;
+    const retry = RETRYABLE.has(ending.errorCode) && claim.attempt < claim.data.attempts;
+    await this.#fail(claim, ending.error, end, retry);
+  }
+
+  /** Move a claimed job to failed, or to its retry, with ebbflow's fields on the hash. */
+  async #fail(claim: Claim, error: string, end: EndMark | undefined, retry: boolean) {
+    const id = toTaskId(claim.job.id as string);
+    if (end) {
+      await this.#c.redis.hset(
+        this.#c.keys.job(claim.fn, claim.job.id as string),
+        'ebf',
+        JSON.stringify(end),
+      );
+    }
+    const reason = new Error(error);
+    // BullMQ counts only reported failures; a run lost with its server is spent too, so ebbflow
+    // decides whether to retry and tells BullMQ when not to.
+    if (!retry) reason.name = 'UnrecoverableError';
+    await claim.job.moveToFailed(reason, claim.token, false);
+    if (retry) {
+      this.#c.backlog(claim.fn, 1);
+      this.#c.publish(await this.#c.read(id).catch(() => undefined));
+    } else {
+      await this.#settled(id);
+    }
+  }
+
+  /** A task became terminal: start its time to live, and tell every server. */
+  async #settled(id: string) {
+    const { keys, ttlMs } = this.#c;
+    await this.#c.redis.multi().pexpire(keys.id(id), ttlMs).pexpire(keys.cancel(id), ttlMs).exec();
+    this.#c.publish(await this.#c.read(id).catch(() => undefined));
+  }
+
+  /** A cancel reached this server: if it runs the task, stop it and settle the job. */
+  async stop(id: string): Promise<void> {
+    const claim = this.#claims.get(id);
+    if (!claim || claim.finishing) return;
+    claim.finishing = true;
+    this.#c.cancelled(id);
+    try {
+      await this.#fail(claim, 'cancelled', undefined, false);
+    } catch (error) {
+      this.#c.warn(`settling cancelled task ${id} failed: ${String(error)}`);
+    } finally {
+      this.#claims.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#renewTimer);
+    const workers = await Promise.all(this.#workers.values());
+    await Promise.all(workers.map((worker) => worker.close(true).catch(() => {})));
+  }
+
+  /** The BullMQ worker of one function, in manual mode (no processor, no main loop). */
+  #worker(fn: string): Promise<Worker> {
+    let worker = this.#workers.get(fn);
+    if (!worker) {
+      const created = new Worker(fn, null, {
+        connection: this.#c.redis,
+        prefix: this.#c.keys.bull,
+        autorun: false,
+        lockDuration: this.#c.lockMs,
+        stalledInterval: this.#c.lockMs,
+        // A stall is not a failure to BullMQ here: the next claim counts it as a spent attempt.
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+        settings: { backoffStrategy: retryDelay },
+      });
+      created.on('error', (error) => this.#c.warn(`BullMQ worker of ${fn}: ${error.message}`));
+      worker = created.waitUntilReady().then(() => {
+        // Every server that runs a function watches its queue for stalled jobs.
+        void created.startStalledCheckTimer();
+        return created;
+      });
+      this.#workers.set(fn, worker);
+    }
+    return worker;
+  }
+
+  /** Keep the locks of what this server runs, one call per function. */
+  async #renew() {
+    const byFn = new Map<string, Claim[]>();
+    for (const claim of this.#claims.values()) {
+      byFn.set(claim.fn, [...(byFn.get(claim.fn) ?? []), claim]);
+    }
+    for (const [fn, claims] of byFn) {
+      const worker = await this.#workers.get(fn);
+      await worker
+        ?.extendJobLocks(
+          claims.map((c) => c.job.id as string),
+          claims.map((c) => c.token),
+          this.#c.lockMs,
+        )
+        .catch(() => {});
+    }
+  }
+}
+
+/** The contract's backoff: `backoffMs × 2^(n-1)` plus up to 20 % jitter, never less. */
+export const retryDelay = (
+  attemptsMade: number,
+  _type?: string,
+  _err?: Error,
+  job?: MinimalJob,
+) => {
+  const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 0;
+  return Math.ceil(base * 2 ** Math.max(0, attemptsMade - 1) * (1 + Math.random() * 0.2));
+};
