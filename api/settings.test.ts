@@ -26,6 +26,7 @@ describe('parseSettings', () => {
       functions: './functions',
       maxBodyBytes: 1_048_576,
       corsOrigin: '*',
+      clusterLostAfterMs: 30_000,
     });
   });
 
@@ -47,13 +48,15 @@ describe('parseSettings', () => {
       drainTimeoutMs: '0',
       token: 'abc',
       corsOrigin: 'https://a.example',
+      redisUrl: 'redis://127.0.0.1:6380',
+      clusterLostAfterMs: '5000',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
     const expected = Object.fromEntries(
       SETTINGS.map((s) => {
         const raw = values[s.key] as string;
-        return [s.key, s.kind === 'text' ? raw : Number(raw)];
+        return [s.key, s.kind === 'text' || s.kind === 'redis' ? raw : Number(raw)];
       }),
     );
     expect(settings([], env)).toEqual(expected);
@@ -83,6 +86,9 @@ describe('parseSettings', () => {
     expect(failure(['--host', ' '])).toContain('--host must be a non-empty string');
     expect(failure(['--prot', '1'])).toContain('unknown argument "--prot"');
     expect(failure(['--port'])).toBe('--port needs a value');
+    expect(failure([], { EBBFLOW_REDIS_URL: 'localhost:6379' })).toBe(
+      'EBBFLOW_REDIS_URL must be a URL such as redis://host:6379, got "localhost:6379"',
+    );
     expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
   });
 

@@ -24,9 +24,13 @@ export interface Settings {
   maxBodyBytes: number;
   token?: string;
   corsOrigin: string;
+  /** Several servers: the Redis they share (unset = this server alone, in memory). */
+  redisUrl?: string;
+  /** Several servers: longest time from a server's death to its tasks being retried or failed. */
+  clusterLostAfterMs: number;
 }
 
-type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'text';
+type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'text' | 'redis';
 
 export interface SettingSpec {
   key: keyof Settings;
@@ -180,6 +184,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '*',
     doc: '`Access-Control-Allow-Origin`: `*`, one origin, or a comma-separated list',
   },
+  {
+    key: 'redisUrl',
+    env: 'EBBFLOW_REDIS_URL',
+    flag: '--redis-url',
+    kind: 'redis',
+    default: '',
+    doc: 'several servers: `redis://host:port` of the Redis they share for tasks and records (docs/cluster.md)',
+  },
+  {
+    key: 'clusterLostAfterMs',
+    env: 'EBBFLOW_CLUSTER_LOST_AFTER_MS',
+    flag: '--cluster-lost-after-ms',
+    kind: 'ms',
+    min: 1000,
+    default: '30000',
+    doc: "several servers: longest time until a dead server's tasks are retried elsewhere or failed",
+  },
 ];
 
 export class SettingsError extends Error {
@@ -256,6 +277,9 @@ const convert = (spec: SettingSpec, value: string, from: string): unknown => {
     }
     case 'port':
       return integer(value, 0, 65_535, fail);
+    case 'redis':
+      if (!/^rediss?:\/\/[^\s/]+/.test(value)) throw fail('a URL such as redis://host:6379');
+      return value;
     case 'ms':
       return integer(value, spec.min ?? 0, MAX_TIMER_MS, fail);
     case 'int':
