@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { type ClaimedTask, RETRYABLE, type TaskEnding } from '../../backend/types.ts';
 import type { TaskRecord } from '../../types.ts';
 import { type Keys, toTaskId } from './keys.ts';
-import { attemptsUsed, type EndMark, type JobData, type RawTask, type RunMark } from './records.ts';
+import type { EndMark, JobData, RawTask, RunMark } from './records.ts';
 
 /** What the runner needs from the backend around it. */
 export interface RunnerContext {
@@ -93,12 +93,18 @@ export class Runner {
   /** A fetched job: run it, or settle it at once when it was cancelled or its attempts were lost. */
   async #take(job: Job, token: string, fn: string, workerId: number) {
     const id = toTaskId(job.id as string);
-    const raw = (await this.#c.readRaw([id]))[0];
-    if (!raw) return undefined;
-    const data = JSON.parse(raw.hash.data as string) as JobData;
-    const attempt = attemptsUsed(raw) + 1;
+    const data = job.data as JobData;
+    // A run lost with its server spends an attempt, as a reported failure does.
+    const attempt = job.attemptsMade + job.stalledCounter + 1;
     const claim: Claim = { job, token, fn, attempt, data };
-    if (raw.cancel) {
+    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.#c.serverId };
+    const [[, cancelled] = []] =
+      (await this.#c.redis
+        .multi()
+        .exists(this.#c.keys.cancel(id))
+        .hset(this.#c.keys.job(fn, job.id as string), 'ebr', JSON.stringify(run))
+        .exec()) ?? [];
+    if (cancelled === 1) {
       this.#c.backlog(fn, -1);
       await this.#fail(claim, 'cancelled', undefined, false);
       return undefined;
@@ -109,8 +115,6 @@ export class Runner {
       await this.#fail(claim, LOST, { a: attempt - 1, c: 'server_lost', e: LOST }, false);
       return undefined;
     }
-    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.#c.serverId };
-    await this.#c.redis.hset(this.#c.keys.job(fn, job.id as string), 'ebr', JSON.stringify(run));
     this.#claims.set(id, claim);
     this.#c.publish({
       id,
