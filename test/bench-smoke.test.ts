@@ -35,6 +35,8 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
+      '8. Cluster: 3 servers on Redis',
+      '8. Cluster: latency Redis adds per task',
     ]) {
       expect(doc).toContain(measure);
     }

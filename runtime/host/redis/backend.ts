@@ -187,7 +187,7 @@ export class RedisTaskBackend implements TaskBackend {
     await this.#sub.subscribe(this.#keys.events, this.#keys.cancels);
     this.#sub.on('message', (channel: string, message: string) => {
       if (channel === this.#keys.cancels) void this.#runner.stop(message);
-      else this.#onEvent(JSON.parse(message) as TaskRecord);
+      else this.#onEvent(parseRecord(message));
     });
     this.cluster.start();
   }
@@ -447,7 +447,8 @@ export class RedisTaskBackend implements TaskBackend {
     for (const client of [this.#sub, this.#workerRedis, this.#redis]) client.disconnect();
   }
 
-  #onEvent(record: TaskRecord) {
+  #onEvent(record: TaskRecord | undefined) {
+    if (!record) return;
     for (const listener of this.#listeners) listener(record);
     const waiters = this.#changes.get(record.id);
     if (waiters) for (const wake of [...waiters]) wake();
@@ -494,3 +495,13 @@ export class RedisTaskBackend implements TaskBackend {
     this.#log(`ebbflow cluster: ${message}`);
   }
 }
+
+/** A message of the events channel; anything else published there is ignored. */
+const parseRecord = (message: string): TaskRecord | undefined => {
+  try {
+    const record = JSON.parse(message) as TaskRecord;
+    return typeof record?.id === 'string' ? record : undefined;
+  } catch {
+    return undefined;
+  }
+};

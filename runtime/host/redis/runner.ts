@@ -202,7 +202,9 @@ export class Runner {
   async #settled(id: string) {
     const { keys, ttlMs } = this.#c;
     await this.#c.redis.multi().pexpire(keys.id(id), ttlMs).pexpire(keys.cancel(id), ttlMs).exec();
-    this.#c.publish(await this.#c.read(id).catch(() => undefined));
+    const record = await this.#c.read(id).catch(() => undefined);
+    // A cancelled task was announced by the cancel itself: one terminal event per task.
+    if (record?.status !== 'cancelled') this.#c.publish(record);
   }
 
   /** A cancel reached this server: if it runs the task, stop it and settle the job. */
