@@ -7,7 +7,12 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
-import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import {
+  type ClusterStats,
+  isEbbflowError,
+  type Runtime,
+  type TaskRecord,
+} from '../runtime/index.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -25,6 +30,8 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Several servers: totals over the cluster, shown in `/stats` as `cluster` and in `/metrics`. */
+  cluster?: () => ClusterStats;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -139,10 +146,12 @@ export const createApp = (options: AppOptions): Hono => {
 
   app.delete('/tasks/:id', (c) => c.json(runtime.cancel(taskId(c.req.param('id')))));
 
-  app.get('/stats', (c) => c.json(runtime.stats()));
+  app.get('/stats', (c) =>
+    c.json(options.cluster ? { ...runtime.stats(), cluster: options.cluster() } : runtime.stats()),
+  );
 
   app.get('/metrics', (c) =>
-    c.body(metrics.render(runtime), 200, {
+    c.body(metrics.render(runtime, options.cluster?.()), 200, {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );

@@ -4,6 +4,7 @@
  * @module
  */
 
+export type * from './backend/types.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError } from './errors.ts';
 export type * from './host/types.ts';
 export { FUNCTION_NAME, isFunctionName, isTaskId, TASK_ID } from './names.ts';

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Redis } from 'ioredis';
+import type { ClusterFunction, ClusterServer, ClusterStats } from '../../backend/types.ts';
 import type { Keys } from './keys.ts';
 
 const REFRESH_MS = 500;
@@ -12,30 +13,6 @@ const HEARTBEAT_MS = 1_000;
 /** A server missing this many heartbeats is no longer listed (its tasks wait for the lock check). */
 const LIVE_MS = 5 * HEARTBEAT_MS;
 const SWEEP_MS = 10_000;
-
-export interface ClusterServer {
-  id: string;
-  lastSeen: number;
-  [detail: string]: unknown;
-}
-
-export interface ClusterFunction {
-  /** Waiting to run on any server (retries in their backoff included). */
-  queued: number;
-  /** Running on some server (or held by a lost one until the stalled-job check). */
-  running: number;
-}
-
-/** `/stats` `cluster`: totals over every server sharing this Redis. */
-export interface ClusterStats {
-  serverId: string;
-  servers: ClusterServer[];
-  queueSize: number;
-  activeTasks: number;
-  functions: Record<string, ClusterFunction>;
-  /** When these figures were read (ms). */
-  at: number;
-}
 
 export interface ClusterViewOptions {
   redis: Redis;

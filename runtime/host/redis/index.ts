@@ -10,4 +10,3 @@ export {
   type RedisBackendOptions,
   RedisTaskBackend,
 } from './backend.ts';
-export type { ClusterFunction, ClusterServer, ClusterStats } from './cluster-view.ts';
