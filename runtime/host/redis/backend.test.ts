@@ -24,7 +24,10 @@ afterEach(async () => {
 });
 
 /** Backends sharing one fresh key prefix: a cluster of their own. */
-const cluster = async (count: number, options: { ttl?: number; lostAfterMs?: number } = {}) => {
+const cluster = async (
+  count: number,
+  options: { ttl?: number; lostAfterMs?: number; maxResults?: number } = {},
+) => {
   const prefix = `t${++prefixes}`;
   const made: RedisTaskBackend[] = [];
   for (let i = 0; i < count; i++) {
@@ -32,7 +35,7 @@ const cluster = async (count: number, options: { ttl?: number; lostAfterMs?: num
       url: redis.url,
       prefix,
       resultTtlMs: options.ttl ?? 60_000,
-      maxResults: 1000,
+      maxResults: options.maxResults ?? 1000,
       lostAfterMs: options.lostAfterMs ?? 30_000,
       log: () => {},
     });
@@ -253,6 +256,86 @@ describe('Redis task backend', () => {
     });
     expect(await b.read(kept.id)).toMatchObject({ status: 'completed', attempt: 2 });
   });
+});
+
+describe('Redis task backend under load', () => {
+  it('Should end 3,000 tasks across three servers exactly once, one server lost mid-run', async () => {
+    const [a, b, c, observer] = (await cluster(4, {
+      lostAfterMs: 1_500,
+      maxResults: 10_000,
+    })) as RedisTaskBackend[];
+    const ends = new Map<string, number>();
+    (observer as RedisTaskBackend).subscribe((record) => {
+      if (record.status !== 'queued' && record.status !== 'running') {
+        ends.set(record.id, (ends.get(record.id) ?? 0) + 1);
+      }
+    });
+    // Each server runs what it claims: `throw` fails, anything else completes.
+    let stop = false;
+    let killNow = false;
+    let heldAtKill = 0;
+    const lost = new Set<RedisTaskBackend>();
+    const serve = (backend: RedisTaskBackend, lane: number) => async () => {
+      while (!stop && !lost.has(backend)) {
+        const claimed = await backend.claim('mix', 10, lane);
+        if (backend === c && killNow && claimed.length > 0) {
+          // Killed holding tasks: it stops renewing their locks and never reports them.
+          heldAtKill = claimed.length;
+          lost.add(backend);
+          void backend.close();
+        }
+        if (lost.has(backend)) return;
+        if (claimed.length === 0) await new Promise((r) => setTimeout(r, 5));
+        for (const t of claimed) {
+          const [mode] = t.args as [string];
+          await backend.finish(t.id, mode === 'throw' ? threw(`${t.attempt}`) : done(t.attempt));
+        }
+      }
+    };
+    const lanes = [a, b, c].flatMap((backend, i) =>
+      [0, 1].map((lane) => serve(backend as RedisTaskBackend, i * 10 + lane)()),
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const mode = i % 7 === 0 ? 'throw' : 'ok';
+      const from = [a, b, c].filter((x) => !lost.has(x as RedisTaskBackend))[
+        i % 2
+      ] as RedisTaskBackend;
+      const t = task('mix', {
+        args: [mode],
+        retry: { attempts: mode === 'ok' && i % 2 ? 2 : 1, backoffMs: 1 },
+      });
+      ids.push((await from.submit(t)).id);
+      if (i === 1_500) killNow = true;
+    }
+    await until(async () => {
+      const page = await (observer as RedisTaskBackend).list({ limit: 1, status: 'queued' });
+      const running = await (observer as RedisTaskBackend).list({ limit: 1, status: 'running' });
+      return page.tasks.length === 0 && running.tasks.length === 0;
+    }, 60_000);
+    stop = true;
+    await Promise.all(lanes);
+    await until(() => ids.every((id) => ends.has(id)), 20_000);
+    expect(ids.filter((id) => ends.get(id) !== 1)).toEqual([]);
+    const records = await Promise.all(ids.map((id) => (a as RedisTaskBackend).read(id)));
+    const byStatus = new Map<string, number>();
+    for (const r of records)
+      byStatus.set(r?.status ?? 'gone', (byStatus.get(r?.status ?? 'gone') ?? 0) + 1);
+    expect(byStatus.get('gone')).toBeUndefined();
+    expect(byStatus.get('queued')).toBeUndefined();
+    expect(byStatus.get('running')).toBeUndefined();
+    expect(heldAtKill).toBeGreaterThan(0);
+    const lostRuns = records.filter(
+      (r) => r?.errorCode === 'server_lost' || (r?.status === 'completed' && r.attempt === 2),
+    );
+    // What it held at the kill, plus what its other lane was still reporting (at most 10 more).
+    expect(lostRuns.length).toBeGreaterThanOrEqual(heldAtKill);
+    expect(lostRuns.length).toBeLessThanOrEqual(heldAtKill + 10);
+    // Every failure names its cause; a lost one only where the server was lost.
+    for (const r of records) {
+      if (r?.status === 'failed') expect(['function_threw', 'server_lost']).toContain(r.errorCode);
+    }
+  }, 120_000);
 });
 
 describe('Redis task backend without Redis', () => {
