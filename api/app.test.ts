@@ -342,6 +342,10 @@ describe('GET /stats and /metrics', () => {
     );
     expect(value('ebbflow_tasks_total{function="nap",outcome="timed_out"}')).toBe(1);
     expect(value('ebbflow_tasks_total{function="nap",outcome="cancelled"}')).toBe(2);
+    expect(value('ebbflow_task_failures_total{function="nap",code="timed_out"}')).toBe(1);
+    expect(
+      value('ebbflow_task_failures_total{function="boom",code="function_threw"}'),
+    ).toBeGreaterThanOrEqual(1);
     const count = value('ebbflow_task_run_seconds_count{function="echo"}');
     expect(count).toBeGreaterThan(0);
     expect(value('ebbflow_task_run_seconds_bucket{function="echo",le="+Inf"}')).toBe(count);

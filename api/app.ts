@@ -118,7 +118,11 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, async () =>
-      runtime.submit(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.submit(name, body.args, {
+        id: body.id,
+        timeoutMs: body.timeoutMs,
+        retry: body.retry,
+      }),
     );
     // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
     return c.json(record, 202, { Location: `/tasks/${record.id}` });
@@ -128,7 +132,7 @@ export const createApp = (options: AppOptions): Hono => {
     const name = knownFunction(runtime, c.req.param('name'));
     const body = parse(TaskBody, await readJson(c), 'invalid_body');
     const record = await submit(runtime, name, () =>
-      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs }),
+      runtime.call(name, body.args, { id: body.id, timeoutMs: body.timeoutMs, retry: body.retry }),
     );
     return c.json(record, invokeStatus(record));
   });
@@ -138,13 +142,13 @@ export const createApp = (options: AppOptions): Hono => {
     const wait = c.req.query('wait');
     const record =
       wait === undefined
-        ? runtime.result(id)
+        ? await runtime.result(id)
         : await runtime.wait(id, parse(WaitQuery, wait, 'invalid_query', 'wait'));
     if (!record) throw unknownTask(id);
     return c.json(record);
   });
 
-  app.delete('/tasks/:id', (c) => c.json(runtime.cancel(taskId(c.req.param('id')))));
+  app.delete('/tasks/:id', async (c) => c.json(await runtime.cancel(taskId(c.req.param('id')))));
 
   app.get('/stats', (c) =>
     c.json(options.cluster ? { ...runtime.stats(), cluster: options.cluster() } : runtime.stats()),
@@ -236,5 +240,5 @@ const retryAfter = (runtime: Runtime, name: string): number => {
 const invokeStatus = (record: TaskRecord): 200 | 409 | 500 | 504 => {
   if (record.status === 'completed') return 200;
   if (record.status === 'cancelled') return 409;
-  return record.timedOut ? 504 : 500;
+  return record.errorCode === 'timed_out' ? 504 : 500;
 };

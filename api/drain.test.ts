@@ -57,19 +57,20 @@ describe('drain on SIGTERM', () => {
     expect(await d.exited).toBe(0);
     expect(d.events).toEqual(['server closed', 'exit 0']);
     for (const id of ids) {
-      expect(d.runtime.result(id)).toMatchObject({ status: 'completed', result: 400 });
+      expect(await d.runtime.result(id)).toMatchObject({ status: 'completed', result: 400 });
     }
   });
 
   it('Should end the drain at once on a second signal, failing what is left', async () => {
     const d = await draining();
     const long = await d.submit('wait', [60_000]);
-    await until(() => d.runtime.result(long.body.id)?.status === 'running');
+    await until(async () => (await d.runtime.result(long.body.id))?.status === 'running');
     d.signal('SIGTERM');
     d.signal('SIGINT');
     expect(await d.exited).toBe(0);
-    const record = d.runtime.result(long.body.id);
+    const record = await d.runtime.result(long.body.id);
     expect(record?.status).toBe('failed');
+    expect(record?.errorCode).toBe('shutdown');
     expect(record?.error).toContain('drain was ended early');
     expect(d.logs.some((l) => l.includes('SIGINT again'))).toBe(true);
   });
@@ -81,7 +82,7 @@ describe('drain on SIGTERM', () => {
     d.signal('SIGTERM');
     expect(await d.exited).toBe(0);
     for (const id of [long.body.id, queued.body.id]) {
-      const record = d.runtime.result(id);
+      const record = await d.runtime.result(id);
       expect(record?.status).toBe('failed');
       expect(record?.error).toContain('drain timeout of 300 ms');
     }

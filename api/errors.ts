@@ -61,9 +61,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unknown_task: 404,
   duplicate_id: 409,
   already_terminal: 409,
+  not_retryable: 409,
   queue_full: 429,
   draining: 503,
-  not_retryable: 409,
   backend_unavailable: 503,
 };
 

@@ -28,14 +28,22 @@ export class Metrics {
   #tasks = new Map<string, Map<Outcome, number>>();
   #runTime = new Map<string, Histogram>();
   #http = new Map<string, number>();
+  /** Failed tasks by function and `errorCode` (label text → count). */
+  #failures = new Map<string, number>();
 
   /** Record a task that became terminal. */
   observe = (record: TaskRecord): void => {
     const outcome: Outcome =
-      record.status === 'failed' && record.timedOut ? 'timed_out' : (record.status as Outcome);
+      record.status === 'failed' && record.errorCode === 'timed_out'
+        ? 'timed_out'
+        : (record.status as Outcome);
     const byOutcome = this.#tasks.get(record.function) ?? new Map<Outcome, number>();
     byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
     this.#tasks.set(record.function, byOutcome);
+    if (record.status === 'failed') {
+      const key = `function="${labelValue(record.function)}",code="${record.errorCode ?? 'unknown'}"`;
+      this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
+    }
     if (record.executionTime === undefined) return;
     const seconds = record.executionTime / 1000;
     let h = this.#runTime.get(record.function);
@@ -73,6 +81,10 @@ export class Metrics {
         out.push(`ebbflow_tasks_total{function="${labelValue(fn)}",outcome="${outcome}"} ${n}`);
       }
     }
+
+    family('ebbflow_task_failures_total', 'counter', 'Failed tasks, by function and errorCode.');
+    for (const [labels, n] of this.#failures)
+      out.push(`ebbflow_task_failures_total{${labels}} ${n}`);
 
     family('ebbflow_task_run_seconds', 'histogram', 'Time tasks ran inside a worker.');
     for (const fn of names) {

@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from 'valibot';
-import { FUNCTION_NAME, TASK_ID } from '../runtime/index.ts';
+import { FUNCTION_NAME, MAX_ATTEMPTS, TASK_ID } from '../runtime/index.ts';
 import { ApiError, type Detail } from './errors.ts';
 import { MAX_TIMER_MS } from './settings.ts';
 
@@ -23,6 +23,37 @@ const TimeoutMs = v.pipe(
   v.maxValue(MAX_TIMER_MS, `timeoutMs must be at most ${MAX_TIMER_MS}`),
 );
 
+/** `retry`: runs in all (1 = no retry) and the first retry's wait; `backoffMs` defaults to 1000. */
+const Retry = v.pipe(
+  v.custom<Record<string, unknown>>(
+    (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+    'retry must be an object like {"attempts": 3, "backoffMs": 1000}',
+  ),
+  v.strictObject(
+    {
+      attempts: v.pipe(
+        v.number('retry.attempts must be an integer from 1 to 10'),
+        v.integer('retry.attempts must be an integer'),
+        v.minValue(1, 'retry.attempts must be at least 1'),
+        v.maxValue(MAX_ATTEMPTS, `retry.attempts must be at most ${MAX_ATTEMPTS}`),
+      ),
+      backoffMs: v.optional(
+        v.pipe(
+          v.number('retry.backoffMs must be a number'),
+          v.integer('retry.backoffMs must be an integer'),
+          v.minValue(0, 'retry.backoffMs must be at least 0'),
+          v.maxValue(MAX_TIMER_MS, `retry.backoffMs must be at most ${MAX_TIMER_MS}`),
+        ),
+      ),
+    },
+    // Called for a missing key too (only `attempts` is required).
+    (issue) =>
+      issue.expected === 'never'
+        ? `unknown field retry.${String(issue.received).replaceAll('"', '')}; allowed: attempts, backoffMs`
+        : `retry.attempts is required: an integer from 1 to ${MAX_ATTEMPTS}`,
+  ),
+);
+
 const Args = v.optional(v.array(v.unknown(), 'args must be an array'), () => []);
 
 /** Body of `POST /functions/:name/tasks` and `/invoke`; unknown keys are refused (typos). */
@@ -33,8 +64,13 @@ export const TaskBody = v.pipe(
     'the body must be a JSON object',
   ),
   v.strictObject(
-    { args: Args, id: v.optional(TaskId), timeoutMs: v.optional(TimeoutMs) },
-    (issue) => `unknown field ${issue.received}; allowed: args, id, timeoutMs`,
+    {
+      args: Args,
+      id: v.optional(TaskId),
+      timeoutMs: v.optional(TimeoutMs),
+      retry: v.optional(Retry),
+    },
+    (issue) => `unknown field ${issue.received}; allowed: args, id, timeoutMs, retry`,
   ),
 );
 
@@ -45,6 +81,46 @@ export const WaitQuery = v.pipe(
     `wait must be an integer of milliseconds from 0 (at most ${MAX_WAIT_MS} is used)`,
   ),
   v.transform((digits) => Math.min(Number(digits), MAX_WAIT_MS)),
+);
+
+/** Listing size: the contract's 1-1000, 100 by default. */
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
+
+const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+
+/** Query of `GET /tasks`; unknown parameters are refused (a typo would list everything). */
+export const ListQuery = v.strictObject(
+  {
+    function: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(
+          FUNCTION_NAME,
+          'function must be a function name: 1 to 64 characters of A-Z a-z 0-9 _ -',
+        ),
+      ),
+    ),
+    status: v.optional(v.picklist(STATUSES, `status must be one of ${STATUSES.join(', ')}`)),
+    limit: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^\d+$/, `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`),
+        v.transform(Number),
+        v.minValue(1, `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`),
+        v.maxValue(MAX_LIST_LIMIT, `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`),
+      ),
+      String(DEFAULT_LIST_LIMIT),
+    ),
+    before: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(TASK_ID, 'before must be a task id (the next of the previous page)'),
+      ),
+    ),
+  },
+  (issue) =>
+    `unknown query parameter ${String(issue.received).replaceAll('"', '')}; allowed: function, status, limit, before`,
 );
 
 /** Parse `input` or throw a 400 whose details name each bad field. */

@@ -79,6 +79,9 @@ describe('parseSettings', () => {
     expect(failure(['--min-workers', '-1'])).toContain('--min-workers must be an integer >= 0');
     expect(failure(['--task-timeout-ms', '1.5'])).toContain('--task-timeout-ms');
     expect(failure(['--task-timeout-ms', '9999999999'])).toContain('from 1 to 2147483647');
+    expect(failure([], { EBBFLOW_RESULT_TTL_MS: '2147483648' })).toBe(
+      'EBBFLOW_RESULT_TTL_MS must be an integer from 0 to 2147483647, got "2147483648"',
+    );
     expect(failure([], { EBBFLOW_SCALE_UP: 'high' })).toContain(
       'EBBFLOW_SCALE_UP must be a number',
     );

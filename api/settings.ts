@@ -145,7 +145,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'resultTtlMs',
     env: 'EBBFLOW_RESULT_TTL_MS',
     flag: '--result-ttl-ms',
-    kind: 'int',
+    kind: 'ms',
     min: 0,
     default: String(DEFAULTS.resultTtlMs),
     doc: 'how long a finished task stays readable',

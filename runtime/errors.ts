@@ -13,7 +13,6 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'already_terminal'
-  /** Replay of a task that is not failed or cancelled (409). */
   | 'not_retryable'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
   | 'backend_unavailable';
@@ -49,6 +48,19 @@ export const draining = () =>
 export const alreadyTerminal = (id: string, status: string) =>
   new EbbflowError('already_terminal', `task "${id}" has already ended (${status})`);
 
+export const notRetryable = (id: string, status: string) =>
+  new EbbflowError(
+    'not_retryable',
+    `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
+  );
+
+/** A listing cursor (`before`) that names no live task. */
+export const unknownCursor = (id: string) =>
+  new EbbflowError(
+    'invalid_argument',
+    `before: no task with id "${id}" (unknown or expired); start again without it`,
+  );
+
 /** An option error that names the option and the bad value, as p-queue and piscina do. */
 export const invalidOption = (option: string, expected: string, value: unknown) =>
   new EbbflowError(
@@ -67,3 +79,7 @@ export const describeValue = (value: unknown): string => {
     return String(value);
   }
 };
+
+/** The message of anything thrown: an Error's own, else the value as text. */
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

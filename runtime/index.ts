@@ -4,11 +4,14 @@
  * @module
  */
 
+export { MemoryTaskBackend } from './backend/memory.ts';
+export { MAX_ATTEMPTS } from './backend/retry.ts';
 export type * from './backend/types.ts';
+export type { Clock } from './clock.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError } from './errors.ts';
 export type * from './host/types.ts';
+export { ManualClock } from './manual-clock.ts';
 export { FUNCTION_NAME, isFunctionName, isTaskId, TASK_ID } from './names.ts';
 export { DEFAULTS, type RuntimeOptions } from './options.ts';
 export { createRuntime } from './runtime.ts';
-export type { TaskStore } from './store.ts';
 export type * from './types.ts';

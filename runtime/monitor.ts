@@ -6,21 +6,20 @@
  * @module
  */
 import type { WorkerBudget } from './budget.ts';
+import type { Clock, TimerId } from './clock.ts';
+import { DecisionsLog } from './decisions-log.ts';
 import type { WorkerHost } from './host/types.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { FunctionPool } from './pool.ts';
-import { PressureGauge, type Readings, type Snapshot } from './pressure.ts';
+import { PressureGauge, type Readings } from './pressure.ts';
+import { openWindow, samplePool, type Window } from './sampling.ts';
 import { decide, type PoolSample, type Samples, type ScalerState } from './scaler.ts';
+import { StatsWindow } from './stats-window.ts';
 import { unrefTimer } from './timers.ts';
 import type { ScalingEvent } from './types.ts';
-import type { WorkerHandle } from './worker-handle.ts';
 
 /** The window over which CPU use and worker utilization are measured before a decision. */
 const WINDOW_MS = 100;
-/** Stats readings are taken over windows of at least this long. */
-const STATS_WINDOW_MS = 1000;
-/** A hold for an unchanged cause is logged again after this long. */
-const HOLD_REPEAT_MS = 60_000;
 
 export interface MonitorDeps {
   pools(): Iterable<FunctionPool>;
@@ -29,59 +28,58 @@ export interface MonitorDeps {
   options: ResolvedOptions;
 }
 
-interface Window {
-  trigger: Samples['trigger'];
-  base: Snapshot;
-  busy: Map<WorkerHandle, number>;
-}
-
-interface Mark {
-  at: number;
-  busy: number;
-}
-
 export class ScalingMonitor {
   readonly gauge: PressureGauge;
   #deps: MonitorDeps;
   #o: ResolvedOptions;
   #state: ScalerState = {};
-  #events: ScalingEvent[] = [];
-  #lastHold = new Map<string, { cause: string; at: number }>();
-  #tick: ReturnType<typeof setInterval> | undefined;
-  #later: ReturnType<typeof setTimeout> | undefined;
+  #log: DecisionsLog;
+  #stats: StatsWindow;
+  #tick: TimerId | undefined;
+  #later: TimerId | undefined;
   #window: Window | undefined;
-  #windowTimer: ReturnType<typeof setTimeout> | undefined;
+  #windowTimer: TimerId | undefined;
   #lastEvaluation = Number.NEGATIVE_INFINITY;
   #closed = false;
+  #clock: Clock;
   /** Whether the host measures each worker's utilization (known once a worker was busy). */
   #measures: boolean | undefined;
-  #statsBase: [Snapshot, Snapshot] | undefined;
-  #statsMarks = new WeakMap<WorkerHandle, [Mark, Mark]>();
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
     this.#o = deps.options;
+    this.#clock = deps.options.clock;
     this.gauge = new PressureGauge(deps.host);
+    this.#log = new DecisionsLog(this.#o.scalingEventsKept, this.#o.log);
+    this.#stats = new StatsWindow(this.gauge);
   }
 
   start(): void {
     if (this.#closed || this.#tick !== undefined) return;
     this.gauge.probe.start();
-    const base = this.gauge.snapshot();
-    this.#statsBase = [base, base];
-    this.#tick = setInterval(() => this.#trigger('tick'), this.#o.monitorIntervalMs);
+    this.#stats.start();
+    this.#armTick();
+  }
+
+  // A chain of one-shot timers rather than an interval: the clock offers only those.
+  #armTick(): void {
+    this.#tick = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#armTick();
+      this.#trigger('tick');
+    }, this.#o.monitorIntervalMs);
     unrefTimer(this.#tick);
   }
 
   /** A pool has queued work waiting: evaluate soon, not only on the tick. */
   backlog(): void {
     if (this.#tick === undefined || this.#window || this.#later !== undefined) return;
-    const wait = this.#lastEvaluation + this.#o.reactIntervalMs - performance.now();
+    const wait = this.#lastEvaluation + this.#o.reactIntervalMs - this.#clock.now();
     if (wait <= 0) {
       this.#trigger('backlog');
       return;
     }
-    this.#later = setTimeout(() => {
+    this.#later = this.#clock.setTimeout(() => {
       this.#later = undefined;
       this.#trigger('backlog');
     }, wait);
@@ -90,43 +88,34 @@ export class ScalingMonitor {
 
   close(): void {
     this.#closed = true;
-    clearInterval(this.#tick);
-    clearTimeout(this.#later);
-    clearTimeout(this.#windowTimer);
+    this.#clock.clearTimeout(this.#tick);
+    this.#clock.clearTimeout(this.#later);
+    this.#clock.clearTimeout(this.#windowTimer);
     this.#tick = this.#later = this.#windowTimer = this.#window = undefined;
     this.gauge.probe.stop();
   }
 
+  /**
+   * Be told of each scaling decision as it is recorded (the same objects as `events()`);
+   * returns the unsubscribe function. A listener that throws is logged and kept.
+   */
+  onDecision(listener: (event: ScalingEvent) => void): () => void {
+    return this.#log.listen(listener);
+  }
+
   /** The last decisions, oldest first. */
   events(): ScalingEvent[] {
-    return this.#events.slice();
+    return this.#log.events();
   }
 
   /** CPU, memory and event loop of the process, over the last second or so. */
   readings(): Readings {
-    const now = this.gauge.snapshot();
-    this.#statsBase = roll(this.#statsBase, now, (s) => s.at);
-    return this.gauge.since(this.#statsBase[0], now);
+    return this.#stats.readings();
   }
 
   /** Mean event-loop utilization of a pool's ready workers over the last second or so. */
   utilization(pool: FunctionPool): number | undefined {
-    let sum = 0;
-    let n = 0;
-    const at = performance.now();
-    for (const worker of pool.workers) {
-      const busy = worker.state === 'ready' ? busyTime(worker) : undefined;
-      if (busy === undefined) continue;
-      // A worker's busy time counts from its spawn: its first reading needs no earlier mark.
-      const first = { at: at - (Date.now() - worker.spawnedAt), busy: 0 };
-      const marks = roll(this.#statsMarks.get(worker) ?? [first, first], { at, busy }, (m) => m.at);
-      this.#statsMarks.set(worker, marks);
-      const wall = at - marks[0].at;
-      if (wall <= 0) continue;
-      sum += Math.min(1, (busy - marks[0].busy) / wall);
-      n++;
-    }
-    return n === 0 ? undefined : sum / n;
+    return this.#stats.utilization(pool);
   }
 
   #trigger(trigger: Samples['trigger']): void {
@@ -135,20 +124,11 @@ export class ScalingMonitor {
       if (trigger === 'tick') this.#window.trigger = 'tick';
       return;
     }
-    const busy = new Map<WorkerHandle, number>();
-    for (const pool of this.#deps.pools()) {
-      for (const worker of pool.workers) {
-        // Only workers busy for the whole window tell what their tasks do (a start-up or an
-        // idle stretch inside the window would blur it).
-        if (worker.state !== 'ready' || worker.inflight.size === 0) continue;
-        const value = busyTime(worker);
-        if (value !== undefined) busy.set(worker, value);
-      }
-    }
-    this.#window = { trigger, base: this.gauge.snapshot(), busy };
+    this.#window = openWindow(this.#deps.pools(), trigger, this.gauge.snapshot());
+    const busy = this.#window.busy;
     this.#measures ??= [...busy.keys()].some((w) => w.worker.busyTimeMs !== undefined) || undefined;
     const windowMs = Math.min(WINDOW_MS, Math.floor(this.#o.monitorIntervalMs / 2));
-    this.#windowTimer = setTimeout(() => this.#evaluate(), windowMs);
+    this.#windowTimer = this.#clock.setTimeout(() => this.#evaluate(), windowMs);
     unrefTimer(this.#windowTimer);
   }
 
@@ -163,10 +143,10 @@ export class ScalingMonitor {
     for (const pool of this.#deps.pools()) {
       if (pool.status !== 'ready') continue;
       pools.set(pool.name, pool);
-      samples.push(this.#samplePool(pool, window, wall));
+      samples.push(samplePool(pool, window, wall, this.#o.cpuBoundUtilization));
     }
     const readings = this.gauge.since(window.base, now);
-    const at = Date.now();
+    const at = this.#clock.now();
     const plan = decide(
       {
         at,
@@ -183,29 +163,35 @@ export class ScalingMonitor {
       this.#o,
     );
     this.#state = plan.state;
-    this.#lastEvaluation = performance.now();
+    this.#lastEvaluation = this.#clock.now();
     let retired = false;
     let waiting = false;
     for (const decision of plan.decisions) {
       const pool = pools.get(decision.function) as FunctionPool;
       let to = decision.to;
       if (decision.action === 'up') {
-        to = decision.from + pool.grow(decision.to - decision.from);
+        const grown = pool.grow(decision.to - decision.from);
+        // The rest starts as the idle workers retired for it below give their room back.
+        const owed = Math.min(decision.awaitsRoom ?? 0, decision.to - decision.from - grown);
+        if (owed > 0) this.#growOnRoom(pool, owed);
+        to = decision.from + grown + owed;
+      } else if (decision.idleOnly) {
+        to = decision.from - pool.shrink(decision.from - decision.to, decision.to);
       } else if (decision.action === 'down') {
         // The floor lets a preempted pool give back down to its share (never below its min).
         const floor = Math.max(decision.to, pool.config.minWorkers);
         to = decision.from - pool.retire(decision.from - decision.to, floor);
         retired ||= to < decision.from;
       }
-      waiting ||= pool.queueSize > 0;
+      waiting ||= pool.waiting > 0;
       if (!decision.notable) continue;
       if (
         decision.action === 'hold' &&
-        !this.#holdWorthLogging(decision.function, decision.reason, at)
+        !this.#log.holdWorthLogging(decision.function, decision.cause ?? decision.reason, at)
       ) {
         continue;
       }
-      this.#record({
+      this.#log.record({
         at,
         function: decision.function,
         action: decision.action,
@@ -220,80 +206,13 @@ export class ScalingMonitor {
     if (waiting) this.backlog();
   }
 
-  #samplePool(pool: FunctionPool, window: Window, wall: number): PoolSample {
-    let workers = 0;
-    let starting = 0;
-    let idle = 0;
-    let active = 0;
-    let measured: number | undefined;
-    let cpuBusy: number | undefined;
-    for (const worker of pool.workers) {
-      // Retiring workers leave with their tasks: the load is what stays.
-      if (pool.isRetiring(worker) || worker.state === 'stopping' || worker.state === 'dead') {
-        continue;
-      }
-      active += worker.inflight.size;
-      workers++;
-      if (worker.state === 'starting') starting++;
-      else if (worker.inflight.size === 0) idle++;
-      else {
-        const base = window.busy.get(worker);
-        const busy = busyTime(worker);
-        if (base === undefined || busy === undefined || wall <= 0) continue;
-        measured = (measured ?? 0) + 1;
-        const utilization = (busy - base) / wall;
-        cpuBusy = (cpuBusy ?? 0) + (utilization >= this.#o.cpuBoundUtilization ? 1 : 0);
-      }
-    }
-    const sample: PoolSample = {
-      name: pool.name,
-      workers,
-      starting,
-      idle,
-      active,
-      queued: pool.queueSize,
-      minWorkers: pool.config.minWorkers,
-      maxWorkers: pool.config.maxWorkers,
-      concurrency: pool.config.concurrency,
-      avgTaskMs: pool.avgTaskTime,
+  /** Grow `pool` by one each time room is given back, `count` times, while it has work queued. */
+  #growOnRoom(pool: FunctionPool, count: number): void {
+    const take = (): void => {
+      if (this.#closed || pool.queueSize === 0) return;
+      if (pool.grow(1) > 0) count--;
+      if (count > 0) this.#deps.budget.onRoom(take);
     };
-    if (measured !== undefined) {
-      sample.measured = measured;
-      sample.cpuBusy = cpuBusy ?? 0;
-    }
-    if (pool.lastColdStartMs !== undefined) sample.coldStartMs = pool.lastColdStartMs;
-    return sample;
-  }
-
-  // A pool held back for the same cause at every evaluation would flood the log: a hold is
-  // logged when its cause changes, and again after HOLD_REPEAT_MS.
-  #holdWorthLogging(name: string, reason: string, at: number): boolean {
-    const cause = reason.slice(reason.indexOf('held:')).replace(/[\d.]+/g, '#');
-    const last = this.#lastHold.get(name);
-    if (last && last.cause === cause && at - last.at < HOLD_REPEAT_MS) return false;
-    this.#lastHold.set(name, { cause, at });
-    return true;
-  }
-
-  #record(event: ScalingEvent): void {
-    if (event.action !== 'hold') this.#lastHold.delete(event.function);
-    this.#events.push(event);
-    const excess = this.#events.length - this.#o.scalingEventsKept;
-    if (excess > 0) this.#events.splice(0, excess);
+    this.#deps.budget.onRoom(take);
   }
 }
-
-const busyTime = (worker: WorkerHandle): number | undefined => {
-  try {
-    return worker.worker.busyTimeMs?.();
-  } catch {
-    return undefined;
-  }
-};
-
-/** Keep two readings at least STATS_WINDOW_MS apart, so a window is 1-2 s long. */
-const roll = <T>(pair: [T, T] | undefined, now: T, at: (t: T) => number): [T, T] => {
-  if (!pair) return [now, now];
-  if (at(now) - at(pair[1]) >= STATS_WINDOW_MS) return [pair[1], now];
-  return pair;
-};

@@ -3,9 +3,11 @@
  * 10 s monitor), validated once at construction with errors that name the option and value.
  * @module
  */
-import { invalidOption } from './errors.ts';
+import { NO_RETRY, retryProblem, toRetryPolicy } from './backend/retry.ts';
+import type { TaskBackend } from './backend/types.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { EbbflowError, invalidOption } from './errors.ts';
 import type { FunctionSource, WorkerHost } from './host/types.ts';
-import type { TaskStore } from './store.ts';
 import type {
   FunctionConfig,
   FunctionPermissions,
@@ -18,8 +20,11 @@ export interface RuntimeOptions {
   source: FunctionSource;
   /** How workers are spawned on this host. */
   host: WorkerHost;
-  /** Where task records are kept. @default an in-memory store bounded by resultTtlMs/maxResults */
-  store?: TaskStore;
+  /**
+   * Where task state lives (records, queue, retries). @default an in-memory backend bounded by
+   * resultTtlMs/maxResults
+   */
+  backend?: TaskBackend;
   /** Each function's default minimum of warm workers. @default 2 */
   minWorkers?: number;
   /** The ceiling on all workers of the runtime together. @default 20 */
@@ -74,10 +79,12 @@ export interface RuntimeOptions {
   log?: (message: string) => void;
   /** Told once per task as it becomes terminal (metrics); must not throw. */
   onTaskEnd?: (record: TaskRecord) => void;
+  /** Time and timers as the core reads them (tests pass a `ManualClock`). @default the host's */
+  clock?: Clock;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'store' | 'onTaskEnd'>> &
-  Pick<RuntimeOptions, 'store' | 'onTaskEnd'>;
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'backend' | 'onTaskEnd' | 'clock'>> &
+  Pick<RuntimeOptions, 'backend' | 'onTaskEnd'> & { clock: Clock };
 
 export const DEFAULTS = {
   minWorkers: 2,
@@ -105,7 +112,12 @@ export const DEFAULTS = {
 } as const;
 
 export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
-  const o = { ...DEFAULTS, log: (m: string) => console.warn(m), ...stripUndefined(options) };
+  const o = {
+    ...DEFAULTS,
+    log: (m: string) => console.warn(m),
+    clock: systemClock,
+    ...stripUndefined(options),
+  };
   integer('minWorkers', o.minWorkers, 0);
   integer('maxWorkers', o.maxWorkers, 1);
   ratio('scaleUpThreshold', o.scaleUpThreshold);
@@ -138,9 +150,9 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('scalingEventsKept', o.scalingEventsKept, 0);
   integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
   integer('maxQueue', o.maxQueue, 1);
-  integer('resultTtlMs', o.resultTtlMs, 0);
+  integer('resultTtlMs', o.resultTtlMs, 0, 2_147_483_647);
   integer('maxResults', o.maxResults, 0);
-  integer('drainTimeoutMs', o.drainTimeoutMs, 0);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0, 2_147_483_647);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   return o;
 };
@@ -169,6 +181,7 @@ export const resolveFunctionConfig = (
     maxQueue: c.maxQueue ?? o.maxQueue,
     concurrency: c.concurrency ?? 1,
     memoryLimitMb: c.memoryLimitMb ?? o.memoryLimitMb,
+    retry: NO_RETRY,
   };
   if (c.minWorkers !== undefined && c.maxWorkers !== undefined && c.minWorkers > c.maxWorkers) {
     throw invalidOption(
@@ -183,6 +196,11 @@ export const resolveFunctionConfig = (
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);
   if (c.permissions !== undefined) resolved.permissions = permissions(c.permissions);
+  if (c.retry !== undefined) {
+    const problem = retryProblem(c.retry, 'config.retry');
+    if (problem) throw new EbbflowError('invalid_option', `option ${problem}`);
+    resolved.retry = toRetryPolicy(c.retry);
+  }
   return resolved;
 };
 

@@ -1,61 +1,48 @@
 /**
- * The workers of one function: queues its tasks, keeps its workers fed, and turns every way a
- * task can end (result, throw, timeout, crash, cancel, shutdown) into exactly one terminal state.
+ * The workers of one function: spawns them within its bounds and the runtime's ceiling, feeds
+ * them (dispatch.ts), ends every run exactly once (endings.ts), retires them for the scaler and
+ * stops them at shutdown. Tasks wait in the backend; the pool claims them when it has room.
  * @module
  */
-import { batchLimit, inflightWindow, nextRecentTaskMs } from './batching.ts';
+import type { FailureCode } from './backend/types.ts';
 import type { WorkerBudget } from './budget.ts';
+import type { Clock } from './clock.ts';
+import { PoolCounters } from './counters.ts';
+import { Dispatcher } from './dispatch.ts';
+import { TaskEndings } from './endings.ts';
+import { messageOf } from './errors.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
-import { Deque } from './queue.ts';
-import type { Task } from './task.ts';
-import { afterIo } from './timers.ts';
+import { type RunEnding, Task } from './task.ts';
+import type { TaskSource } from './task-source.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
-import type { Outcome } from './worker/protocol.ts';
-import { type HandleEvents, MAX_SLOTS, type Orphan, WorkerHandle } from './worker-handle.ts';
+import { type HandleEvents, LOAD_TIMEOUT_MS, WorkerHandle } from './worker-handle.ts';
 
 export interface PoolDeps {
   host: WorkerHost;
   budget: WorkerBudget;
+  clock: Clock;
+  source: TaskSource;
   nextWorkerId(): number;
-  /** Told once per task when it becomes terminal (the store and runtime counters). */
-  settled(task: Task): void;
+  /** Told after each run ends here (the drain watches for idle pools). */
+  ended(): void;
   /** Told when queued work waits for a worker, so the scaler can react before its tick. */
   backlog(pool: FunctionPool): void;
   /** Asked for room when the budget is spent and this pool has no worker at all; calls
    * `pool.wake()` once a worker elsewhere was retired. */
   reclaim(pool: FunctionPool): void;
-  /** Told after a worker of this pool is gone and its room given back (pools below their
-   * minimum elsewhere may take it). */
-  roomFreed?(): void;
+  /** Told after a worker of this pool is gone and its room given back (queued work, then pools
+   * below their minimum, may take it). */
+  roomFreed(): void;
   log(message: string): void;
 }
 
 /** Spawn failures in a row before a function is declared unavailable. */
 const MAX_SPAWN_FAILURES = 3;
-/**
- * How long a worker may take to load its module. Apart from task timeouts on purpose: a burst
- * of restarts on a busy machine can make loading slow, and a short task timeout must not make a
- * healthy function look broken.
- */
-const LOAD_TIMEOUT_MS = 30_000;
 
 export class FunctionPool {
-  status: FunctionStatus = 'ready';
-  error?: string;
-  readonly workers = new Set<WorkerHandle>();
-  tasksCompleted = 0;
-  tasksFailed = 0;
-  tasksCancelled = 0;
-  coldStarts = 0;
-  lastColdStartMs?: number;
-  #queue = new Deque<Task>();
-  /** Queued tasks not cancelled (the deque may still hold cancelled ones until dispatch). */
-  #queued = 0;
-  #runTimeTotal = 0;
-  #runTimeCount = 0;
-  /** Moving average of one task's run time in the worker, for batch sizing. */
-  #recentTaskMs: number | undefined;
-  #dispatchQueued = false;
+  #status: FunctionStatus = 'ready';
+  #error?: string;
+  #workers = new Set<WorkerHandle>();
   #spawnFailures = 0;
   /** Workers still loading the module, settled either way. */
   #starting = new Set<Promise<unknown>>();
@@ -64,10 +51,14 @@ export class FunctionPool {
   #retiring = new Set<WorkerHandle>();
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
+  #ephemeralIds = 0;
   #events: HandleEvents;
+  #dispatcher: Dispatcher;
+  #endings: TaskEndings;
+  readonly counters = new PoolCounters();
 
   readonly name: string;
-  config: ResolvedFunctionConfig;
+  #config: ResolvedFunctionConfig;
   readonly prepared: PreparedFunction | undefined;
   readonly deps: PoolDeps;
 
@@ -78,36 +69,83 @@ export class FunctionPool {
     deps: PoolDeps,
   ) {
     this.name = name;
-    this.config = config;
+    this.#config = config;
     this.prepared = prepared;
     this.deps = deps;
+    this.#dispatcher = new Dispatcher({
+      fn: name,
+      source: deps.source,
+      counters: this.counters,
+      concurrency: () => this.#config.concurrency,
+      workers: () => this.#workers,
+      feedable: (worker) => this.#feedable(worker),
+      needWorker: () => this.#needWorker(),
+      backlog: () => this.deps.backlog(this),
+    });
+    this.#endings = new TaskEndings({
+      source: deps.source,
+      counters: this.counters,
+      clock: deps.clock,
+      requeueLocal: (tasks) => this.#dispatcher.unshift(tasks),
+      ended: deps.ended,
+    });
     this.#events = {
-      outcome: (task, outcome, handle) => this.#onOutcome(task, outcome, handle),
+      outcome: (task, outcome) => this.#endings.outcome(task, outcome),
+      unsendable: (task, message) =>
+        this.#endings.fail(task, 'args_not_serializable', message, deps.clock.now()),
       drained: (handle) => {
-        if (this.#retiring.has(handle) && handle.inflight.size === 0) {
+        if (this.#retiring.has(handle) && handle.load === 0) {
           void handle.stop('the worker was retired by the scaler');
         }
-        this.#refill(handle);
+        this.#dispatcher.refill(handle);
       },
-      timedOut: (task, handle) => this.#onTimeout(task, handle),
-      dead: (handle, cause, orphans) => this.#onDead(handle, cause, orphans),
+      timedOut: (task, handle) => this.#endings.timedOut(task, handle),
+      dead: (handle, death, orphans) => {
+        this.#workers.delete(handle);
+        this.#retiring.delete(handle);
+        this.deps.budget.release();
+        this.#endings.orphaned(death, orphans);
+        if (this.#closing || !this.#active || this.#status !== 'ready') return;
+        this.#dispatcher.dispatch();
+        // The runtime decides who gets the room: queued work first, then minimums.
+        this.deps.roomFreed();
+      },
     };
   }
 
+  get status(): FunctionStatus {
+    return this.#status;
+  }
+  get error(): string | undefined {
+    return this.#error;
+  }
+  get config(): ResolvedFunctionConfig {
+    return this.#config;
+  }
+  get workers(): ReadonlySet<WorkerHandle> {
+    return this.#workers;
+  }
+
+  /** Tasks waiting for a worker (backing-off retries included) and ephemeral runs. */
   get queueSize(): number {
-    return this.#queued;
+    return this.deps.source.queued(this.name) + this.#dispatcher.localWaiting;
+  }
+
+  /** What waits that a worker could take now (the scaler's demand). */
+  get waiting(): number {
+    return this.#dispatcher.waiting;
   }
 
   get activeTasks(): number {
     let n = 0;
-    for (const worker of this.workers) n += worker.inflight.size;
+    for (const worker of this.#workers) n += worker.load;
     return n;
   }
 
   /** Live workers, starting ones included, retiring ones not. */
   get workerCount(): number {
     let n = 0;
-    for (const worker of this.workers)
+    for (const worker of this.#workers)
       if ((worker.state === 'ready' || worker.state === 'starting') && !this.#retiring.has(worker))
         n++;
     return n;
@@ -118,105 +156,94 @@ export class FunctionPool {
     return this.#retiring.has(worker);
   }
 
-  get avgTaskTime(): number {
-    return this.#runTimeCount === 0 ? 0 : this.#runTimeTotal / this.#runTimeCount;
-  }
-
   get idle(): boolean {
-    return this.#queued === 0 && this.activeTasks === 0;
+    return this.queueSize === 0 && this.activeTasks === 0;
   }
 
-  /**
-   * Start one worker to read the module's `config` export, then stop it: config decides the
-   * memory limit and concurrency that real workers start with. Rejects with the loader's message.
-   */
-  async probe(): Promise<unknown> {
-    const id = this.deps.nextWorkerId();
-    // The loader keeps probes within the budget. The room goes back once the probe has stopped,
-    // and only if it was taken: a probe is not one of the pool's workers, so its death must
-    // neither release room it never held nor start a replacement.
-    const acquired = this.deps.budget.tryAcquire();
-    const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
-      workerId: id,
-      memoryLimitMb: this.config.memoryLimitMb,
-    });
-    const handle = new WorkerHandle(id, worker, { ...this.#events, dead: () => {} });
-    try {
-      return await handle.start(this.config.concurrency, LOAD_TIMEOUT_MS);
-    } finally {
-      await handle.stop('the worker that read the config was stopped');
-      if (acquired) this.deps.budget.release();
-    }
+  /** Whether queued work waits that another worker of this pool could take. */
+  get wantsRoom(): boolean {
+    return (
+      this.#active &&
+      this.#status === 'ready' &&
+      this.waiting > 0 &&
+      this.workerCount < this.#config.maxWorkers
+    );
   }
 
   /** Start serving with the function's resolved config. */
   activate(config: ResolvedFunctionConfig): void {
-    this.config = config;
+    this.#config = config;
     this.#active = true;
+  }
+
+  /** Tasks became claimable (a submit, a retry's backoff over, a requeue). */
+  available(): void {
+    if (this.#status === 'ready' && this.#active) this.#dispatcher.schedule();
   }
 
   /** Try again to find a worker for queued work (room was made elsewhere). */
   wake(): void {
-    this.#dispatch();
+    this.#dispatcher.dispatch();
   }
 
-  enqueue(task: Task): void {
-    this.#queue.push(task);
-    this.#queued++;
-    if (!this.#dispatchQueued) {
-      this.#dispatchQueued = true;
-      // With a worker free, at once (latency); with all busy, after this turn's I/O, so the
-      // tasks of requests that arrived together travel in one message.
-      if (this.#hasFreeWorker()) queueMicrotask(this.#runDispatch);
-      else afterIo(this.#runDispatch);
+  /**
+   * Run once through this pool's workers, scaling, timeout and counters, with no backend record
+   * (an HTTP-handler call). Resolves with how it ended; never rejects.
+   */
+  runEphemeral(args: unknown[], timeoutMs = this.#config.timeoutMs): Promise<RunEnding> {
+    const now = this.deps.clock.now();
+    if (this.#status !== 'ready' || this.#closing) {
+      const error = this.#error ?? 'the runtime is shutting down';
+      const code: FailureCode = this.#closing ? 'shutdown' : 'load_failed';
+      return Promise.resolve({ status: 'failed', error, errorCode: code, endedAt: now });
     }
+    return new Promise((resolve) => {
+      const id = `ephemeral:${this.name}:${++this.#ephemeralIds}`;
+      const task = new Task(
+        { id, function: this.name, args, timeoutMs, attempt: 1, submittedAt: now },
+        resolve,
+      );
+      this.#dispatcher.push(task);
+    });
   }
 
-  #runDispatch = (): void => {
-    this.#dispatchQueued = false;
-    this.#dispatch();
-  };
-
-  #hasFreeWorker(): boolean {
-    for (const worker of this.workers) {
-      if (worker.inflight.size < this.config.concurrency && this.#feedable(worker)) return true;
+  /** Cancel the run of task `id` here, if it runs here; whether it did. */
+  cancelRunning(id: string): boolean {
+    for (const worker of this.#workers) {
+      for (const task of worker.tasks()) {
+        if (task.id !== id) continue;
+        this.#endings.cancelRunning(task, worker);
+        return true;
+      }
     }
     return false;
-  }
-
-  /** Cancel a queued or running task of this pool. */
-  cancel(task: Task, at: number): void {
-    if (task.status === 'queued') {
-      this.#queued--;
-      this.#settle(task, 'cancelled', at, 'cancelled before it started');
-      return;
-    }
-    const handle = this.#handleRunning(task);
-    // Sent in a batch but still waiting behind other tasks: withdraw it, keep the worker (and
-    // the task running there, which stopping the worker would cut off).
-    if (handle?.withdraw(task)) {
-      this.#settle(task, 'cancelled', at, 'cancelled before it started');
-      return;
-    }
-    this.#settle(task, 'cancelled', at, 'cancelled while running; its worker was replaced');
-    void handle?.stop(`the worker was stopped because task ${task.id} was cancelled`);
   }
 
   /** Spawn up to `count` workers within this pool's max and the runtime's budget. */
   grow(count: number): number {
     let spawned = 0;
-    while (spawned < count && this.#active && !this.#closing && this.status === 'ready') {
-      if (this.workerCount >= this.config.maxWorkers || !this.deps.budget.tryAcquire()) break;
+    while (spawned < count && this.#active && !this.#closing && this.#status === 'ready') {
+      if (this.workerCount >= this.#config.maxWorkers || !this.deps.budget.tryAcquire()) break;
       this.#spawn();
       spawned++;
     }
     return spawned;
   }
 
+  /** Its idle worker that has been idle longest, if any. */
+  longestIdle(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const w of this.#workers) {
+      if (w.state !== 'ready' || w.load > 0 || this.#retiring.has(w)) continue;
+      if (!best || w.idleSince < best.idleSince) best = w;
+    }
+    return best;
+  }
+
   /** Retire up to `count` idle workers, longest idle first, never below `floor`. */
-  shrink(count: number, floor = this.config.minWorkers): number {
-    const idle = [...this.workers]
-      .filter((w) => w.state === 'ready' && w.inflight.size === 0)
+  shrink(count: number, floor = this.#config.minWorkers): number {
+    const idle = [...this.#workers]
+      .filter((w) => w.state === 'ready' && w.load === 0 && !this.#retiring.has(w))
       .sort((a, b) => a.idleSince - b.idleSince);
     let retired = 0;
     for (const worker of idle) {
@@ -231,11 +258,11 @@ export class FunctionPool {
    * Retire up to `count` workers, never below `floor`: idle ones at once (longest idle first),
    * then the least loaded busy ones once their tasks in flight end (they get no new ones).
    */
-  retire(count: number, floor = this.config.minWorkers): number {
+  retire(count: number, floor = this.#config.minWorkers): number {
     let retired = this.shrink(count, floor);
-    const busy = [...this.workers]
-      .filter((w) => w.state === 'ready' && w.inflight.size > 0 && !this.#retiring.has(w))
-      .sort((a, b) => a.inflight.size - b.inflight.size);
+    const busy = [...this.#workers]
+      .filter((w) => w.state === 'ready' && w.load > 0 && !this.#retiring.has(w))
+      .sort((a, b) => a.load - b.load);
     for (const worker of busy) {
       if (retired >= count || this.workerCount <= floor) break;
       this.#retiring.add(worker);
@@ -244,88 +271,80 @@ export class FunctionPool {
     return retired;
   }
 
-  /** Bring the pool up to its minimum (within the budget). */
-  ensureMin(): void {
-    const missing = this.config.minWorkers - this.workerCount;
-    if (missing > 0) this.grow(missing);
+  /** Mark the function unavailable: what waits for it, and all later tasks, fail with `error`. */
+  async markUnavailable(error: string): Promise<void> {
+    this.#status = 'unavailable';
+    this.#error = error;
+    await this.failWaiting('load_failed', error);
   }
 
-  /** Fail everything queued (the module stopped loading, or the drain ran out of time). */
-  failQueued(message: string, at = Date.now()): void {
-    for (let task = this.#queue.shift(); task; task = this.#queue.shift()) {
-      if (task.status === 'queued') this.#settle(task, 'failed', at, message);
-    }
-    this.#queued = 0;
+  /** Fail everything waiting for a worker (unavailable, or the drain ran out of time). */
+  async failWaiting(code: FailureCode, message: string): Promise<void> {
+    const at = this.deps.clock.now();
+    for (const task of this.#dispatcher.drainLocal()) this.#endings.fail(task, code, message, at);
+    await this.deps.source.failQueued(this.name, message, code);
   }
 
-  /** Fail what is running and stop every worker. */
+  /** Fail what waits or runs (`shutdown`) and stop every worker. */
   async close(message: string): Promise<void> {
     this.#closing = true;
-    this.failQueued(message);
-    const now = Date.now();
-    for (const worker of this.workers) {
-      for (const task of worker.inflight.values()) this.#settle(task, 'failed', now, message);
+    await this.failWaiting('shutdown', message);
+    const now = this.deps.clock.now();
+    for (const worker of this.#workers) {
+      for (const task of [...worker.tasks()]) this.#endings.fail(task, 'shutdown', message, now);
     }
-    await Promise.all([...this.workers].map((w) => w.stop('the runtime shut down')));
+    await Promise.all([...this.#workers].map((w) => w.stop('the runtime shut down')));
   }
 
   stats(): FunctionStats {
+    const c = this.counters;
     const stats: FunctionStats = {
       activeWorkers: this.workerCount,
-      queueSize: this.#queued,
+      queueSize: this.queueSize,
       activeTasks: this.activeTasks,
-      minWorkers: this.config.minWorkers,
-      maxWorkers: this.config.maxWorkers,
-      tasksCompleted: this.tasksCompleted,
-      tasksFailed: this.tasksFailed,
-      tasksCancelled: this.tasksCancelled,
-      avgTaskTime: this.avgTaskTime,
-      coldStarts: this.coldStarts,
+      minWorkers: this.#config.minWorkers,
+      maxWorkers: this.#config.maxWorkers,
+      tasksCompleted: c.completed,
+      tasksFailed: c.failed,
+      tasksCancelled: c.cancelled,
+      avgTaskTime: c.avgTaskTime,
+      coldStarts: c.coldStarts,
       loadRatio: this.#loadRatio(),
     };
-    if (this.lastColdStartMs !== undefined) stats.lastColdStartMs = this.lastColdStartMs;
+    if (c.lastColdStartMs !== undefined) stats.lastColdStartMs = c.lastColdStartMs;
     return stats;
   }
 
   #loadRatio(): number {
-    const capacity = this.workerCount * this.config.concurrency;
-    const demand = this.activeTasks + this.#queued;
+    const capacity = this.workerCount * this.#config.concurrency;
+    const demand = this.activeTasks + this.waiting;
     // With no worker (scaled to zero, or starting from zero) say what one worker would carry.
-    const ratio = demand / (capacity || this.config.concurrency);
+    const ratio = demand / (capacity || this.#config.concurrency);
     return Math.round(ratio * 100) / 100;
   }
 
-  /** Mark the function unavailable: its queued tasks and all later ones fail with `error`. */
-  markUnavailable(error: string): void {
-    this.status = 'unavailable';
-    this.error = error;
-    this.failQueued(error);
-  }
-
   #spawn(): void {
-    const prepared = this.prepared as PreparedFunction;
     const id = this.deps.nextWorkerId();
     let handle: WorkerHandle;
     try {
-      const worker = this.deps.host.spawn(prepared, {
+      const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
         workerId: id,
-        memoryLimitMb: this.config.memoryLimitMb,
-        permissions: this.config.permissions,
+        memoryLimitMb: this.#config.memoryLimitMb,
+        permissions: this.#config.permissions,
       });
-      handle = new WorkerHandle(id, worker, this.#events);
+      handle = new WorkerHandle(id, worker, this.#events, this.deps.clock);
     } catch (error) {
       this.deps.budget.release();
       this.#spawnFailed(error);
       return;
     }
-    this.workers.add(handle);
-    const started = handle.start(this.config.concurrency, LOAD_TIMEOUT_MS).then(
+    this.#workers.add(handle);
+    const started = handle.start(this.#config.concurrency, LOAD_TIMEOUT_MS).then(
       () => {
         this.#spawnFailures = 0;
-        this.coldStarts++;
-        this.lastColdStartMs = (handle.readyAt as number) - handle.spawnedAt;
+        this.counters.coldStart((handle.readyAt as number) - handle.spawnedAt);
         if (this.#closing) void handle.stop('the runtime shut down');
-        else this.#dispatch();
+        else this.#dispatcher.dispatch();
       },
       (error: unknown) => {
         void handle.stop('the worker failed to start');
@@ -343,156 +362,27 @@ export class FunctionPool {
   }
 
   #spawnFailed(error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     this.#spawnFailures++;
     this.deps.log(`${this.name}: a worker failed to start: ${message}`);
     if (this.#spawnFailures >= MAX_SPAWN_FAILURES) {
-      this.markUnavailable(message);
-    } else if (this.#queued > 0 && this.workerCount === 0) {
+      void this.markUnavailable(message);
+    } else if (this.waiting > 0 && this.workerCount === 0) {
       this.grow(1);
     }
-  }
-
-  #dispatch(): void {
-    if (this.#queued === 0) return;
-    const limit = this.#batchLimit();
-    const window = this.#window(limit);
-    let ready = 0;
-    for (const worker of this.workers) if (this.#feedable(worker)) ready++;
-    if (ready === 0) {
-      this.#needWorker();
-      return;
-    }
-    for (const worker of this.workers) {
-      if (this.#queued === 0) break;
-      if (!this.#feedable(worker)) continue;
-      const room = window - worker.inflight.size;
-      if (room <= 0) continue;
-      // A worker with all its slots taken gets less than a full batch only when one comes back:
-      // tasks arriving one by one (HTTP) then travel together, not one message each.
-      if (worker.inflight.size >= this.config.concurrency && this.#queued < limit) continue;
-      // Spread over the workers, but never split what is less than one batch of work.
-      const share = Math.max(Math.ceil(this.#queued / ready), Math.min(limit, this.#queued));
-      const batch = this.#take(Math.min(room, limit, share));
-      if (batch.length > 0) worker.send(batch);
-    }
-    if (this.#queued > 0) this.deps.backlog(this);
   }
 
   #feedable(worker: WorkerHandle): boolean {
     return worker.state === 'ready' && !this.#retiring.has(worker);
   }
 
-  // After each outcome: send more once a whole batch fits, not a task at a time.
-  #refill(handle: WorkerHandle): void {
-    if (this.#queued === 0) return;
-    const limit = this.#batchLimit();
-    const room = this.#window(limit) - handle.inflight.size;
-    if (room >= Math.min(limit, this.#queued)) this.#dispatch();
-  }
-
   #needWorker(): void {
+    if (this.#status !== 'ready' || !this.#active) return;
     if (this.workerCount > 0 || this.#closing) {
       this.deps.backlog(this);
       return;
     }
     // Scale from zero (a cold start), taking room from an idle pool if the budget is spent.
     if (this.grow(1) === 0) this.deps.reclaim(this);
-  }
-
-  #take(count: number): Task[] {
-    const batch: Task[] = [];
-    while (batch.length < count) {
-      const task = this.#queue.shift();
-      if (!task) break;
-      if (task.status !== 'queued') continue;
-      batch.push(task);
-    }
-    this.#queued -= batch.length;
-    return batch;
-  }
-
-  #batchLimit(): number {
-    return batchLimit(this.#recentTaskMs, this.config.concurrency, MAX_SLOTS);
-  }
-
-  #window(limit: number): number {
-    return inflightWindow(limit, this.config.concurrency, MAX_SLOTS);
-  }
-
-  #handleRunning(task: Task): WorkerHandle | undefined {
-    for (const worker of this.workers) {
-      for (const running of worker.inflight.values()) if (running === task) return worker;
-    }
-    return undefined;
-  }
-
-  #onOutcome(task: Task, outcome: Outcome, _handle: WorkerHandle): void {
-    if (task.terminal) return;
-    task.startedAt = Math.round(outcome.start);
-    task.executionTime = outcome.time;
-    this.#runTimeTotal += outcome.time;
-    this.#runTimeCount++;
-    this.#recentTaskMs = nextRecentTaskMs(this.#recentTaskMs, outcome.time);
-    const at = Math.round(outcome.start + outcome.time);
-    if (outcome.ok) {
-      task.result = outcome.value;
-      this.#settle(task, 'completed', at);
-    } else {
-      this.#settle(task, 'failed', at, outcome.error);
-    }
-  }
-
-  #onTimeout(task: Task, handle: WorkerHandle): void {
-    const now = Date.now();
-    task.executionTime = now - (task.startedAt as number);
-    this.#recentTaskMs = undefined;
-    if (!task.terminal) task.timedOut = true;
-    this.#settle(task, 'failed', now, `timed out after ${task.timeoutMs} ms`);
-    void handle.stop(`the worker was stopped because task ${task.id} timed out`);
-  }
-
-  #onDead(handle: WorkerHandle, cause: string, orphans: Orphan[]): void {
-    this.workers.delete(handle);
-    this.#retiring.delete(handle);
-    this.deps.budget.release();
-    const now = Date.now();
-    const requeue: Task[] = [];
-    for (const { task, stage } of orphans) {
-      if (task.terminal) continue;
-      if (stage === 'unstarted') requeue.push(task);
-      else if (stage === 'finished') {
-        this.#settle(task, 'failed', now, `the task finished but its result was lost: ${cause}`);
-      } else {
-        task.executionTime = now - (task.startedAt as number);
-        this.#settle(task, 'failed', now, cause);
-      }
-    }
-    // Back to the front, in their original order: they never began.
-    requeue.sort((a, b) => b.submittedAt - a.submittedAt);
-    for (const task of requeue) {
-      task.status = 'queued';
-      task.startedAt = undefined;
-      task.workerId = undefined;
-      this.#queue.unshift(task);
-      this.#queued++;
-    }
-    if (this.#closing || !this.#active || this.status !== 'ready') return;
-    this.ensureMin();
-    this.#dispatch();
-    this.deps.roomFreed?.();
-  }
-
-  #settle(
-    task: Task,
-    status: 'completed' | 'failed' | 'cancelled',
-    at: number,
-    error?: string,
-  ): void {
-    if (!task.settle(status, at, error)) return;
-    if (status === 'completed') this.tasksCompleted++;
-    else if (status === 'failed') this.tasksFailed++;
-    else this.tasksCancelled++;
-    this.deps.settled(task);
   }
 }

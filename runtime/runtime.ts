@@ -1,38 +1,37 @@
 /**
  * `createRuntime`: loads every function module, keeps a pool of workers per function under one
- * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `close`).
+ * worker ceiling, and offers the task lifecycle (`submit`, `result`, `wait`, `cancel`, `list`,
+ * `retry`, `close`). Task state lives in a `TaskBackend` (in memory unless one is given); the
+ * pools claim from it when they have room and report each ending to it.
  * @module
  */
+import { MemoryTaskBackend } from './backend/memory.ts';
+import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
-import {
-  alreadyTerminal,
-  draining,
-  duplicateId,
-  EbbflowError,
-  queueFull,
-  unknownFunction,
-  unknownTask,
-} from './errors.ts';
+import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { loadFunction, runLimited } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
-import { isTaskId } from './names.ts';
 import {
   type ResolvedOptions,
   type RuntimeOptions,
   resolveFunctionConfig,
   resolveOptions,
 } from './options.ts';
-import { FunctionPool } from './pool.ts';
-import { MemoryTaskStore, type TaskStore } from './store.ts';
-import { Task, toRecord } from './task.ts';
+import { FunctionPool, type PoolDeps } from './pool.ts';
+import { functionInfo, poolStats } from './runtime-stats.ts';
+import { newTask } from './submission.ts';
+import { type TaskSource, taskSource } from './task-source.ts';
+import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
-  FunctionStats,
   PoolStats,
+  RunEnding,
   Runtime,
+  ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import { jsonProblem } from './worker/json-check.ts';
+import type { WorkerHandle } from './worker-handle.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -46,10 +45,16 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   return runtime;
 };
 
+const terminal = (record: TaskRecord): boolean =>
+  record.status !== 'queued' && record.status !== 'running';
+
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
   #pools = new Map<string, FunctionPool>();
-  #store: TaskStore;
+  #backend: TaskBackend;
+  /** The default backend, whose synchronous twins serve the hot path (and which we close). */
+  #memory: MemoryTaskBackend | undefined;
+  #source: TaskSource;
   #budget: WorkerBudget;
   #workerIds = 0;
   #draining = false;
@@ -67,8 +72,31 @@ class EbbflowRuntime implements Runtime {
       host: o.host,
       options: o,
     });
-    this.#store =
-      o.store ?? new MemoryTaskStore({ ttlMs: o.resultTtlMs, maxFinished: o.maxResults });
+    this.#memory = o.backend
+      ? undefined
+      : new MemoryTaskBackend({
+          ttlMs: o.resultTtlMs,
+          maxFinished: o.maxResults,
+          clock: o.clock,
+          log: o.log,
+        });
+    this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
+    this.#source = taskSource(this.#backend, o.log);
+    this.#backend.onAvailable((fn) => this.#pools.get(fn)?.available());
+    this.#backend.onCancel((id) => {
+      for (const pool of this.#pools.values()) if (pool.cancelRunning(id)) return;
+    });
+    const onTaskEnd = o.onTaskEnd;
+    if (onTaskEnd) {
+      this.#backend.subscribe((record) => {
+        if (!terminal(record)) return;
+        try {
+          onTaskEnd(record);
+        } catch (error) {
+          o.log(`onTaskEnd threw: ${messageOf(error)}`);
+        }
+      });
+    }
   }
 
   get draining(): boolean {
@@ -78,41 +106,35 @@ class EbbflowRuntime implements Runtime {
   async load(): Promise<void> {
     const { entries, warnings } = await this.#o.source.list();
     for (const warning of warnings) this.#o.log(warning);
-    const deps = {
+    const deps: PoolDeps = {
       host: this.#o.host,
       budget: this.#budget,
+      clock: this.#o.clock,
+      source: this.#source,
       nextWorkerId: () => ++this.#workerIds,
-      settled: (task: Task) => this.#settled(task),
+      ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool: FunctionPool) => this.#reclaim(pool),
+      reclaim: (pool) => this.#reclaim(pool),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
       roomFreed: () => {
         if (!this.#draining) this.#warm();
       },
       log: this.#o.log,
     };
+    const loader = { ...deps, options: this.#o };
     const provisional = resolveFunctionConfig(undefined, this.#o);
     const pending = entries.map((entry) => async () => {
-      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
-      try {
-        const prepared = await this.#o.host.prepare(entry);
-        const ready = new FunctionPool(entry.name, provisional, prepared, deps);
-        const config = await ready.probe();
-        try {
-          ready.activate(resolveFunctionConfig(config, this.#o));
-        } catch (error) {
-          throw new Error(`the module's config is invalid: ${(error as Error).message}`);
-        }
-        this.#pools.set(entry.name, ready);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const reason = message.startsWith('the module')
-          ? message
-          : `the module failed to load: ${message}`;
-        pool.markUnavailable(reason);
-        this.#o.log(`${entry.name}: unavailable: ${reason}`);
+      const loaded = await loadFunction(entry, loader);
+      if (loaded.ok) {
+        const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, deps);
+        pool.activate(loaded.config);
         this.#pools.set(entry.name, pool);
+        return;
       }
+      const pool = new FunctionPool(entry.name, provisional, undefined, deps);
+      await pool.markUnavailable(loaded.error);
+      this.#o.log(`${entry.name}: unavailable: ${loaded.error}`);
+      this.#pools.set(entry.name, pool);
     });
     // Probes count against the ceiling, so no more run at once than it allows.
     await runLimited(pending, Math.min(2, this.#budget.max));
@@ -128,6 +150,8 @@ class EbbflowRuntime implements Runtime {
    * function gets some before any gets many.
    */
   #warm(): void {
+    // Minimums are warm targets only while there is room: queued work comes first.
+    for (const pool of this.#pools.values()) if (pool.wantsRoom) return;
     let grew = true;
     while (grew && this.#budget.available > 0) {
       grew = false;
@@ -138,148 +162,86 @@ class EbbflowRuntime implements Runtime {
   }
 
   functions(): FunctionInfo[] {
-    return [...this.#pools.values()].map((pool) => this.#info(pool));
+    return [...this.#pools.values()].map(functionInfo);
   }
 
   getFunction(name: string): FunctionInfo | undefined {
     const pool = this.#pools.get(name);
-    return pool && this.#info(pool);
+    return pool && functionInfo(pool);
   }
 
-  #info(pool: FunctionPool): FunctionInfo {
-    const info: FunctionInfo = {
-      name: pool.name,
-      status: pool.status,
-      ...pool.config,
-      activeWorkers: pool.workerCount,
-      queueSize: pool.queueSize,
-      activeTasks: pool.activeTasks,
-    };
-    if (pool.error !== undefined) info.error = pool.error;
-    return info;
-  }
-
-  submit(name: string, args: unknown[], options: SubmitOptions = {}): TaskRecord {
-    return toRecord(this.#submit(name, args, options));
-  }
-
-  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
-    const task = this.#submit(name, args, options);
-    if (task.terminal) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => task.onSettled((t) => resolve(toRecord(t))));
-  }
-
-  #submit(name: string, args: unknown[], { id, timeoutMs }: SubmitOptions): Task {
+  /** The pool of `name`, if it takes tasks now. */
+  #accepting(name: string): FunctionPool {
     if (this.#draining) throw draining();
     const pool = this.#pools.get(name);
     if (!pool) throw unknownFunction(name);
-    if (!Array.isArray(args)) throw invalid('args must be an array');
-    const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
-    if (problem) throw invalid(problem);
-    if (id !== undefined) {
-      if (typeof id !== 'string' || !isTaskId(id)) {
-        throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
-      }
-      if (this.#store.has(id)) throw duplicateId(id);
-    }
-    if (
-      timeoutMs !== undefined &&
-      (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
-    ) {
-      throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
-    }
-    if (pool.queueSize >= pool.config.maxQueue) throw queueFull(name, pool.config.maxQueue);
-    const now = Date.now();
-    const task = new Task(
-      id ?? crypto.randomUUID(),
-      name,
-      args,
-      timeoutMs ?? pool.config.timeoutMs,
-      now,
-    );
-    this.#store.add(task);
-    if (pool.status === 'unavailable') {
-      task.settle('failed', now, pool.error);
-      pool.tasksFailed++;
-      this.#settled(task);
-    } else {
-      pool.enqueue(task);
-    }
-    return task;
+    return pool;
   }
 
-  result(id: string): TaskRecord | undefined {
-    const task = this.#store.get(id);
-    return task && toRecord(task);
+  async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const pool = this.#accepting(name);
+    const task = newTask(name, args, options, pool.config);
+    const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
+    if (pool.status === 'ready') return record;
+    // An unavailable function's tasks fail at once, with the loader's message.
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  async call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const record = await this.submit(name, args, options);
+    if (terminal(record)) return record;
+    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+  }
+
+  result(id: string): Promise<TaskRecord | undefined> {
+    return this.#backend.read(id);
   }
 
   wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    const task = this.#store.get(id);
-    if (!task) return Promise.resolve(undefined);
-    if (task.terminal || ms <= 0) return Promise.resolve(toRecord(task));
-    return new Promise((resolve) => {
-      const waiter = (settled: Task) => {
-        clearTimeout(timer);
-        resolve(toRecord(settled));
-      };
-      const timer = setTimeout(() => {
-        const waiters = task.waiters;
-        const at = waiters?.indexOf(waiter) ?? -1;
-        if (waiters && at >= 0) waiters.splice(at, 1);
-        resolve(this.#store.get(id) && toRecord(task));
-      }, ms);
-      task.onSettled(waiter);
-    });
+    return this.#backend.wait(id, ms);
   }
 
-  cancel(id: string): TaskRecord {
-    const task = this.#store.get(id);
-    if (!task) throw unknownTask(id);
-    if (task.terminal) throw alreadyTerminal(id, task.status);
-    (this.#pools.get(task.fn) as FunctionPool).cancel(task, Date.now());
-    return toRecord(task);
+  async cancel(id: string): Promise<TaskRecord> {
+    const record = await this.#backend.cancel(id);
+    this.#pools.get(record.function)?.counters.cancelledOne();
+    this.#idleCheck?.();
+    return record;
+  }
+
+  list(query: TaskQuery): Promise<TaskPage> {
+    return this.#backend.list(query);
+  }
+
+  async retry(id: string): Promise<TaskRecord> {
+    const old = await this.#backend.read(id);
+    if (!old) throw unknownTask(id);
+    const pool = this.#accepting(old.function);
+    const record = await this.#backend.replay(id, pool.config.maxQueue);
+    if (pool.status === 'ready') return record;
+    await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
+    return (await this.#backend.read(record.id)) ?? record;
+  }
+
+  runEphemeral(
+    name: string,
+    args: unknown[],
+    { timeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<RunEnding> {
+    try {
+      const pool = this.#accepting(name);
+      return pool.runEphemeral(args, timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   stats(): PoolStats {
-    const functions: Record<string, FunctionStats> = {};
-    let activeWorkers = 0;
-    let queueSize = 0;
-    let activeTasks = 0;
-    let completed = 0;
-    let failed = 0;
-    let weightedTime = 0;
-    for (const pool of this.#pools.values()) {
-      const s = pool.stats();
-      const utilization = this.#monitor.utilization(pool);
-      if (utilization !== undefined) s.eventLoopUtilization = utilization;
-      functions[pool.name] = s;
-      activeWorkers += s.activeWorkers;
-      queueSize += s.queueSize;
-      activeTasks += s.activeTasks;
-      completed += s.tasksCompleted;
-      failed += s.tasksFailed;
-      weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
-    }
-    const finished = completed + failed;
-    const pressure = this.#monitor.readings();
-    return {
-      activeWorkers,
-      queueSize,
-      activeTasks,
-      minWorkers: this.#o.minWorkers,
-      maxWorkers: this.#o.maxWorkers,
-      performanceMetrics: {
-        tasksCompleted: completed,
-        tasksFailed: failed,
-        avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
-        cpuUsage: percent(pressure.cpu),
-        memoryUsage: percent(pressure.memory),
-        eventLoopUtilization: pressure.elu ?? 0,
-        eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
-      },
-      functions,
-      scalingEvents: this.#monitor.events(),
-    };
+    return poolStats(this.#pools.values(), this.#monitor, this.#o);
+  }
+
+  onScale(listener: (event: ScalingEvent) => void): () => void {
+    return this.#monitor.onDecision(listener);
   }
 
   close({
@@ -299,9 +261,9 @@ class EbbflowRuntime implements Runtime {
   async #shutdown(drainTimeoutMs: number): Promise<void> {
     let why = `the runtime shut down before the task finished (drain timeout of ${drainTimeoutMs} ms)`;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, drainTimeoutMs);
+      const timer = this.#o.clock.setTimeout(resolve, drainTimeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         resolve();
       };
       this.#endDrain = () => {
@@ -312,56 +274,39 @@ class EbbflowRuntime implements Runtime {
         if ([...this.#pools.values()].every((pool) => pool.idle)) done();
       };
       this.#idleCheck();
+      if (drainTimeoutMs <= 0) done();
     });
     this.#idleCheck = undefined;
     this.#monitor.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
     await this.#o.host.dispose?.();
+    // A backend given to us belongs to its owner (it may serve other servers).
+    await this.#memory?.close();
   }
 
-  #settled(task: Task): void {
-    this.#store.settled(task);
-    if (this.#o.onTaskEnd) {
-      try {
-        this.#o.onTaskEnd(toRecord(task));
-      } catch (error) {
-        this.#o.log(`onTaskEnd threw: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    this.#idleCheck?.();
-  }
-
-  // A pool with no worker and a spent budget takes a worker of another pool, the biggest first
-  // (idle at once, busy once its tasks end). When every other worker is still starting, none can
-  // go yet: look again shortly, or the pool's queued tasks would wait for ever.
+  // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
+  // below that pool's minimum; with none idle, a worker of the biggest pool retires once its
+  // tasks end. When every other worker is still starting, none can go yet: look again shortly,
+  // or the pool's queued tasks would wait for ever.
   #reclaim(pool: FunctionPool): void {
     const donors = [...this.#pools.values()]
       .filter((other) => other !== pool && other.workerCount > 0)
       .sort((a, b) => b.workerCount - a.workerCount);
     if (donors.length === 0) return;
     this.#budget.onRoom(() => pool.wake());
+    let idlest: WorkerHandle | undefined;
+    for (const donor of donors) {
+      const idle = donor.longestIdle();
+      if (idle && (!idlest || idle.idleSince < idlest.idleSince)) idlest = idle;
+    }
+    if (idlest) {
+      void idlest.stop('the worker was retired to make room for queued work of another function');
+      return;
+    }
     for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    const retry = setTimeout(() => pool.wake(), RECLAIM_RETRY_MS);
-    (retry as { unref?: () => void }).unref?.();
+    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
   }
 }
 
-/** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
-const percent = (share: number | undefined): number =>
-  share === undefined ? 0 : Math.round(share * 1000) / 10;
-
 /** How soon a pool that found no worker to take looks again. */
 const RECLAIM_RETRY_MS = 50;
-
-/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-const invalid = (message: string) => new EbbflowError('invalid_argument', message);
-
-const runLimited = async (jobs: Array<() => Promise<void>>, limit: number): Promise<void> => {
-  const queue = [...jobs];
-  const lanes = Array.from({ length: Math.max(1, limit) }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  });
-  await Promise.all(lanes);
-};

@@ -287,11 +287,12 @@ describe('scale down (the seed: below 0.3 remove 1), with a cool-down against fl
 });
 
 describe('many pools under one ceiling (fair share)', () => {
-  it('Should let one pool take the free room while no other pool waits', () => {
+  it('Should let one pool take the free room, then idle workers, while no other pool waits', () => {
     const burst = pool({ name: 'burst', workers: 10, active: 10, queued: 100 });
     const quiet = pool({ name: 'quiet', workers: 2, idle: 2 });
     const plan = decide(samples([burst, quiet]), {}, options);
-    expect(plan.decisions[0]).toMatchObject({ action: 'up', to: 18 });
+    expect(plan.decisions[0]).toMatchObject({ action: 'up', to: 20, awaitsRoom: 2 });
+    expect(plan.decisions[1]).toMatchObject({ action: 'down', to: 0, idleOnly: true });
   });
 
   it('Should serve a waiting pool below its fair share before one above it', () => {
@@ -338,5 +339,72 @@ describe('many pools under one ceiling (fair share)', () => {
     const b = pool({ name: 'b', workers: 1, minWorkers: 1, active: 1, queued: 5 });
     const plan = decide(samples([a, b], { budget: { max: 4, used: 4 } }), {}, options);
     expect(plan.decisions.every((d) => d.action === 'hold')).toBe(true);
+  });
+});
+
+describe('sharing the ceiling (contract v2): minimums hold only while there is room', () => {
+  const full = (pools: PoolSample[]) =>
+    samples(pools, { budget: { max: pools.reduce((n, p) => n + p.workers, 0), used: 0 } });
+  const atCeiling = (pools: PoolSample[]) => {
+    const used = pools.reduce((n, p) => n + p.workers, 0);
+    return samples(pools, { budget: { max: used, used } });
+  };
+
+  it('Should retire idle workers of other pools, longest idle first, for a pool with queued work', () => {
+    const loaded = pool({ name: 'loaded', workers: 1, minWorkers: 2, active: 1, queued: 100 });
+    const a = pool({ name: 'a', workers: 2, idle: 2, idleSince: [500, 900] });
+    const b = pool({ name: 'b', workers: 2, idle: 2, idleSince: [100, 800] });
+    const plan = decide(atCeiling([loaded, a, b]), {}, options);
+    const byName = Object.fromEntries(plan.decisions.map((d) => [d.function, d]));
+    // +2 by the seed's rule, both in place of idle workers: b's at 100 and a's at 500.
+    expect(byName.loaded).toMatchObject({ action: 'up', from: 1, to: 3, awaitsRoom: 2 });
+    expect(byName.a).toMatchObject({ action: 'down', from: 2, to: 1, idleOnly: true });
+    expect(byName.b).toMatchObject({ action: 'down', from: 2, to: 1, idleOnly: true });
+    expect(byName.b?.reason).toMatch(/retires 1 idle worker \(1 to loaded\)/);
+    expect(plan.decisions.filter((d) => d.action === 'down')).toHaveLength(2);
+    expect(full([loaded, a, b]).budget.max).toBe(5);
+  });
+
+  it('Should take a donor below its minimum when that is where the idle workers are', () => {
+    const loaded = pool({ name: 'loaded', workers: 0, minWorkers: 0, queued: 10 });
+    const donor = pool({ name: 'donor', workers: 2, minWorkers: 2, idle: 2, idleSince: [1, 2] });
+    const plan = decide(atCeiling([loaded, donor]), {}, options);
+    expect(plan.decisions[0]).toMatchObject({ action: 'up', to: 2, awaitsRoom: 2 });
+    expect(plan.decisions[1]).toMatchObject({ action: 'down', from: 2, to: 0, idleOnly: true });
+  });
+
+  it('Should never take a busy worker, nor one of a pool with work queued', () => {
+    const loaded = pool({ name: 'loaded', workers: 1, active: 1, queued: 50 });
+    const busy = pool({ name: 'busy', workers: 2, active: 2 });
+    const waiting = pool({ name: 'waiting', workers: 2, idle: 1, active: 1, queued: 1 });
+    const plan = decide(atCeiling([loaded, busy, waiting]), {}, options);
+    expect(plan.decisions.some((d) => d.idleOnly)).toBe(false);
+    expect(plan.decisions[0]).toMatchObject({ action: 'hold', cause: 'ceiling' });
+    expect(plan.decisions[0]?.reason).toMatch(/maxWorkers \(5\) are in use by busy workers/);
+  });
+
+  it('Should use free room before taking idle workers', () => {
+    const loaded = pool({ name: 'loaded', workers: 2, active: 2, queued: 100 });
+    const idle = pool({ name: 'idle', workers: 2, idle: 2, idleSince: [1, 2] });
+    const plan = decide(samples([loaded, idle], { budget: { max: 5, used: 4 } }), {}, options);
+    expect(plan.decisions[0]).toMatchObject({ action: 'up', from: 2, to: 4, awaitsRoom: 1 });
+    expect(plan.decisions[1]).toMatchObject({ action: 'down', to: 1, idleOnly: true });
+  });
+
+  it('Should not take idle workers past what the cores allow a CPU-bound pool', () => {
+    const pressure = { ...calm, cores: 2 };
+    const loaded = pool({
+      name: 'loaded',
+      workers: 1,
+      active: 1,
+      queued: 200,
+      measured: 1,
+      cpuBusy: 1,
+    });
+    const idle = pool({ name: 'idle', workers: 3, idle: 3, idleSince: [1, 2, 3] });
+    const s = samples([loaded, idle], { pressure, budget: { max: 4, used: 4 } });
+    const plan = decide(s, {}, options);
+    expect(plan.decisions[0]).toMatchObject({ action: 'up', to: 2, awaitsRoom: 1 });
+    expect(plan.decisions[1]).toMatchObject({ action: 'down', from: 3, to: 2 });
   });
 });

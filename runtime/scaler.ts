@@ -35,6 +35,8 @@ export interface PoolSample {
   avgTaskMs: number;
   /** The last measured spawn-to-ready time of one of its workers in ms. */
   coldStartMs?: number;
+  /** When each of its idle workers went idle (epoch ms), for longest-idle-first reclaiming. */
+  idleSince?: number[];
 }
 
 /** What the process and machine felt like during the window. */
@@ -101,7 +103,15 @@ export interface Decision {
   reason: string;
   /** Worth a line in the decisions log: every change, and a hold that keeps a loaded pool back. */
   notable: boolean;
+  /** For a hold, what held it, as a key (the same cause logs once, not at every evaluation). */
+  cause?: HoldCause;
+  /** A `down` that retires idle workers only, possibly below the pool's minimum (reclaim). */
+  idleOnly?: boolean;
+  /** Of an `up`, the workers that start once idle workers retired elsewhere give their room. */
+  awaitsRoom?: number;
 }
+
+export type HoldCause = 'pool_max' | 'pressure' | 'clears_soon' | 'cores' | 'ceiling' | 'reserved';
 
 export interface Plan {
   decisions: Decision[];
@@ -119,6 +129,8 @@ interface Work {
   cpuBound: boolean | undefined;
   share: number;
   decision?: Decision;
+  /** Idle workers this pool gives to loaded pools in this plan, by receiver. */
+  gives?: Map<string, number>;
 }
 
 /** Decide what each pool should do now. Pure: the same input gives the same plan. */
@@ -161,17 +173,17 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     const want = wanted(w, o);
     const why = `load ${fmt(w.load)} > ${o.scaleUpThreshold} (${describe(s)})`;
     if (s.workers >= s.maxWorkers) {
-      w.decision = hold(w, `${why}; held: at its maxWorkers (${s.maxWorkers})`);
+      w.decision = hold(w, `${why}; held: at its maxWorkers (${s.maxWorkers})`, true, 'pool_max');
       continue;
     }
     if (memoryCritical || pressureHold) {
       const cause = pressureHold ?? memoryText(pressure, o.shrinkMemoryUsage);
-      w.decision = hold(w, `${why}; held: ${cause}`);
+      w.decision = hold(w, `${why}; held: ${cause}`, true, 'pressure');
       continue;
     }
     const clears = clearsBeforeColdStart(s);
     if (clears) {
-      w.decision = hold(w, `${why}; held: ${clears}`);
+      w.decision = hold(w, `${why}; held: ${clears}`, true, 'clears_soon');
       continue;
     }
     let grant = Math.min(want, s.maxWorkers - s.workers);
@@ -197,13 +209,18 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
     }
     const below = s.workers < w.share;
     const room = below ? free : Math.max(0, free - reserved);
-    if (room < grant) {
-      if (room === 0 && below && s.queued > 0) starved.push(w);
-      grant = room;
+    // Minimums are warm targets only while there is room: queued work takes idle workers of
+    // other pools, longest idle first, even below their minimum.
+    const taken = room < grant && s.queued > 0 ? takeIdle(w, work, grant - room, o) : 0;
+    let cause: HoldCause | undefined = cpuLimited ? 'cores' : undefined;
+    if (room + taken < grant) {
+      if (room + taken === 0 && below && s.queued > 0) starved.push(w);
+      grant = room + taken;
+      cause = room < free ? 'reserved' : 'ceiling';
       limit =
         room < free
           ? `the last ${free} free workers are kept for pools below their fair share`
-          : `the runtime's maxWorkers (${budget.max}) are in use`;
+          : `the runtime's maxWorkers (${budget.max}) are in use by busy workers`;
     }
     // What a pool below its share still needs (beyond this step) stays reserved for it.
     if (below && !cpuLimited) {
@@ -211,13 +228,15 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
       reserved += Math.max(0, Math.min(w.share, need, s.maxWorkers) - s.workers - grant);
     }
     if (grant <= 0) {
-      w.decision = hold(w, `${why}; held: ${limit}`);
+      w.decision = hold(w, `${why}; held: ${limit}`, true, cause);
       continue;
     }
-    free -= grant;
+    free -= grant - taken;
     if (w.cpuBound) cpuDemand += grant;
     const capped = grant < want && limit ? ` (capped: ${limit})` : '';
-    w.decision = change(w, 'up', grant, `${why}: +${grant}${capped}`);
+    const from = taken > 0 ? `, ${taken} in place of idle workers of other functions` : '';
+    w.decision = change(w, 'up', grant, `${why}: +${grant}${from}${capped}`);
+    if (taken > 0) w.decision.awaitsRoom = taken;
     w.next.lastUpAt = at;
     delete w.next.lowSince;
   }
@@ -226,6 +245,7 @@ export const decide = (samples: Samples, state: ScalerState, o: ScalerOptions): 
   // furthest above its own share (never below that pool's min); they retire once their tasks
   // in flight end.
   for (const w of starved) preempt(w, work, o);
+  for (const w of work) if (w.gives) w.decision = giveIdle(w);
 
   for (const w of work) w.decision ??= settle(w, at, pressure, o);
   const next: Record<string, PoolState> = {};
@@ -290,7 +310,7 @@ const preempt = (w: Work, work: Work[], o: ScalerOptions): void => {
     let donor: Work | undefined;
     let surplus = 0;
     for (const other of work) {
-      if (other === w || other.decision?.action === 'up') continue;
+      if (other === w || other.decision?.action === 'up' || other.gives) continue;
       const workers = other.decision?.action === 'down' ? other.decision.to : other.s.workers;
       const over = Math.min(workers - other.share, workers - other.s.minWorkers);
       if (over > surplus) {
@@ -353,15 +373,59 @@ const change = (w: Work, action: 'up' | 'down', n: number, reason: string): Deci
   notable: true,
 });
 
-const hold = (w: Work, reason: string, notable = true): Decision => ({
-  function: w.s.name,
-  action: 'hold',
-  from: w.s.workers,
-  to: w.s.workers,
-  load: w.load,
-  reason,
-  notable,
-});
+const hold = (w: Work, reason: string, notable = true, cause?: HoldCause): Decision => {
+  const decision: Decision = {
+    function: w.s.name,
+    action: 'hold',
+    from: w.s.workers,
+    to: w.s.workers,
+    load: w.load,
+    reason,
+    notable,
+  };
+  if (cause) decision.cause = cause;
+  return decision;
+};
+
+/**
+ * Mark up to `count` idle workers of pools with nothing queued (and not loaded themselves) to
+ * retire for `w`, longest idle first; the number marked.
+ */
+const takeIdle = (w: Work, work: Work[], count: number, o: ScalerOptions): number => {
+  const idle: Array<{ donor: Work; since: number }> = [];
+  for (const other of work) {
+    if (other === w || other.s.queued > 0 || other.load > o.scaleUpThreshold) continue;
+    if (other.decision && other.decision.action !== 'hold') continue;
+    const given = [...(other.gives?.values() ?? [])].reduce((n, k) => n + k, 0);
+    const times = other.s.idleSince ?? Array.from({ length: other.s.idle }, () => 0);
+    for (const since of [...times].sort((a, b) => a - b).slice(given)) {
+      idle.push({ donor: other, since });
+    }
+  }
+  idle.sort((a, b) => a.since - b.since);
+  const picked = idle.slice(0, count);
+  for (const { donor } of picked) {
+    donor.gives ??= new Map();
+    donor.gives.set(w.s.name, (donor.gives.get(w.s.name) ?? 0) + 1);
+  }
+  return picked.length;
+};
+
+const giveIdle = (w: Work): Decision => {
+  const gives = w.gives as Map<string, number>;
+  const n = [...gives.values()].reduce((sum, k) => sum + k, 0);
+  const to = [...gives].map(([name, k]) => `${k} to ${name}`).join(', ');
+  delete w.next.lowSince;
+  return {
+    ...change(
+      w,
+      'down',
+      n,
+      `retires ${n} idle worker${n === 1 ? '' : 's'} (${to}): queued work elsewhere needs room under the ceiling; minimums hold only while there is room`,
+    ),
+    idleOnly: true,
+  };
+};
 
 const describe = (s: PoolSample): string =>
   `${s.active + s.queued} tasks on ${s.workers} worker${s.workers === 1 ? '' : 's'}${s.concurrency > 1 ? ` × ${s.concurrency}` : ''}`;

@@ -1,85 +1,140 @@
 /**
- * The runtime's own record of a task, mutable inside the core; callers get `TaskRecord`
- * snapshots from `toRecord`, so nothing outside can change a task.
+ * One run of a task on this server, as the pool sees it: claimed from the backend (or an
+ * ephemeral call that has no record), handed to a worker, and ended exactly once. Its state
+ * changes only through its methods; the first ending wins and later ones are ignored. The
+ * record callers read lives in the backend, which `finish` is told the `ending`.
  * @module
  */
-import type { TaskRecord, TaskStatus } from './types.ts';
+import type { ClaimedTask, FailureCode } from './backend/types.ts';
+import type { RunEnding } from './types.ts';
 
 const NO_ARGS: unknown[] = [];
 
-export type Settled = (task: Task) => void;
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export type { RunEnding };
+
+/** When it began inside the worker and how long it ran, as far as known. */
+export interface RunTimes {
+  startedAt?: number;
+  executionTime?: number;
+}
 
 export class Task {
-  status: TaskStatus = 'queued';
-  startedAt?: number;
-  /** When the task ended, whichever way. */
-  endedAt?: number;
-  result?: unknown;
-  error?: string;
-  /** Set when the task failed for running past its timeout. */
-  timedOut?: boolean;
-  executionTime?: number;
-  workerId?: number;
-  /** Told once, when the task becomes terminal. */
-  waiters?: Settled[];
+  #status: RunStatus = 'queued';
+  #startedAt?: number;
+  #workerId?: number;
+  #args: unknown[];
+  #ending?: RunEnding;
+  /** Set for an ephemeral run (no backend record): told its ending instead of the backend. */
+  readonly #onEnd?: (ending: RunEnding) => void;
 
   readonly id: string;
   readonly fn: string;
-  /** Dropped once the task ends, so kept records hold only what callers can read. */
-  args: unknown[];
   readonly timeoutMs: number;
+  readonly attempt: number;
   readonly submittedAt: number;
 
-  constructor(id: string, fn: string, args: unknown[], timeoutMs: number, submittedAt: number) {
-    this.id = id;
-    this.fn = fn;
-    this.args = args;
-    this.timeoutMs = timeoutMs;
-    this.submittedAt = submittedAt;
+  constructor(
+    claimed: Pick<
+      ClaimedTask,
+      'id' | 'function' | 'args' | 'timeoutMs' | 'attempt' | 'submittedAt'
+    >,
+    onEnd?: (ending: RunEnding) => void,
+  ) {
+    this.id = claimed.id;
+    this.fn = claimed.function;
+    this.#args = claimed.args;
+    this.timeoutMs = claimed.timeoutMs;
+    this.attempt = claimed.attempt;
+    this.submittedAt = claimed.submittedAt;
+    this.#onEnd = onEnd;
   }
 
+  get status(): RunStatus {
+    return this.#status;
+  }
+  /** Dropped once the run ends. */
+  get args(): unknown[] {
+    return this.#args;
+  }
+  get startedAt(): number | undefined {
+    return this.#startedAt;
+  }
+  get workerId(): number | undefined {
+    return this.#workerId;
+  }
   get terminal(): boolean {
-    return this.status !== 'queued' && this.status !== 'running';
+    return this.#status !== 'queued' && this.#status !== 'running';
+  }
+  /** No backend record: an HTTP-handler call (`FunctionPool.runEphemeral`). */
+  get ephemeral(): boolean {
+    return this.#onEnd !== undefined;
+  }
+  get ending(): RunEnding | undefined {
+    return this.#ending;
   }
 
-  onSettled(waiter: Settled): void {
-    if (this.waiters) this.waiters.push(waiter);
-    else this.waiters = [waiter];
+  /** Handed to a worker at `at` (its start time until the worker reports the real one). */
+  markRunning(workerId: number, at: number): void {
+    if (this.#status !== 'queued') return;
+    this.#status = 'running';
+    this.#workerId = workerId;
+    this.#startedAt = at;
   }
 
-  /** Ends the task; the first ending wins and later ones are ignored. Returns whether it won. */
-  settle(status: 'completed' | 'failed' | 'cancelled', at: number, error?: string): boolean {
+  /** Back to waiting: its worker died before it began. */
+  requeue(): void {
+    if (this.#status !== 'running') return;
+    this.#status = 'queued';
+    this.#workerId = undefined;
+    this.#startedAt = undefined;
+  }
+
+  complete(result: unknown, at: number, times: RunTimes): boolean {
     if (this.terminal) return false;
-    this.status = status;
-    this.endedAt = at;
-    if (error !== undefined) this.error = error;
-    this.args = NO_ARGS;
-    const waiters = this.waiters;
-    this.waiters = undefined;
-    if (waiters) for (const waiter of waiters) waiter(this);
+    const { startedAt, executionTime } = this.#times(times, at);
+    return this.#end({
+      status: 'completed',
+      result,
+      startedAt,
+      endedAt: at,
+      executionTime,
+      workerId: this.#workerId ?? 0,
+    });
+  }
+
+  fail(code: FailureCode, error: string, at: number, times: RunTimes = {}): boolean {
+    if (this.terminal) return false;
+    const ending: RunEnding = { status: 'failed', error, errorCode: code, endedAt: at };
+    if (this.#status === 'running') {
+      const { startedAt, executionTime } = this.#times(times, at);
+      ending.startedAt = startedAt;
+      if (times.executionTime !== undefined) ending.executionTime = executionTime;
+      if (this.#workerId !== undefined) ending.workerId = this.#workerId;
+    }
+    return this.#end(ending);
+  }
+
+  /** Cancelled (the backend holds the record's cancel): a later outcome is dropped. */
+  cancel(): boolean {
+    if (this.terminal) return false;
+    this.#status = 'cancelled';
+    this.#args = NO_ARGS;
+    return true;
+  }
+
+  #times(times: RunTimes, at: number): { startedAt: number; executionTime: number } {
+    if (times.startedAt !== undefined) this.#startedAt = times.startedAt;
+    const startedAt = this.#startedAt ?? at;
+    return { startedAt, executionTime: times.executionTime ?? at - startedAt };
+  }
+
+  #end(ending: RunEnding): boolean {
+    this.#status = ending.status;
+    this.#ending = ending;
+    this.#args = NO_ARGS;
+    this.#onEnd?.(ending);
     return true;
   }
 }
-
-export const toRecord = (task: Task): TaskRecord => {
-  const record: TaskRecord = {
-    id: task.id,
-    function: task.fn,
-    status: task.status,
-    submittedAt: task.submittedAt,
-  };
-  if (task.startedAt !== undefined) record.startedAt = task.startedAt;
-  if (task.status === 'completed') {
-    record.completedAt = task.endedAt;
-    if (task.result !== undefined) record.result = task.result;
-  } else if (task.status === 'failed') {
-    record.failedAt = task.endedAt;
-  } else if (task.status === 'cancelled') {
-    record.cancelledAt = task.endedAt;
-  }
-  if (task.error !== undefined) record.error = task.error;
-  if (task.timedOut) record.timedOut = true;
-  if (task.executionTime !== undefined) record.executionTime = task.executionTime;
-  if (task.workerId !== undefined) record.workerId = task.workerId;
-  return record;
-};

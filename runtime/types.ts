@@ -3,7 +3,17 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
-import type { FailureCode, TaskLog } from './backend/types.ts';
+import type {
+  FailureCode,
+  RetryPolicy,
+  TaskEnding,
+  TaskLog,
+  TaskPage,
+  TaskQuery,
+} from './backend/types.ts';
+
+/** How an ephemeral run ended (`Runtime.runEphemeral`): a completed or failed `TaskEnding`. */
+export type RunEnding = Extract<TaskEnding, { status: 'completed' | 'failed' }>;
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -58,6 +68,11 @@ export interface FunctionConfig {
   /** Heap limit of one worker in MiB (enforced on Node). @default runtime's memoryLimitMb */
   memoryLimitMb?: number;
   /**
+   * Runs of a task in all, and the first retry's wait (v2 retries); a task's own `retry` wins.
+   * @default { attempts: 1, backoffMs: 1000 } (no retry)
+   */
+  retry?: { attempts: number; backoffMs?: number };
+  /**
    * What the function's workers may reach beyond reading their own folder. Enforced by Deno's
    * worker sandbox; `env` also decides which variables workers see on Node and Bun.
    */
@@ -86,6 +101,8 @@ export interface ResolvedFunctionConfig {
   maxQueue: number;
   concurrency: number;
   memoryLimitMb: number;
+  /** Retries of its tasks unless a task sets its own (v2). */
+  retry: RetryPolicy;
   /** Present only when the module's config grants something. */
   permissions?: FunctionPermissions;
 }
@@ -170,6 +187,8 @@ export interface SubmitOptions {
   id?: string;
   /** Run timeout for this task in ms; wins over the function's `config.timeoutMs`. */
   timeoutMs?: number;
+  /** Retries for this task (v2); wins over the function's `config.retry`. */
+  retry?: { attempts: number; backoffMs?: number };
 }
 
 /** The in-process API: what the HTTP layer (and any embedding program) calls. */
@@ -183,16 +202,37 @@ export interface Runtime {
    * timeout), `duplicate_id`, `queue_full` or `draining`. Returns the record, status `queued`
    * (or already `failed` when the function is unavailable).
    */
-  submit(name: string, args: unknown[], options?: SubmitOptions): TaskRecord;
+  submit(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** Submit and resolve with the terminal record. Throws as `submit` does. */
   call(name: string, args: unknown[], options?: SubmitOptions): Promise<TaskRecord>;
   /** A task's record, or `undefined` when the id is unknown or expired. */
-  result(id: string): TaskRecord | undefined;
+  result(id: string): Promise<TaskRecord | undefined>;
   /** Resolve as soon as the task is terminal, or after `ms` with its record as it is then. */
   wait(id: string, ms: number): Promise<TaskRecord | undefined>;
-  /** Cancel a queued or running task (a running one's worker is replaced). */
-  cancel(id: string): TaskRecord;
+  /**
+   * Cancel a queued or running task (a running one's worker is replaced). Throws
+   * `unknown_task` or `already_terminal`.
+   */
+  cancel(id: string): Promise<TaskRecord>;
+  /** Records, newest first, filtered (`GET /tasks`). Throws `invalid_argument` for a bad cursor. */
+  list(query: TaskQuery): Promise<TaskPage>;
+  /**
+   * Run a failed or cancelled task again as a new task (`retryOf` set). Throws `unknown_task`,
+   * `not_retryable`, `unknown_function`, `queue_full` or `draining`.
+   */
+  retry(id: string): Promise<TaskRecord>;
+  /**
+   * Run `name` once through its pool (workers, scaling, timeout, counters) with no backend
+   * record: for HTTP-handler calls. Resolves with how the run ended (never rejects for a failed
+   * run); throws `unknown_function` or `draining`.
+   */
+  runEphemeral(name: string, args: unknown[], options?: { timeoutMs?: number }): Promise<RunEnding>;
   stats(): PoolStats;
+  /**
+   * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);
+   * returns the unsubscribe function.
+   */
+  onScale(listener: (event: ScalingEvent) => void): () => void;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**

@@ -82,6 +82,7 @@ describeEachRuntime('drain', (runtime) => {
       const records = await polls;
       for (const r of records) {
         expect(r.status).toBe('failed');
+        expect(r.errorCode).toBe('shutdown');
         expect(r.error).toMatch(/shut down before the task finished \(the drain was ended early\)/);
       }
       expect(await server.exited).toBe(0);
@@ -99,6 +100,7 @@ describeEachRuntime('drain', (runtime) => {
       expect(first).toMatchObject({ status: 'completed', result: ['before'] });
       for (const r of records) {
         expect(r.status).toBe('failed');
+        expect(r.errorCode).toBe('shutdown');
         expect(r.error).toMatch(/shut down before the task finished \(drain timeout of 1500 ms\)/);
       }
       expect(await server.exited).toBe(0);

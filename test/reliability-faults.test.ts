@@ -12,6 +12,8 @@ interface Fault {
   body: { args: unknown[]; timeoutMs?: number };
   status: 500 | 504;
   error: RegExp;
+  /** The record's `errorCode`: what programs match on. */
+  code: string;
   /** Runtimes that cannot honour this case, with the reason (shown in the test name). */
   skip?: Partial<Record<string, string>>;
 }
@@ -22,31 +24,42 @@ const FAULTS: Fault[] = [
     body: { args: ['throw', 'on purpose'] },
     status: 500,
     error: /^fault threw on purpose$/,
+    code: 'function_threw',
   },
   {
     name: 'rejects with a non-Error',
     body: { args: ['reject-non-error'] },
     status: 500,
     error: /non-Error value: \{"not":"an Error"\}/,
+    code: 'function_threw',
   },
   {
     name: 'never resolves (task timeout)',
     body: { args: ['hang'], timeoutMs: 300 },
     status: 504,
     error: /^timed out after 300 ms$/,
+    code: 'timed_out',
   },
   {
     name: 'loops forever synchronously (function timeout)',
     body: { args: ['spin'] },
     status: 504,
     error: /^timed out after 1500 ms$/,
+    code: 'timed_out',
   },
-  { name: 'exits its worker', body: { args: ['exit'] }, status: 500, error: /exited.*7/ },
+  {
+    name: 'exits its worker',
+    body: { args: ['exit'] },
+    status: 500,
+    error: /exited.*7/,
+    code: 'worker_exited',
+  },
   {
     name: 'runs out of memory',
     body: { args: ['oom'] },
     status: 500,
     error: /ran out of memory/,
+    code: 'out_of_memory',
     skip: {
       bun: 'Bun ignores worker memory limits, so the worker would take the machine',
       deno: 'a Deno Web Worker out of memory aborts the whole process',
@@ -57,18 +70,21 @@ const FAULTS: Fault[] = [
     body: { args: ['bigint'] },
     status: 500,
     error: /could not be serialised.*bigint/,
+    code: 'result_not_serializable',
   },
   {
     name: 'returns a function',
     body: { args: ['function'] },
     status: 500,
     error: /could not be serialised.*function/,
+    code: 'result_not_serializable',
   },
   {
     name: 'returns a cycle',
     body: { args: ['cycle'] },
     status: 500,
     error: /could not be serialised/,
+    code: 'result_not_serializable',
   },
 ];
 
@@ -92,6 +108,7 @@ describeEachRuntime('function faults over HTTP', (runtime) => {
         expect(res.status, JSON.stringify(res.body)).toBe(fault.status);
         const record: Json = res.body;
         expect(record.status).toBe('failed');
+        expect(record.errorCode).toBe(fault.code);
         expect(record.error).toMatch(fault.error);
         expect(record.failedAt).toBeGreaterThanOrEqual(record.submittedAt);
         expect(await suite.api.get(`/tasks/${record.id}`)).toMatchObject({

@@ -46,12 +46,12 @@ describe('races', () => {
     const ids: string[] = [];
     const cancelled = new Set<string>();
     for (let i = 0; i < 3000; i++) {
-      ids.push(runtime.submit('add', [i]).id);
+      ids.push((await runtime.submit('add', [i])).id);
       // Cancel at varying distances behind submission: some queued, some in flight, some done.
       if (i % 3 === 0) {
         const target = ids[Math.max(0, i - (i % 97))] as string;
         try {
-          if (runtime.cancel(target).status === 'cancelled') cancelled.add(target);
+          if ((await runtime.cancel(target)).status === 'cancelled') cancelled.add(target);
         } catch (error) {
           expect((error as { code: string }).code).toBe('already_terminal');
         }
@@ -89,7 +89,7 @@ describe('races', () => {
 
   it('Should answer a waiter with the final record even if eviction follows at once', async () => {
     const runtime = await startCore({ maxResults: 1, maxQueue: 50_000 });
-    const watched = runtime.submit('faulty', ['sleep', 50]);
+    const watched = await runtime.submit('faulty', ['sleep', 50]);
     const waited = runtime.wait(watched.id, 10_000);
     // Keep finishing other tasks before, during and after the watched one ends.
     const flood: Array<Promise<TaskRecord>> = [];
@@ -99,7 +99,7 @@ describe('races', () => {
     }
     expect(await waited).toMatchObject({ id: watched.id, status: 'completed' });
     await Promise.all(flood);
-    expect(runtime.result(watched.id)).toBeUndefined();
+    expect(await runtime.result(watched.id)).toBeUndefined();
     expect(await runtime.wait(watched.id, 100)).toBeUndefined();
     await runtime.close();
   });

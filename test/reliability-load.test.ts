@@ -48,12 +48,10 @@ const EVERY_100: Partial<Record<number, Kind>> = {
   ...Object.fromEntries([7, 19, 33, 47, 58, 71, 83, 97].map((s) => [s, 'ok'])),
 };
 
-const expectFailed =
-  (error: RegExp, timedOut = false) =>
-  (r: Json) =>
-    r.status === 'failed' && error.test(r.error) && Boolean(r.timedOut) === timedOut
-      ? undefined
-      : `expected failed ${error}${timedOut ? ' (timed out)' : ''}`;
+const expectFailed = (code: string, error: RegExp) => (r: Json) =>
+  r.status === 'failed' && r.errorCode === code && error.test(r.error)
+    ? undefined
+    : `expected failed ${code} ${error}`;
 
 const plan = (i: number, runtime: RuntimeName): Plan => {
   let kind: Kind = EVERY_200[i % 200] ?? EVERY_100[i % 100] ?? 'echo';
@@ -83,30 +81,35 @@ const plan = (i: number, runtime: RuntimeName): Plan => {
         kind,
         fn: 'fault',
         body: { id, args: ['throw', i] },
-        check: expectFailed(new RegExp(`^fault threw ${i}$`)),
+        check: expectFailed('function_threw', new RegExp(`^fault threw ${i}$`)),
       };
     case 'reject':
       return {
         kind,
         fn: 'fault',
         body: { id, args: ['reject-non-error'] },
-        check: expectFailed(/non-Error value/),
+        check: expectFailed('function_threw', /non-Error value/),
       };
     case 'timeout':
       return {
         kind,
         fn: 'fault',
         body: { id, args: ['hang'], timeoutMs: 200 },
-        check: expectFailed(/^timed out after 200 ms$/, true),
+        check: expectFailed('timed_out', /^timed out after 200 ms$/),
       };
     case 'exit':
-      return { kind, fn: 'fault', body: { id, args: ['exit'] }, check: expectFailed(/exited.*7/) };
+      return {
+        kind,
+        fn: 'fault',
+        body: { id, args: ['exit'] },
+        check: expectFailed('worker_exited', /exited.*7/),
+      };
     case 'oom':
       return {
         kind,
         fn: 'fault',
         body: { id, args: ['oom'] },
-        check: expectFailed(/ran out of memory/),
+        check: expectFailed('out_of_memory', /ran out of memory/),
       };
     case 'cancel':
       return {

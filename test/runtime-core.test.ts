@@ -3,7 +3,7 @@
  * failure kind is followed by a good call on the same function, which must still work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import type { FailureCode, Runtime, TaskRecord } from '../runtime/index.ts';
 import { startCore } from './support/core-runtime.ts';
 
 let runtime: Runtime;
@@ -24,9 +24,14 @@ const expectOkAfter = async (name = 'faulty') => {
   expect(record.result).toEqual({ echo: 'after' });
 };
 
-const failedWith = async (mode: string, message: string | RegExp): Promise<TaskRecord> => {
+const failedWith = async (
+  mode: string,
+  message: string | RegExp,
+  code: FailureCode = 'function_threw',
+): Promise<TaskRecord> => {
   const record = await runtime.call('faulty', [mode]);
   expect(record.status).toBe('failed');
+  expect(record.errorCode).toBe(code);
   expect(record.error).toMatch(message);
   expect(record.failedAt).toBeGreaterThanOrEqual(record.submittedAt);
   expect(record.workerId).toBeTypeOf('number');
@@ -82,32 +87,35 @@ describe('registry', () => {
   it('Should fail tasks of an unavailable function with the loader message', async () => {
     const record = await runtime.call('throws-at-load', []);
     expect(record.status).toBe('failed');
+    expect(record.errorCode).toBe('load_failed');
     expect(record.error).toMatch(/cannot start: missing setting/);
   });
 });
 
 describe('lifecycle', () => {
   it('Should record queued, then completed with timing and worker id', async () => {
-    const submitted = runtime.submit('add', [41], { id: 'lifecycle-1' });
-    expect(submitted).toEqual({
+    const submitted = await runtime.submit('add', [41], { id: 'lifecycle-1' });
+    expect(submitted).toMatchObject({
       id: 'lifecycle-1',
       function: 'add',
       status: 'queued',
       submittedAt: expect.any(Number),
+      attempt: 1,
+      attempts: 1,
     });
     const done = await runtime.wait('lifecycle-1', 5000);
     expect(done).toMatchObject({ status: 'completed', result: 42, workerId: expect.any(Number) });
     expect(done?.startedAt).toBeGreaterThanOrEqual(submitted.submittedAt);
     expect(done?.completedAt).toBeGreaterThanOrEqual(done?.startedAt as number);
     expect(done?.executionTime).toBeGreaterThanOrEqual(0);
-    expect(runtime.result('lifecycle-1')).toEqual(done);
+    expect(await runtime.result('lifecycle-1')).toEqual(done);
   });
 
   it('Should show a task as running while it runs', async () => {
-    const { id } = runtime.submit('faulty', ['sleep', 300]);
+    const { id } = await runtime.submit('faulty', ['sleep', 300]);
     let seen: TaskRecord | undefined;
     for (let i = 0; i < 100 && seen?.status !== 'running'; i++) {
-      seen = runtime.result(id);
+      seen = await runtime.result(id);
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(seen).toMatchObject({ status: 'running', workerId: expect.any(Number) });
@@ -128,7 +136,7 @@ describe('lifecycle', () => {
   });
 
   it('Should wait until the time is up and answer the record as it is then', async () => {
-    const { id } = runtime.submit('faulty', ['sleep', 400]);
+    const { id } = await runtime.submit('faulty', ['sleep', 400]);
     const early = await runtime.wait(id, 50);
     expect(early?.status === 'queued' || early?.status === 'running').toBe(true);
     expect((await runtime.wait(id, 5000))?.status).toBe('completed');
@@ -149,12 +157,12 @@ describe('failures', () => {
   });
 
   it('Should time out a task that never resolves and replace its worker', async () => {
-    const record = await failedWith('hang', 'timed out after 1500 ms');
+    const record = await failedWith('hang', 'timed out after 1500 ms', 'timed_out');
     expect(record.executionTime).toBeGreaterThanOrEqual(1400);
   });
 
   it('Should time out an infinite synchronous loop', async () => {
-    await failedWith('spin', 'timed out after 1500 ms');
+    await failedWith('spin', 'timed out after 1500 ms', 'timed_out');
   });
 
   it("Should let a task's timeoutMs win over the function's", async () => {
@@ -164,18 +172,26 @@ describe('failures', () => {
   });
 
   it('Should name the exit code when the worker exits', async () => {
-    await failedWith('exit', 'the worker exited with code 3');
+    await failedWith('exit', 'the worker exited with code 3', 'worker_exited');
   });
 
   it('Should report a worker that ran out of memory', async () => {
-    await failedWith('oom', 'the worker ran out of memory (limit 32 MiB)');
+    await failedWith('oom', 'the worker ran out of memory (limit 32 MiB)', 'out_of_memory');
   });
 
   it('Should fail results that cannot be sent as JSON, naming what is wrong', async () => {
-    await failedWith('return-function', /could not be serialised: the result is a function/);
-    await failedWith('return-bigint', /the result\.big is a bigint/);
-    await failedWith('return-symbol', /the result\[0\] is a symbol/);
-    await failedWith('return-map', /the result is a Map, not a plain object/);
+    await failedWith(
+      'return-function',
+      /could not be serialised: the result is a function/,
+      'result_not_serializable',
+    );
+    await failedWith('return-bigint', /the result\.big is a bigint/, 'result_not_serializable');
+    await failedWith('return-symbol', /the result\[0\] is a symbol/, 'result_not_serializable');
+    await failedWith(
+      'return-map',
+      /the result is a Map, not a plain object/,
+      'result_not_serializable',
+    );
   });
 
   it('Should requeue tasks that had not started when a batch-mate hung', async () => {
@@ -187,6 +203,7 @@ describe('failures', () => {
     const records = await Promise.all(calls);
     const failed = records.filter((r) => r.status === 'failed');
     expect(failed).toHaveLength(1);
+    expect(failed[0]?.errorCode).toBe('timed_out');
     expect(failed[0]?.error).toBe('timed out after 1500 ms');
     expect(records.filter((r) => r.status === 'completed')).toHaveLength(299);
   });
@@ -199,41 +216,50 @@ describe('failures', () => {
 
 describe('submission rules', () => {
   it('Should refuse a duplicate id while the first is known', async () => {
-    runtime.submit('add', [1], { id: 'dup-1' });
-    expect(() => runtime.submit('add', [1], { id: 'dup-1' })).toThrow(
+    await runtime.submit('add', [1], { id: 'dup-1' });
+    await expect(runtime.submit('add', [1], { id: 'dup-1' })).rejects.toThrow(
       expect.objectContaining({ code: 'duplicate_id' }),
     );
     await runtime.wait('dup-1', 5000);
-    expect(() => runtime.submit('add', [1], { id: 'dup-1' })).toThrow(/already in use/);
+    await expect(runtime.submit('add', [1], { id: 'dup-1' })).rejects.toThrow(/already in use/);
   });
 
-  it('Should refuse bad ids, timeouts, arguments and names with distinct codes', () => {
-    const code = (fn: () => unknown) => {
+  it('Should refuse bad ids, timeouts, arguments, retries and names with distinct codes', async () => {
+    const code = async (fn: () => Promise<unknown>) => {
       try {
-        fn();
+        await fn();
       } catch (error) {
         return (error as { code?: string }).code;
       }
       return 'no error';
     };
-    expect(code(() => runtime.submit('nope', []))).toBe('unknown_function');
-    expect(code(() => runtime.submit('add', [1], { id: '...' }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { id: 'a/b' }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe(
+    expect(await code(() => runtime.submit('nope', []))).toBe('unknown_function');
+    expect(await code(() => runtime.submit('add', [1], { id: '...' }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { id: 'a/b' }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { id: 'x'.repeat(129) }))).toBe(
       'invalid_argument',
     );
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [1], { timeoutMs: 2 ** 33 }))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
-    expect(code(() => runtime.submit('add', 'x' as unknown as unknown[]))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 0 }))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 1.5 }))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [1], { timeoutMs: 2 ** 33 }))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [() => 1]))).toBe('invalid_argument');
+    expect(await code(() => runtime.submit('add', 'x' as unknown as unknown[]))).toBe(
+      'invalid_argument',
+    );
+    expect(await code(() => runtime.submit('add', [1], { retry: { attempts: 11 } }))).toBe(
+      'invalid_argument',
+    );
   });
 
   it('Should refuse tasks past the queue limit, and accept again once it drains', async () => {
-    const running = runtime.submit('narrow', [300]);
+    const running = await runtime.submit('narrow', [300]);
     await new Promise((r) => setTimeout(r, 50));
-    const queued = [runtime.submit('narrow', [1]), runtime.submit('narrow', [1])];
-    expect(() => runtime.submit('narrow', [1])).toThrow(
+    const queued = [await runtime.submit('narrow', [1]), await runtime.submit('narrow', [1])];
+    await expect(runtime.submit('narrow', [1])).rejects.toThrow(
       expect.objectContaining({ code: 'queue_full' }),
     );
     for (const { id } of [running, ...queued])
@@ -244,31 +270,31 @@ describe('submission rules', () => {
 
 describe('cancel', () => {
   it('Should cancel a queued task so it never runs', async () => {
-    const blocker = runtime.submit('narrow', [300]);
-    const queued = runtime.submit('narrow', [1]);
-    const cancelled = runtime.cancel(queued.id);
+    const blocker = await runtime.submit('narrow', [300]);
+    const queued = await runtime.submit('narrow', [1]);
+    const cancelled = await runtime.cancel(queued.id);
     expect(cancelled).toMatchObject({ status: 'cancelled', cancelledAt: expect.any(Number) });
     expect((await runtime.wait(blocker.id, 5000))?.status).toBe('completed');
-    expect(runtime.result(queued.id)?.status).toBe('cancelled');
-    expect(runtime.result(queued.id)?.startedAt).toBeUndefined();
+    expect((await runtime.result(queued.id))?.status).toBe('cancelled');
+    expect((await runtime.result(queued.id))?.startedAt).toBeUndefined();
   });
 
   it('Should cancel a running task, replace its worker and keep serving', async () => {
-    const { id } = runtime.submit('faulty', ['hang']);
-    for (let i = 0; i < 100 && runtime.result(id)?.status !== 'running'; i++) {
+    const { id } = await runtime.submit('faulty', ['hang']);
+    for (let i = 0; i < 100 && (await runtime.result(id))?.status !== 'running'; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(runtime.cancel(id).status).toBe('cancelled');
+    expect((await runtime.cancel(id)).status).toBe('cancelled');
     await expectOkAfter();
-    expect(runtime.result(id)?.status).toBe('cancelled');
+    expect((await runtime.result(id))?.status).toBe('cancelled');
   });
 
   it('Should refuse to cancel a finished or unknown task', async () => {
     const done = await runtime.call('add', [1]);
-    expect(() => runtime.cancel(done.id)).toThrow(
+    await expect(runtime.cancel(done.id)).rejects.toThrow(
       expect.objectContaining({ code: 'already_terminal' }),
     );
-    expect(() => runtime.cancel('never-was')).toThrow(
+    await expect(runtime.cancel('never-was')).rejects.toThrow(
       expect.objectContaining({ code: 'unknown_task' }),
     );
   });

@@ -78,6 +78,10 @@ const watch = (rt: Runtime, name: string) => {
   };
 };
 
+/** Submit `count` tasks of `name` at once; their ids. */
+const submitMany = async (rt: Runtime, count: number, name: string, args: unknown[]) =>
+  (await Promise.all(Array.from({ length: count }, () => rt.submit(name, args)))).map((r) => r.id);
+
 const fn = (stats: PoolStats, name: string) => {
   const s = stats.functions[name];
   if (!s) throw new Error(`no stats for ${name}`);
@@ -90,7 +94,7 @@ describe('auto-scaling with real workers', () => {
     const rt = await start(['slow'], { monitorIntervalMs: 60_000 });
     expect(fn(rt.stats(), 'slow').activeWorkers).toBe(2);
     const watcher = watch(rt, 'slow');
-    const ids = Array.from({ length: 18 }, () => rt.submit('slow', [2000]).id);
+    const ids = await submitMany(rt, 18, 'slow', [2000]);
     const grewAfterMs = await until(
       'the pool to grow above its minimum',
       () => fn(rt.stats(), 'slow').activeWorkers > 2,
@@ -110,7 +114,7 @@ describe('auto-scaling with real workers', () => {
 
   it('Should bring an idle pool back to its minimum, logging why', async () => {
     const rt = await start(['slow'], { monitorIntervalMs: 200, scaleDownDelayMs: 400 });
-    const ids = Array.from({ length: 12 }, () => rt.submit('slow', [800]).id);
+    const ids = await submitMany(rt, 12, 'slow', [800]);
     await until('the pool to grow', () => fn(rt.stats(), 'slow').activeWorkers > 2);
     await Promise.all(ids.map((id) => rt.wait(id, 60_000)));
     await until('the pool to shrink to 2', () => fn(rt.stats(), 'slow').activeWorkers === 2);
@@ -134,7 +138,7 @@ describe('auto-scaling with real workers', () => {
       maxEventLoopUtilization: 1,
     });
     const watcher = watch(rt, 'spin');
-    const ids = Array.from({ length: 3 * cores + 4 }, () => rt.submit('spin', [1500]).id);
+    const ids = await submitMany(rt, 3 * cores + 4, 'spin', [1500]);
     // Two rounds of tasks: time for many evaluations while the queue stays long.
     await Promise.all(ids.slice(0, 2 * cores).map((id) => rt.wait(id, 60_000)));
     const seen = await watcher.stop();
@@ -164,7 +168,7 @@ describe('auto-scaling with real workers', () => {
   it('Should keep a burst of one function from taking every worker from another', async () => {
     // Ceiling 6 over all pools; slow alone could take all 6.
     const rt = await start(['lazy', 'slow'], { maxWorkers: 6, monitorIntervalMs: 200 });
-    const ids = Array.from({ length: 40 }, () => rt.submit('slow', [1500]).id);
+    const ids = await submitMany(rt, 40, 'slow', [1500]);
     await until('slow to take every worker', () => rt.stats().activeWorkers === 6);
     const other = await rt.call('lazy', ['c']);
     expect(other.status).toBe('completed');
@@ -178,7 +182,7 @@ describe('auto-scaling with real workers', () => {
 describe('stats', () => {
   it('Should report measured pressure and per-function load', async () => {
     const rt = await start(['spin'], { monitorIntervalMs: 200 });
-    const id = rt.submit('spin', [700]).id;
+    const { id } = await rt.submit('spin', [700]);
     await sleep(1200);
     await rt.wait(id, 30_000);
     const stats = rt.stats();

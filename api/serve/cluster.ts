@@ -5,19 +5,14 @@
  * nothing of bullmq or ioredis.
  * @module
  */
-import { type ClusterStats, DEFAULTS, type TaskBackend } from '../../runtime/index.ts';
+import { detectHost } from '../../runtime/host/detect.ts';
+import { DEFAULTS } from '../../runtime/index.ts';
+import type { Cluster } from '../launch.ts';
 import type { Settings } from '../settings.ts';
-
-export interface Cluster {
-  backend: TaskBackend;
-  /** Totals over every server, for `/stats` and `/metrics`. */
-  stats(): ClusterStats;
-}
 
 /** Connect to the shared Redis; throws an error naming the URL when it cannot be reached. */
 export const clusterBackend = async (
   settings: Settings,
-  describe: Record<string, unknown>,
   log: (message: string) => void,
 ): Promise<Cluster | undefined> => {
   if (settings.redisUrl === undefined) return undefined;
@@ -27,8 +22,17 @@ export const clusterBackend = async (
     resultTtlMs: settings.resultTtlMs ?? DEFAULTS.resultTtlMs,
     maxResults: settings.maxResults ?? DEFAULTS.maxResults,
     lostAfterMs: settings.clusterLostAfterMs,
-    describe,
+    describe: {
+      runtime: detectHost(),
+      pid: (globalThis as { process?: { pid?: number } }).process?.pid,
+    },
     log,
   });
-  return { backend, stats: () => backend.cluster.stats() };
+  return {
+    backend,
+    stats: () => backend.cluster.stats(),
+    reportedHere: (id) => backend.reportedHere(id),
+    leave: () => backend.leave(),
+    close: () => backend.close(),
+  };
 };

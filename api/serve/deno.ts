@@ -6,6 +6,7 @@ import { denoHost } from '../../runtime/host/deno.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
+import { clusterBackend } from './cluster.ts';
 
 interface DenoServer {
   finished: Promise<void>;
@@ -53,6 +54,7 @@ await launch({
         reject(error);
       }
     }),
+  cluster: clusterBackend,
   onSignal: (handler) => {
     Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'));
     Deno.addSignalListener('SIGINT', () => handler('SIGINT'));

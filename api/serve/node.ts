@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { launch } from '../launch.ts';
+import { clusterBackend } from './cluster.ts';
 
 await launch({
   argv: process.argv.slice(2),
@@ -29,6 +30,7 @@ await launch({
       });
       server.once('error', reject);
     }),
+  cluster: clusterBackend,
   onSignal: (handler) => {
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));

@@ -132,7 +132,10 @@ const watchWorker = (worker: Worker, memoryLimitMb: number): SpawnedWorker => {
       worker.once('exit', (code) => {
         if (stopping) return listener('the worker was stopped');
         if (lastError?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-          return listener(`the worker ran out of memory (limit ${memoryLimitMb} MiB)`);
+          return listener(
+            `the worker ran out of memory (limit ${memoryLimitMb} MiB)`,
+            'out_of_memory',
+          );
         }
         if (lastError) return listener(`the worker crashed: ${lastError.message}`);
         listener(`the worker exited with code ${code}`);

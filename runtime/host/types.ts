@@ -37,6 +37,9 @@ export interface SpawnOptions {
   permissions?: FunctionPermissions;
 }
 
+/** How a worker ended, for programs: `out_of_memory` where the host can tell, else `worker_exited`. */
+export type ExitKind = 'worker_exited' | 'out_of_memory';
+
 /** A live worker as the pool sees it. */
 export interface SpawnedWorker {
   /** The comlink endpoint the pool talks to. */
@@ -46,7 +49,7 @@ export interface SpawnedWorker {
    * ("the worker exited with code 3"). Hosts that get no signal never call it; the pool's
    * deadlines cover them.
    */
-  onExit(listener: (cause: string) => void): void;
+  onExit(listener: (cause: string, kind?: ExitKind) => void): void;
   /** Stop the worker; resolves once it can run no more code. */
   terminate(): Promise<void>;
   /**
@@ -77,7 +80,7 @@ export interface HostSample {
 
 /** What a host supplies to the core. */
 export interface WorkerHost {
-  readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser';
+  readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser' | 'in-process';
   /** Bundle or check a function module; throws with the loader's message when it cannot load. */
   prepare(entry: FunctionEntry): Promise<PreparedFunction>;
   spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;

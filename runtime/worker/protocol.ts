@@ -10,14 +10,18 @@ export interface TaskMessage {
   args: unknown[];
 }
 
+/** Why a task failed inside the worker (the pool cannot tell these apart from the message). */
+export type WorkerFailure = 'function_threw' | 'result_not_serializable';
+
 /** How one task ended inside the worker. Times are epoch milliseconds. */
 export type Outcome =
   | { ok: true; value: unknown; start: number; time: number }
-  | { ok: false; error: string; start: number; time: number };
+  | { ok: false; error: string; code: WorkerFailure; start: number; time: number };
 
 /**
- * An outcome as it travels on the results port: `[slot, ok, value or error, start, time]`.
- * Each is posted the moment its task ends, so a worker that dies later loses no finished result.
+ * An outcome as it travels on the results port: `[slot, ok, value or error, start, time, code]`
+ * (`code` only on a failure). Each is posted the moment its task ends, so a worker that dies
+ * later loses no finished result.
  */
 export type OutcomeMessage = [
   slot: number,
@@ -25,6 +29,7 @@ export type OutcomeMessage = [
   payload: unknown,
   start: number,
   time: number,
+  code?: WorkerFailure,
 ];
 
 /**

@@ -12,6 +12,7 @@ import {
   type TaskMessage,
   TIMING_CELLS,
   type WorkerApi,
+  type WorkerFailure,
 } from './protocol.ts';
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -37,23 +38,30 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
   // A finishing task hands its place to the next waiter in the same step, so a batch arriving
   // in between can never start one task more than `limit`.
   const finish = (slot: number, ok: boolean, payload: unknown, start: number): void => {
+    let code: WorkerFailure | undefined = ok ? undefined : 'function_threw';
     if (ok && payload !== undefined) {
       try {
         const problem = jsonProblem(payload, 'the result');
         if (problem) {
           ok = false;
+          code = 'result_not_serializable';
           payload = `the result could not be serialised: ${problem}`;
         }
       } catch (error) {
         // A getter on the result threw while it was checked.
         ok = false;
+        code = 'result_not_serializable';
         payload = describeThrown(error);
       }
     }
     const end = now();
     const base = slot * TIMING_CELLS;
     if (base < timings.length) timings[base + 1] = end;
-    post([slot, ok, payload, start, end - start]);
+    post(
+      code
+        ? [slot, ok, payload, start, end - start, code]
+        : [slot, ok, payload, start, end - start],
+    );
     running--;
     const next = waiting.shift();
     if (next) begin(next);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { detectHost } from '../../runtime/host/detect.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import type { WorkerHost } from '../../runtime/host/types.ts';
+import type { FailureCode, Runtime, TaskRecord } from '../../runtime/index.ts';
 import { createRuntime } from '../../runtime/index.ts';
-import type { Runtime, TaskRecord } from '../../runtime/types.ts';
 
 const host = detectHost();
 const here = new URL('.', import.meta.url);
@@ -55,8 +55,9 @@ const until = async (what: string, test: () => boolean, ms = 15_000): Promise<vo
   }
 };
 
-const failed = (record: TaskRecord, pattern: RegExp) => {
+const failed = (record: TaskRecord, pattern: RegExp, code?: FailureCode) => {
   assert.equal(record.status, 'failed', JSON.stringify(record));
+  if (code) assert.equal(record.errorCode, code, JSON.stringify(record));
   assert.match(record.error ?? '', pattern);
 };
 
@@ -73,19 +74,29 @@ await check('call', async () => {
 });
 
 await check('throw', async () => {
-  failed(await ex.call('fib', [-1]), /^RangeError: n must be an integer/);
+  failed(await ex.call('fib', [-1]), /^RangeError: n must be an integer/, 'function_threw');
   assert.equal((await ex.call('fib', [10])).result, 55);
 });
 
 await check('timeout', async () => {
-  failed(await ex.call('sleep', [10_000], { timeoutMs: 300 }), /^timed out after 300 ms$/);
+  failed(
+    await ex.call('sleep', [10_000], { timeoutMs: 300 }),
+    /^timed out after 300 ms$/,
+    'timed_out',
+  );
   assert.equal((await ex.call('sleep', [5])).status, 'completed');
 });
 
 await check('cancel', async () => {
-  const { id } = ex.submit('sleep', [10_000]);
-  await until('the task to run', () => ex.result(id)?.status === 'running');
-  assert.equal(ex.cancel(id).status, 'cancelled');
+  const { id } = await ex.submit('sleep', [10_000]);
+  let status: string | undefined;
+  await until('the task to run', () => {
+    void ex.result(id).then((r) => {
+      status = r?.status;
+    });
+    return status === 'running';
+  });
+  assert.equal((await ex.cancel(id)).status, 'cancelled');
   assert.equal((await ex.call('sleep', [5])).status, 'completed');
 });
 
@@ -97,11 +108,11 @@ await check('load failure', async () => {
   const info = fx.getFunction('throws-at-load');
   assert.equal(info?.status, 'unavailable');
   assert.match(info?.error ?? '', /this module refuses to load/);
-  failed(await fx.call('throws-at-load', []), /this module refuses to load/);
+  failed(await fx.call('throws-at-load', []), /this module refuses to load/, 'load_failed');
 });
 
 await check('exit', async () => {
-  failed(await fx.call('exits', [3]), /exited with code 3/);
+  failed(await fx.call('exits', [3]), /exited with code 3/, 'worker_exited');
   failed(await fx.call('closes', []), /exited/);
   await until('the replacement worker', () => fx.getFunction('exits')?.activeWorkers === 1);
   failed(await fx.call('exits', [0]), /exited with code 0/);

@@ -27,10 +27,12 @@ import {
   alreadyTerminal,
   duplicateId,
   EbbflowError,
+  notRetryable,
   queueFull,
+  unknownCursor,
   unknownTask,
 } from '../../errors.ts';
-import type { TaskRecord, TaskStatus } from '../../types.ts';
+import type { TaskRecord } from '../../types.ts';
 import { ClusterView } from './cluster-view.ts';
 import { type Keys, keysFor, toJobId } from './keys.ts';
 import {
@@ -66,6 +68,7 @@ export interface RedisBackendOptions {
 
 const BACKOFF = 'ebbflow';
 const WAIT_POLL_MS = 1_000;
+const MAX_REPORTED = 10_000;
 
 /** The URL without its password, for messages. */
 export const displayUrl = (url: string): string => {
@@ -82,12 +85,6 @@ export const backendUnavailable = (url: string, why?: string) =>
   new EbbflowError(
     'backend_unavailable',
     `the task store (Redis at ${displayUrl(url)}) is unreachable${why ? ` (${why})` : ''}; retry later`,
-  );
-
-const notRetryable = (id: string, status: TaskStatus) =>
-  new EbbflowError(
-    'not_retryable',
-    `task "${id}" is ${status}; only failed or cancelled tasks can be run again`,
   );
 
 /** Connect to Redis, or throw an error that names the URL. */
@@ -140,6 +137,8 @@ export class RedisTaskBackend implements TaskBackend {
   /** Local waiters for a task's next change, woken by the events channel. */
   #changes = new Map<string, Set<() => void>>();
   #closed = false;
+  #leaving = false;
+  #reported = new Set<string>();
   #lastWorkerError = 0;
 
   constructor(redis: Redis, options: RedisBackendOptions) {
@@ -163,6 +162,7 @@ export class RedisTaskBackend implements TaskBackend {
       readRaw: (ids) => this.#readRaw(ids),
       read: (id) => this.read(id),
       publish: (record) => this.#publish(record),
+      reported: (id) => this.#reportedHere(id),
       backlog: (fn, delta) => {
         this.cluster.adjust(fn, delta);
         if (delta > 0) this.#tellAvailable(fn);
@@ -341,6 +341,7 @@ export class RedisTaskBackend implements TaskBackend {
       this.cluster.adjust(fn, -1);
     }
     const record = (await this.read(id)) as TaskRecord;
+    this.#reportedHere(id);
     this.#publish(record);
     return record;
   }
@@ -352,7 +353,7 @@ export class RedisTaskBackend implements TaskBackend {
     if (query.before !== undefined) {
       const before = query.before;
       const score = await this.#call(() => this.#redis.zscore(k.all, before));
-      if (score === null) throw unknownTask(before);
+      if (score === null) throw unknownCursor(before);
       max = `(${score}`;
     }
     const tasks: TaskRecord[] = [];
@@ -421,7 +422,37 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   queued(fn: string): number {
-    return this.cluster.backlog(fn);
+    // A server that left takes no more: its pools see nothing waiting, so its drain ends with
+    // what it runs, and the cluster's queue stays for the others.
+    return this.#leaving ? 0 : this.cluster.backlog(fn);
+  }
+
+  /**
+   * Stop taking tasks (before a drain): `claim` hands out none and `queued` reads 0 here, while
+   * what this server runs still reports and every read keeps answering.
+   */
+  leave(): void {
+    this.#leaving = true;
+    this.#runner.leave();
+  }
+
+  /**
+   * Whether this server reported the end of task `id` (and forget it): every server hears every
+   * ending, and a server's own metrics count only its own.
+   */
+  reportedHere(id: string): boolean {
+    return this.#reported.delete(id);
+  }
+
+  #reportedHere(id: string) {
+    this.#reported.add(id);
+    // Endings whose event never came back (Redis lost meanwhile) must not pile up.
+    if (this.#reported.size > MAX_REPORTED) {
+      for (const old of this.#reported) {
+        this.#reported.delete(old);
+        if (this.#reported.size <= MAX_REPORTED / 2) break;
+      }
+    }
   }
 
   onAvailable(listener: (fn: string) => void): void {

@@ -99,8 +99,10 @@ export const toRecord = (id: string, raw: RawTask): TaskRecord => {
     record.status = 'cancelled';
     record.cancelledAt = raw.cancel.at;
     record.error = raw.cancel.running
-      ? 'cancelled while running; its worker was replaced'
-      : 'cancelled before it started';
+      ? 'cancelled while running'
+      : attemptsUsed(raw) > 0
+        ? 'cancelled while waiting for its next attempt'
+        : 'cancelled before it started';
     if (run && raw.cancel.running) {
       record.startedAt = run.s;
       record.workerId = run.w;

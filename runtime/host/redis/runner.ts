@@ -11,7 +11,8 @@
  */
 import { type Job, type MinimalJob, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ClaimedTask, RETRYABLE, type TaskEnding } from '../../backend/types.ts';
+import { retryDelay, shouldRetry } from '../../backend/retry.ts';
+import type { ClaimedTask, TaskEnding } from '../../backend/types.ts';
 import type { TaskRecord } from '../../types.ts';
 import { type Keys, toTaskId } from './keys.ts';
 import type { EndMark, JobData, RawTask, RunMark } from './records.ts';
@@ -27,6 +28,8 @@ export interface RunnerContext {
   readRaw(ids: string[]): Promise<(RawTask | undefined)[]>;
   read(id: string): Promise<TaskRecord | undefined>;
   publish(record: TaskRecord | undefined): void;
+  /** This server reported the end of task `id` (its metrics count it, no other server's). */
+  reported(id: string): void;
   /** `delta` tasks of `fn` joined (+) or left (-) the cluster's backlog here. */
   backlog(fn: string, delta: number): void;
   /** A task this server ran was cancelled elsewhere: stop its worker. */
@@ -53,6 +56,7 @@ export class Runner {
   #tokens = 0;
   #renewTimer: ReturnType<typeof setInterval>;
   #closed = false;
+  #leaving = false;
 
   constructor(context: RunnerContext) {
     this.#c = context;
@@ -65,8 +69,13 @@ export class Runner {
     return this.#claims.size;
   }
 
+  /** Take no more tasks (a draining server leaves the queue to the others); report the rest. */
+  leave(): void {
+    this.#leaving = true;
+  }
+
   async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    if (this.#closed) return [];
+    if (this.#closed || this.#leaving) return [];
     const worker = await this.#worker(fn);
     const claimed: ClaimedTask[] = [];
     while (claimed.length < max && !this.#closed) {
@@ -171,7 +180,7 @@ export class Runner {
     }
     end.c = ending.errorCode;
     end.e = ending.error;
-    const retry = RETRYABLE.has(ending.errorCode) && claim.attempt < claim.data.attempts;
+    const retry = shouldRetry(ending.errorCode, claim.attempt, claim.data);
     await this.#fail(claim, ending.error, end, retry);
   }
 
@@ -204,7 +213,10 @@ export class Runner {
     await this.#c.redis.multi().pexpire(keys.id(id), ttlMs).pexpire(keys.cancel(id), ttlMs).exec();
     const record = await this.#c.read(id).catch(() => undefined);
     // A cancelled task was announced by the cancel itself: one terminal event per task.
-    if (record?.status !== 'cancelled') this.#c.publish(record);
+    if (record && record.status !== 'cancelled') {
+      this.#c.reported(id);
+      this.#c.publish(record);
+    }
   }
 
   /** A cancel reached this server: if it runs the task, stop it and settle the job. */
@@ -241,7 +253,7 @@ export class Runner {
         stalledInterval: this.#c.lockMs,
         // A stall is not a failure to BullMQ here: the next claim counts it as a spent attempt.
         maxStalledCount: Number.MAX_SAFE_INTEGER,
-        settings: { backoffStrategy: retryDelay },
+        settings: { backoffStrategy: backoff },
       });
       created.on('error', (error) => this.#c.warn(`BullMQ worker of ${fn}: ${error.message}`));
       worker = created.waitUntilReady().then(() => {
@@ -273,13 +285,6 @@ export class Runner {
   }
 }
 
-/** The contract's backoff: `backoffMs × 2^(n-1)` plus up to 20 % jitter, never less. */
-export const retryDelay = (
-  attemptsMade: number,
-  _type?: string,
-  _err?: Error,
-  job?: MinimalJob,
-) => {
-  const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 0;
-  return Math.ceil(base * 2 ** Math.max(0, attemptsMade - 1) * (1 + Math.random() * 0.2));
-};
+/** BullMQ's custom backoff: the shared rule, `backoffMs × 2^(n-1)` plus up to 20 % jitter. */
+const backoff = (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob) =>
+  retryDelay((job?.data as JobData | undefined)?.backoffMs ?? 0, attemptsMade, Math.random);

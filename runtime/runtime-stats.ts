@@ -1,0 +1,71 @@
+/**
+ * What `functions()`, `getFunction()` and `stats()` answer, read from the pools and the monitor.
+ * @module
+ */
+import type { ScalingMonitor } from './monitor.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { FunctionPool } from './pool.ts';
+import type { FunctionInfo, FunctionStats, PoolStats } from './types.ts';
+
+export const functionInfo = (pool: FunctionPool): FunctionInfo => {
+  const info: FunctionInfo = {
+    name: pool.name,
+    status: pool.status,
+    ...pool.config,
+    activeWorkers: pool.workerCount,
+    queueSize: pool.queueSize,
+    activeTasks: pool.activeTasks,
+  };
+  if (pool.error !== undefined) info.error = pool.error;
+  return info;
+};
+
+export const poolStats = (
+  pools: Iterable<FunctionPool>,
+  monitor: ScalingMonitor,
+  o: ResolvedOptions,
+): PoolStats => {
+  const functions: Record<string, FunctionStats> = {};
+  let activeWorkers = 0;
+  let queueSize = 0;
+  let activeTasks = 0;
+  let completed = 0;
+  let failed = 0;
+  let weightedTime = 0;
+  for (const pool of pools) {
+    const s = pool.stats();
+    const utilization = monitor.utilization(pool);
+    if (utilization !== undefined) s.eventLoopUtilization = utilization;
+    functions[pool.name] = s;
+    activeWorkers += s.activeWorkers;
+    queueSize += s.queueSize;
+    activeTasks += s.activeTasks;
+    completed += s.tasksCompleted;
+    failed += s.tasksFailed;
+    weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
+  }
+  const finished = completed + failed;
+  const pressure = monitor.readings();
+  return {
+    activeWorkers,
+    queueSize,
+    activeTasks,
+    minWorkers: o.minWorkers,
+    maxWorkers: o.maxWorkers,
+    performanceMetrics: {
+      tasksCompleted: completed,
+      tasksFailed: failed,
+      avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
+      cpuUsage: percent(pressure.cpu),
+      memoryUsage: percent(pressure.memory),
+      eventLoopUtilization: pressure.elu ?? 0,
+      eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
+    },
+    functions,
+    scalingEvents: monitor.events(),
+  };
+};
+
+/** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
+const percent = (share: number | undefined): number =>
+  share === undefined ? 0 : Math.round(share * 1000) / 10;

@@ -1,0 +1,50 @@
+/**
+ * A submission checked before the backend sees it: arguments that are JSON, an id by the id
+ * rule, a timeout a timer can hold, a retry policy in range; each refusal an `invalid_argument`
+ * that says what is wrong.
+ * @module
+ */
+import { retryProblem, toRetryPolicy } from './backend/retry.ts';
+import type { NewTask } from './backend/types.ts';
+import { EbbflowError } from './errors.ts';
+import { isTaskId } from './names.ts';
+import type { ResolvedFunctionConfig, SubmitOptions } from './types.ts';
+import { jsonProblem } from './worker/json-check.ts';
+
+/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+const invalid = (message: string) => new EbbflowError('invalid_argument', message);
+
+export const newTask = (
+  name: string,
+  args: unknown[],
+  { id, timeoutMs, retry }: SubmitOptions,
+  config: ResolvedFunctionConfig,
+): NewTask => {
+  if (!Array.isArray(args)) throw invalid('args must be an array');
+  const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
+  if (problem) throw invalid(problem);
+  if (id !== undefined && (typeof id !== 'string' || !isTaskId(id))) {
+    throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
+  }
+  if (
+    timeoutMs !== undefined &&
+    (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
+  ) {
+    throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
+  }
+  if (retry !== undefined) {
+    const bad = retryProblem(retry, 'retry');
+    if (bad) throw invalid(bad);
+  }
+  const task: NewTask = {
+    function: name,
+    args,
+    timeoutMs: timeoutMs ?? config.timeoutMs,
+    retry: retry === undefined ? config.retry : toRetryPolicy(retry),
+    maxQueue: config.maxQueue,
+  };
+  if (id !== undefined) task.id = id;
+  return task;
+};
