@@ -44,7 +44,7 @@ import {
   toRecord,
 } from './records.ts';
 import { Runner } from './runner.ts';
-import { CANCEL, READ, RESERVE } from './scripts.ts';
+import { scriptsOf } from './scripts.ts';
 
 export interface RedisBackendOptions {
   /** `redis://[user:password@]host:port[/db]`. */
@@ -120,6 +120,7 @@ export class RedisTaskBackend implements TaskBackend {
   readonly serverId = randomUUID();
   readonly cluster: ClusterView;
   #redis: Redis;
+  #scripts: ReturnType<typeof scriptsOf>;
   #sub: Redis;
   /** Workers' own connection (BullMQ wants `maxRetriesPerRequest: null` there). */
   #workerRedis: Redis;
@@ -143,6 +144,7 @@ export class RedisTaskBackend implements TaskBackend {
 
   constructor(redis: Redis, options: RedisBackendOptions) {
     this.#redis = redis;
+    this.#scripts = scriptsOf(redis);
     this.#url = options.url;
     this.#prefix = options.prefix ?? 'ebbflow';
     this.#keys = keysFor(this.#prefix);
@@ -187,7 +189,7 @@ export class RedisTaskBackend implements TaskBackend {
     await this.#sub.subscribe(this.#keys.events, this.#keys.cancels);
     this.#sub.on('message', (channel: string, message: string) => {
       if (channel === this.#keys.cancels) void this.#runner.stop(message);
-      else this.#onEvent(parseRecord(message));
+      else this.#onEvent(parseEvent(message));
     });
     this.cluster.start();
   }
@@ -205,9 +207,7 @@ export class RedisTaskBackend implements TaskBackend {
     const jobId = toJobId(id);
     const k = this.#keys;
     const seq = await this.#call(() =>
-      this.#redis.eval(
-        RESERVE,
-        6,
+      this.#scripts.reserve(
         k.id(id),
         k.sequence,
         k.all,
@@ -280,9 +280,7 @@ export class RedisTaskBackend implements TaskBackend {
   async #readRaw(ids: string[]): Promise<(RawTask | undefined)[]> {
     if (ids.length === 0) return [];
     const args = ids.flatMap((id) => [id, toJobId(id)]);
-    const answer = (await this.#call(() =>
-      this.#redis.eval(READ, 0, this.#prefix, ...args),
-    )) as unknown[];
+    const answer = (await this.#call(() => this.#scripts.read(this.#prefix, ...args))) as unknown[];
     const now = Date.now();
     return answer.map((entry) => {
       const raw = decodeRaw(entry);
@@ -329,7 +327,7 @@ export class RedisTaskBackend implements TaskBackend {
   async cancel(id: string): Promise<TaskRecord> {
     this.#ensureUp();
     const answer = (await this.#call(() =>
-      this.#redis.eval(CANCEL, 0, this.#prefix, id, toJobId(id), Date.now()),
+      this.#scripts.cancel(this.#prefix, id, toJobId(id), Date.now()),
     )) as [string, string?, number?];
     if (answer[0] === 'unknown') throw unknownTask(id);
     if (answer[0] === 'terminal') throw alreadyTerminal(id, answer[1] as string);
@@ -478,17 +476,25 @@ export class RedisTaskBackend implements TaskBackend {
     for (const client of [this.#sub, this.#workerRedis, this.#redis]) client.disconnect();
   }
 
-  #onEvent(record: TaskRecord | undefined) {
-    if (!record) return;
+  #onEvent(event: ChangeEvent | undefined) {
+    if (!event) return;
+    const { record } = event;
     for (const listener of this.#listeners) listener(record);
     const waiters = this.#changes.get(record.id);
     if (waiters) for (const wake of [...waiters]) wake();
+    // Another server's submit or claim moves the backlog before the next count: this server's
+    // pools claim at once instead of waiting for the refresh (it corrects any drift).
+    if (event.server !== this.serverId) {
+      if (record.status === 'queued') this.cluster.adjust(record.function, 1);
+      else if (record.status === 'running') this.cluster.adjust(record.function, -1);
+    }
     if (record.status === 'queued') this.#tellAvailable(record.function);
   }
 
   #publish(record: TaskRecord | undefined) {
     if (!record) return;
-    this.#redis.publish(this.#keys.events, JSON.stringify(record)).catch(() => {});
+    const event: ChangeEvent = { server: this.serverId, record };
+    this.#redis.publish(this.#keys.events, JSON.stringify(event)).catch(() => {});
   }
 
   #tellAvailable(fn: string) {
@@ -527,11 +533,17 @@ export class RedisTaskBackend implements TaskBackend {
   }
 }
 
-/** A message of the events channel; anything else published there is ignored. */
-const parseRecord = (message: string): TaskRecord | undefined => {
+/** A message of the events channel: a task's new record and the server that changed it. */
+interface ChangeEvent {
+  server: string;
+  record: TaskRecord;
+}
+
+/** Anything else published there is ignored. */
+const parseEvent = (message: string): ChangeEvent | undefined => {
   try {
-    const record = JSON.parse(message) as TaskRecord;
-    return typeof record?.id === 'string' ? record : undefined;
+    const event = JSON.parse(message) as ChangeEvent;
+    return typeof event?.record?.id === 'string' ? event : undefined;
   } catch {
     return undefined;
   }

@@ -15,7 +15,7 @@ import { retryDelay, shouldRetry } from '../../backend/retry.ts';
 import type { ClaimedTask, TaskEnding } from '../../backend/types.ts';
 import type { TaskRecord } from '../../types.ts';
 import { type Keys, toTaskId } from './keys.ts';
-import type { EndMark, JobData, RawTask, RunMark } from './records.ts';
+import { type EndMark, isTerminal, type JobData, type RawTask, type RunMark } from './records.ts';
 
 /** What the runner needs from the backend around it. */
 export interface RunnerContext {
@@ -156,7 +156,7 @@ export class Runner {
       // the task went back to the queue; the server that runs it next reports it.
       this.#c.warn(`the ending of task ${id} was dropped: ${String(error)}`);
     } finally {
-      this.#claims.delete(id);
+      this.#release(id, claim);
     }
   }
 
@@ -164,7 +164,7 @@ export class Runner {
     if (ending.status === 'unstarted') {
       await claim.job.moveToWait(claim.token);
       this.#c.backlog(claim.fn, 1);
-      this.#c.publish(await this.#c.read(id).catch(() => undefined));
+      await this.#requeued(id);
       return;
     }
     const end: EndMark = { a: claim.attempt, w: ending.workerId };
@@ -201,10 +201,17 @@ export class Runner {
     await claim.job.moveToFailed(reason, claim.token, false);
     if (retry) {
       this.#c.backlog(claim.fn, 1);
-      this.#c.publish(await this.#c.read(id).catch(() => undefined));
+      await this.#requeued(id);
     } else {
       await this.#settled(id);
     }
+  }
+
+  /** A task went back to the queue: tell every server, unless it has already moved on. */
+  async #requeued(id: string) {
+    const record = await this.#c.read(id).catch(() => undefined);
+    // A short backoff may have let another server run and end it already: its ending was told.
+    if (record && !isTerminal(record)) this.#c.publish(record);
   }
 
   /** A task became terminal: start its time to live, and tell every server. */
@@ -230,8 +237,16 @@ export class Runner {
     } catch (error) {
       this.#c.warn(`settling cancelled task ${id} failed: ${String(error)}`);
     } finally {
-      this.#claims.delete(id);
+      this.#release(id, claim);
     }
+  }
+
+  /**
+   * Forget a claim once reported. Only that claim: a retry with a short backoff may already have
+   * been claimed again here, under a new token, while this report was finishing.
+   */
+  #release(id: string, claim: Claim) {
+    if (this.#claims.get(id) === claim) this.#claims.delete(id);
   }
 
   async close(): Promise<void> {

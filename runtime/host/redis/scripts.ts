@@ -4,6 +4,24 @@
  * @module
  */
 
+import type { Redis } from 'ioredis';
+
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+/** The scripts as commands of `redis`: sent once, then run by their hash (EVALSHA). */
+export const scriptsOf = (redis: Redis) => {
+  const define = (name: string, lua: string, numberOfKeys: number): Script => {
+    redis.defineCommand(name, { lua, numberOfKeys });
+    return (...args) =>
+      (redis as unknown as Record<string, Script>)[name]?.(...args) as Promise<unknown>;
+  };
+  return {
+    reserve: define('ebbflowReserve', RESERVE, 6),
+    read: define('ebbflowRead', READ, 0),
+    cancel: define('ebbflowCancel', CANCEL, 0),
+  };
+};
+
 /**
  * Reserve a task id across every function and give it its place in the listing.
  * KEYS: id, sequence, all, byFunction, job, functions. ARGV: function, task id.
