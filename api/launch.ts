@@ -17,7 +17,7 @@ import {
 import { createApp } from './app.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
-import { parseSettings, type Settings, SettingsError, usage } from './settings.ts';
+import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
   /** The address bound, e.g. `http://127.0.0.1:8787`. */
@@ -50,6 +50,8 @@ export interface HostEntry {
    */
   cluster?(settings: Settings, log: (message: string) => void): Promise<Cluster | undefined>;
   exit(code: number): void;
+  /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
+  hint?(error: unknown): string;
 }
 
 export const launch = async (h: HostEntry): Promise<void> => {
@@ -80,16 +82,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     runtime = await createRuntime({
       source: h.source(s.functions),
       host: h.workers,
-      minWorkers: s.minWorkers,
-      maxWorkers: s.maxWorkers,
-      scaleUpThreshold: s.scaleUpThreshold,
-      scaleDownThreshold: s.scaleDownThreshold,
-      monitorIntervalMs: s.monitorIntervalMs,
-      taskTimeoutMs: s.taskTimeoutMs,
-      maxQueue: s.maxQueue,
-      resultTtlMs: s.resultTtlMs,
-      maxResults: s.maxResults,
-      drainTimeoutMs: s.drainTimeoutMs,
+      ...runtimeSettings(s),
       // Every server hears every ending of the cluster; each one's metrics count its own.
       onTaskEnd: cluster
         ? (record) => (cluster?.reportedHere(record.id) ? metrics.observe(record) : undefined)
@@ -105,7 +98,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
       return h.exit(2);
     }
     log(
-      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}`,
+      `ebbflow: cannot load the functions in ${s.functions} (EBBFLOW_FUNCTIONS / --functions): ${why}${h.hint?.(error) ?? ''}`,
     );
     return h.exit(1);
   }
@@ -123,7 +116,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     server = await h.listen(app, s.host, s.port);
   } catch (error) {
     log(
-      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}`,
+      `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}${h.hint?.(error) ?? ''}`,
     );
     await runtime.close({ drainTimeoutMs: 0 });
     await cluster?.close();

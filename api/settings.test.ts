@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseSettings, SETTINGS, type Settings, SettingsError, usage } from './settings.ts';
+import { DEFAULTS } from '../runtime/index.ts';
+import {
+  parseSettings,
+  runtimeSettings,
+  SETTINGS,
+  type Settings,
+  SettingsError,
+  usage,
+} from './settings.ts';
 
 const settings = (argv: string[], env: Record<string, string> = {}): Settings => {
   const parsed = parseSettings(argv, env);
@@ -46,6 +54,14 @@ describe('parseSettings', () => {
       resultTtlMs: '0',
       maxResults: '10',
       drainTimeoutMs: '0',
+      scaleUpStep: '3',
+      scaleDownStep: '2',
+      scaleDownDelayMs: '0',
+      reactIntervalMs: '50',
+      maxEventLoopLagMs: '100',
+      maxMemoryUsage: '0.7',
+      maxCpuUsage: '1',
+      memoryLimitMb: '64',
       token: 'abc',
       corsOrigin: 'https://a.example',
       redisUrl: 'redis://127.0.0.1:6380',
@@ -61,6 +77,22 @@ describe('parseSettings', () => {
     );
     expect(settings([], env)).toEqual(expected);
     expect(settings(argv)).toEqual(expected);
+  });
+
+  it('Should hand every runtime setting to the runtime under its option name, and only those', () => {
+    const valid = (spec: (typeof SETTINGS)[number]): string => {
+      if (spec.kind === 'text') return 'x';
+      if (spec.kind === 'redis') return 'redis://127.0.0.1:6379';
+      if (spec.kind === 'ratio' || spec.kind === 'share') {
+        return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
+      }
+      return String(spec.min ?? 0);
+    };
+    const all = settings(SETTINGS.flatMap((spec) => [spec.flag, valid(spec)]));
+    const owned = SETTINGS.filter((s) => s.key in DEFAULTS).map((s) => s.key);
+    expect(Object.keys(runtimeSettings(all)).sort()).toEqual(owned.sort());
+    expect(owned).toEqual(expect.arrayContaining(['scaleUpStep', 'maxCpuUsage', 'memoryLimitMb']));
+    expect(runtimeSettings(settings([]))).toEqual({});
   });
 
   it('Should let a flag win over its variable, with either flag form', () => {
@@ -87,6 +119,12 @@ describe('parseSettings', () => {
     );
     expect(failure([], { EBBFLOW_SCALE_DOWN: '0.9' })).toContain('must be below');
     expect(failure(['--host', ' '])).toContain('--host must be a non-empty string');
+    expect(failure([], { EBBFLOW_MAX_MEMORY_USAGE: '1.5' })).toBe(
+      'EBBFLOW_MAX_MEMORY_USAGE must be a number above 0 and at most 1, got "1.5"',
+    );
+    expect(failure(['--memory-limit-mb', '8'])).toContain(
+      '--memory-limit-mb must be an integer >= 16',
+    );
     expect(failure(['--prot', '1'])).toContain('unknown argument "--prot"');
     expect(failure(['--port'])).toBe('--port needs a value');
     expect(failure([], { EBBFLOW_REDIS_URL: 'localhost:6379' })).toBe(

@@ -4,7 +4,7 @@
  * variable or flag and the bad value.
  * @module
  */
-import { DEFAULTS } from '../runtime/index.ts';
+import { DEFAULTS, type RuntimeOptions } from '../runtime/index.ts';
 
 export interface Settings {
   port: number;
@@ -21,6 +21,14 @@ export interface Settings {
   resultTtlMs?: number;
   maxResults?: number;
   drainTimeoutMs?: number;
+  scaleUpStep?: number;
+  scaleDownStep?: number;
+  scaleDownDelayMs?: number;
+  reactIntervalMs?: number;
+  maxEventLoopLagMs?: number;
+  maxMemoryUsage?: number;
+  maxCpuUsage?: number;
+  memoryLimitMb?: number;
   maxBodyBytes: number;
   token?: string;
   corsOrigin: string;
@@ -30,7 +38,7 @@ export interface Settings {
   clusterLostAfterMs: number;
 }
 
-type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'text' | 'redis';
+type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis';
 
 export interface SettingSpec {
   key: keyof Settings;
@@ -169,6 +177,76 @@ export const SETTINGS: readonly SettingSpec[] = [
     doc: 'how long SIGTERM/SIGINT waits for work to finish',
   },
   {
+    key: 'scaleUpStep',
+    env: 'EBBFLOW_SCALE_UP_STEP',
+    flag: '--scale-up-step',
+    kind: 'int',
+    min: 1,
+    default: String(DEFAULTS.scaleUpStep),
+    doc: 'workers a loaded pool adds per step (more, up to doubling, when its queue needs more)',
+  },
+  {
+    key: 'scaleDownStep',
+    env: 'EBBFLOW_SCALE_DOWN_STEP',
+    flag: '--scale-down-step',
+    kind: 'int',
+    min: 1,
+    default: String(DEFAULTS.scaleDownStep),
+    doc: 'workers a lightly loaded pool retires per step',
+  },
+  {
+    key: 'scaleDownDelayMs',
+    env: 'EBBFLOW_SCALE_DOWN_DELAY_MS',
+    flag: '--scale-down-delay-ms',
+    kind: 'ms',
+    min: 0,
+    default: String(DEFAULTS.scaleDownDelayMs),
+    doc: 'how long load must stay low (and time since the last scale-up) before a pool shrinks',
+  },
+  {
+    key: 'reactIntervalMs',
+    env: 'EBBFLOW_REACT_INTERVAL_MS',
+    flag: '--react-interval-ms',
+    kind: 'ms',
+    min: 1,
+    default: String(DEFAULTS.reactIntervalMs),
+    doc: 'least time between two scaling evaluations triggered by waiting work',
+  },
+  {
+    key: 'maxEventLoopLagMs',
+    env: 'EBBFLOW_MAX_EVENT_LOOP_LAG_MS',
+    flag: '--max-event-loop-lag-ms',
+    kind: 'ms',
+    min: 1,
+    default: String(DEFAULTS.maxEventLoopLagMs),
+    doc: "scale-up waits while the server's event loop lags more than this",
+  },
+  {
+    key: 'maxMemoryUsage',
+    env: 'EBBFLOW_MAX_MEMORY_USAGE',
+    flag: '--max-memory-usage',
+    kind: 'share',
+    default: String(DEFAULTS.maxMemoryUsage),
+    doc: 'scale-up waits while memory use is above this share (0-1) of what the process may use',
+  },
+  {
+    key: 'maxCpuUsage',
+    env: 'EBBFLOW_MAX_CPU_USAGE',
+    flag: '--max-cpu-usage',
+    kind: 'share',
+    default: String(DEFAULTS.maxCpuUsage),
+    doc: 'where workers cannot be measured, scale-up waits while the process uses more than this share (0-1) of all cores',
+  },
+  {
+    key: 'memoryLimitMb',
+    env: 'EBBFLOW_MEMORY_LIMIT_MB',
+    flag: '--memory-limit-mb',
+    kind: 'int',
+    min: 16,
+    default: String(DEFAULTS.memoryLimitMb),
+    doc: "each worker's default heap limit in MiB (a function's `config.memoryLimitMb` overrides; enforced on Node only)",
+  },
+  {
     key: 'token',
     env: 'EBBFLOW_TOKEN',
     flag: '--token',
@@ -263,6 +341,18 @@ export const parseSettings = (
 // Settings the runtime owns keep the runtime's defaults when unset.
 const isRuntimeSetting = (spec: SettingSpec): boolean => spec.key in DEFAULTS;
 
+type RuntimeSettings = Partial<Pick<RuntimeOptions, keyof typeof DEFAULTS>>;
+
+/** The runtime's options among `settings` (those it owns, by the same name), unset ones left out. */
+export const runtimeSettings = (settings: Settings): RuntimeSettings => {
+  const options: Record<string, unknown> = {};
+  for (const spec of SETTINGS) {
+    const value = settings[spec.key];
+    if (isRuntimeSetting(spec) && value !== undefined) options[spec.key] = value;
+  }
+  return options as RuntimeSettings;
+};
+
 const convert = (spec: SettingSpec, value: string, from: string): unknown => {
   const fail = (expected: string) =>
     new SettingsError(`${from} must be ${expected}, got ${JSON.stringify(value)}`);
@@ -273,6 +363,11 @@ const convert = (spec: SettingSpec, value: string, from: string): unknown => {
     case 'ratio': {
       const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
       if (!(n > 0 && n <= 10)) throw fail('a number above 0 and at most 10');
+      return n;
+    }
+    case 'share': {
+      const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+      if (!(n > 0 && n <= 1)) throw fail('a number above 0 and at most 1');
       return n;
     }
     case 'port':

@@ -97,6 +97,21 @@ for (const impl of ['ebbflow', 'piscina', 'bare']) {
     nodeFlags: ['--expose-gc'],
   });
 }
+// Start to first result: the bundle cache empty (first start) or filled by an earlier start
+// (restart), over the trivial function alone or the whole bench/functions folder.
+for (const [impl, cache, functions] of [
+  ['ebbflow', 'warm', 'one'],
+  ['ebbflow', 'cold', 'one'],
+  ['ebbflow', 'warm', 'all'],
+  ['piscina', '', ''],
+] as const) {
+  add(
+    'startup',
+    `startup-${[impl, cache, functions].filter(Boolean).join('-')}`,
+    { file: 'startup.ts', args: [impl, cache, functions] },
+    quick ? 1 : reps + 2,
+  );
+}
 add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],

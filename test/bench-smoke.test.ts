@@ -35,8 +35,9 @@ describe('npm run bench', () => {
       '5. HTTP submit + long-poll',
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
-      '8. Cluster: 3 servers on Redis',
-      '8. Cluster: latency Redis adds per task',
+      '8. Start to first result, bundles cached',
+      '9. Cluster: 3 servers on Redis',
+      '9. Cluster: latency Redis adds per task',
     ]) {
       expect(doc).toContain(measure);
     }

@@ -1,25 +1,26 @@
 /**
- * deno.json stays in step with the code: `deno task start` grants exactly the variables the
- * settings read, listens only on 127.0.0.1, and enables the worker sandbox.
+ * deno.json stays in step with the code: `deno task start` runs the launcher with only what it
+ * needs to derive the server's grants (the variables in LAUNCHER_ENV and running Deno), and
+ * enables the worker sandbox. The server's own grants are tested in api/serve/deno-grants.test.ts
+ * and, through a real `deno task start`, in test/deno-launch.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../api/settings.ts';
+import { DENO_BIN, LAUNCHER_ENV } from '../api/serve/deno-grants.ts';
 
 const deno = JSON.parse(readFileSync(new URL('../deno.json', import.meta.url), 'utf8'));
 const start: string = deno.tasks.start.command;
 const flag = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(start)?.[1];
 
 describe('deno.json', () => {
-  it('Should grant the start task exactly the settings variables', () => {
-    expect(flag('allow-env')?.split(',').sort()).toEqual(SETTINGS.map((s) => s.env).sort());
+  it('Should run the launcher with exactly the variables it derives the grants from', () => {
+    expect(start).toMatch(/ api\/serve\/deno-launch\.ts$/);
+    expect(flag('allow-env')?.split(',').sort()).toEqual([...LAUNCHER_ENV].sort());
+    expect(flag('allow-run')).toBe(`./${DENO_BIN}`);
   });
 
-  it('Should keep the start task to the least permissions', () => {
-    expect(flag('allow-net')).toBe('127.0.0.1');
-    expect(flag('allow-read')).toBe('.');
-    expect(flag('allow-sys')).toBe('systemMemoryInfo');
-    expect(start).not.toMatch(/--allow-(write|run|ffi|all)|\s-A\s/);
+  it('Should give the launcher nothing else', () => {
+    expect(start).not.toMatch(/--allow-(read|write|net|sys|ffi|import|all)|\s-A\s/);
   });
 
   it('Should enable worker permissions and resolve packages from node_modules', () => {

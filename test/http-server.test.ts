@@ -9,7 +9,7 @@ import { readJson as json, launch, NODE, serverForSuite, withServer } from './su
 import { until } from './support/wait.ts';
 
 /** Flags, so the command line is read as well as the environment. */
-const ARGS = ['--functions', API_FUNCTIONS, '--min-workers', '0'];
+const ARGS = ['--functions', API_FUNCTIONS, '--min-workers', '0', '--memory-limit-mb', '64'];
 const ENV = { EBBFLOW_MAX_WORKERS: '3' };
 
 describe('the Node server', () => {
@@ -31,6 +31,11 @@ describe('the Node server', () => {
     const done = await fetch(`${suite.server.url}${location}?wait=20000`);
     expect(done.status).toBe(200);
     expect(await json(done)).toMatchObject({ status: 'completed', result: ['over', 'http'] });
+  });
+
+  it('Should hand the scaler and worker settings to the runtime', async () => {
+    const info = await json(await fetch(`${suite.server.url}/functions/echo`));
+    expect(info).toMatchObject({ minWorkers: 0, maxWorkers: 3, memoryLimitMb: 64 });
   });
 
   it('Should invoke and answer with the completed record', async () => {

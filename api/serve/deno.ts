@@ -4,9 +4,11 @@
  */
 import { denoHost } from '../../runtime/host/deno.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
+import type { FunctionPermissions } from '../../runtime/index.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
 import { clusterBackend } from './cluster.ts';
+import { grantingCommand } from './deno-grants.ts';
 
 interface DenoServer {
   finished: Promise<void>;
@@ -16,6 +18,7 @@ interface DenoServer {
 interface DenoApi {
   args: string[];
   env: { get(name: string): string | undefined };
+  cwd(): string;
   serve(
     options: {
       hostname: string;
@@ -30,15 +33,36 @@ interface DenoApi {
 
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
+// Only the variables ebbflow reads: `deno task start` grants exactly these (--allow-env=...).
+const env: Record<string, string | undefined> = {};
+const unreadable: string[] = [];
+for (const { env: name } of SETTINGS) {
+  try {
+    env[name] = Deno.env.get(name);
+  } catch {
+    unreadable.push(name);
+  }
+}
+
+const command = (extra?: FunctionPermissions) => grantingCommand(Deno.args, env, Deno.cwd(), extra);
+
+if (unreadable.length > 0) {
+  console.error(
+    `ebbflow: Deno refused to read ${unreadable.join(', ')}: start with \`deno task start\`, which grants what the settings need, or run: ${command()}`,
+  );
+  Deno.exit(2);
+}
+
 await launch({
   argv: Deno.args,
-  // Only the variables ebbflow reads: `deno task start` grants exactly these (--allow-env=...).
-  env: Object.fromEntries(SETTINGS.map((s) => [s.env, Deno.env.get(s.env)])),
-  workers: denoHost(),
+  env,
+  workers: denoHost({ refusalHint: (wanted) => `to grant it, run: ${command(wanted)}` }),
+  hint: (error) => (isNotCapable(error) ? `; to grant it, run: ${command()}` : ''),
   source: folderSource,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       try {
+        // Deno.serve has no idle timeout: long-polls and long invokes are held as they are.
         const server = Deno.serve(
           {
             hostname,
@@ -61,3 +85,7 @@ await launch({
   },
   exit: (code) => Deno.exit(code),
 });
+
+function isNotCapable(error: unknown): boolean {
+  return error instanceof Error && error.name === 'NotCapable';
+}

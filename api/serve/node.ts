@@ -16,6 +16,10 @@ await launch({
   source: folderSource,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
+      // node:http's defaults hold waiting requests: `requestTimeout` (300 s) and `headersTimeout`
+      // (60 s) bound only the receipt of a request (a 4 s answer under a 2 s requestTimeout was
+      // still delivered, Node 20.20), `timeout` is 0, and `keepAliveTimeout` (5 s) applies only
+      // between requests.
       const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
         const host = info.address.includes(':') ? `[${info.address}]` : info.address;
         resolve({

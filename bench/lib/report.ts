@@ -244,12 +244,48 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       undefined,
     );
   }
+
+  const startup = get('startup-ebbflow-warm-one', 'ms');
+  if (startup) {
+    const peer = get('startup-piscina', 'ms');
+    const r = ratio(startup, peer);
+    row(
+      '8. Start to first result, bundles cached (ms)',
+      startup,
+      `piscina, new pool → first result: ${show(peer, 1)}`,
+      r,
+      '≤ 2× piscina',
+      r === undefined ? undefined : r <= 2,
+      1,
+    );
+    const cold = get('startup-ebbflow-cold-one', 'ms');
+    row(
+      '8. Start to first result, first start (empty bundle cache) (ms)',
+      cold,
+      '',
+      ratio(cold, peer),
+      '',
+      undefined,
+      1,
+    );
+    const all = get('startup-ebbflow-warm-all', 'ms');
+    row(
+      `8. Start to first result, bench/functions (4 functions), cached (ms)`,
+      all,
+      '',
+      ratio(all, peer),
+      '',
+      undefined,
+      1,
+    );
+  }
+
   const alone = get('cluster-memory-1', 'invokesPerSec');
   if (alone) {
     for (const n of [1, 2, 3]) {
       const shared = get(`cluster-redis-${n}`, 'invokesPerSec');
       row(
-        `8. Cluster: ${n} server${n > 1 ? 's' : ''} on Redis, HTTP invoke (invokes/s)`,
+        `9. Cluster: ${n} server${n > 1 ? 's' : ''} on Redis, HTTP invoke (invokes/s)`,
         shared,
         `1 server in memory ${show(alone)}`,
         ratio(shared, alone),
@@ -260,7 +296,7 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
     const p50 = get('cluster-redis-1', 'p50Ms');
     const p50Alone = get('cluster-memory-1', 'p50Ms');
     row(
-      '8. Cluster: sequential invoke p50 on Redis (ms)',
+      '9. Cluster: sequential invoke p50 on Redis (ms)',
       p50,
       `1 server in memory ${show(p50Alone, 2)}`,
       ratio(p50, p50Alone),
@@ -270,7 +306,7 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
     );
     if (p50 && p50Alone) {
       rows.push({
-        measure: '8. Cluster: latency Redis adds per task (p50, ms)',
+        measure: '9. Cluster: latency Redis adds per task (p50, ms)',
         ebbflow: fmt(p50.median - p50Alone.median, 2),
         peer: '',
         ratio: '',
@@ -332,9 +368,10 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **3. Sequential latency**: ${fmt(input.size.sequential ?? 0)} calls, each awaited before the next (2 workers), after 200 warm-up calls.
 - **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
 - **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s after an uncounted warm-up of 1-2 s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
-- **8. Cluster**: real servers (\`node --import tsx api/serve/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. On ${input.cores} cores the servers, their workers and Redis share the same CPUs, so more servers cannot add throughput here; the figures show what the shared queue costs.
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
+- **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
+- **9. Cluster**: real servers (\`node --import tsx api/serve/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. On ${input.cores} cores the servers, their workers and Redis share the same CPUs, so more servers cannot add throughput here; the figures show what the shared queue costs.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 

@@ -6,6 +6,7 @@
  * are pinged.
  * @module
  */
+import type { FunctionPermissions } from '../types.ts';
 import { denoSample } from './deno-pressure.ts';
 import { denoPermissions } from './permissions.ts';
 import type { WorkerHost } from './types.ts';
@@ -14,12 +15,23 @@ import { webHost } from './web.ts';
 export interface DenoHostOptions {
   /** How often idle workers are pinged; three missed pings retire one. @default 1000 */
   heartbeatMs?: number;
+  /**
+   * What to tell when a function's `config.permissions` asks for more than the process holds
+   * (Deno then refuses the worker): e.g. the command that starts the server with those grants.
+   */
+  refusalHint?(permissions: FunctionPermissions): string;
 }
 
-export const denoHost = ({ heartbeatMs = 1000 }: DenoHostOptions = {}): WorkerHost =>
+export const denoHost = ({ heartbeatMs = 1000, refusalHint }: DenoHostOptions = {}): WorkerHost =>
   webHost({
     name: 'deno',
     heartbeatMs,
+    refused: (error, { permissions }) =>
+      refusalHint && permissions && error.name === 'NotCapable'
+        ? new Error(
+            `${error.message}: config.permissions asks for more than this server holds; ${refusalHint(permissions)}`,
+          )
+        : error,
     sample: denoSample,
     closeEvents: false,
     workerOptions: (prepared, { permissions }) => ({

@@ -2,14 +2,16 @@
  * The Node host: each function is bundled once with esbuild (TypeScript included, about 37 ms
  * from spawn to first call, against 280 ms through a tsx loader) and run in `worker_threads`
  * with a heap limit and an empty environment, so functions cannot read the server's secrets.
+ * Bundles are kept on disk by content hash (bundle-cache.ts), so a restart skips esbuild.
  * @module
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { BundleCache, defaultCacheDir, sha256 } from './bundle-cache.ts';
 import { nodeEndpoint } from './node-endpoint.ts';
 import { nodeSample } from './node-pressure.ts';
 import { grantedEnv } from './permissions.ts';
@@ -49,7 +51,23 @@ const newWorker = (url: URL, options: WorkerOptions): Worker => {
   }
 };
 
-export const nodeHost = (): WorkerHost => {
+export interface NodeHostOptions {
+  /**
+   * The folder that keeps function bundles between starts, or `false` to bundle on every start.
+   * @default a folder of this user's under the OS temp dir
+   */
+  bundleCache?: string | false;
+}
+
+/** esbuild's version, read without loading esbuild (a cache hit never needs it). */
+const esbuildVersion = (): string =>
+  (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
+
+/** This file holds the build options, so a change to it makes every cached bundle stale. */
+const thisFile = fileURLToPath(import.meta.url);
+
+export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = {}): WorkerHost => {
+  const cache = bundleCache === false ? undefined : new BundleCache(bundleCache);
   let cacheDir: Promise<string> | undefined;
   const dir = () => {
     cacheDir ??= mkdtemp(join(tmpdir(), 'ebbflow-'));
@@ -60,7 +78,20 @@ export const nodeHost = (): WorkerHost => {
     hardwareConcurrency: () => availableParallelism(),
     sample: nodeSample,
     async prepare(entry) {
-      const code = await bundleFunction(entry);
+      const key = cache
+        ? sha256(
+            JSON.stringify([
+              esbuildVersion(),
+              entry.url,
+              sha256(await readFile(fileURLToPath(entry.url))),
+            ]),
+          )
+        : undefined;
+      const cached = key ? await cache?.get(key) : undefined;
+      if (cached) return { entry, bundle: cached } satisfies NodePrepared;
+      const { code, inputs } = await bundleFunction(entry);
+      const stored = key && inputs ? await cache?.put(key, code, [...inputs, thisFile]) : undefined;
+      if (stored) return { entry, bundle: stored } satisfies NodePrepared;
       const file = join(await dir(), `${entry.name}.mjs`);
       await writeFile(file, code);
       return { entry, bundle: pathToFileURL(file) } satisfies NodePrepared;
@@ -80,8 +111,13 @@ export const nodeHost = (): WorkerHost => {
   };
 };
 
-const bundleFunction = async (entry: FunctionEntry): Promise<string> => {
+/** The bundle, and the files it was built from (undefined when one is not a plain file). */
+const bundleFunction = async (
+  entry: FunctionEntry,
+): Promise<{ code: string; inputs: string[] | undefined }> => {
   const modulePath = fileURLToPath(entry.url);
+  // Loaded on the first build only: a start that finds every bundle cached never needs it.
+  const { build } = await import('esbuild');
   try {
     const result = await build({
       entryPoints: [workerEntry],
@@ -90,6 +126,7 @@ const bundleFunction = async (entry: FunctionEntry): Promise<string> => {
       format: 'esm',
       target: 'node20',
       write: false,
+      metafile: true,
       logLevel: 'silent',
       // Functions see their own location, not the bundle's.
       define: {
@@ -109,7 +146,14 @@ const bundleFunction = async (entry: FunctionEntry): Promise<string> => {
         },
       ],
     });
-    return result.outputFiles[0]?.text ?? '';
+    const inputs = Object.keys(result.metafile.inputs);
+    return {
+      code: result.outputFiles[0]?.text ?? '',
+      // Paths are relative to the working directory; another namespace would be `ns:path`.
+      inputs: inputs.some((input) => /^[a-z][\w-]+:/i.test(input))
+        ? undefined
+        : inputs.map((input) => resolve(input)),
+    };
   } catch (error) {
     const errors = (error as { errors?: Array<{ text: string; location?: { line: number } }> })
       .errors;

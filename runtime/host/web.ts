@@ -25,6 +25,8 @@ export interface WebHostOptions {
   closeEvents: boolean;
   /** The process's CPU and memory, for the scaler. */
   sample(): HostSample;
+  /** Rewrites the error of a worker the host refused to start (Deno: more permissions than the server holds). */
+  refused?(error: Error, options: SpawnOptions): Error;
 }
 
 const workerEntry = new URL('./web-worker-entry.ts', import.meta.url);
@@ -36,11 +38,18 @@ export const webHost = (options: WebHostOptions): WorkerHost => ({
   // Deno and Bun import TypeScript as it is; the probe worker reports any load error.
   prepare: async (entry) => ({ entry }),
   spawn(prepared, spawnOptions) {
-    const worker = new Worker(workerEntry, {
-      type: 'module',
-      name: `ebbflow:${prepared.entry.name}#${spawnOptions.workerId}`,
-      ...options.workerOptions(prepared, spawnOptions),
-    } as WorkerOptions);
+    let worker: Worker;
+    try {
+      worker = new Worker(workerEntry, {
+        type: 'module',
+        name: `ebbflow:${prepared.entry.name}#${spawnOptions.workerId}`,
+        ...options.workerOptions(prepared, spawnOptions),
+      } as WorkerOptions);
+    } catch (error) {
+      throw options.refused && error instanceof Error
+        ? options.refused(error, spawnOptions)
+        : error;
+    }
     worker.postMessage({ ebbflow: 'load', url: prepared.entry.url } satisfies ControlMessage);
     return watch(worker, options);
   },

@@ -149,7 +149,7 @@ export const startServer = async (
     gone = true;
   });
   await until(() => /listening on \S+/.test(started.output()) || gone, startMs);
-  const match = /ebbflow listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output());
+  const match = /ebbflow listening on (http:\/\/\S+:\d+)/.exec(started.output());
   if (!match) {
     started.kill();
     throw new Error(`the ${runtime.name} server did not start:\n${started.output()}`);

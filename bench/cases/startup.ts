@@ -1,0 +1,83 @@
+/**
+ * Case 8, start to first result: from `createRuntime` over a folder of functions (the Node host:
+ * bundle, probe, warm workers) to the first result of the trivial one, against piscina from
+ * `new Piscina` to its first result. The bundle cache is either empty (`cold`: a fresh folder,
+ * as on a first start) or as the same start left it in another process (`warm`: a restart).
+ * Usage: startup.ts <ebbflow|piscina> [cold|warm] [one|all]   (one: inc only; all: bench/functions)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { folderSource } from '../../runtime/host/fs-source.ts';
+import { nodeHost } from '../../runtime/host/node.ts';
+import { createRuntime, type FunctionSource } from '../../runtime/index.ts';
+import { arg, emit } from '../lib/emit.ts';
+import { FIXTURES } from '../lib/fixture-runtime.ts';
+import { PLAIN } from '../lib/peers.ts';
+
+const impl = arg(0, 'ebbflow');
+const cache = arg(1, 'cold');
+const functions = arg(2, 'one');
+
+const source = (): FunctionSource => {
+  const folder = folderSource(FIXTURES);
+  if (functions === 'all') return folder;
+  return {
+    async list() {
+      const listing = await folder.list();
+      return { ...listing, entries: listing.entries.filter((e) => e.name === 'inc') };
+    },
+  };
+};
+
+/** createRuntime → first result, with the bundle cache in `cacheDir`. */
+const start = async (cacheDir: string) => {
+  const started = performance.now();
+  const runtime = await createRuntime({
+    source: source(),
+    host: nodeHost({ bundleCache: cacheDir }),
+    log: () => {},
+  });
+  const loadedMs = performance.now() - started;
+  const record = await runtime.call('inc', [1]);
+  const ms = performance.now() - started;
+  if (record.result !== 2) throw new Error(`first call failed: ${record.error}`);
+  await runtime.close();
+  return { ms, loadedMs };
+};
+
+if (impl === 'ebbflow-prime') {
+  // Run by a `warm` case in its own process, so the measured start is a true restart.
+  await start(cache);
+} else if (impl === 'ebbflow') {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'ebbflow-bench-cache-'));
+  try {
+    if (cache === 'warm') {
+      const self = fileURLToPath(import.meta.url);
+      execFileSync(process.execPath, [
+        ...process.execArgv,
+        self,
+        'ebbflow-prime',
+        cacheDir,
+        functions,
+      ]);
+    }
+    emit(await start(cacheDir));
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+} else if (impl === 'piscina') {
+  const started = performance.now();
+  const filename = new URL('../peers/piscina-inc.mjs', import.meta.url).href;
+  const pool = new Piscina({ filename, minThreads: 2, maxThreads: 2, execArgv: PLAIN });
+  const result = await pool.run(1);
+  const ms = performance.now() - started;
+  if (result !== 2) throw new Error('first call failed');
+  await pool.destroy();
+  emit({ ms });
+} else {
+  throw new Error(`unknown implementation "${impl}"`);
+}
