@@ -133,11 +133,40 @@ describe.skipIf(runtimes.length === 0)('several servers on one Redis', () => {
     await inParallel(tasks, 40, async ({ id }) => {
       for (const api of apis) expect((await api.get(`/tasks/${id}`)).body).toEqual(records.get(id));
     });
+    // Each server's metrics count the endings it reported: together, each task once.
+    const counted = async () => {
+      let sum = 0;
+      for (const api of apis) {
+        const text = (await api.get('/metrics')).body.raw as string;
+        for (const m of text.matchAll(/^ebbflow_tasks_total\{function="work",[^}]*\} (\d+)$/gm)) {
+          sum += Number(m[1]);
+        }
+      }
+      return sum;
+    };
+    await until(async () => (await counted()) >= tasks.length);
+    expect(await counted()).toBe(tasks.length);
     await until(() => tasks.every(({ id }) => terminal.has(id)));
     expect(
       tasks.filter(({ id }) => terminal.get(id) !== 1).map(({ id }) => [id, terminal.get(id)]),
     ).toEqual([]);
   }, 300_000);
+
+  it('Should show cluster totals in /stats and /metrics on every server', async () => {
+    for (const api of apis) {
+      const stats = await api.get('/stats');
+      expect(stats.body.cluster.servers).toHaveLength(apis.length);
+      expect(stats.body.cluster.functions.work).toEqual({ queued: 0, running: 0 });
+      expect(stats.body.functions.work).toBeDefined();
+      const metrics = (await api.get('/metrics')).body.raw as string;
+      expect(metrics).toContain(`ebbflow_cluster_servers ${apis.length}`);
+      expect(metrics).toContain('ebbflow_cluster_queued_tasks{function="work"} 0');
+    }
+    const ids = new Set(
+      await Promise.all(apis.map(async (api) => (await api.get('/stats')).body.cluster.serverId)),
+    );
+    expect(ids.size).toBe(apis.length);
+  });
 
   it('Should answer a long-poll on one server for a task running on another', async () => {
     const submitted = await (apis[0] as Client).post('/functions/hold/tasks', { args: [1_500] });

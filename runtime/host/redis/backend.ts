@@ -68,6 +68,8 @@ export interface RedisBackendOptions {
 
 const BACKOFF = 'ebbflow';
 const WAIT_POLL_MS = 1_000;
+
+type Waiter = (record?: TaskRecord) => void;
 const MAX_REPORTED = 10_000;
 
 /** The URL without its password, for messages. */
@@ -136,7 +138,7 @@ export class RedisTaskBackend implements TaskBackend {
   #available: ((fn: string) => void)[] = [];
   #cancelled: ((id: string) => void)[] = [];
   /** Local waiters for a task's next change, woken by the events channel. */
-  #changes = new Map<string, Set<() => void>>();
+  #changes = new Map<string, Set<Waiter>>();
   #closed = false;
   #leaving = false;
   #reported = new Set<string>();
@@ -249,6 +251,7 @@ export class RedisTaskBackend implements TaskBackend {
       throw backendUnavailable(this.#url, error instanceof Error ? error.message : String(error));
     }
     this.cluster.adjust(fn, 1);
+    this.#tellAvailable(fn);
     const record: TaskRecord = {
       id,
       function: fn,
@@ -293,35 +296,38 @@ export class RedisTaskBackend implements TaskBackend {
 
   async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
     const deadline = Date.now() + ms;
+    let record: TaskRecord | undefined;
     for (;;) {
       const left = deadline - Date.now();
       // Listen before reading, so a change between the two is not missed.
       const changed = this.#nextChange(id, Math.min(WAIT_POLL_MS, Math.max(0, left)));
-      const record = await this.read(id);
+      record = record && isTerminal(record) ? record : await this.read(id);
       if (!record || isTerminal(record) || left <= 0) {
         changed.cancel();
         return record;
       }
-      await changed.promise;
+      // A terminal event carries the whole record (result included): no read needed then.
+      record = await changed.promise;
     }
   }
 
+  /** Resolves with the task's next change heard on the events channel, or undefined after `ms`. */
   #nextChange(id: string, ms: number) {
-    let wake = () => {};
-    const promise = new Promise<void>((resolve) => {
+    let wake: (record?: TaskRecord) => void = () => {};
+    const promise = new Promise<TaskRecord | undefined>((resolve) => {
       wake = resolve;
     });
-    const waiters = this.#changes.get(id) ?? new Set<() => void>();
+    const waiters = this.#changes.get(id) ?? new Set<Waiter>();
     this.#changes.set(id, waiters);
-    const done = () => {
+    const done: Waiter = (record) => {
       clearTimeout(timer);
       waiters.delete(done);
       if (waiters.size === 0 && this.#changes.get(id) === waiters) this.#changes.delete(id);
-      wake();
+      wake(record);
     };
     const timer = setTimeout(done, ms);
     waiters.add(done);
-    return { promise, cancel: done };
+    return { promise, cancel: () => done() };
   }
 
   async cancel(id: string): Promise<TaskRecord> {
@@ -481,7 +487,7 @@ export class RedisTaskBackend implements TaskBackend {
     const { record } = event;
     for (const listener of this.#listeners) listener(record);
     const waiters = this.#changes.get(record.id);
-    if (waiters) for (const wake of [...waiters]) wake();
+    if (waiters) for (const wake of [...waiters]) wake(record);
     // Another server's submit or claim moves the backlog before the next count: this server's
     // pools claim at once instead of waiting for the refresh (it corrects any drift).
     if (event.server !== this.serverId) {
