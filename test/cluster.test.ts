@@ -238,6 +238,30 @@ describe.skipIf(runtimes.length === 0)('several servers on one Redis', () => {
     await until(() => ids.every(({ id }) => terminal.has(id)));
     expect(ids.filter(({ id }) => terminal.get(id) !== 1)).toEqual([]);
     servers.splice(victimIndex, 1);
+    apis.splice(victimIndex, 1);
+  }, 120_000);
+
+  it('Should let a draining server finish what it runs and leave the queue to the others', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await (apis[i % apis.length] as Client).post('/functions/hold/tasks', {
+        args: [1_500],
+      });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    const leaving = servers[0] as Server;
+    await until(async () => ((await (apis[0] as Client).get('/stats')).body.activeTasks ?? 0) > 0);
+    expect(await leaving.stop(30_000)).toBe(0);
+    const staying = apis[1] as Client;
+    for (const id of ids) {
+      expect(await staying.settle(id)).toMatchObject({
+        status: 'completed',
+        result: { slept: 1_500 },
+      });
+    }
+    servers.splice(0, 1);
+    apis.splice(0, 1);
   }, 120_000);
 });
 

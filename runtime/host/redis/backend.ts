@@ -167,6 +167,7 @@ export class RedisTaskBackend implements TaskBackend {
       read: (id) => this.read(id),
       publish: (record) => this.#publish(record),
       reported: (id) => this.#reportedHere(id),
+      waiting: (fn) => this.cluster.backlog(fn),
       backlog: (fn, delta) => {
         this.cluster.adjust(fn, delta);
         if (delta > 0) this.#tellAvailable(fn);

@@ -30,6 +30,8 @@ export interface RunnerContext {
   publish(record: TaskRecord | undefined): void;
   /** This server reported the end of task `id` (its metrics count it, no other server's). */
   reported(id: string): void;
+  /** Tasks of `fn` known to wait across the cluster (a hint for how many to fetch at once). */
+  waiting(fn: string): number;
   /** `delta` tasks of `fn` joined (+) or left (-) the cluster's backlog here. */
   backlog(fn: string, delta: number): void;
   /** A task this server ran was cancelled elsewhere: stop its worker. */
@@ -79,21 +81,29 @@ export class Runner {
     const worker = await this.#worker(fn);
     const claimed: ClaimedTask[] = [];
     while (claimed.length < max && !this.#closed) {
-      const token = `${this.#c.serverId}:${++this.#tokens}`;
-      let job: Job | undefined;
-      try {
-        job = await worker.getNextJob(token, { block: false });
-      } catch (error) {
-        this.#c.warn(`claiming a task of ${fn} failed: ${String(error)}`);
-        break;
-      }
-      if (!job?.id) break;
-      const fetched = job;
-      const task = await this.#take(fetched, token, fn, workerId).catch((error) => {
-        this.#c.warn(`claiming task ${fetched.id} failed: ${String(error)}`);
-        return undefined;
-      });
-      if (task) claimed.push(task);
+      // Fetch as many at once as are wanted and known to wait: one round trip, not one each.
+      const wanted = Math.min(max - claimed.length, Math.max(1, this.#c.waiting(fn)));
+      const tokens = Array.from({ length: wanted }, () => `${this.#c.serverId}:${++this.#tokens}`);
+      const jobs = await Promise.all(
+        tokens.map((token) =>
+          worker.getNextJob(token, { block: false }).catch((error: unknown) => {
+            this.#c.warn(`claiming a task of ${fn} failed: ${String(error)}`);
+            return undefined;
+          }),
+        ),
+      );
+      const taken = await Promise.all(
+        jobs.map((job, i) =>
+          job?.id
+            ? this.#take(job, tokens[i] as string, fn, workerId).catch((error: unknown) => {
+                this.#c.warn(`claiming task ${job.id} failed: ${String(error)}`);
+                return undefined;
+              })
+            : undefined,
+        ),
+      );
+      for (const task of taken) if (task) claimed.push(task);
+      if (jobs.some((job) => !job?.id)) break; // the queue ran dry
     }
     if (claimed.length > 0) this.#c.backlog(fn, -claimed.length);
     return claimed;
