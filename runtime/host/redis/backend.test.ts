@@ -261,7 +261,7 @@ describe('Redis task backend', () => {
 describe('Redis task backend under load', () => {
   it('Should end 3,000 tasks across three servers exactly once, one server lost mid-run', async () => {
     const [a, b, c, observer] = (await cluster(4, {
-      lostAfterMs: 1_500,
+      lostAfterMs: 3_000,
       maxResults: 10_000,
     })) as RedisTaskBackend[];
     const ends = new Map<string, number>();
@@ -292,9 +292,16 @@ describe('Redis task backend under load', () => {
         }
       }
     };
-    const lanes = [a, b, c].flatMap((backend, i) =>
-      [0, 1].map((lane) => serve(backend as RedisTaskBackend, i * 10 + lane)()),
-    );
+    // The server to be lost runs one lane, so at the kill it holds tasks but reports none: a
+    // server killed between recording an ending and announcing it loses only the announcement
+    // (docs/cluster.md), which this test does not cover.
+    const lanes = [
+      serve(a as RedisTaskBackend, 1)(),
+      serve(a as RedisTaskBackend, 2)(),
+      serve(b as RedisTaskBackend, 11)(),
+      serve(b as RedisTaskBackend, 12)(),
+      serve(c as RedisTaskBackend, 21)(),
+    ];
     const ids: string[] = [];
     for (let i = 0; i < 3_000; i++) {
       const mode = i % 7 === 0 ? 'throw' : 'ok';
@@ -315,7 +322,7 @@ describe('Redis task backend under load', () => {
     }, 60_000);
     stop = true;
     await Promise.all(lanes);
-    await until(() => ids.every((id) => ends.has(id)), 20_000);
+    await until(() => ids.every((id) => ends.has(id)), 60_000);
     expect(ids.filter((id) => ends.get(id) !== 1)).toEqual([]);
     const records = await Promise.all(ids.map((id) => (a as RedisTaskBackend).read(id)));
     const byStatus = new Map<string, number>();
@@ -328,9 +335,7 @@ describe('Redis task backend under load', () => {
     const lostRuns = records.filter(
       (r) => r?.errorCode === 'server_lost' || (r?.status === 'completed' && r.attempt === 2),
     );
-    // What it held at the kill, plus what its other lane was still reporting (at most 10 more).
-    expect(lostRuns.length).toBeGreaterThanOrEqual(heldAtKill);
-    expect(lostRuns.length).toBeLessThanOrEqual(heldAtKill + 10);
+    expect(lostRuns.length).toBe(heldAtKill);
     // Every failure names its cause; a lost one only where the server was lost.
     for (const r of records) {
       if (r?.status === 'failed') expect(['function_threw', 'server_lost']).toContain(r.errorCode);
