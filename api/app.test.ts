@@ -86,9 +86,10 @@ describe('GET /functions', () => {
       expect(a.body.error.details[0].field).toBe('name');
     }
     expectError(await post('/functions/..%2Fecho/tasks', {}), 400, 'invalid_name');
-    // URL parsing resolves %2e%2e as "..": the request ends up at a route that does not exist.
+    // URL parsing resolves %2e%2e as "..": the request ends up at another route, `/` (none)
+    // or `POST /tasks` (the listing, which answers GET only).
     expectError(await call('/functions/%2e%2e'), 404, 'not_found');
-    expectError(await post('/functions/%2e%2e/tasks', {}), 404, 'not_found');
+    expectError(await post('/functions/%2e%2e/tasks', {}), 405, 'method_not_allowed');
   });
 });
 

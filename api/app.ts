@@ -13,9 +13,15 @@ import {
   type Runtime,
   type TaskRecord,
 } from '../runtime/index.ts';
+import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerHandlerRoutes } from './routes/handlers.ts';
+import { registerPageRoutes } from './routes/pages.ts';
+import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
 
 export interface AppOptions {
@@ -32,6 +38,8 @@ export interface AppOptions {
   log?: (message: string) => void;
   /** Several servers: totals over the cluster, shown in `/stats` as `cluster` and in `/metrics`. */
   cluster?: () => ClusterStats;
+  /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
+  assets?: AssetReader;
 }
 
 /** Each route and the methods it answers; any other method gets 405. */
@@ -42,6 +50,7 @@ const ROUTES = {
   '/functions/:name/tasks': 'POST',
   '/functions/:name/invoke': 'POST',
   '/tasks/:id': 'GET, DELETE',
+  '/events': 'GET',
   '/stats': 'GET',
   '/metrics': 'GET',
 } as const;
@@ -60,7 +69,7 @@ export const createApp = (options: AppOptions): Hono => {
   const origins = corsOrigins(corsOrigin);
   const preflight = cors({
     origin: origins,
-    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Authorization'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
@@ -100,6 +109,11 @@ export const createApp = (options: AppOptions): Hono => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitStream(c, next);
   });
+
+  registerHandlerRoutes(app, { runtime, token });
+  registerEventRoutes(app, runtime);
+  registerPageRoutes(app, options.assets);
+  registerDocsRoutes(app);
 
   app.get('/health', (c) =>
     runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),
@@ -159,6 +173,8 @@ export const createApp = (options: AppOptions): Hono => {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );
+
+  taskRoutes(app, runtime);
 
   for (const [path, allow] of Object.entries(ROUTES)) {
     app.all(path, (c) =>

@@ -1,10 +1,12 @@
 /**
- * Bearer-token auth for every route but `/health` (preflight is answered before it runs).
+ * Bearer-token auth for every route but `/health`, the pages and their files, and the OpenAPI
+ * document (preflight is answered before it runs).
  * Both tokens are hashed first and the digests compared in full, so the time taken says
  * nothing about how much of a guess was right, nor about the token's length.
  * @module
  */
 import type { MiddlewareHandler } from 'hono';
+import { isPublicPath } from './assets.ts';
 import { ApiError } from './errors.ts';
 
 const UNAUTHORIZED = { 'WWW-Authenticate': 'Bearer realm="ebbflow"' };
@@ -12,7 +14,8 @@ const UNAUTHORIZED = { 'WWW-Authenticate': 'Bearer realm="ebbflow"' };
 export const bearerAuth = (token: string): MiddlewareHandler => {
   const expected = digest(token);
   return async (c, next) => {
-    if (c.req.path === '/health') return next();
+    // The pages and their files load without it (a page then asks for the token).
+    if (isPublicPath(c.req.path)) return next();
     const header = c.req.header('Authorization') ?? '';
     const match = /^Bearer +(\S+) *$/i.exec(header);
     if (!match) {

@@ -65,6 +65,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   queue_full: 429,
   draining: 503,
   backend_unavailable: 503,
+  no_fetch_handler: 404,
+  handler_failed: 500,
+  handler_timed_out: 504,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -15,6 +15,7 @@ import {
   type WorkerHost,
 } from '../runtime/index.ts';
 import { createApp } from './app.ts';
+import type { AssetReader } from './assets.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
 import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
@@ -50,6 +51,8 @@ export interface HostEntry {
    */
   cluster?(settings: Settings, log: (message: string) => void): Promise<Cluster | undefined>;
   exit(code: number): void;
+  /** Reads the files of the pages (dashboard, API reference). */
+  assets?: AssetReader;
   /** Appended to a failure to load or listen, e.g. the command that grants what was refused. */
   hint?(error: unknown): string;
 }
@@ -110,6 +113,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     corsOrigin: s.corsOrigin,
     log,
     cluster: cluster?.stats,
+    assets: h.assets,
   });
   let server: Listening;
   try {

@@ -87,7 +87,7 @@ for (const impl of ['ebbflow', 'piscina']) {
 for (const impl of ['ebbflow', 'piscina']) {
   add('cold', `cold-${impl}`, { file: 'coldstart.ts', args: [impl] }, quick ? 1 : reps + 2);
 }
-for (const mode of ['inline', 'invoke', 'poll']) {
+for (const mode of ['inline', 'invoke', 'poll', 'handler']) {
   add('http', `http-${mode}`, { file: 'http.ts', args: [mode, 10, httpSeconds] });
 }
 for (const impl of ['ebbflow', 'piscina', 'bare']) {
@@ -97,6 +97,10 @@ for (const impl of ['ebbflow', 'piscina', 'bare']) {
     nodeFlags: ['--expose-gc'],
   });
 }
+add('sse', 'sse-fanout', {
+  file: 'sse.ts',
+  args: [quick ? 10 : 50, quick ? 1_000 : 10_000],
+});
 // Start to first result: the bundle cache empty (first start) or filled by an earlier start
 // (restart), over the trivial function alone or the whole bench/functions folder.
 for (const [impl, cache, functions] of [

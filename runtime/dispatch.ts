@@ -8,9 +8,10 @@
 import { batchLimit, inflightWindow } from './batching.ts';
 import type { PoolCounters } from './counters.ts';
 import { Deque } from './queue.ts';
-import { Task } from './task.ts';
+import { type RunEnding, Task } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import { afterIo } from './timers.ts';
+import type { WireRequest } from './worker/protocol.ts';
 import { MAX_SLOTS, type WorkerHandle } from './worker-handle.ts';
 
 export interface DispatchDeps {
@@ -32,6 +33,7 @@ export class Dispatcher {
   /** Ephemeral runs waiting (no backend record), served before claimed tasks. */
   #local = new Deque<Task>();
   #scheduled = false;
+  #ephemeralIds = 0;
   /** Slots promised to a worker by a claim still on its way (async backends). */
   #claiming = new Map<WorkerHandle, number>();
 
@@ -49,10 +51,15 @@ export class Dispatcher {
     return this.#local.length;
   }
 
-  /** Queue an ephemeral run. */
-  push(task: Task): void {
-    this.#local.push(task);
-    this.schedule();
+  /** Queue an ephemeral run (no backend record); resolves with how it ended. */
+  runEphemeral(args: unknown[], timeoutMs: number, request?: WireRequest): Promise<RunEnding> {
+    return new Promise((resolve) => {
+      const id = `ephemeral:${this.#d.fn}:${++this.#ephemeralIds}`;
+      const submittedAt = Date.now();
+      const run = { id, function: this.#d.fn, args, timeoutMs, attempt: 1, submittedAt };
+      this.#local.push(new Task(run, resolve, request));
+      this.schedule();
+    });
   }
 
   /** Put ephemeral runs that never began back at the front, in order. */

@@ -34,7 +34,11 @@ export class TaskEndings {
     if (task.terminal) return;
     this.#d.counters.ran(outcome.time);
     const at = Math.round(outcome.start + outcome.time);
-    const times = { startedAt: Math.round(outcome.start), executionTime: outcome.time };
+    const times = {
+      startedAt: Math.round(outcome.start),
+      executionTime: outcome.time,
+      logs: outcome.logs,
+    };
     if (outcome.ok) {
       if (task.complete(outcome.value, at, times)) this.#report(task);
     } else {

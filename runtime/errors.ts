@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'draining'
   | 'already_terminal'
   | 'not_retryable'
+  | 'no_fetch_handler'
+  | 'handler_failed'
+  | 'handler_timed_out'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
   | 'backend_unavailable';
 

@@ -11,6 +11,7 @@ import { messageOf } from './errors.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from './host/types.ts';
 import { type ResolvedOptions, resolveFunctionConfig } from './options.ts';
 import type { ResolvedFunctionConfig } from './types.ts';
+import type { InitReply } from './worker/protocol.ts';
 import { LOAD_TIMEOUT_MS, WorkerHandle } from './worker-handle.ts';
 
 export interface LoaderDeps {
@@ -21,8 +22,16 @@ export interface LoaderDeps {
   options: ResolvedOptions;
 }
 
+/** What a module exports: a default function (tasks), a `fetch` function (HTTP calls). */
+export type ModuleExports = InitReply['exports'];
+
 export type Loaded =
-  | { ok: true; prepared: PreparedFunction; config: ResolvedFunctionConfig }
+  | {
+      ok: true;
+      prepared: PreparedFunction;
+      config: ResolvedFunctionConfig;
+      exports: ModuleExports;
+    }
   | { ok: false; error: string };
 
 /** Prepare and probe one module; never throws (a failure is `{ ok: false, error }`). */
@@ -34,28 +43,33 @@ export const loadFunction = async (entry: FunctionEntry, deps: LoaderDeps): Prom
     return { ok: false, error: `the module failed to load: ${messageOf(error)}` };
   }
   let config: unknown;
+  let exports: ModuleExports;
   try {
-    config = await probe(prepared, resolveFunctionConfig(undefined, deps.options), deps);
+    ({ config, exports } = await probe(
+      prepared,
+      resolveFunctionConfig(undefined, deps.options),
+      deps,
+    ));
   } catch (error) {
     // The worker and the handle phrase their load failures for people already.
     return { ok: false, error: messageOf(error) };
   }
   try {
-    return { ok: true, prepared, config: resolveFunctionConfig(config, deps.options) };
+    return { ok: true, prepared, config: resolveFunctionConfig(config, deps.options), exports };
   } catch (error) {
     return { ok: false, error: `the module's config is invalid: ${messageOf(error)}` };
   }
 };
 
 /**
- * Start one worker to read the module's `config` export, then stop it. Rejects with the
- * loader's message.
+ * Start one worker to read the module's `config` export (and see what else it exports), then
+ * stop it. Rejects with the loader's message.
  */
 export const probe = async (
   prepared: PreparedFunction,
   config: ResolvedFunctionConfig,
   deps: LoaderDeps,
-): Promise<unknown> => {
+): Promise<{ config: unknown; exports: ModuleExports }> => {
   const id = deps.nextWorkerId();
   // The loader keeps probes within the budget. The room goes back once the probe has stopped,
   // and only if it was taken: a probe is not one of the pool's workers, so its death must
@@ -76,7 +90,8 @@ export const probe = async (
       deps.clock,
     );
     try {
-      return await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
+      const found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
+      return { config: found, exports: handle.exports ?? { default: true, fetch: false } };
     } finally {
       await handle.stop('the worker that read the config was stopped');
     }

@@ -100,5 +100,16 @@ describe('the scaling monitor, in process', () => {
       expect(event?.reason).toMatch(/^retires 1 idle worker \(1 to loaded\)/);
     }
     expect(runtime.stats().activeWorkers).toBe(3);
+    // Once the burst is done and loaded scales down, the others get their minimum back.
+    for (let ended = 0; ended < 10; ended++) {
+      await until(`task ${ended} to begin`, () => gates.begun.length > ended);
+      gates.resolve(gates.begun[ended] as string);
+    }
+    await until('the burst to end', () => runtime?.stats().functions.loaded?.tasksCompleted === 10);
+    for (let tick = 0; tick < 40 && (workers('a') < 1 || workers('b') < 1); tick++) {
+      started.clock.advance(10_000);
+      await until('the tick to be applied', () => runtime?.stats().activeTasks === 0);
+    }
+    expect([workers('loaded'), workers('a'), workers('b')]).toEqual([1, 1, 1]);
   });
 });

@@ -26,6 +26,8 @@ export interface MonitorDeps {
   budget: WorkerBudget;
   host: WorkerHost;
   options: ResolvedOptions;
+  /** After each evaluation was applied (the runtime deals minimums again if there is room). */
+  evaluated?(): void;
 }
 
 export class ScalingMonitor {
@@ -204,6 +206,7 @@ export class ScalingMonitor {
     // while work waits, evaluate again soon (the pressure that held it back may pass).
     if (retired && waiting) this.#deps.budget.onRoom(() => this.backlog());
     if (waiting) this.backlog();
+    this.#deps.evaluated?.();
   }
 
   /** Grow `pool` by one each time room is given back, `count` times, while it has work queued. */

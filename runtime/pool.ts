@@ -10,12 +10,16 @@ import type { Clock } from './clock.ts';
 import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
 import { TaskEndings } from './endings.ts';
-import { messageOf } from './errors.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
-import { type RunEnding, Task } from './task.ts';
+import type { ModuleExports } from './loader.ts';
+import { functionStats } from './runtime-stats.ts';
+import { Spawner } from './spawner.ts';
+import type { RunEnding } from './task.ts';
 import type { TaskSource } from './task-source.ts';
 import type { FunctionStats, FunctionStatus, ResolvedFunctionConfig } from './types.ts';
-import { type HandleEvents, LOAD_TIMEOUT_MS, WorkerHandle } from './worker-handle.ts';
+import type { WireRequest } from './worker/protocol.ts';
+import type { HandleEvents, WorkerHandle } from './worker-handle.ts';
+import { WorkerSet } from './worker-set.ts';
 
 export interface PoolDeps {
   host: WorkerHost;
@@ -42,19 +46,15 @@ const MAX_SPAWN_FAILURES = 3;
 export class FunctionPool {
   #status: FunctionStatus = 'ready';
   #error?: string;
-  #workers = new Set<WorkerHandle>();
-  #spawnFailures = 0;
-  /** Workers still loading the module, settled either way. */
-  #starting = new Set<Promise<unknown>>();
+  #workers = new WorkerSet();
   #closing = false;
-  /** Workers the scaler retires: fed nothing more, stopped once their tasks in flight end. */
-  #retiring = new Set<WorkerHandle>();
   /** False until `activate`: a pool reading its config spawns nothing on its own. */
   #active = false;
-  #ephemeralIds = 0;
+  #exports?: ModuleExports;
   #events: HandleEvents;
   #dispatcher: Dispatcher;
   #endings: TaskEndings;
+  #spawner: Spawner;
   readonly counters = new PoolCounters();
 
   readonly name: string;
@@ -78,7 +78,7 @@ export class FunctionPool {
       counters: this.counters,
       concurrency: () => this.#config.concurrency,
       workers: () => this.#workers,
-      feedable: (worker) => this.#feedable(worker),
+      feedable: (worker) => this.#workers.feedable(worker),
       needWorker: () => this.#needWorker(),
       backlog: () => this.deps.backlog(this),
     });
@@ -89,20 +89,35 @@ export class FunctionPool {
       requeueLocal: (tasks) => this.#dispatcher.unshift(tasks),
       ended: deps.ended,
     });
-    this.#events = {
+    this.#events = this.#handleEvents();
+    this.#spawner = new Spawner({
+      ...deps,
+      prepared: prepared as PreparedFunction,
+      events: this.#events,
+      workers: this.#workers,
+      counters: this.counters,
+      ready: (worker) => {
+        if (this.#closing) void worker.stop('the runtime shut down');
+        else this.#dispatcher.dispatch();
+      },
+      failed: (message, failures) => this.#startFailed(message, failures),
+      shuttingDown: () => this.#closing,
+    });
+  }
+
+  #handleEvents(): HandleEvents {
+    const deps = this.deps;
+    return {
       outcome: (task, outcome) => this.#endings.outcome(task, outcome),
       unsendable: (task, message) =>
         this.#endings.fail(task, 'args_not_serializable', message, deps.clock.now()),
       drained: (handle) => {
-        if (this.#retiring.has(handle) && handle.load === 0) {
-          void handle.stop('the worker was retired by the scaler');
-        }
+        this.#workers.drained(handle);
         this.#dispatcher.refill(handle);
       },
       timedOut: (task, handle) => this.#endings.timedOut(task, handle),
       dead: (handle, death, orphans) => {
         this.#workers.delete(handle);
-        this.#retiring.delete(handle);
         this.deps.budget.release();
         this.#endings.orphaned(death, orphans);
         if (this.#closing || !this.#active || this.#status !== 'ready') return;
@@ -122,7 +137,7 @@ export class FunctionPool {
   get config(): ResolvedFunctionConfig {
     return this.#config;
   }
-  get workers(): ReadonlySet<WorkerHandle> {
+  get workers(): Iterable<WorkerHandle> {
     return this.#workers;
   }
 
@@ -137,23 +152,17 @@ export class FunctionPool {
   }
 
   get activeTasks(): number {
-    let n = 0;
-    for (const worker of this.#workers) n += worker.load;
-    return n;
+    return this.#workers.load;
   }
 
   /** Live workers, starting ones included, retiring ones not. */
   get workerCount(): number {
-    let n = 0;
-    for (const worker of this.#workers)
-      if ((worker.state === 'ready' || worker.state === 'starting') && !this.#retiring.has(worker))
-        n++;
-    return n;
+    return this.#workers.count;
   }
 
   /** Whether the scaler retires this worker once its tasks in flight end. */
   isRetiring(worker: WorkerHandle): boolean {
-    return this.#retiring.has(worker);
+    return this.#workers.isRetiring(worker);
   }
 
   get idle(): boolean {
@@ -170,9 +179,15 @@ export class FunctionPool {
     );
   }
 
+  /** What the module exports (set by `activate`): a default function, a `fetch` handler. */
+  get exports(): ModuleExports | undefined {
+    return this.#exports;
+  }
+
   /** Start serving with the function's resolved config. */
-  activate(config: ResolvedFunctionConfig): void {
+  activate(config: ResolvedFunctionConfig, exports?: ModuleExports): void {
     this.#config = config;
+    if (exports) this.#exports = exports;
     this.#active = true;
   }
 
@@ -190,20 +205,20 @@ export class FunctionPool {
    * Run once through this pool's workers, scaling, timeout and counters, with no backend record
    * (an HTTP-handler call). Resolves with how it ended; never rejects.
    */
-  runEphemeral(args: unknown[], timeoutMs = this.#config.timeoutMs): Promise<RunEnding> {
-    const now = this.deps.clock.now();
-    if (this.#status !== 'ready' || this.#closing) {
-      const error = this.#error ?? 'the runtime is shutting down';
-      const code: FailureCode = this.#closing ? 'shutdown' : 'load_failed';
-      return Promise.resolve({ status: 'failed', error, errorCode: code, endedAt: now });
-    }
-    return new Promise((resolve) => {
-      const id = `ephemeral:${this.name}:${++this.#ephemeralIds}`;
-      const task = new Task(
-        { id, function: this.name, args, timeoutMs, attempt: 1, submittedAt: now },
-        resolve,
-      );
-      this.#dispatcher.push(task);
+  runEphemeral(
+    args: unknown[],
+    timeoutMs = this.#config.timeoutMs,
+    request?: WireRequest,
+  ): Promise<RunEnding> {
+    if (this.#status === 'ready' && !this.#closing)
+      return this.#dispatcher.runEphemeral(args, timeoutMs, request);
+    const error = this.#error ?? 'the runtime is shutting down';
+    const code: FailureCode = this.#closing ? 'shutdown' : 'load_failed';
+    return Promise.resolve({
+      status: 'failed',
+      error,
+      errorCode: code,
+      endedAt: this.deps.clock.now(),
     });
   }
 
@@ -224,7 +239,7 @@ export class FunctionPool {
     let spawned = 0;
     while (spawned < count && this.#active && !this.#closing && this.#status === 'ready') {
       if (this.workerCount >= this.#config.maxWorkers || !this.deps.budget.tryAcquire()) break;
-      this.#spawn();
+      this.#spawner.spawn(this.#config);
       spawned++;
     }
     return spawned;
@@ -232,26 +247,12 @@ export class FunctionPool {
 
   /** Its idle worker that has been idle longest, if any. */
   longestIdle(): WorkerHandle | undefined {
-    let best: WorkerHandle | undefined;
-    for (const w of this.#workers) {
-      if (w.state !== 'ready' || w.load > 0 || this.#retiring.has(w)) continue;
-      if (!best || w.idleSince < best.idleSince) best = w;
-    }
-    return best;
+    return this.#workers.longestIdle();
   }
 
   /** Retire up to `count` idle workers, longest idle first, never below `floor`. */
   shrink(count: number, floor = this.#config.minWorkers): number {
-    const idle = [...this.#workers]
-      .filter((w) => w.state === 'ready' && w.load === 0 && !this.#retiring.has(w))
-      .sort((a, b) => a.idleSince - b.idleSince);
-    let retired = 0;
-    for (const worker of idle) {
-      if (retired >= count || this.workerCount <= floor) break;
-      void worker.stop('the worker was retired by the scaler');
-      retired++;
-    }
-    return retired;
+    return this.#workers.shrink(count, floor);
   }
 
   /**
@@ -259,16 +260,7 @@ export class FunctionPool {
    * then the least loaded busy ones once their tasks in flight end (they get no new ones).
    */
   retire(count: number, floor = this.#config.minWorkers): number {
-    let retired = this.shrink(count, floor);
-    const busy = [...this.#workers]
-      .filter((w) => w.state === 'ready' && w.load > 0 && !this.#retiring.has(w))
-      .sort((a, b) => a.load - b.load);
-    for (const worker of busy) {
-      if (retired >= count || this.workerCount <= floor) break;
-      this.#retiring.add(worker);
-      retired++;
-    }
-    return retired;
+    return this.#workers.retire(count, floor);
   }
 
   /** Mark the function unavailable: what waits for it, and all later tasks, fail with `error`. */
@@ -293,87 +285,26 @@ export class FunctionPool {
     for (const worker of this.#workers) {
       for (const task of [...worker.tasks()]) this.#endings.fail(task, 'shutdown', message, now);
     }
-    await Promise.all([...this.#workers].map((w) => w.stop('the runtime shut down')));
+    await this.#workers.stopAll('the runtime shut down');
   }
 
   stats(): FunctionStats {
-    const c = this.counters;
-    const stats: FunctionStats = {
-      activeWorkers: this.workerCount,
-      queueSize: this.queueSize,
-      activeTasks: this.activeTasks,
-      minWorkers: this.#config.minWorkers,
-      maxWorkers: this.#config.maxWorkers,
-      tasksCompleted: c.completed,
-      tasksFailed: c.failed,
-      tasksCancelled: c.cancelled,
-      avgTaskTime: c.avgTaskTime,
-      coldStarts: c.coldStarts,
-      loadRatio: this.#loadRatio(),
-    };
-    if (c.lastColdStartMs !== undefined) stats.lastColdStartMs = c.lastColdStartMs;
-    return stats;
-  }
-
-  #loadRatio(): number {
-    const capacity = this.workerCount * this.#config.concurrency;
-    const demand = this.activeTasks + this.waiting;
-    // With no worker (scaled to zero, or starting from zero) say what one worker would carry.
-    const ratio = demand / (capacity || this.#config.concurrency);
-    return Math.round(ratio * 100) / 100;
-  }
-
-  #spawn(): void {
-    const id = this.deps.nextWorkerId();
-    let handle: WorkerHandle;
-    try {
-      const worker = this.deps.host.spawn(this.prepared as PreparedFunction, {
-        workerId: id,
-        memoryLimitMb: this.#config.memoryLimitMb,
-        permissions: this.#config.permissions,
-      });
-      handle = new WorkerHandle(id, worker, this.#events, this.deps.clock);
-    } catch (error) {
-      this.deps.budget.release();
-      this.#spawnFailed(error);
-      return;
-    }
-    this.#workers.add(handle);
-    const started = handle.start(this.#config.concurrency, LOAD_TIMEOUT_MS).then(
-      () => {
-        this.#spawnFailures = 0;
-        this.counters.coldStart((handle.readyAt as number) - handle.spawnedAt);
-        if (this.#closing) void handle.stop('the runtime shut down');
-        else this.#dispatcher.dispatch();
-      },
-      (error: unknown) => {
-        void handle.stop('the worker failed to start');
-        // A worker still starting when the runtime closes is no failure of the function.
-        if (!this.#closing) this.#spawnFailed(error);
-      },
-    );
-    this.#starting.add(started);
-    void started.finally(() => this.#starting.delete(started));
+    return functionStats(this);
   }
 
   /** Resolves once every worker spawned so far has started or failed to. */
-  async started(): Promise<void> {
-    while (this.#starting.size > 0) await Promise.all(this.#starting);
+  started(): Promise<void> {
+    return this.#spawner.started();
   }
 
-  #spawnFailed(error: unknown): void {
-    const message = messageOf(error);
-    this.#spawnFailures++;
+  // Failures in a row make the function unavailable; otherwise queued work gets another try.
+  #startFailed(message: string, failures: number): void {
     this.deps.log(`${this.name}: a worker failed to start: ${message}`);
-    if (this.#spawnFailures >= MAX_SPAWN_FAILURES) {
+    if (failures >= MAX_SPAWN_FAILURES) {
       void this.markUnavailable(message);
     } else if (this.waiting > 0 && this.workerCount === 0) {
       this.grow(1);
     }
-  }
-
-  #feedable(worker: WorkerHandle): boolean {
-    return worker.state === 'ready' && !this.#retiring.has(worker);
   }
 
   #needWorker(): void {

@@ -31,9 +31,9 @@ const record = async (id: string): Promise<TaskRecord> => {
   return found;
 };
 
-describe('retries, in process', () => {
+describe.each(['memory', 'async'] as const)('retries, in process (%s backend)', (kind) => {
   it('Should run a failed task again after its backoff and keep it queued in between', async () => {
-    const started = await startInProcess({ flaky: flaky() });
+    const started = await startInProcess({ flaky: flaky() }, {}, kind);
     runtime = started.runtime;
     const { id } = await runtime.submit('flaky', ['a', 1], {
       retry: { attempts: 3, backoffMs: 1000 },
@@ -57,7 +57,7 @@ describe('retries, in process', () => {
   });
 
   it('Should fail for good once the attempts are spent, with the last error and its code', async () => {
-    const started = await startInProcess({ flaky: flaky() }, { minWorkers: 1 });
+    const started = await startInProcess({ flaky: flaky() }, { minWorkers: 1 }, kind);
     runtime = started.runtime;
     const { id } = await runtime.submit('flaky', ['b', 5], {
       retry: { attempts: 2, backoffMs: 100 },
@@ -81,10 +81,14 @@ describe('retries, in process', () => {
   });
 
   it("Should take the function's config.retry, and never retry what cannot succeed", async () => {
-    const started = await startInProcess({
-      configured: { ...flaky(), config: { retry: { attempts: 2, backoffMs: 50 } } },
-      bad: { default: () => () => 'a function is no JSON', config: { retry: { attempts: 5 } } },
-    });
+    const started = await startInProcess(
+      {
+        configured: { ...flaky(), config: { retry: { attempts: 2, backoffMs: 50 } } },
+        bad: { default: () => () => 'a function is no JSON', config: { retry: { attempts: 5 } } },
+      },
+      {},
+      kind,
+    );
     runtime = started.runtime;
     const ok = await runtime.submit('configured', ['c', 1]);
     expect(ok).toMatchObject({ attempts: 2 });
@@ -101,7 +105,7 @@ describe('retries, in process', () => {
   });
 
   it('Should replay a failed task as a new one that names the old', async () => {
-    const started = await startInProcess({ flaky: flaky() });
+    const started = await startInProcess({ flaky: flaky() }, {}, kind);
     runtime = started.runtime;
     const first = await runtime.call('flaky', ['d', 1]);
     expect(first.status).toBe('failed');

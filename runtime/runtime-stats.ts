@@ -20,6 +20,35 @@ export const functionInfo = (pool: FunctionPool): FunctionInfo => {
   return info;
 };
 
+/** One pool's counters and gauges. */
+export const functionStats = (pool: FunctionPool): FunctionStats => {
+  const c = pool.counters;
+  const stats: FunctionStats = {
+    activeWorkers: pool.workerCount,
+    queueSize: pool.queueSize,
+    activeTasks: pool.activeTasks,
+    minWorkers: pool.config.minWorkers,
+    maxWorkers: pool.config.maxWorkers,
+    tasksCompleted: c.completed,
+    tasksFailed: c.failed,
+    tasksCancelled: c.cancelled,
+    avgTaskTime: c.avgTaskTime,
+    coldStarts: c.coldStarts,
+    loadRatio: loadRatio(pool),
+  };
+  if (c.lastColdStartMs !== undefined) stats.lastColdStartMs = c.lastColdStartMs;
+  return stats;
+};
+
+// (active + waiting) / (workers × concurrency); with no worker (scaled to zero, or starting from
+// zero) what one worker would carry.
+const loadRatio = (pool: FunctionPool): number => {
+  const { concurrency } = pool.config;
+  const capacity = pool.workerCount * concurrency;
+  const ratio = (pool.activeTasks + pool.waiting) / (capacity || concurrency);
+  return Math.round(ratio * 100) / 100;
+};
+
 export const poolStats = (
   pools: Iterable<FunctionPool>,
   monitor: ScalingMonitor,

@@ -8,7 +8,10 @@
 import { MemoryTaskBackend } from './backend/memory.ts';
 import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
 import { WorkerBudget } from './budget.ts';
+import { reclaimFor, warm } from './ceiling.ts';
 import { draining, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { RuntimeEvents } from './events.ts';
+import { callHandler } from './handler.ts';
 import { loadFunction, runLimited } from './loader.ts';
 import { ScalingMonitor } from './monitor.ts';
 import {
@@ -21,17 +24,16 @@ import { FunctionPool, type PoolDeps } from './pool.ts';
 import { functionInfo, poolStats } from './runtime-stats.ts';
 import { newTask } from './submission.ts';
 import { type TaskSource, taskSource } from './task-source.ts';
-import { unrefTimer } from './timers.ts';
 import type {
   FunctionInfo,
   PoolStats,
   RunEnding,
   Runtime,
+  RuntimeListener,
   ScalingEvent,
   SubmitOptions,
   TaskRecord,
 } from './types.ts';
-import type { WorkerHandle } from './worker-handle.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -62,15 +64,21 @@ class EbbflowRuntime implements Runtime {
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
   #monitor: ScalingMonitor;
+  #events: RuntimeEvents;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#budget = new WorkerBudget(o.maxWorkers);
+    this.#events = new RuntimeEvents(() => this.stats(), o.log);
     this.#monitor = new ScalingMonitor({
       pools: () => this.#pools.values(),
       budget: this.#budget,
       host: o.host,
       options: o,
+      // Minimums taken for queued work elsewhere come back once that work is done.
+      evaluated: () => {
+        if (!this.#draining) warm(this.#pools.values(), this.#budget);
+      },
     });
     this.#memory = o.backend
       ? undefined
@@ -82,20 +90,27 @@ class EbbflowRuntime implements Runtime {
         });
     this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
     this.#source = taskSource(this.#backend, o.log);
+    this.#monitor.onDecision((event) => {
+      if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
+    });
+    this.#backend.subscribe((record) => this.#changed(record));
     this.#backend.onAvailable((fn) => this.#pools.get(fn)?.available());
     this.#backend.onCancel((id) => {
       for (const pool of this.#pools.values()) if (pool.cancelRunning(id)) return;
     });
     const onTaskEnd = o.onTaskEnd;
     if (onTaskEnd) {
-      this.#backend.subscribe((record) => {
+      const ended = (record: TaskRecord) => {
         if (!terminal(record)) return;
         try {
           onTaskEnd(record);
         } catch (error) {
           o.log(`onTaskEnd threw: ${messageOf(error)}`);
         }
-      });
+      };
+      // The in-memory backend tells endings alone: no snapshot of every queued/running change.
+      if (this.#memory) this.#memory.onEnded(ended);
+      else this.#backend.subscribe(ended);
     }
   }
 
@@ -114,10 +129,10 @@ class EbbflowRuntime implements Runtime {
       nextWorkerId: () => ++this.#workerIds,
       ended: () => this.#idleCheck?.(),
       backlog: () => this.#monitor.backlog(),
-      reclaim: (pool) => this.#reclaim(pool),
+      reclaim: (pool) => reclaimFor(pool, this.#pools.values(), this.#budget, this.#o.clock),
       // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
       roomFreed: () => {
-        if (!this.#draining) this.#warm();
+        if (!this.#draining) warm(this.#pools.values(), this.#budget);
       },
       log: this.#o.log,
     };
@@ -127,7 +142,7 @@ class EbbflowRuntime implements Runtime {
       const loaded = await loadFunction(entry, loader);
       if (loaded.ok) {
         const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, deps);
-        pool.activate(loaded.config);
+        pool.activate(loaded.config, loaded.exports);
         this.#pools.set(entry.name, pool);
         return;
       }
@@ -139,26 +154,9 @@ class EbbflowRuntime implements Runtime {
     // Probes count against the ceiling, so no more run at once than it allows.
     await runLimited(pending, Math.min(2, this.#budget.max));
     this.#pools = new Map([...this.#pools].sort(([a], [b]) => a.localeCompare(b)));
-    this.#warm();
+    warm(this.#pools.values(), this.#budget);
     await Promise.all([...this.#pools.values()].map((pool) => pool.started()));
     this.#monitor.start();
-  }
-
-  /**
-   * Deal warm workers round-robin in name order, one per function per round, until each has its
-   * minimum or the ceiling is reached: when the minimums together pass the ceiling, every
-   * function gets some before any gets many.
-   */
-  #warm(): void {
-    // Minimums are warm targets only while there is room: queued work comes first.
-    for (const pool of this.#pools.values()) if (pool.wantsRoom) return;
-    let grew = true;
-    while (grew && this.#budget.available > 0) {
-      grew = false;
-      for (const pool of this.#pools.values()) {
-        if (pool.workerCount < pool.config.minWorkers && pool.grow(1) > 0) grew = true;
-      }
-    }
   }
 
   functions(): FunctionInfo[] {
@@ -188,7 +186,21 @@ class EbbflowRuntime implements Runtime {
     return (await this.#backend.read(record.id)) ?? record;
   }
 
-  async call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+  call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
+    const memory = this.#memory;
+    if (memory && this.#pools.get(name)?.status === 'ready') {
+      try {
+        const pool = this.#accepting(name);
+        return memory.callNow(newTask(name, args, options, pool.config));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#callAsync(name, args, options);
+  }
+
+  async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
     return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
@@ -236,6 +248,31 @@ class EbbflowRuntime implements Runtime {
     }
   }
 
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
+    return this.#events.subscribe(listener, onClose);
+  }
+
+  handle(name: string, request: Request): Promise<Response> {
+    try {
+      return callHandler(this.#accepting(name), request, this.#events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * A `task` event for each state change (only while someone listens); a run's printed lines go
+   * out just before its terminal event, so a reader that stops there has them all.
+   */
+  #changed(record: TaskRecord): void {
+    if (!this.#events.active) return;
+    if (record.logs && terminal(record)) {
+      const { id, function: fn } = record;
+      this.#events.logs(record.logs.map((line) => ({ taskId: id, function: fn, ...line })));
+    }
+    this.#events.emit({ type: 'task', data: record });
+  }
+
   stats(): PoolStats {
     return poolStats(this.#pools.values(), this.#monitor, this.#o);
   }
@@ -279,34 +316,10 @@ class EbbflowRuntime implements Runtime {
     this.#idleCheck = undefined;
     this.#monitor.close();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close(why)));
+    // After the pools: the tasks they failed still go out, then every stream ends.
+    this.#events.close();
     await this.#o.host.dispose?.();
     // A backend given to us belongs to its owner (it may serve other servers).
     await this.#memory?.close();
   }
-
-  // A pool with no worker and a spent budget takes the longest idle worker of another pool, even
-  // below that pool's minimum; with none idle, a worker of the biggest pool retires once its
-  // tasks end. When every other worker is still starting, none can go yet: look again shortly,
-  // or the pool's queued tasks would wait for ever.
-  #reclaim(pool: FunctionPool): void {
-    const donors = [...this.#pools.values()]
-      .filter((other) => other !== pool && other.workerCount > 0)
-      .sort((a, b) => b.workerCount - a.workerCount);
-    if (donors.length === 0) return;
-    this.#budget.onRoom(() => pool.wake());
-    let idlest: WorkerHandle | undefined;
-    for (const donor of donors) {
-      const idle = donor.longestIdle();
-      if (idle && (!idlest || idle.idleSince < idlest.idleSince)) idlest = idle;
-    }
-    if (idlest) {
-      void idlest.stop('the worker was retired to make room for queued work of another function');
-      return;
-    }
-    for (const donor of donors) if (donor.retire(1, 0) > 0) return;
-    unrefTimer(this.#o.clock.setTimeout(() => pool.wake(), RECLAIM_RETRY_MS));
-  }
 }
-
-/** How soon a pool that found no worker to take looks again. */
-const RECLAIM_RETRY_MS = 50;

@@ -5,8 +5,9 @@
  * record callers read lives in the backend, which `finish` is told the `ending`.
  * @module
  */
-import type { ClaimedTask, FailureCode } from './backend/types.ts';
+import type { ClaimedTask, FailureCode, TaskLog } from './backend/types.ts';
 import type { RunEnding } from './types.ts';
+import type { WireRequest } from './worker/protocol.ts';
 
 const NO_ARGS: unknown[] = [];
 
@@ -18,6 +19,8 @@ export type { RunEnding };
 export interface RunTimes {
   startedAt?: number;
   executionTime?: number;
+  /** What the function printed during the run. */
+  logs?: TaskLog[];
 }
 
 export class Task {
@@ -34,6 +37,8 @@ export class Task {
   readonly timeoutMs: number;
   readonly attempt: number;
   readonly submittedAt: number;
+  /** For an HTTP-handler call: the request for the module's `fetch` (runtime/handler.ts). */
+  readonly request?: WireRequest;
 
   constructor(
     claimed: Pick<
@@ -41,6 +46,7 @@ export class Task {
       'id' | 'function' | 'args' | 'timeoutMs' | 'attempt' | 'submittedAt'
     >,
     onEnd?: (ending: RunEnding) => void,
+    request?: WireRequest,
   ) {
     this.id = claimed.id;
     this.fn = claimed.function;
@@ -49,6 +55,7 @@ export class Task {
     this.attempt = claimed.attempt;
     this.submittedAt = claimed.submittedAt;
     this.#onEnd = onEnd;
+    if (request) this.request = request;
   }
 
   get status(): RunStatus {
@@ -94,14 +101,16 @@ export class Task {
   complete(result: unknown, at: number, times: RunTimes): boolean {
     if (this.terminal) return false;
     const { startedAt, executionTime } = this.#times(times, at);
-    return this.#end({
+    const ending: RunEnding = {
       status: 'completed',
       result,
       startedAt,
       endedAt: at,
       executionTime,
       workerId: this.#workerId ?? 0,
-    });
+    };
+    if (times.logs) ending.logs = times.logs;
+    return this.#end(ending);
   }
 
   fail(code: FailureCode, error: string, at: number, times: RunTimes = {}): boolean {
@@ -113,6 +122,7 @@ export class Task {
       if (times.executionTime !== undefined) ending.executionTime = executionTime;
       if (this.#workerId !== undefined) ending.workerId = this.#workerId;
     }
+    if (times.logs) ending.logs = times.logs;
     return this.#end(ending);
   }
 

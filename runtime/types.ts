@@ -191,6 +191,26 @@ export interface SubmitOptions {
   retry?: { attempts: number; backoffMs?: number };
 }
 
+/** A line a function printed, as a live event (`taskId` is absent for an HTTP call). */
+export interface LogEvent extends TaskLog {
+  taskId?: string;
+  function: string;
+  /** For an HTTP call to a function's `fetch`: `METHOD /path`. */
+  request?: string;
+}
+
+/** What `Runtime.subscribe` listeners are told. */
+export type RuntimeEvent =
+  /** A task changed state (queued, running, terminal); the whole record. */
+  | { type: 'task'; data: TaskRecord }
+  /** A scaling decision, as kept in `stats().scalingEvents`. */
+  | { type: 'scale'; data: ScalingEvent }
+  /** Once a second while anyone listens. */
+  | { type: 'stats'; data: PoolStats }
+  | { type: 'log'; data: LogEvent };
+
+export type RuntimeListener = (event: RuntimeEvent) => void;
+
 /** The in-process API: what the HTTP layer (and any embedding program) calls. */
 export interface Runtime {
   /** Every function found, ready or unavailable, sorted by name. */
@@ -233,6 +253,19 @@ export interface Runtime {
    * returns the unsubscribe function.
    */
   onScale(listener: (event: ScalingEvent) => void): () => void;
+  /**
+   * Be told of task state changes, scaling decisions, printed lines and (once a second) stats.
+   * Returns the unsubscribe function. Listeners must return quickly. `onClose` is told once
+   * when the runtime has shut down (live streams end then, so a server can close).
+   */
+  subscribe(listener: RuntimeListener, onClose?: () => void): () => void;
+  /**
+   * Answer an HTTP request with the function's `fetch` export, through its pool (same workers,
+   * scaling, timeout and counters as tasks; no record kept). Throws `unknown_function`,
+   * `no_fetch_handler`, `queue_full` or `draining`; a handler that throws rejects with
+   * `handler_failed`, one past its timeout with `handler_timed_out`.
+   */
+  handle(name: string, request: Request): Promise<Response>;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**

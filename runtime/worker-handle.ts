@@ -11,6 +11,7 @@ import type { SpawnedWorker } from './host/types.ts';
 import type { Task } from './task.ts';
 import { unrefTimer } from './timers.ts';
 import {
+  type InitReply,
   type Outcome,
   type OutcomeMessage,
   type PortMessage,
@@ -128,6 +129,9 @@ export class WorkerHandle {
     return false;
   }
 
+  /** What the module exports, known once `start` resolved. */
+  exports?: InitReply['exports'];
+
   /** Load the module in the worker; resolves with its `config` export. */
   async start(concurrency: number, deadlineMs: number): Promise<unknown> {
     let timer: TimerId | undefined;
@@ -146,6 +150,7 @@ export class WorkerHandle {
       const reply = await Promise.race([init, exited]);
       this.#state = 'ready';
       this.#readyAt = this.#clock.now();
+      this.exports = reply.exports;
       this.worker.setIdle?.(true);
       return reply.config;
     } finally {
@@ -173,7 +178,9 @@ export class WorkerHandle {
       this.#timings[base + 1] = 0;
       this.#inflight.set(slot, task);
       task.markRunning(this.id, now);
-      batch[i] = { slot, args: task.args };
+      batch[i] = task.request
+        ? { slot, args: task.args, request: task.request }
+        : { slot, args: task.args };
     }
     this.#arm(now + minTimeout(tasks));
     // Straight on the channel, not through comlink's `run`: no call id, proxy or reply per batch
@@ -194,7 +201,7 @@ export class WorkerHandle {
     }
   }
 
-  #deliver([slot, ok, payload, start, time, code]: OutcomeMessage): void {
+  #deliver([slot, ok, payload, start, time, code, logs]: OutcomeMessage): void {
     const task = this.#inflight.get(slot);
     if (!task) return;
     this.#inflight.delete(slot);
@@ -202,6 +209,7 @@ export class WorkerHandle {
     const outcome: Outcome = ok
       ? { ok, value: payload, start, time }
       : { ok, error: payload as string, code: code ?? 'function_threw', start, time };
+    if (logs) outcome.logs = logs;
     this.events.outcome(task, outcome, this);
     this.#wentIdle();
     this.events.drained(this);

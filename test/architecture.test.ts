@@ -50,6 +50,12 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it('Should keep the in-process host on Web-standard APIs (the edge build runs it)', () => {
+    const file = 'runtime/host/in-process.ts';
+    expect(importsOf(file).length).toBeGreaterThan(0);
+    expect(offenders([file], (s) => HOST_APIS.test(s))).toEqual([]);
+  });
+
   it('Should never let the runtime import the API', () => {
     expect(offenders(sources('runtime'), (s) => s.startsWith('api/'))).toEqual([]);
   });
@@ -95,6 +101,12 @@ describe('architecture', () => {
     };
     for (const entry of sources('api/serve')) visit(entry);
     expect([...seen].filter((s) => /^(bullmq|ioredis)|runtime\/host\/redis\//.test(s))).toEqual([]);
+  });
+
+  it('Should keep the client standalone: fetch only, nothing of the server, no host API', () => {
+    const client = sources('client');
+    expect(client.length).toBeGreaterThan(2);
+    expect(offenders(client, (s) => !s.startsWith('client/') || HOST_APIS.test(s))).toEqual([]);
   });
 
   it('Should keep example functions free of ebbflow code', () => {

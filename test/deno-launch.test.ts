@@ -54,7 +54,7 @@ describe.skipIf(deno?.missing !== undefined)('deno task start', () => {
       const argv = serverCommandLine(server);
       const grant = (kind: string) => argv.find((a) => a.startsWith(`--allow-${kind}=`));
       expect(grant('read')).toBe(
-        `--allow-read=${folder},${join(ROOT, 'runtime')},${join(ROOT, 'node_modules')}`,
+        `--allow-read=${folder},${join(ROOT, 'runtime')},${join(ROOT, 'node_modules')},${join(ROOT, 'api/pages')}`,
       );
       expect(grant('net')).toBe('--allow-net=127.0.0.2');
       expect(argv.filter((a) => a.startsWith('--allow-')).map((a) => a.split('=')[0])).toEqual([

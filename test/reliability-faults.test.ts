@@ -56,7 +56,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'runs out of memory',
-    body: { args: ['oom'] },
+    body: { args: ['oom'], timeoutMs: 30_000 },
     status: 500,
     error: /ran out of memory/,
     code: 'out_of_memory',

@@ -108,7 +108,8 @@ const plan = (i: number, runtime: RuntimeName): Plan => {
       return {
         kind,
         fn: 'fault',
-        body: { id, args: ['oom'] },
+        // Out of memory is what is tested: a loaded machine must not turn it into a timeout first.
+        body: { id, args: ['oom'], timeoutMs: 30_000 },
         check: expectFailed('out_of_memory', /ran out of memory/),
       };
     case 'cancel':

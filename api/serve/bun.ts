@@ -5,6 +5,7 @@
 import { bunHost } from '../../runtime/host/bun.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { launch } from '../launch.ts';
+import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 
 interface BunServer {
@@ -40,6 +41,7 @@ await launch({
   env: process.env,
   workers: bunHost(),
   source: folderSource,
+  assets: readAsset,
   listen: async (app, hostname, port) => {
     const server = Bun.serve({
       hostname,

@@ -21,7 +21,12 @@ describe('denoGrants', () => {
       '/home/me',
     );
     expect(grants).toEqual({
-      read: ['/home/me/fns', '/srv/ebbflow/runtime', '/srv/ebbflow/node_modules'],
+      read: [
+        '/home/me/fns',
+        '/srv/ebbflow/runtime',
+        '/srv/ebbflow/node_modules',
+        '/srv/ebbflow/api/pages',
+      ],
       net: ['127.0.0.2:8080'],
       env: SETTINGS.map((s) => s.env),
       sys: ['systemMemoryInfo'],
@@ -74,7 +79,7 @@ describe('withFunctionGrants and denoFlags', () => {
       withFunctionGrants(base, '/fns', { env: ['SECRET'], read: ['data'], net: ['api.example'] }),
     );
     expect(flags).toEqual([
-      '--allow-read=/fns,/srv/ebbflow/runtime,/srv/ebbflow/node_modules,/fns/data',
+      '--allow-read=/fns,/srv/ebbflow/runtime,/srv/ebbflow/node_modules,/srv/ebbflow/api/pages,/fns/data',
       '--allow-net=127.0.0.1,api.example',
       `--allow-env=${[...SETTINGS.map((s) => s.env), 'SECRET'].join(',')}`,
       '--allow-sys=systemMemoryInfo',

@@ -18,9 +18,10 @@ export const LAUNCHER_ENV = ['PORT', 'HOST', 'EBBFLOW_FUNCTIONS', 'EBBFLOW_REDIS
 
 /**
  * Project folders the server reads while it runs: a worker's module graph is read with the
- * server's permissions (its entry, runtime/worker/*, comlink from node_modules).
+ * server's permissions (its entry, runtime/worker/*, comlink from node_modules), and the pages'
+ * files (api/pages, uPlot and Swagger UI from node_modules).
  */
-export const PROJECT_READS = ['runtime', 'node_modules'] as const;
+export const PROJECT_READS = ['runtime', 'node_modules', 'api/pages'] as const;
 
 /** The launcher runs this binary (deno.json grants `--allow-run` of it, relative to the root). */
 export const DENO_BIN = 'node_modules/.bin/deno';

@@ -7,6 +7,7 @@ import { folderSource } from '../../runtime/host/fs-source.ts';
 import type { FunctionPermissions } from '../../runtime/index.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
+import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { grantingCommand } from './deno-grants.ts';
 
@@ -59,6 +60,7 @@ await launch({
   workers: denoHost({ refusalHint: (wanted) => `to grant it, run: ${command(wanted)}` }),
   hint: (error) => (isNotCapable(error) ? `; to grant it, run: ${command()}` : ''),
   source: folderSource,
+  assets: readAsset,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       try {

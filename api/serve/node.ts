@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { launch } from '../launch.ts';
+import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 
 await launch({
@@ -14,6 +15,7 @@ await launch({
   env: process.env,
   workers: nodeHost(),
   source: folderSource,
+  assets: readAsset,
   listen: (app, hostname, port) =>
     new Promise((resolve, reject) => {
       // node:http's defaults hold waiting requests: `requestTimeout` (300 s) and `headersTimeout`

@@ -4,7 +4,8 @@
  * run of 1-2 s that is not counted.
  * Modes: `invoke` (POST /functions/inc/invoke), `poll` (POST /functions/inc/tasks, then
  * GET /tasks/:id?wait=5000: two requests per task), `inline` (the plain Hono handler).
- * Usage: http.ts <invoke|poll|inline> <connections> <seconds>
+ * `handler`: `POST /fn/inc-http/`, the same addition in a function's `fetch` export.
+ * Usage: http.ts <invoke|poll|inline|handler> <connections> <seconds>
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,11 +38,13 @@ const startServer = async (impl: string): Promise<{ url: string; child: ChildPro
   return { url, child };
 };
 
-const { url, child } = await startServer(mode === 'inline' ? 'inline' : 'ebbflow');
+const server = mode === 'inline' || mode === 'handler' ? mode : 'ebbflow';
+const path = mode === 'handler' ? '/fn/inc-http/' : '/functions/inc/invoke';
+const { url, child } = await startServer(server);
 const exited = once(child, 'exit');
 try {
   // One request by hand first: the route answers what a client expects.
-  const check = await fetch(`${url}/functions/inc/invoke`, { method: 'POST', headers, body });
+  const check = await fetch(`${url}${path}`, { method: 'POST', headers, body });
   const answer = (await check.json()) as { result?: unknown };
   if (check.status !== 200 || answer.result !== 2) throw new Error(`bad answer ${check.status}`);
 
@@ -65,7 +68,7 @@ try {
             }),
           },
         ]
-      : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
+      : [{ method: 'POST', path, headers, body }];
   // A warm-up run first, discarded: both servers' code is compiled by then.
   await autocannon({ url, connections, duration: warmupSeconds, requests });
   child.kill('SIGUSR2');

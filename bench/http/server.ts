@@ -2,7 +2,8 @@
  * The server side of the HTTP case, in its own process: ebbflow's Hono app (`api/app.ts`) over
  * the trivial fixture, or a plain Hono app that does the same work inline in its handler. Both
  * on @hono/node-server at 127.0.0.1 on a free port; prints `listening <url>` when ready.
- * Usage: server.ts <ebbflow|inline>
+ * `handler` is ebbflow answering through a function's `fetch` export (`/fn/inc-http/`).
+ * Usage: server.ts <ebbflow|inline|handler>
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -15,10 +16,12 @@ import { fixtureRuntime } from '../lib/fixture-runtime.ts';
 const impl = arg(0, 'ebbflow');
 let app: Hono;
 let close = async () => {};
-if (impl === 'ebbflow') {
+if (impl === 'ebbflow' || impl === 'handler') {
   // The server's defaults (2 warm workers, the scaler on), as `npm start` would run it.
   const metrics = new Metrics();
-  const runtime = await fixtureRuntime(['inc'], { onTaskEnd: metrics.observe });
+  const runtime = await fixtureRuntime([impl === 'handler' ? 'inc-http' : 'inc'], {
+    onTaskEnd: metrics.observe,
+  });
   app = createApp({ runtime, metrics, log: (m) => console.error(m) });
   close = () => runtime.close({ drainTimeoutMs: 0 });
 } else if (impl === 'inline') {

@@ -199,6 +199,39 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       '',
       undefined,
     );
+    const handler = get('http-handler', 'reqPerSec');
+    if (handler) {
+      row(
+        "5. HTTP handler, a function's fetch export (req/s)",
+        handler,
+        `inline Hono ${show(inline)}`,
+        ratio(handler, inline),
+        '',
+        undefined,
+      );
+    }
+  }
+  const sse = get('sse-fanout', 'eventsPerSec');
+  if (sse) {
+    const runs = figures.get('sse-fanout') ?? [];
+    const readers = runs[0]?.readers;
+    row(
+      `9. SSE fan-out, events/s delivered to ${readers} readers`,
+      sse,
+      `tasks/s alone ${show(get('sse-fanout', 'tasksPerSecAlone'))}, with readers ${show(get('sse-fanout', 'tasksPerSecWithReaders'))}`,
+      ratio(get('sse-fanout', 'tasksPerSecWithReaders'), get('sse-fanout', 'tasksPerSecAlone')),
+      '',
+      undefined,
+    );
+    row(
+      '9. SSE server CPU per delivered event (µs)',
+      get('sse-fanout', 'serverCpuUsPerEvent'),
+      'over the same tasks without readers',
+      undefined,
+      '',
+      undefined,
+      1,
+    );
   }
   const mem = get('memory-ebbflow', 'rssPerWorkerMiB');
   if (mem) {
@@ -367,7 +400,8 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **2. CPU efficiency**: ${input.size.fibCount} × \`fib(${input.size.fibN})\` through ebbflow on as many workers as cores, against fib on one thread (no pool) × cores; three timed runs per process, the median taken. On a shared machine, cores × one thread's rate is more than even bare threads get while other work runs, so the same work split over as many bare threads (no pool, no message per task), measured in the same run, is shown too, with the share of the workers' time spent inside the function (times taken in the workers).
 - **3. Sequential latency**: ${fmt(input.size.sequential ?? 0)} calls, each awaited before the next (2 workers), after 200 warm-up calls.
 - **4. Cold start**: a function with \`minWorkers: 0\`; from \`call\` to its result (spawn, module load, run).
-- **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s after an uncounted warm-up of 1-2 s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run.
+- **5. HTTP**: the server in its own process on 127.0.0.1 (@hono/node-server), the load generator (autocannon, 10 connections, ${input.httpSeconds} s after an uncounted warm-up of 1-2 s) in another. ebbflow = \`api/app.ts\` with the server's defaults (2 warm workers, the scaler on) over the trivial function; inline = a plain Hono app whose \`POST /functions/:name/invoke\` does the addition in the handler. Submit + long-poll = \`POST /functions/inc/tasks\` then \`GET /tasks/:id?wait=5000\`, counted per task. Any non-2xx answer fails the run. Handler = \`POST /fn/inc-http/\`, the same addition in a function's \`fetch\` export (request and response cross to the worker as bytes).
+- **9. SSE fan-out**: the server as in 5; N readers hold \`GET /events?types=task\` open while tasks of the trivial function are submitted over HTTP (20 at a time) and run; each task makes three events (queued, running, completed), and the run ends when every reader has seen every completion. The same tasks run first without readers: CPU per event = (server CPU with readers − without) / events delivered.
 - **6. Memory**: process RSS (after GC, median of 5 readings) with ${input.size.memWorkers} idle workers minus RSS with none but everything loaded (one worker started and stopped before), divided by ${input.size.memWorkers}. Bare worker = a \`worker_threads\` worker that only listens. Peers' workers run without tsx's loader hooks, as ebbflow's do.
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 - **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.

@@ -155,6 +155,13 @@ export class TaskEntry {
     if (at >= 0) this.#waiters?.splice(at, 1);
   }
 
+  /** The waiters to tell of the ending (once: they are forgotten here). */
+  takeWaiters(): Waiter[] | undefined {
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    return waiters;
+  }
+
   toRecord(): TaskRecord {
     const record: TaskRecord = {
       id: this.id,
@@ -199,11 +206,5 @@ export class TaskEntry {
     this.#endedAt = endedAt;
     this.#settledAt = now;
     if (status === 'completed') this.#args = NO_ARGS;
-    const waiters = this.#waiters;
-    this.#waiters = undefined;
-    if (!waiters) return;
-    // One snapshot for every waiter: they only read it.
-    const record = this.toRecord();
-    for (const waiter of waiters) waiter(record);
   }
 }

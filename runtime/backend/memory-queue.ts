@@ -9,9 +9,18 @@ import type { BackendClock } from './memory-clock.ts';
 import type { TaskEntry } from './memory-entry.ts';
 import type { ClaimedTask } from './types.ts';
 
+/** Below this many cancelled entries a rebuild is not worth a pass. */
+const MIN_REBUILD = 1024;
+
 export class FunctionQueue {
-  /** May still hold cancelled entries: a claim skips them (removal from the middle is O(n)). */
+  /**
+   * May still hold cancelled entries: a claim skips them (removal from the middle is O(n)).
+   * Once they outnumber the live ones the deque is rebuilt, so submit-and-cancel with nothing
+   * claiming cannot grow it without bound.
+   */
   #ready = new Deque<TaskEntry>();
+  /** Cancelled entries still in `#ready`. */
+  #dead = 0;
   /** Entries with status `queued`, claimable or backing off. */
   #queued = 0;
   #backingOff = new Map<TaskEntry, unknown>();
@@ -30,6 +39,11 @@ export class FunctionQueue {
 
   get claimable(): number {
     return this.#queued - this.#backingOff.size;
+  }
+
+  /** Entries the claimable deque holds, cancelled ones not yet skipped included. */
+  get held(): number {
+    return this.#ready.length;
   }
 
   /** Claimable last (a new task). */
@@ -62,7 +76,10 @@ export class FunctionQueue {
     while (claimed.length < max && this.#queued > this.#backingOff.size) {
       const entry = this.#ready.shift();
       if (!entry) break;
-      if (entry.status !== 'queued') continue;
+      if (entry.status !== 'queued') {
+        this.#dead--;
+        continue;
+      }
       this.#queued--;
       claimed.push(claim(entry));
     }
@@ -73,9 +90,25 @@ export class FunctionQueue {
   remove(entry: TaskEntry): void {
     this.#queued--;
     const timer = this.#backingOff.get(entry);
-    if (timer === undefined) return;
+    if (timer === undefined) {
+      this.#dead++;
+      if (this.#dead > MIN_REBUILD && this.#dead > this.#ready.length - this.#dead) {
+        this.#rebuild(entry);
+      }
+      return;
+    }
     this.#clock.clearTimeout(timer);
     this.#backingOff.delete(entry);
+  }
+
+  /** Keep only the live entries; `leaving` may still say `queued` (it is being cancelled). */
+  #rebuild(leaving: TaskEntry): void {
+    const ready = new Deque<TaskEntry>();
+    for (const entry of this.#ready) {
+      if (entry.status === 'queued' && entry !== leaving) ready.push(entry);
+    }
+    this.#ready = ready;
+    this.#dead = 0;
   }
 
   /** Every queued entry, backing-off ones included; the queue is left empty. */
@@ -87,6 +120,7 @@ export class FunctionQueue {
     entries.push(...this.#backingOff.keys());
     this.close();
     this.#queued = 0;
+    this.#dead = 0;
     return entries;
   }
 

@@ -87,6 +87,18 @@ describe('MemoryTaskBackend: submit and claim', () => {
     expect(backend.claimNow('nothing', 5, 4)).toEqual([]);
   });
 
+  it('Should resolve callNow with the terminal record, and refuse as submit does', async () => {
+    const { backend } = setup();
+    const seen: string[] = [];
+    backend.subscribe((r) => seen.push(r.status));
+    const called = backend.callNow(task({ id: 'a' }));
+    expect(() => backend.callNow(task({ id: 'a' }))).toThrow('already in use');
+    backend.claimNow('f', 1, 1);
+    backend.finishNow('a', completed(9));
+    expect(await called).toMatchObject({ id: 'a', status: 'completed', result: 9 });
+    expect(seen).toEqual(['queued', 'running', 'completed']);
+  });
+
   it('Should tell onAvailable after a submit, with the queued record already made', () => {
     const { backend } = setup();
     const seen: string[] = [];
@@ -278,6 +290,17 @@ describe('MemoryTaskBackend: cancel', () => {
     expect(record.cancelledAt).toBeTypeOf('number');
     expect(backend.queued('f')).toBe(1);
     expect(backend.claimNow('f', 5, 1).map((t) => t.id)).toEqual(['b']);
+  });
+
+  it('Should not grow without bound when tasks are submitted and cancelled with none claimed', () => {
+    const { backend } = setup({ maxFinished: 10 });
+    backend.submitNow(task({ id: 'first', maxQueue: 10 }));
+    for (let i = 0; i < 5000; i++) backend.cancelNow(backend.submitNow(task({ maxQueue: 10 })).id);
+    backend.submitNow(task({ id: 'last', maxQueue: 10 }));
+    expect(backend.queued('f')).toBe(2);
+    expect(backend.held('f')).toBeLessThan(2100);
+    expect(backend.claimNow('f', 10, 1).map((t) => t.id)).toEqual(['first', 'last']);
+    expect(backend.held('f')).toBe(0);
   });
 
   it('Should tell onCancel about a running task and drop its late ending', () => {
@@ -488,6 +511,23 @@ describe('MemoryTaskBackend: listeners and shutdown', () => {
       'a:running:2',
       'a:completed:2',
     ]);
+  });
+
+  it('Should tell onEnded each terminal record once, sharing it with the waiters', async () => {
+    const { backend } = setup();
+    const ended: TaskRecord[] = [];
+    const stop = backend.onEnded((r) => ended.push(r));
+    backend.submitNow(task({ id: 'a' }));
+    const waiting = backend.wait('a', Number.POSITIVE_INFINITY);
+    backend.claimNow('f', 1, 1);
+    backend.finishNow('a', completed(1));
+    backend.submitNow(task({ id: 'b' }));
+    backend.cancelNow('b');
+    stop();
+    backend.submitNow(task({ id: 'c' }));
+    backend.cancelNow('c');
+    expect(ended.map((r) => `${r.id}:${r.status}`)).toEqual(['a:completed', 'b:cancelled']);
+    expect(await waiting).toBe(ended[0]);
   });
 
   it('Should log a listener that throws and carry on', () => {

@@ -21,13 +21,15 @@
  * before a retry included (429s, drain); `claimable(fn)` only what a claim takes now (dispatch).
  * The queue is FIFO by the time a task became claimable, so a retry joins the back once its
  * backoff is over. An `unstarted` ending puts the task at the very front: finish several
- * newest first to keep their order. Waiters of one task share one record object: read it only.
+ * newest first to keep their order. Listeners and waiters share record objects: read them only.
  *
  * Every `TaskBackend` method resolves at once here. For the hot path, each has a synchronous twin
  * that returns (or throws) directly: `submitNow`, `claimNow`, `finishNow`, `readNow`, `cancelNow`,
- * `listNow`, `replayNow`, plus `claimable(fn)` and `failQueued(fn, ...)` (memory only). Listeners
+ * `listNow`, `replayNow`, plus `callNow` (submit, then the terminal record), `claimable(fn)` and
+ * `failQueued(fn, ...)` (memory only). Listeners
  * (`onAvailable`, `onCancel`, `subscribe`) are called synchronously, inside the call that caused
  * them; `onAvailable` after the change's record was built, so a claim inside it is safe.
+ * `onEnded(listener)` (memory only) tells each terminal record alone: cheaper than `subscribe`.
  * Record snapshots are built only for the caller that gets one, and for `subscribe` only while
  * someone listens. No timers but one per task backing off before a retry and one per bounded wait.
  * @module
@@ -36,6 +38,7 @@ import { alreadyTerminal, duplicateId, notRetryable, queueFull, unknownTask } fr
 import type { TaskRecord } from '../types.ts';
 import { after, type BackendClock, REAL_CLOCK } from './memory-clock.ts';
 import { TaskEntry, type Waiter } from './memory-entry.ts';
+import { MemoryListeners } from './memory-listeners.ts';
 import { FunctionQueue } from './memory-queue.ts';
 import { MemoryRecords } from './memory-records.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
@@ -69,18 +72,15 @@ export class MemoryTaskBackend implements TaskBackend {
   #records: MemoryRecords;
   #queues = new Map<string, FunctionQueue>();
   #seq = 0;
-  #available: Array<(fn: string) => void> = [];
-  #cancelled: Array<(id: string) => void> = [];
-  #listeners = new Set<TaskListener>();
+  #listeners: MemoryListeners;
   #clock: BackendClock;
   #random: () => number;
-  #log: (message: string) => void;
 
   constructor(options: MemoryBackendOptions) {
     this.#records = new MemoryRecords(options.ttlMs, options.maxFinished);
     this.#clock = options.clock ?? REAL_CLOCK;
     this.#random = options.random ?? Math.random;
-    this.#log = options.log ?? ((message) => console.error(message));
+    this.#listeners = new MemoryListeners(options.log ?? ((message) => console.error(message)));
   }
 
   // The TaskBackend interface: each resolves (or rejects) at once with its synchronous twin.
@@ -110,6 +110,25 @@ export class MemoryTaskBackend implements TaskBackend {
   }
 
   submitNow(task: NewTask): TaskRecord {
+    let record: TaskRecord | undefined;
+    this.#accept(task, (entry) => {
+      record = entry.toRecord();
+      return record;
+    });
+    return record as TaskRecord;
+  }
+
+  /**
+   * Submit and resolve with the terminal record: `Runtime.call`'s hot path, which needs no
+   * snapshot of the queued record. Throws as `submitNow` does.
+   */
+  callNow(task: NewTask): Promise<TaskRecord> {
+    const entry = this.#accept(task);
+    return new Promise((resolve) => entry.onSettled(resolve));
+  }
+
+  // `snapshot` sees the entry queued, before any listener could change it; subscribers share it.
+  #accept(task: NewTask, snapshot?: (entry: TaskEntry) => TaskRecord): TaskEntry {
     if (task.id !== undefined && this.#get(task.id)) throw duplicateId(task.id);
     const queue = this.#queue(task.function);
     if (queue.queued >= task.maxQueue) throw queueFull(task.function, task.maxQueue);
@@ -121,10 +140,9 @@ export class MemoryTaskBackend implements TaskBackend {
     );
     this.#records.add(entry);
     queue.push(entry);
-    const record = entry.toRecord();
-    this.#changed(entry);
-    this.#tellAvailable(entry.fn);
-    return record;
+    this.#listeners.changed(entry, snapshot?.(entry));
+    this.#listeners.available(entry.fn);
+    return entry;
   }
 
   claimNow(fn: string, max: number, workerId: number): ClaimedTask[] {
@@ -133,7 +151,7 @@ export class MemoryTaskBackend implements TaskBackend {
     const now = this.#clock.now();
     return queue.take(max, (entry) => {
       const claimed = entry.claim(workerId, now);
-      this.#changed(entry);
+      this.#listeners.changed(entry);
       return claimed;
     });
   }
@@ -147,15 +165,15 @@ export class MemoryTaskBackend implements TaskBackend {
     if (ending.status === 'unstarted') {
       entry.unstart();
       queue.unshift(entry);
-      this.#changed(entry);
-      this.#tellAvailable(entry.fn);
+      this.#listeners.changed(entry);
+      this.#listeners.available(entry.fn);
     } else if (ending.status === 'completed') {
       entry.complete(ending, now);
       this.#ended(entry, now);
     } else if (shouldRetry(ending.errorCode, entry.attempt, entry.retry)) {
       entry.retryLater(ending);
       queue.backOff(entry, retryDelay(entry.retry.backoffMs, entry.attempt - 1, this.#random));
-      this.#changed(entry);
+      this.#listeners.changed(entry);
     } else {
       entry.fail(ending, now);
       this.#ended(entry, now);
@@ -200,8 +218,8 @@ export class MemoryTaskBackend implements TaskBackend {
       now,
     );
     const record = entry.toRecord();
-    this.#ended(entry, now);
-    if (running) for (const listener of this.#cancelled) this.#tell(listener, id);
+    this.#ended(entry, now, record);
+    if (running) this.#listeners.cancelled(id);
     return record;
   }
 
@@ -232,6 +250,11 @@ export class MemoryTaskBackend implements TaskBackend {
     return this.#queues.get(fn)?.claimable ?? 0;
   }
 
+  /** Entries the queue of `fn` holds, cancelled ones not yet skipped included (bounded). */
+  held(fn: string): number {
+    return this.#queues.get(fn)?.held ?? 0;
+  }
+
   /**
    * Fail every queued task of `fn`, those backing off included (its module stopped loading, or
    * the runtime shuts down). Running tasks are left to their `finish`.
@@ -247,16 +270,23 @@ export class MemoryTaskBackend implements TaskBackend {
   }
 
   onAvailable(listener: (fn: string) => void): void {
-    this.#available.push(listener);
+    this.#listeners.onAvailable(listener);
   }
 
   onCancel(listener: (id: string) => void): void {
-    this.#cancelled.push(listener);
+    this.#listeners.onCancel(listener);
   }
 
   subscribe(listener: TaskListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
+  }
+
+  /**
+   * Told once per task as it ends, with its terminal record (memory only): what `subscribe`
+   * would tell, without the snapshots of every intermediate state (the metrics' hot path).
+   */
+  onEnded(listener: TaskListener): () => void {
+    return this.#listeners.onEnded(listener);
   }
 
   close(): Promise<void> {
@@ -271,35 +301,16 @@ export class MemoryTaskBackend implements TaskBackend {
   #queue(fn: string): FunctionQueue {
     let queue = this.#queues.get(fn);
     if (!queue) {
-      queue = new FunctionQueue(this.#clock, () => this.#tellAvailable(fn));
+      queue = new FunctionQueue(this.#clock, () => this.#listeners.available(fn));
       this.#queues.set(fn, queue);
     }
     return queue;
   }
 
-  #ended(entry: TaskEntry, now: number): void {
+  /** After an entry became terminal: its time to live starts, and everyone is told. */
+  #ended(entry: TaskEntry, now: number, built?: TaskRecord): void {
     this.#records.ended(entry, now);
-    this.#changed(entry);
-  }
-
-  #changed(entry: TaskEntry): void {
-    if (this.#listeners.size === 0) return;
-    const record = entry.toRecord();
-    for (const listener of this.#listeners) this.#tell(listener, record);
-  }
-
-  #tellAvailable(fn: string): void {
-    for (const listener of this.#available) this.#tell(listener, fn);
-  }
-
-  #tell<T>(listener: (value: T) => void, value: T): void {
-    try {
-      listener(value);
-    } catch (error) {
-      this.#log(
-        `a task backend listener threw: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
+    this.#listeners.ended(entry, entry.takeWaiters(), built);
   }
 }
 

@@ -7,7 +7,10 @@
 import * as functionModule from 'ebbflow:function';
 import { parentPort } from 'node:worker_threads';
 import { serveWorker } from '../worker/serve.ts';
+import { asyncTaskContext } from './async-context.ts';
 import { nodeEndpoint } from './node-endpoint.ts';
 
 if (!parentPort) throw new Error('this module runs only inside a worker thread');
-serveWorker(async () => functionModule as Record<string, unknown>, nodeEndpoint(parentPort));
+serveWorker(async () => functionModule as Record<string, unknown>, nodeEndpoint(parentPort), {
+  context: asyncTaskContext(),
+});

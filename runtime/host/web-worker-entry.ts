@@ -3,6 +3,7 @@
  * liveness pings, tells the host before the function exits the worker, and serves the module.
  */
 import { serveWorker } from '../worker/serve.ts';
+import { asyncTaskContext } from './async-context.ts';
 import { comlinkEndpoint, isControl, type MessageTarget } from './web-control.ts';
 
 const scope = globalThis as unknown as MessageTarget & Record<string, unknown>;
@@ -34,4 +35,6 @@ announce(scope.Deno, 'exit', 'Deno.exit', true);
 announce(scope.process, 'exit', 'process.exit', true);
 announce(scope, 'close', 'self.close', false);
 
-serveWorker(async () => import(await moduleUrl), comlinkEndpoint(scope));
+serveWorker(async () => import(await moduleUrl), comlinkEndpoint(scope), {
+  context: asyncTaskContext(),
+});

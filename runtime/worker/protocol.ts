@@ -4,10 +4,37 @@
  * @module
  */
 
-/** One task handed to a worker. `slot` indexes the worker's shared timing table. */
+/**
+ * One task handed to a worker. `slot` indexes the worker's shared timing table. With `request`
+ * it is an HTTP call to the module's `fetch` export rather than a call of its default export.
+ */
 export interface TaskMessage {
   slot: number;
   args: unknown[];
+  request?: WireRequest;
+}
+
+/** A `Request` as it crosses to the worker: plain data, the body as bytes. */
+export interface WireRequest {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  body: ArrayBuffer | null;
+}
+
+/** A `Response` as it comes back from the worker (the body's buffer is transferred). */
+export interface WireResponse {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: ArrayBuffer | null;
+}
+
+/** One line a function printed with `console.*` while it ran a task. */
+export interface LogEntry {
+  at: number;
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  message: string;
 }
 
 /** Why a task failed inside the worker (the pool cannot tell these apart from the message). */
@@ -15,13 +42,20 @@ export type WorkerFailure = 'function_threw' | 'result_not_serializable';
 
 /** How one task ended inside the worker. Times are epoch milliseconds. */
 export type Outcome =
-  | { ok: true; value: unknown; start: number; time: number }
-  | { ok: false; error: string; code: WorkerFailure; start: number; time: number };
+  | { ok: true; value: unknown; start: number; time: number; logs?: LogEntry[] }
+  | {
+      ok: false;
+      error: string;
+      code: WorkerFailure;
+      start: number;
+      time: number;
+      logs?: LogEntry[];
+    };
 
 /**
- * An outcome as it travels on the results port: `[slot, ok, value or error, start, time, code]`
- * (`code` only on a failure). Each is posted the moment its task ends, so a worker that dies
- * later loses no finished result.
+ * An outcome as it travels on the results port: `[slot, ok, value or error, start, time, code,
+ * logs]` (`code` only on a failure, `logs` only when the task printed). Each is posted the moment
+ * its task ends, so a worker that dies later loses no finished result.
  */
 export type OutcomeMessage = [
   slot: number,
@@ -30,6 +64,7 @@ export type OutcomeMessage = [
   start: number,
   time: number,
   code?: WorkerFailure,
+  logs?: LogEntry[],
 ];
 
 /**
@@ -41,6 +76,18 @@ export type PortMessage = TaskMessage[] | { skip: number };
 export interface InitReply {
   /** The module's `config` export as found (validated by the pool, not here). */
   config: unknown;
+  /** Whether the module exports a default function (tasks) and a `fetch` function (HTTP). */
+  exports: { default: boolean; fetch: boolean };
+}
+
+/**
+ * What a host's worker entry can hand `serveWorker` beyond the module: an async context that
+ * follows a task through its awaits (Node, Deno and Bun all have `AsyncLocalStorage` in
+ * `node:async_hooks`; the worker code stays host-free, so the entry brings it).
+ */
+export interface TaskContext {
+  run<T>(store: object, fn: () => T): T;
+  get(): object | undefined;
 }
 
 export interface WorkerApi {

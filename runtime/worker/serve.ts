@@ -1,16 +1,21 @@
 /**
  * The code that runs inside every worker: loads one function module, runs its tasks with at most
- * `concurrency` at once, times them, and checks that results are JSON. It imports no pool code.
+ * `concurrency` at once, times them, checks that results are JSON, keeps what each task prints,
+ * and answers HTTP calls with the module's `fetch` export. It imports no pool code.
  * @module
  */
 import { type Endpoint, expose } from 'comlink';
+import { fromWireRequest, toWireResponse } from './http.ts';
 import { jsonProblem } from './json-check.ts';
+import { captureConsole, TaskLog, taskFinder } from './logs.ts';
 import {
   type InitReply,
   type OutcomeMessage,
   type PortMessage,
+  type TaskContext,
   type TaskMessage,
   TIMING_CELLS,
+  type WireResponse,
   type WorkerApi,
   type WorkerFailure,
 } from './protocol.ts';
@@ -20,26 +25,52 @@ type ModuleLoader = () => Promise<Record<string, unknown>>;
 
 const now = (): number => performance.timeOrigin + performance.now();
 
+/** What a host's worker entry may add (see `TaskContext`). */
+export interface WorkerCapabilities {
+  context?: TaskContext;
+}
+
 /** Serve the module that `load` resolves to on `endpoint`. */
-export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
+export const serveWorker = (
+  load: ModuleLoader,
+  endpoint: Endpoint,
+  { context }: WorkerCapabilities = {},
+): void => {
   let fn: AnyFunction | undefined;
+  let handler: AnyFunction | undefined;
   let timings: Float64Array<ArrayBufferLike> = new Float64Array(0);
   let limit = 1;
-  let running = 0;
+  let runningCount = 0;
   /** Tasks received but not begun, in arrival order (a cancelled one is taken out). */
   const waiting: TaskMessage[] = [];
 
   let results: MessagePort | undefined;
+  /** The log of each task running, by slot. */
+  const logs = new Map<number, TaskLog>();
+  const running = new Set<TaskLog>();
+  // With one task at a time the running one is the one that printed; the async context (which
+  // costs on every await) is only needed when tasks overlap.
+  let tracked: TaskContext | undefined;
+  captureConsole(
+    taskFinder(context, () => running),
+    now,
+  );
 
-  const post = (message: OutcomeMessage): void => {
-    (results as MessagePort).postMessage(message);
+  const post = (message: OutcomeMessage, transfer?: Transferable[]): void => {
+    (results as MessagePort).postMessage(message, transfer ?? []);
   };
 
   // A finishing task hands its place to the next waiter in the same step, so a batch arriving
   // in between can never start one task more than `limit`.
-  const finish = (slot: number, ok: boolean, payload: unknown, start: number): void => {
+  const finish = (
+    slot: number,
+    ok: boolean,
+    payload: unknown,
+    start: number,
+    response?: boolean,
+  ): void => {
     let code: WorkerFailure | undefined = ok ? undefined : 'function_threw';
-    if (ok && payload !== undefined) {
+    if (ok && payload !== undefined && !response) {
       try {
         const problem = jsonProblem(payload, 'the result');
         if (problem) {
@@ -57,26 +88,45 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
     const end = now();
     const base = slot * TIMING_CELLS;
     if (base < timings.length) timings[base + 1] = end;
-    post(
-      code
+    const log = logs.get(slot);
+    let printed: OutcomeMessage[6];
+    if (log) {
+      logs.delete(slot);
+      running.delete(log);
+      printed = log.close(end);
+    }
+    const message: OutcomeMessage = printed
+      ? [slot, ok, payload, start, end - start, code, printed]
+      : code
         ? [slot, ok, payload, start, end - start, code]
-        : [slot, ok, payload, start, end - start],
-    );
-    running--;
+        : [slot, ok, payload, start, end - start];
+    const body = response && ok ? (payload as WireResponse).body : null;
+    post(message, body ? [body] : undefined);
+    runningCount--;
     const next = waiting.shift();
     if (next) begin(next);
   };
 
   // No async function per task: a synchronous function's whole batch runs in one go, and only a
   // returned promise waits (with the idle watchdog in worker-handle.ts, sequential p50 -3 us, bench/NOTES.md).
-  const begin = ({ slot, args }: TaskMessage): void => {
-    running++;
+  const begin = (task: TaskMessage): void => {
+    const { slot } = task;
+    runningCount++;
     const base = slot * TIMING_CELLS;
     const start = now();
     if (base < timings.length) timings[base] = start;
+    const log = new TaskLog();
+    logs.set(slot, log);
+    running.add(log);
+    if (task.request) {
+      serveRequest(task, start);
+      return;
+    }
     let value: unknown;
     try {
-      value = (fn as AnyFunction)(...args);
+      const call = fn;
+      if (!call) throw new Error('the module has no default export that is a function');
+      value = tracked ? tracked.run(log, () => call(...task.args)) : call(...task.args);
       if (isThenable(value)) {
         // Through Promise.resolve, so a thenable that calls back twice (or throws) ends once.
         Promise.resolve(value).then(
@@ -92,6 +142,26 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
     finish(slot, true, value, start);
   };
 
+  // An HTTP call: the module's `fetch` gets a Request, its Response goes back as bytes.
+  const serveRequest = (task: TaskMessage, start: number): void => {
+    const { slot } = task;
+    const log = logs.get(slot) as TaskLog;
+    const respond = async (): Promise<WireResponse> => {
+      if (!handler) throw new Error('the module has no fetch export');
+      const call = handler;
+      const request = fromWireRequest(task.request as NonNullable<TaskMessage['request']>);
+      const response = await (tracked ? tracked.run(log, () => call(request)) : call(request));
+      if (!(response instanceof Response)) {
+        throw new Error(`fetch returned ${describeKind(response)}, not a Response`);
+      }
+      return toWireResponse(response);
+    };
+    respond().then(
+      (wire) => finish(slot, true, wire, start, true),
+      (error: unknown) => finish(slot, false, describeThrown(error), start, true),
+    );
+  };
+
   const api: WorkerApi = {
     async init(buffer, concurrency, port): Promise<InitReply> {
       let mod: Record<string, unknown>;
@@ -100,12 +170,18 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
       } catch (error) {
         throw new Error(`the module failed to load: ${describeThrown(error)}`);
       }
-      if (typeof mod.default !== 'function') {
-        throw new Error('the module has no default export that is a function');
+      const exports = {
+        default: typeof mod.default === 'function',
+        fetch: typeof mod.fetch === 'function',
+      };
+      if (!exports.default && !exports.fetch) {
+        throw new Error('the module has no default export that is a function (nor a fetch export)');
       }
-      fn = mod.default as AnyFunction;
+      if (exports.default) fn = mod.default as AnyFunction;
+      if (exports.fetch) handler = mod.fetch as AnyFunction;
       if (buffer) timings = new Float64Array(buffer);
       limit = concurrency;
+      if (limit > 1) tracked = context;
       results = port;
       // The pool sends its batches and withdrawals on the same port, in order (protocol.ts).
       port.onmessage = (event: MessageEvent<PortMessage>) => {
@@ -114,11 +190,11 @@ export const serveWorker = (load: ModuleLoader, endpoint: Endpoint): void => {
         else api.skip(message.skip);
       };
       const config = mod.config;
-      return { config: config === undefined ? undefined : toPlain(config) };
+      return { config: config === undefined ? undefined : toPlain(config), exports };
     },
     run(batch) {
       for (const task of batch) {
-        if (running < limit && waiting.length === 0) begin(task);
+        if (runningCount < limit && waiting.length === 0) begin(task);
         else waiting.push(task);
       }
     },
@@ -137,6 +213,9 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === 'object' &&
   value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
+
+const describeKind = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
 
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 

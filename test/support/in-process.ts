@@ -4,7 +4,12 @@
  */
 import { inProcessHost } from '../../runtime/host/in-process.ts';
 import type { FunctionSource } from '../../runtime/host/types.ts';
-import { createRuntime, type RuntimeOptions } from '../../runtime/index.ts';
+import {
+  createRuntime,
+  MemoryTaskBackend,
+  type RuntimeOptions,
+  type TaskBackend,
+} from '../../runtime/index.ts';
 import { ManualClock } from '../../runtime/manual-clock.ts';
 
 type Module = Record<string, unknown>;
@@ -54,11 +59,39 @@ const CALM = {
   maxCpuUsage: 1,
 } satisfies Partial<RuntimeOptions>;
 
+/**
+ * The in-memory backend seen only through the async `TaskBackend` interface (its synchronous
+ * twins hidden), as a remote backend (Durable Object, Redis) would be: the pool's async paths.
+ */
+export const asyncOnly = (backend: MemoryTaskBackend): TaskBackend => ({
+  submit: (task) => backend.submit(task),
+  claim: (fn, max, workerId) => backend.claim(fn, max, workerId),
+  finish: (id, ending) => backend.finish(id, ending),
+  read: (id) => backend.read(id),
+  wait: (id, ms) => backend.wait(id, ms),
+  cancel: (id) => backend.cancel(id),
+  list: (query) => backend.list(query),
+  replay: (id, maxQueue) => backend.replay(id, maxQueue),
+  expire: (now) => backend.expire(now),
+  queued: (fn) => backend.queued(fn),
+  onAvailable: (listener) => backend.onAvailable(listener),
+  onCancel: (listener) => backend.onCancel(listener),
+  subscribe: (listener) => backend.subscribe(listener),
+  close: () => backend.close(),
+});
+
+export type BackendKind = 'memory' | 'async';
+
 export const startInProcess = async (
   modules: Record<string, Module>,
   options: Partial<RuntimeOptions> = {},
+  kind: BackendKind = 'memory',
 ) => {
   const clock = new ManualClock(Date.now());
+  const backend =
+    kind === 'async'
+      ? asyncOnly(new MemoryTaskBackend({ ttlMs: 3_600_000, maxFinished: 10_000, clock }))
+      : undefined;
   const host = inProcessHost({
     cores: 4,
     load: async (entry) => {
@@ -71,6 +104,7 @@ export const startInProcess = async (
     source: source(modules),
     host,
     clock,
+    backend,
     log: () => {},
     minWorkers: 1,
     ...CALM,

@@ -1,0 +1,277 @@
+/**
+ * In a real browser (Debian's Chromium through playwright-core) against a real server: the
+ * typed client bundled for the page (calls, events, abort, errors) from another origin, and the
+ * dashboard the server serves (token prompt, functions, a chart that moves during a burst, a
+ * scaling decision with its reason, the invoke form), with screenshots at desktop and phone size
+ * saved to test-artifacts/.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { build } from 'esbuild';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../api/app.ts';
+import { Metrics } from '../api/metrics.ts';
+import { readAsset } from '../api/serve/assets.ts';
+import { folderSource } from '../runtime/host/fs-source.ts';
+import { nodeHost } from '../runtime/host/node.ts';
+import { createRuntime, type Runtime } from '../runtime/index.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+];
+const TOKEN = 'dashboard-secret';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ARTIFACTS = `${ROOT}test-artifacts`;
+const FUNCTIONS = `${ROOT}test/fixtures/browser/`;
+
+const listen = (server: Server) =>
+  new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('in a browser', () => {
+  let browser: Browser;
+  let runtime: Runtime;
+  let api: ReturnType<typeof serve>;
+  let apiUrl: string;
+  let pageServer: Server;
+  let pageUrl: string;
+
+  beforeAll(async () => {
+    runtime = await createRuntime({
+      source: folderSource(FUNCTIONS),
+      host: nodeHost(),
+      minWorkers: 0,
+      maxWorkers: 4,
+      monitorIntervalMs: 500,
+      log: () => {},
+    });
+    const app = createApp({
+      runtime,
+      metrics: new Metrics(),
+      token: TOKEN,
+      assets: readAsset,
+      log: () => {},
+    });
+    apiUrl = await new Promise<string>((resolve) => {
+      api = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) =>
+        resolve(`http://127.0.0.1:${info.port}`),
+      );
+    });
+    // The client as a browser gets it: one ES module bundled from client/index.ts.
+    const bundle = await build({
+      entryPoints: [`${ROOT}client/index.ts`],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+    });
+    const clientJs = bundle.outputFiles[0]?.text ?? '';
+    pageServer = createServer((req, res) => {
+      if (req.url === '/client.js') {
+        res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(clientJs);
+      } else {
+        res
+          .writeHead(200, { 'Content-Type': 'text/html' })
+          .end('<!doctype html><title>app</title>');
+      }
+    });
+    pageUrl = await listen(pageServer);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    await mkdir(ARTIFACTS, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    api?.close();
+    pageServer?.close();
+    await runtime?.close({ drainTimeoutMs: 1000 });
+  });
+
+  /** Run `body` in a page of the other origin with `client` made for the API. */
+  const withClient = async (body: string, token = TOKEN): Promise<unknown> => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(pageUrl);
+      return await page.evaluate(`(async () => {
+        const { createClient, EbbflowClientError } = await import('/client.js');
+        const client = createClient({ baseUrl: ${JSON.stringify(apiUrl)}, token: ${JSON.stringify(token)} });
+        ${body}
+      })()`);
+    } finally {
+      await page.close();
+    }
+  };
+
+  it('Should invoke, submit and wait, list functions and read stats from the page', async () => {
+    const answer = await withClient(`
+      const doubled = await client.invoke('echo', [21]);
+      const queued = await client.submit('slow', [50]);
+      const done = await client.result(queued.id, { wait: 10000 });
+      const names = (await client.functions()).map((f) => f.name);
+      const stats = await client.stats();
+      const page = await (await client.fetch('echo', '/from/page?q=1')).json();
+      return { doubled, queued: queued.status, done: done.status, result: done.result, names,
+               hasStats: typeof stats.activeWorkers, page };
+    `);
+    expect(answer).toMatchObject({
+      doubled: 42,
+      queued: 'queued',
+      done: 'completed',
+      result: 50,
+      hasStats: 'number',
+      page: { method: 'GET', path: '/from/page', query: { q: '1' }, authorization: null },
+    });
+    expect((answer as { names: string[] }).names).toEqual(expect.arrayContaining(['echo', 'slow']));
+  });
+
+  it('Should read events with the bearer token, and end them on abort', async () => {
+    const answer = await withClient(`
+      const controller = new AbortController();
+      const seen = [];
+      const reading = (async () => {
+        for await (const event of client.events({ types: ['task'], function: 'echo', signal: controller.signal })) {
+          seen.push(event.data.status);
+          if (event.data.status === 'completed') controller.abort();
+        }
+        return 'ended';
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      await client.submit('echo', [1]);
+      const ended = await reading;
+      const watched = [];
+      const task = await client.submit('slow', [100]);
+      for await (const record of client.watch(task.id)) watched.push(record.status);
+      return { seen, ended, watched };
+    `);
+    const { seen, ended, watched } = answer as { seen: string[]; ended: string; watched: string[] };
+    expect(ended).toBe('ended');
+    expect(seen).toContain('queued');
+    expect(seen.at(-1)).toBe('completed');
+    expect(watched.at(-1)).toBe('completed');
+  });
+
+  it('Should abort a call, and throw one error class with status and code', async () => {
+    const answer = await withClient(`
+      const task = await client.submit('slow', [3000]);
+      const controller = new AbortController();
+      const waiting = client.result(task.id, { wait: 30000, signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      const aborted = await waiting.then(() => 'resolved', (e) => [e instanceof EbbflowClientError, e.status, e.code]);
+      const missing = await client.invoke('nothing', []).catch((e) => [e instanceof EbbflowClientError, e.status, e.code]);
+      const bad = await client.submit('echo', [1], { timeoutMs: -1 }).catch((e) => [e.status, e.code, e.details?.[0]?.field]);
+      const failed = await client.invoke('fails', []).catch((e) => [e.status, e.code]);
+      return { aborted, missing, bad, failed };
+    `);
+    expect(answer).toEqual({
+      aborted: [true, 0, 'aborted'],
+      missing: [true, 404, 'unknown_function'],
+      bad: [400, 'invalid_body', 'timeoutMs'],
+      failed: [500, 'function_threw'],
+    });
+    const refused = await withClient(
+      `return client.stats().catch((e) => [e.status, e.code]);`,
+      'wrong-token',
+    );
+    expect(refused).toEqual([401, 'unauthorized']);
+  });
+
+  const openDashboard = async (width: number, height: number): Promise<Page> => {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(`${apiUrl}/`);
+    // The token prompt, once; the token then stays in this tab.
+    await page.getByLabel('Server token').fill('not-it');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByText('That token was refused').waitFor();
+    await page.getByLabel('Server token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.locator('#functions tbody tr[data-function="slow"]').waitFor();
+    await page.getByText('Live').waitFor();
+    return page;
+  };
+
+  it('Should show functions, a moving chart, scaling with reasons, tasks and invoke', async () => {
+    const page = await openDashboard(1280, 800);
+    try {
+      const names = await page.locator('#functions tbody th').allTextContents();
+      expect(names).toEqual(expect.arrayContaining(['echo', 'slow', 'chatty']));
+      expect(await page.evaluate(() => sessionStorage.getItem('ebbflow.token'))).toBe(TOKEN);
+
+      // A burst: the queue grows, the pool scales up, the chart shows it.
+      await Promise.all(Array.from({ length: 30 }, () => runtime.submit('slow', [400])));
+      const chart = page.locator('figure[data-chart="slow"]');
+      await expect
+        .poll(async () => Number(await chart.getAttribute('data-peak-queue')), { timeout: 30_000 })
+        .toBeGreaterThan(0);
+      await expect
+        .poll(async () => Number(await chart.getAttribute('data-peak-workers')), {
+          timeout: 30_000,
+        })
+        .toBeGreaterThan(1);
+      const decision = page.locator('#scaling li[data-action="up"]').first();
+      await decision.waitFor({ timeout: 30_000 });
+      expect(await decision.textContent()).toMatch(/slow: up .*load/i);
+      await page.locator('#tasks tbody tr').first().waitFor();
+
+      // Logs of a task show in its row.
+      await runtime.call('chatty', ['dash', 1]);
+      await page.locator('#tasks details summary', { hasText: '3 lines' }).first().click();
+      await page.getByText('dash line 0').waitFor();
+
+      await page.getByLabel('Function', { exact: true }).selectOption('echo');
+      await page.getByLabel('Arguments (a JSON array)').fill('[5]');
+      await page.getByRole('button', { name: 'Invoke' }).click();
+      await expect
+        .poll(() => page.locator('#invoke-result').textContent(), { timeout: 15_000 })
+        .toMatch(/completed in \d+ ms: 10/);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-1280x800.png` });
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-1280-full.png`, fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('Should be usable on a phone-sized screen', async () => {
+    const page = await openDashboard(390, 844);
+    try {
+      // Nothing wider than the screen but the tables, which scroll in their own box.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(overflow).toBeLessThanOrEqual(390);
+      await page.getByLabel('Arguments (a JSON array)').fill('[2]');
+      await page.getByLabel('Function', { exact: true }).selectOption('echo');
+      await page.getByRole('button', { name: 'Invoke' }).click();
+      await expect
+        .poll(() => page.locator('#invoke-result').textContent(), { timeout: 15_000 })
+        .toMatch(/: 4$/);
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-390x844.png`, fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('Should serve the API reference page from the server itself', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${apiUrl}/docs`);
+      await page.getByText('/functions/{name}/invoke').first().waitFor({ timeout: 30_000 });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+});
