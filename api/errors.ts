@@ -68,6 +68,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   no_fetch_handler: 404,
   handler_failed: 500,
   handler_timed_out: 504,
+  invalid_function: 422,
+  javascript_required: 415,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -58,6 +58,36 @@ export class Metrics {
     h.count++;
   };
 
+  /**
+   * Replace the task counters with totals kept elsewhere: at the edge the Durable Objects count
+   * the tasks, and each Worker isolate sees only a part of them.
+   */
+  absorb(
+    totals: Record<
+      string,
+      { completed: number; failed: number; timedOut: number; cancelled: number } & {
+        runMs: number;
+        runs: number;
+        buckets: number[];
+      }
+    >,
+  ): void {
+    this.#tasks.clear();
+    this.#runTime.clear();
+    for (const [fn, t] of Object.entries(totals)) {
+      this.#tasks.set(
+        fn,
+        new Map<Outcome, number>([
+          ['completed', t.completed],
+          ['failed', t.failed],
+          ['timed_out', t.timedOut],
+          ['cancelled', t.cancelled],
+        ]),
+      );
+      this.#runTime.set(fn, { counts: [...t.buckets], sum: t.runMs / 1000, count: t.runs });
+    }
+  }
+
   /** Count one answered HTTP request (`route` is the route pattern, not the raw path). */
   request(method: string, route: string, status: number): void {
     // Methods are client-chosen: a fixed set keeps the number of series bounded.

@@ -90,6 +90,15 @@ for (const impl of ['ebbflow', 'piscina']) {
 for (const mode of ['inline', 'invoke', 'poll', 'handler']) {
   add('http', `http-${mode}`, { file: 'http.ts', args: [mode, 10, httpSeconds] });
 }
+// The local Workers build beside the Node server, each by its start command, in the same run.
+for (const mode of ['invoke', 'poll']) {
+  for (const target of ['workers', 'node']) {
+    add('edge', `edge-${target}-${mode}`, {
+      file: 'edge.ts',
+      args: [target, mode, 10, httpSeconds],
+    });
+  }
+}
 for (const impl of ['ebbflow', 'piscina', 'bare']) {
   add('memory', `memory-${impl}`, {
     file: 'memory.ts',

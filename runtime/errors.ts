@@ -17,6 +17,10 @@ export type ErrorCode =
   | 'no_fetch_handler'
   | 'handler_failed'
   | 'handler_timed_out'
+  /** A deploy the loader refused: syntax error, throws at load, no default export, bad config. */
+  | 'invalid_function'
+  /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */
+  | 'javascript_required'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
   | 'backend_unavailable';
 

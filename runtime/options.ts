@@ -160,7 +160,10 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
 /** A function's `config` export over the runtime's defaults; throws naming the bad field. */
 export const resolveFunctionConfig = (
   config: unknown,
-  o: ResolvedOptions,
+  o: Pick<
+    ResolvedOptions,
+    'minWorkers' | 'maxWorkers' | 'taskTimeoutMs' | 'maxQueue' | 'memoryLimitMb'
+  >,
 ): ResolvedFunctionConfig => {
   if (
     config !== undefined &&

@@ -1,10 +1,10 @@
 /**
  * The import rules of the design, checked on every file: the core is portable (only
  * `runtime/host/` touches a host, and the core sees it through `host/types.ts` alone), the API
- * depends on the runtime and never the reverse, worker code imports no pool code, and only the
- * serve entries pick a host.
+ * depends on the runtime and never the reverse, worker code imports no pool code, only the
+ * serve entries pick a host, and what the Workers entry bundles stays free of Node APIs.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,20 @@ const importsOf = (file: string): string[] => {
   );
 };
 
-const HOST_APIS = /^(node:|deno|bun|esbuild|@hono\/node-server)/;
+const HOST_APIS =
+  /^(node:|deno|bun|esbuild|@hono\/node-server|cloudflare:|@cloudflare\/|wrangler|miniflare)/;
+
+/** Every project file `entry` reaches through its imports (itself included). */
+const reachable = (entry: string): string[] => {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of importsOf(file)) if (/^(runtime|api)\/.*\.ts$/.test(spec)) visit(spec);
+  };
+  visit(entry);
+  return [...seen];
+};
 
 const offenders = (files: string[], bad: (spec: string) => boolean) =>
   files.flatMap((file) =>
@@ -88,6 +101,26 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it('Should keep the Workers bundle free of Node, bundler and wrangler imports', () => {
+    const bundled = reachable('api/serve/workers.ts');
+    expect(bundled).toContain('runtime/host/workerd/task-object.ts');
+    expect(
+      offenders(bundled, (s) => /^(node:|esbuild|wrangler|miniflare|@hono\/node-server)/.test(s)),
+    ).toEqual([]);
+  });
+
+  it('Should keep the Workers host in runtime/host/workerd/ and its entries in api/serve/', () => {
+    const touching = [...sources('runtime'), ...sources('api')].filter((file) =>
+      importsOf(file).some((s) => /^(cloudflare:|@cloudflare\/|wrangler)/.test(s)),
+    );
+    expect(touching.length).toBeGreaterThan(3);
+    expect(
+      touching.filter(
+        (f) => !f.startsWith('runtime/host/workerd/') && !f.startsWith('api/serve/workers'),
+      ),
+    ).toEqual([]);
+  });
+
   it('Should load nothing Redis-related from a serve entry unless EBBFLOW_REDIS_URL asks for it', () => {
     // Static imports only: the cluster backend is reached by a dynamic import() behind the setting.
     const seen = new Set<string>();
@@ -95,7 +128,7 @@ describe('architecture', () => {
       if (seen.has(file)) return;
       seen.add(file);
       for (const spec of importsOf(file)) {
-        if (spec.endsWith('.ts') && !spec.includes('node_modules')) visit(spec);
+        if (spec.endsWith('.ts') && existsSync(join(root, spec))) visit(spec);
         else seen.add(spec);
       }
     };

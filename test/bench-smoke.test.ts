@@ -36,8 +36,8 @@ describe('npm run bench', () => {
       '6. RSS per idle worker',
       '7. Scaling: time to the needed',
       '8. Start to first result, bundles cached',
-      '9. Cluster: 3 servers on Redis',
-      '9. Cluster: latency Redis adds per task',
+      '10. Cluster: 3 servers on Redis',
+      '10. Cluster: latency Redis adds per task',
     ]) {
       expect(doc).toContain(measure);
     }

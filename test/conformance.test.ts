@@ -1,11 +1,12 @@
 /**
- * One HTTP contract, three hosts: a real server started by each user-facing command (`npm start`,
- * `deno task start`, `bun run start`) with PORT=0 and the functions in fixtures/conformance,
+ * One HTTP contract, four hosts: a real server started by each user-facing command (`npm start`,
+ * `deno task start`, `bun run start`, `npm run dev:workers`) with PORT=0 and the functions in fixtures/conformance,
  * driven over HTTP through the same checks, ending with a SIGTERM drain that must exit 0.
  */
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import {
-  describeEachRuntime,
+  checkOn,
+  describeEachTarget,
   readJson as json,
   type ServerRuntime,
   serverForSuite,
@@ -14,7 +15,9 @@ import { until } from './support/wait.ts';
 
 const title = (runtime: ServerRuntime) => `the HTTP contract through ${runtime.readme}`;
 
-describeEachRuntime(title, (runtime) => {
+describeEachTarget(title, (runtime) => {
+  // Skips, with the reason, what the runtime cannot hold (the Workers list, docs/runtimes.md).
+  const it = checkOn(runtime);
   const suite = serverForSuite(
     runtime,
     {

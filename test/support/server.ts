@@ -5,15 +5,17 @@
  * way; flags, where a test needs them, follow the command.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './wait.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
 
-export type RuntimeName = 'node' | 'deno' | 'bun';
+export type RuntimeName = 'node' | 'deno' | 'bun' | 'workers';
 
 export interface ServerRuntime {
   name: RuntimeName;
@@ -23,6 +25,10 @@ export interface ServerRuntime {
   command: readonly string[];
   /** Why this runtime is not tested in this run, or undefined when it is. */
   missing: string | undefined;
+  /** Variables each launch gets before the test's own (a fresh state folder), and their cleanup. */
+  freshEnv?: () => { env: Record<string, string>; dispose: () => void };
+  /** Checks of the shared suites that cannot hold here, by test title, each with its reason. */
+  unsupported?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -53,21 +59,52 @@ const ALL_RUNTIMES: readonly ServerRuntime[] = [
   },
 ];
 
+/**
+ * The local Cloudflare Workers runtime (wrangler + workerd) behind `npm run dev:workers`, each
+ * launch with its own Durable Object state. Not in `RUNTIMES`: only the suites that name it run
+ * on it (the HTTP conformance suite, test/workers.test.ts). What it cannot hold is the table in
+ * docs/runtimes.md.
+ */
+const WORKERS_TARGET: ServerRuntime = {
+  name: 'workers',
+  readme: 'npm run dev:workers',
+  command: ['npm', 'run', 'dev:workers', '--'],
+  missing: undefined,
+  freshEnv: () => {
+    const state = mkdtempSync(join(tmpdir(), 'ebbflow-workers-'));
+    return {
+      env: { EBBFLOW_WORKERS_STATE: state },
+      dispose: () => rmSync(state, { recursive: true, force: true }),
+    };
+  },
+  unsupported: {
+    'Should drain on SIGTERM: finish running work, answer 503 for new work, exit 0':
+      'a Worker has no process to signal: the platform drains it, and tasks live on in the Durable Objects (npm run dev:workers exits 0 on SIGTERM without a drain)',
+  },
+};
+
 /** `EBBFLOW_TEST_RUNTIMES=node,bun` limits the runs to those runtimes (all by default). */
 const selected = process.env.EBBFLOW_TEST_RUNTIMES?.split(',').map((name) => name.trim());
 
-export const RUNTIMES: readonly ServerRuntime[] = ALL_RUNTIMES.map((runtime) =>
+const select = (runtime: ServerRuntime): ServerRuntime =>
   selected === undefined || selected.includes(runtime.name)
     ? runtime
-    : { ...runtime, missing: 'not selected by EBBFLOW_TEST_RUNTIMES' },
-);
+    : { ...runtime, missing: 'not selected by EBBFLOW_TEST_RUNTIMES' };
+
+export const RUNTIMES: readonly ServerRuntime[] = ALL_RUNTIMES.map(select);
+
+export const WORKERS: ServerRuntime = select(WORKERS_TARGET);
+
+/** The runtimes of `RUNTIMES` plus the Workers target, for suites of the HTTP contract. */
+export const CONTRACT_TARGETS: readonly ServerRuntime[] = [...RUNTIMES, WORKERS];
 
 /** A describe block per runtime, `what on <runtime>`, skipped (saying why) where it is missing. */
 export const describeEachRuntime = (
   what: string | ((runtime: ServerRuntime) => string),
   body: (runtime: ServerRuntime) => void,
+  runtimes: readonly ServerRuntime[] = RUNTIMES,
 ) => {
-  for (const runtime of RUNTIMES) {
+  for (const runtime of runtimes) {
     const title = typeof what === 'string' ? what : what(runtime);
     const skipped = runtime.missing ? ` (skipped: ${runtime.missing})` : '';
     describe.skipIf(runtime.missing !== undefined)(`${title} on ${runtime.name}${skipped}`, () =>
@@ -75,6 +112,21 @@ export const describeEachRuntime = (
     );
   }
 };
+
+/** `describeEachRuntime` over the contract's targets: the three hosts and the Workers build. */
+export const describeEachTarget = (
+  what: string | ((runtime: ServerRuntime) => string),
+  body: (runtime: ServerRuntime) => void,
+) => describeEachRuntime(what, body, CONTRACT_TARGETS);
+
+/** `it`, skipped with its reason where the runtime lists the check as unsupported. */
+export const checkOn =
+  (runtime: ServerRuntime) =>
+  (title: string, test: () => Promise<void>, timeout?: number): void => {
+    const reason = runtime.unsupported?.[title];
+    if (reason) it.skip(`${title} (skipped on ${runtime.name}: ${reason})`, test);
+    else it(title, test, timeout);
+  };
 
 export interface Launch {
   /** The launcher (npm, deno task or bun run), leading its own process group. */
@@ -96,6 +148,7 @@ export const launch = (
   args: readonly string[] = [],
 ): Launch => {
   const [command, ...rest] = runtime.command as [string, ...string[]];
+  const fresh = runtime.freshEnv?.();
   const child = spawn(command, [...rest, ...args], {
     cwd: ROOT,
     env: {
@@ -103,6 +156,7 @@ export const launch = (
       PORT: '0',
       HOST: '127.0.0.1',
       NO_COLOR: '1',
+      ...fresh?.env,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,6 +174,8 @@ export const launch = (
   });
   // 'close' rather than 'exit', so everything printed has been read by then.
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  // The launcher ends after the server it started: what the launch was given goes then.
+  if (fresh) void exited.then(fresh.dispose);
   const kill = () => {
     try {
       process.kill(-(child.pid as number), 'SIGKILL');

@@ -1,0 +1,232 @@
+/**
+ * What the Workers build adds beyond the shared HTTP contract, checked on the local runtime
+ * (`npm run dev:workers`: wrangler + workerd, offline): tasks in the Durable Objects survive a
+ * restart and finish, each function's isolate has no network unless its config grants it, task
+ * logs, a module that fails to load, and `/stats` saying where worker figures do not apply.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
+import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
+import { type Json, launch, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
+import { collectUntil, readSse } from './support/sse.ts';
+import { until } from './support/wait.ts';
+
+/** wrangler without a network: no metrics, reports or update check. */
+const OFFLINE = {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+};
+
+const ENV = { EBBFLOW_FUNCTIONS: 'test/fixtures/workers', EBBFLOW_MAX_WORKERS: '1' };
+
+it('Should count run times in the same histogram buckets as /metrics on every host', () => {
+  expect(RUN_TIME_BOUNDS).toEqual(RUN_TIME_BUCKETS);
+});
+
+describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:workers)', () => {
+  it('Should keep accepted tasks across a restart and finish them, running ones again', async () => {
+    // One shard, two lanes for `slow` (concurrency 2 × maxWorkers 1): two run, four wait.
+    const state = mkdtempSync(join(tmpdir(), 'ebbflow-restart-'));
+    onTestFinished(() => rmSync(state, { recursive: true, force: true }));
+    const env = { ...ENV, EBBFLOW_SHARDS: '1', EBBFLOW_WORKERS_STATE: state };
+    const first = await startServer(WORKERS, env);
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${first.url}/functions/slow/tasks`, {
+          method: 'POST',
+          body: JSON.stringify({ args: [1_500] }),
+        });
+        expect(res.status).toBe(202);
+        ids.push(((await res.json()) as Json).id);
+      }
+      await until(async () => {
+        const records = await Promise.all(
+          ids.map(async (id) => (await (await fetch(`${first.url}/tasks/${id}`)).json()) as Json),
+        );
+        return records.filter((r) => r.status === 'running').length === 2;
+      });
+    } finally {
+      // A crash: workerd goes without a word, its alarms with it (workers-sdk#4372).
+      first.kill();
+      await first.exited;
+    }
+    await withServer(WORKERS, env, async (_server, api) => {
+      const ended = await Promise.all(ids.map((id) => api.settle(id)));
+      for (const record of ended)
+        expect(record).toMatchObject({ status: 'completed', result: 1_500 });
+      // The two runs lost with the first server ran again (config.retry allows 3 attempts).
+      expect(ended.filter((r) => r.attempt === 2).map((r) => r.id)).toHaveLength(2);
+    });
+  }, 180_000);
+
+  it('Should cut a function off the network unless its config grants the host', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const target = `${server.url}/health`;
+      const denied = await api.post('/functions/reach/invoke', { args: [target] });
+      expect(denied.status).toBe(500);
+      expect(denied.body).toMatchObject({ status: 'failed', errorCode: 'function_threw' });
+      expect(denied.body.error).toMatch(/not permitted to access the internet/);
+      const listed = await api.post('/functions/reach-listed/invoke', { args: [target] });
+      expect(listed.body.error).toMatch(/network access to 127\.0\.0\.1:\d+ is not granted/);
+      const granted = await api.post('/functions/reach-granted/invoke', { args: [target] });
+      expect(granted.body).toMatchObject({ status: 'completed', result: 200 });
+    });
+  }, 120_000);
+
+  it('Should keep what a function prints on its task, name the source hash, and list a module that fails to load', async () => {
+    await withServer(WORKERS, ENV, async (_server, api) => {
+      const res = await api.post('/functions/chatty/invoke', { args: ['edge'] });
+      expect(res.body).toMatchObject({ status: 'completed', result: 'hi edge' });
+      expect(res.body.logs).toEqual([
+        { at: expect.any(Number), level: 'log', message: 'hello edge' },
+        { at: expect.any(Number), level: 'warn', message: 'careful' },
+      ]);
+      // FunctionInfo names the source's SHA-256, as on every host.
+      const source = readFileSync(join(ROOT, 'test/fixtures/workers/chatty.ts'));
+      expect((await api.get('/functions/chatty')).body).toMatchObject({
+        version: 1,
+        sha256: createHash('sha256').update(source).digest('hex'),
+      });
+      const broken = await api.get('/functions/broken');
+      expect(broken.body).toMatchObject({ status: 'unavailable' });
+      expect(broken.body.error).toMatch(/broken at load/);
+      const failed = await api.post('/functions/broken/invoke', {});
+      expect(failed.body).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+    });
+  }, 120_000);
+
+  it('Should end 60 tasks over the shards once each, and count them in /stats and /metrics', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      // 60 at once over the 8 shards: each ends once, and the shards' counts add up.
+      const accepted = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => api.post('/functions/slow/tasks', { args: [i % 5] })),
+      );
+      expect(accepted.map((res) => res.status)).toEqual(accepted.map(() => 202));
+      const ended = await Promise.all(accepted.map((res) => api.settle(res.body.id)));
+      expect(ended.map((r) => r.result)).toEqual(accepted.map((_, i) => i % 5));
+      const stats = (await api.get('/stats')).body;
+      expect(stats).toMatchObject({ platform: 'workers', activeWorkers: 0, maxWorkers: 1 });
+      expect(stats.workers).toMatch(/platform/);
+      expect(stats.functions.slow).toMatchObject({
+        tasksCompleted: 60,
+        tasksFailed: 0,
+        queueSize: 0,
+        activeTasks: 0,
+        activeWorkers: 0,
+      });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('ebbflow_tasks_total{function="slow",outcome="completed"} 60');
+      expect(metrics).toContain('ebbflow_task_run_seconds_count{function="slow"} 60');
+    });
+  }, 120_000);
+
+  it('Should retry with backoff, expire records after their TTL and keep at most the cap', async () => {
+    const env = {
+      ...ENV,
+      EBBFLOW_SHARDS: '1',
+      EBBFLOW_MAX_RESULTS: '2',
+      EBBFLOW_RESULT_TTL_MS: '8000',
+    };
+    await withServer(WORKERS, env, async (_server, api) => {
+      const flaky = await api.post('/functions/flaky/invoke', {});
+      expect(flaky.body).toMatchObject({ status: 'completed', attempt: 2, attempts: 2 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        ids.push((await api.post('/functions/slow/invoke', { args: [i] })).body.id);
+      }
+      // Three finished records past a cap of two (the flaky one included): the oldest go.
+      await until(async () => (await api.get(`/tasks/${flaky.body.id}`)).status === 404);
+      await until(async () => (await api.get(`/tasks/${ids[0]}`)).status === 404);
+      expect((await api.get(`/tasks/${ids[2]}`)).status).toBe(200);
+      // And the rest once their time to live has passed.
+      await until(async () => (await api.get(`/tasks/${ids[2]}`)).status === 404, 60_000);
+    });
+  }, 120_000);
+
+  it('Should refuse a bad setting before starting, naming it, with exit code 2', async () => {
+    const started = launch(WORKERS, { ...ENV, EBBFLOW_SHARDS: 'many' });
+    try {
+      expect(await started.exited).toBe(2);
+      expect(started.stderr()).toContain('EBBFLOW_SHARDS must be an integer >= 1, got "many"');
+    } finally {
+      started.kill(); // if it started after all
+    }
+  }, 30_000);
+
+  it('Should build for deploy offline (wrangler deploy --dry-run) with its bindings', async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'ebbflow-dry-run-'));
+    onTestFinished(() => rmSync(outdir, { recursive: true, force: true }));
+    const run = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...OFFLINE, EBBFLOW_FUNCTIONS: 'test/fixtures/workers' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/env\.TASKS \(TaskShard\)\s+Durable Object/);
+    expect(run.stdout).toMatch(/env\.LOADER\s+Worker Loader/);
+    const bundle = readFileSync(join(outdir, 'workers.js'), 'utf8');
+    expect(bundle).toMatch(/export\s*\{[^}]*\bFunctionRegistry\b/);
+    expect(bundle).toMatch(/"name":\s*"flaky"/);
+  }, 120_000);
+
+  it('Should list tasks of every shard newest first, replay a failed one, serve a handler and stream events', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const events = await fetch(`${server.url}/events?types=task,log`);
+      expect(events.status).toBe(200);
+      const stream = readSse(events);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await api.post('/functions/chatty/invoke', {
+          args: [`n${i}`],
+          id: `list-${i}`,
+        });
+        ids.push(res.body.id);
+      }
+      // Tasks live in different shards (by id hash); the listing merges them, page by page.
+      const first = await api.get('/tasks?function=chatty&limit=3');
+      expect(first.body.tasks.map((t: Json) => t.id)).toEqual(['list-4', 'list-3', 'list-2']);
+      const second = await api.get(`/tasks?function=chatty&limit=3&before=${first.body.next}`);
+      expect(second.body.tasks.map((t: Json) => t.id)).toEqual(['list-1', 'list-0']);
+      expect(second.body.next).toBeUndefined();
+      // Live events came from the shards: each task's states and its printed lines.
+      const seen = await collectUntil(
+        stream,
+        (_, all) => all.filter((e) => e.event === 'log').length >= 10,
+      );
+      const states = seen
+        .filter((e) => e.event === 'task' && (e.data as Json).id === 'list-0')
+        .map((e) => (e.data as Json).status);
+      expect(states).toEqual(['queued', 'running', 'completed']);
+      expect(seen.find((e) => e.event === 'log')?.data).toMatchObject({
+        taskId: 'list-0',
+        function: 'chatty',
+        level: 'log',
+        message: 'hello n0',
+      });
+      // A failed task runs again as a new task (in whichever shard its new id lands).
+      const failed = await api.post('/functions/broken/invoke', {});
+      const replay = await api.post(`/tasks/${failed.body.id}/retry`);
+      expect(replay.status).toBe(202);
+      expect(replay.body).toMatchObject({ retryOf: failed.body.id, status: 'queued' });
+      expect(await api.settle(replay.body.id)).toMatchObject({ status: 'failed' });
+      const done = await api.post(`/tasks/${ids[0]}/retry`);
+      expect(done.status).toBe(409);
+      // An HTTP handler in its own isolate: status, headers and body as it made them.
+      const handled = await fetch(`${server.url}/fn/web/a/b?c=1`, { method: 'POST', body: 'hi' });
+      expect(handled.status).toBe(201);
+      expect(handled.headers.get('x-handled-by')).toBe('web');
+      expect(await handled.text()).toBe('POST /a/b?c=1 hi');
+      const none = await api.get('/fn/chatty/');
+      expect(none.status).toBe(404);
+      expect(none.body.error.code).toBe('no_fetch_handler');
+    });
+  }, 120_000);
+});
