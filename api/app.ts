@@ -7,7 +7,12 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
-import { isEbbflowError, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import {
+  type ClusterStats,
+  isEbbflowError,
+  type Runtime,
+  type TaskRecord,
+} from '../runtime/index.ts';
 import type { AssetReader } from './assets.ts';
 import { bearerAuth } from './auth.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
@@ -36,6 +41,8 @@ export interface AppOptions {
   maxFunctionBytes?: number;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Several servers: totals over the cluster, shown in `/stats` as `cluster` and in `/metrics`. */
+  cluster?: () => ClusterStats;
   /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
   assets?: AssetReader;
 }
@@ -179,10 +186,12 @@ export const createApp = (options: AppOptions): Hono => {
     log,
   });
 
-  app.get('/stats', (c) => c.json(runtime.stats()));
+  app.get('/stats', (c) =>
+    c.json(options.cluster ? { ...runtime.stats(), cluster: options.cluster() } : runtime.stats()),
+  );
 
   app.get('/metrics', (c) =>
-    c.body(metrics.render(runtime), 200, {
+    c.body(metrics.render(runtime, options.cluster?.()), 200, {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );

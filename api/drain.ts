@@ -10,6 +10,11 @@ import type { Runtime } from '../runtime/index.ts';
 
 export interface DrainOptions {
   runtime: Runtime;
+  /**
+   * Several servers: the shared backend. A draining server takes no more of the cluster's tasks,
+   * finishes what it runs, then leaves the cluster (the queue stays for the others).
+   */
+  cluster?: { leave(): void; close(): Promise<void> };
   /** Stop listening and let requests in progress finish. */
   closeServer(): Promise<void>;
   exit(code: number): void;
@@ -40,8 +45,10 @@ export const drainOnSignal = (o: DrainOptions): ((signal: string) => void) => {
 
 const shutdown = async (o: DrainOptions): Promise<void> => {
   try {
+    o.cluster?.leave();
     await o.runtime.close();
     await o.closeServer();
+    await o.cluster?.close();
     o.log('ebbflow: drained, bye');
     o.exit(0);
   } catch (error) {

@@ -69,6 +69,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   draining: 503,
   invalid_function: 422,
   deploy_unsupported: 501,
+  backend_unavailable: 503,
   no_fetch_handler: 404,
   handler_failed: 500,
   handler_timed_out: 504,

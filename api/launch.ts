@@ -6,21 +6,35 @@
  */
 import type { Hono } from 'hono';
 import {
+  type ClusterStats,
   createRuntime,
   DEFAULTS,
   type FunctionSource,
   isEbbflowError,
+  type TaskBackend,
   type WorkerHost,
 } from '../runtime/index.ts';
 import { createApp } from './app.ts';
 import type { AssetReader } from './assets.ts';
 import { drainOnSignal } from './drain.ts';
 import { Metrics } from './metrics.ts';
-import { parseSettings, runtimeSettings, SettingsError, usage } from './settings.ts';
+import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
   /** The address bound, e.g. `http://127.0.0.1:8787`. */
   url: string;
+  close(): Promise<void>;
+}
+
+/** Several servers sharing a task backend (docs/cluster.md). */
+export interface Cluster {
+  backend: TaskBackend;
+  /** Totals over every server, for `/stats` and `/metrics`. */
+  stats(): ClusterStats;
+  /** Whether this server reported the end of task `id` (its metrics count only those). */
+  reportedHere(id: string): boolean;
+  /** Take no more tasks: a draining server finishes what it runs, the queue stays for others. */
+  leave(): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +45,11 @@ export interface HostEntry {
   source(folder: string): FunctionSource;
   listen(app: Hono, hostname: string, port: number): Promise<Listening>;
   onSignal(handler: (signal: string) => void): void;
+  /**
+   * The shared task backend when the settings name one (`EBBFLOW_REDIS_URL`), else undefined.
+   * Throws when it cannot be reached.
+   */
+  cluster?(settings: Settings, log: (message: string) => void): Promise<Cluster | undefined>;
   exit(code: number): void;
   /** Reads the files of the pages (dashboard, API reference). */
   assets?: AssetReader;
@@ -54,6 +73,13 @@ export const launch = async (h: HostEntry): Promise<void> => {
   }
   const s = parsed.settings;
   const metrics = new Metrics();
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await h.cluster?.(s, log);
+  } catch (error) {
+    log(`ebbflow: ${error instanceof Error ? error.message : String(error)}`);
+    return h.exit(1);
+  }
   let runtime: Awaited<ReturnType<typeof createRuntime>>;
   try {
     runtime = await createRuntime({
@@ -62,10 +88,15 @@ export const launch = async (h: HostEntry): Promise<void> => {
       ...runtimeSettings(s),
       // Listen at once and serve each function as soon as it is loaded; the line below waits.
       waitForFunctions: false,
-      onTaskEnd: metrics.observe,
+      // Every server hears every ending of the cluster; each one's metrics count its own.
+      onTaskEnd: cluster
+        ? (record) => (cluster?.reportedHere(record.id) ? metrics.observe(record) : undefined)
+        : metrics.observe,
+      backend: cluster?.backend,
       log,
     });
   } catch (error) {
+    await cluster?.close();
     const why = error instanceof Error ? error.message : String(error);
     if (isEbbflowError(error) && error.code === 'invalid_option') {
       log(`ebbflow: invalid setting: ${why}`);
@@ -85,6 +116,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     maxFunctionBytes: s.maxFunctionBytes,
     corsOrigin: s.corsOrigin,
     log,
+    cluster: cluster?.stats,
     assets: h.assets,
   });
   let server: Listening;
@@ -95,11 +127,13 @@ export const launch = async (h: HostEntry): Promise<void> => {
       `ebbflow: cannot listen on ${s.host}:${s.port}: ${error instanceof Error ? error.message : String(error)}${h.hint?.(error) ?? ''}`,
     );
     await runtime.close({ drainTimeoutMs: 0 });
+    await cluster?.close();
     return h.exit(1);
   }
   h.onSignal(
     drainOnSignal({
       runtime,
+      cluster,
       closeServer: () => server.close(),
       exit: h.exit,
       log,

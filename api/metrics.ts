@@ -4,7 +4,7 @@
  * `observe` is given to the runtime as `onTaskEnd`, so it sees every task however submitted.
  * @module
  */
-import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import type { ClusterStats, Runtime, TaskRecord } from '../runtime/index.ts';
 
 /** How a task ended; `failed` here excludes `timed_out`, so the outcomes add up. */
 export type Outcome = 'completed' | 'failed' | 'timed_out' | 'cancelled';
@@ -97,7 +97,7 @@ export class Metrics {
   }
 
   /** The exposition text. Every known function gets every series, zeros included. */
-  render(runtime: Runtime): string {
+  render(runtime: Runtime, cluster?: ClusterStats): string {
     const stats = runtime.stats();
     const names = [...new Set([...Object.keys(stats.functions), ...this.#tasks.keys()])].sort();
     const out: string[] = [];
@@ -159,6 +159,8 @@ export class Metrics {
     family('ebbflow_draining', 'gauge', '1 while the server shuts down.');
     out.push(`ebbflow_draining ${runtime.draining ? 1 : 0}`);
 
+    if (cluster) renderCluster(cluster, family, out);
+
     family('ebbflow_http_requests_total', 'counter', 'HTTP requests answered.');
     for (const [labels, n] of this.#http) out.push(`ebbflow_http_requests_total{${labels}} ${n}`);
     return `${out.join('\n')}\n`;
@@ -168,3 +170,21 @@ export class Metrics {
 /** Label values escape backslash, double quote and newline. */
 const labelValue = (value: string): string =>
   value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+
+/** Several servers: the cluster's view from this server (each server reports the same totals). */
+const renderCluster = (
+  cluster: ClusterStats,
+  family: (name: string, type: string, help: string) => void,
+  out: string[],
+) => {
+  family('ebbflow_cluster_servers', 'gauge', 'Servers of the cluster with a recent heartbeat.');
+  out.push(`ebbflow_cluster_servers ${cluster.servers.length}`);
+  family('ebbflow_cluster_queued_tasks', 'gauge', 'Tasks waiting on any server of the cluster.');
+  for (const [fn, f] of Object.entries(cluster.functions)) {
+    out.push(`ebbflow_cluster_queued_tasks{function="${labelValue(fn)}"} ${f.queued}`);
+  }
+  family('ebbflow_cluster_running_tasks', 'gauge', 'Tasks running on any server of the cluster.');
+  for (const [fn, f] of Object.entries(cluster.functions)) {
+    out.push(`ebbflow_cluster_running_tasks{function="${labelValue(fn)}"} ${f.running}`);
+  }
+};

@@ -35,6 +35,7 @@ describe('parseSettings', () => {
       maxBodyBytes: 1_048_576,
       corsOrigin: '*',
       maxFunctionBytes: 1_048_576,
+      clusterLostAfterMs: 30_000,
     });
   });
 
@@ -66,13 +67,15 @@ describe('parseSettings', () => {
       corsOrigin: 'https://a.example',
       adminToken: 'root',
       maxFunctionBytes: '4096',
+      redisUrl: 'redis://127.0.0.1:6380',
+      clusterLostAfterMs: '5000',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
     const expected = Object.fromEntries(
       SETTINGS.map((s) => {
         const raw = values[s.key] as string;
-        return [s.key, s.kind === 'text' ? raw : Number(raw)];
+        return [s.key, s.kind === 'text' || s.kind === 'redis' ? raw : Number(raw)];
       }),
     );
     expect(settings([], env)).toEqual(expected);
@@ -82,6 +85,7 @@ describe('parseSettings', () => {
   it('Should hand every runtime setting to the runtime under its option name, and only those', () => {
     const valid = (spec: (typeof SETTINGS)[number]): string => {
       if (spec.kind === 'text') return 'x';
+      if (spec.kind === 'redis') return 'redis://127.0.0.1:6379';
       if (spec.kind === 'ratio' || spec.kind === 'share') {
         return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
       }
@@ -126,6 +130,9 @@ describe('parseSettings', () => {
     );
     expect(failure(['--prot', '1'])).toContain('unknown argument "--prot"');
     expect(failure(['--port'])).toBe('--port needs a value');
+    expect(failure([], { EBBFLOW_REDIS_URL: 'localhost:6379' })).toBe(
+      'EBBFLOW_REDIS_URL must be a URL such as redis://host:6379, got "localhost:6379"',
+    );
     expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
   });
 

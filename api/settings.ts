@@ -34,9 +34,13 @@ export interface Settings {
   corsOrigin: string;
   adminToken?: string;
   maxFunctionBytes: number;
+  /** Several servers: the Redis they share (unset = this server alone, in memory). */
+  redisUrl?: string;
+  /** Several servers: longest time from a server's death to its tasks being retried or failed. */
+  clusterLostAfterMs: number;
 }
 
-type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text';
+type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis';
 
 export interface SettingSpec {
   key: keyof Settings;
@@ -277,6 +281,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '1048576',
     doc: 'largest deployed source before 413',
   },
+  {
+    key: 'redisUrl',
+    env: 'EBBFLOW_REDIS_URL',
+    flag: '--redis-url',
+    kind: 'redis',
+    default: '',
+    doc: 'several servers: `redis://host:port` of the Redis they share for tasks and records (docs/cluster.md)',
+  },
+  {
+    key: 'clusterLostAfterMs',
+    env: 'EBBFLOW_CLUSTER_LOST_AFTER_MS',
+    flag: '--cluster-lost-after-ms',
+    kind: 'ms',
+    min: 1000,
+    default: '30000',
+    doc: "several servers: longest time until a dead server's tasks are retried elsewhere or failed",
+  },
 ];
 
 export class SettingsError extends Error {
@@ -370,6 +391,9 @@ const convert = (spec: SettingSpec, value: string, from: string): unknown => {
     }
     case 'port':
       return integer(value, 0, 65_535, fail);
+    case 'redis':
+      if (!/^rediss?:\/\/[^\s/]+/.test(value)) throw fail('a URL such as redis://host:6379');
+      return value;
     case 'ms':
       return integer(value, spec.min ?? 0, MAX_TIMER_MS, fail);
     case 'int':

@@ -137,6 +137,17 @@ add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],
 });
+// Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process.
+add('cluster', 'cluster-memory-1', {
+  file: 'cluster.ts',
+  args: ['memory', 1, httpSeconds, 10, quick ? 100 : 1_000],
+});
+for (const servers of [1, 2, 3]) {
+  add('cluster', `cluster-redis-${servers}`, {
+    file: 'cluster.ts',
+    args: ['redis', servers, httpSeconds, 10, quick ? 100 : 1_000],
+  });
+}
 
 const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();

@@ -22,7 +22,9 @@ export type ErrorCode =
   /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */
   | 'javascript_required'
   /** The runtime's function source cannot be written (deploys need a folder). */
-  | 'deploy_unsupported';
+  | 'deploy_unsupported'
+  /** The shared task store (Redis, several servers) cannot be reached now (503). */
+  | 'backend_unavailable';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -4,7 +4,7 @@
  * depends on the runtime and never the reverse, worker code imports no pool code, only the
  * serve entries pick a host, and what the Workers entry bundles stays free of Node APIs.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +85,22 @@ describe('architecture', () => {
     expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
   });
 
+  it('Should let only the Redis adapter import bullmq or ioredis', () => {
+    const everything = ['runtime', 'api', 'bench', 'test'].flatMap(sources);
+    const redisClients = /^(bullmq|ioredis)(\/|$)/;
+    expect(
+      offenders(
+        everything.filter((f) => !f.startsWith('runtime/host/redis/')),
+        (s) => redisClients.test(s),
+      ),
+    ).toEqual([]);
+    expect(
+      offenders(everything, (s) => s.startsWith('runtime/host/redis/')).filter(
+        (line) => !line.startsWith('runtime/host/redis/'),
+      ),
+    ).toEqual([]);
+  });
+
   it('Should keep the Workers bundle free of Node, bundler and wrangler imports', () => {
     const bundled = reachable('api/serve/workers.ts');
     expect(bundled).toContain('runtime/host/workerd/task-object.ts');
@@ -103,6 +119,21 @@ describe('architecture', () => {
         (f) => !f.startsWith('runtime/host/workerd/') && !f.startsWith('api/serve/workers'),
       ),
     ).toEqual([]);
+  });
+
+  it('Should load nothing Redis-related from a serve entry unless EBBFLOW_REDIS_URL asks for it', () => {
+    // Static imports only: the cluster backend is reached by a dynamic import() behind the setting.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of importsOf(file)) {
+        if (spec.endsWith('.ts') && existsSync(join(root, spec))) visit(spec);
+        else seen.add(spec);
+      }
+    };
+    for (const entry of sources('api/serve')) visit(entry);
+    expect([...seen].filter((s) => /^(bullmq|ioredis)|runtime\/host\/redis\//.test(s))).toEqual([]);
   });
 
   it('Should keep the client standalone: fetch only, nothing of the server, no host API', () => {

@@ -6,6 +6,7 @@ import { bunHost } from '../../runtime/host/bun.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { launch } from '../launch.ts';
 import { readAsset } from './assets.ts';
+import { clusterBackend } from './cluster.ts';
 
 interface BunServer {
   hostname: string;
@@ -59,6 +60,7 @@ await launch({
     const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname;
     return { url: `http://${host}:${server.port}`, close: () => server.stop() };
   },
+  cluster: clusterBackend,
   onSignal: (handler) => {
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));

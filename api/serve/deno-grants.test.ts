@@ -47,6 +47,19 @@ describe('denoGrants', () => {
     for (const s of SETTINGS) expect(grants.env).toContain(s.env);
   });
 
+  it('Should reach a shared Redis and grant all variables, which ioredis lists at load', () => {
+    const grants = denoGrants(
+      { host: '127.0.0.1', port: 0, functions: '/fns', redisUrl: 'redis://10.0.0.5' },
+      ROOT,
+      '/',
+    );
+    expect(grants.net).toEqual(['127.0.0.1', '10.0.0.5:6379']);
+    expect(grants.env).toBe(true);
+    expect(listenSettings([], { EBBFLOW_REDIS_URL: 'redis://r:7000' }).redisUrl).toBe(
+      'redis://r:7000',
+    );
+  });
+
   it('Should read the listen settings from flags and variables, with defaults for --help', () => {
     expect(listenSettings(['--port', '9'], { HOST: '127.0.0.3' })).toMatchObject({
       host: '127.0.0.3',

@@ -14,7 +14,7 @@ import { parseSettings, SETTINGS, type Settings } from '../settings.ts';
  * A setting that needs a grant of its own (a Redis address, a folder written by deploys) adds
  * its variable here and its grant in `denoGrants`.
  */
-export const LAUNCHER_ENV = ['PORT', 'HOST', 'EBBFLOW_FUNCTIONS'] as const;
+export const LAUNCHER_ENV = ['PORT', 'HOST', 'EBBFLOW_FUNCTIONS', 'EBBFLOW_REDIS_URL'] as const;
 
 /**
  * Project folders the server reads while it runs: a worker's module graph is read with the
@@ -37,7 +37,7 @@ export type GrantKind = 'read' | 'write' | 'net' | 'env' | 'sys' | 'run' | 'ffi'
 /** Per kind: the names or paths granted, or `true` for everything of that kind. */
 export type DenoGrants = Record<GrantKind, string[] | true>;
 
-type Listen = Pick<Settings, 'host' | 'port' | 'functions'>;
+type Listen = Pick<Settings, 'host' | 'port' | 'functions' | 'redisUrl'>;
 
 /** The settings the grants depend on (the defaults with `--help`); throws a `SettingsError`. */
 export const listenSettings = (
@@ -54,8 +54,13 @@ export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGra
   return {
     read: [join(cwd, settings.functions), ...PROJECT_READS.map((path) => join(root, path))],
     // Port 0 binds a port chosen at start, so only the host can be named.
-    net: [settings.port === 0 ? host : `${host}:${settings.port}`],
-    env: SETTINGS.map((s) => s.env),
+    net: [
+      settings.port === 0 ? host : `${host}:${settings.port}`,
+      ...(settings.redisUrl ? [redisAddress(settings.redisUrl)] : []),
+    ],
+    // Several servers: ioredis's `debug` dependency lists every variable when it loads, which
+    // Deno grants only with all of them (the workers' sandbox is unchanged: env denied).
+    env: settings.redisUrl ? true : SETTINGS.map((s) => s.env),
     sys: ['systemMemoryInfo'],
     // The functions folder only: deploys land there, and the versions file keeps `version`
     // across restarts (docs/deploy.md).
@@ -63,6 +68,12 @@ export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGra
     run: [],
     ffi: [],
   };
+};
+
+/** `host:port` of a `redis://` URL (port 6379 when it names none). */
+export const redisAddress = (url: string): string => {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '6379'}`;
 };
 
 const PATH_KINDS: ReadonlySet<GrantKind> = new Set(['read', 'write', 'ffi']);

@@ -8,6 +8,7 @@ import type { FunctionPermissions } from '../../runtime/index.ts';
 import { launch } from '../launch.ts';
 import { SETTINGS } from '../settings.ts';
 import { readAsset } from './assets.ts';
+import { clusterBackend } from './cluster.ts';
 import { grantingCommand } from './deno-grants.ts';
 
 interface DenoServer {
@@ -79,6 +80,7 @@ await launch({
         reject(error);
       }
     }),
+  cluster: clusterBackend,
   onSignal: (handler) => {
     Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'));
     Deno.addSignalListener('SIGINT', () => handler('SIGINT'));

@@ -8,6 +8,7 @@ import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { launch } from '../launch.ts';
 import { readAsset } from './assets.ts';
+import { clusterBackend } from './cluster.ts';
 
 await launch({
   argv: process.argv.slice(2),
@@ -35,6 +36,7 @@ await launch({
       });
       server.once('error', reject);
     }),
+  cluster: clusterBackend,
   onSignal: (handler) => {
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));

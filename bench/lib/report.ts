@@ -369,6 +369,42 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
     );
   }
 
+  const alone = get('cluster-memory-1', 'invokesPerSec');
+  if (alone) {
+    for (const n of [1, 2, 3]) {
+      const shared = get(`cluster-redis-${n}`, 'invokesPerSec');
+      row(
+        `10. Cluster: ${n} server${n > 1 ? 's' : ''} on Redis, HTTP invoke (invokes/s)`,
+        shared,
+        `1 server in memory ${show(alone)}`,
+        ratio(shared, alone),
+        '',
+        undefined,
+      );
+    }
+    const p50 = get('cluster-redis-1', 'p50Ms');
+    const p50Alone = get('cluster-memory-1', 'p50Ms');
+    row(
+      '10. Cluster: sequential invoke p50 on Redis (ms)',
+      p50,
+      `1 server in memory ${show(p50Alone, 2)}`,
+      ratio(p50, p50Alone),
+      '',
+      undefined,
+      2,
+    );
+    if (p50 && p50Alone) {
+      rows.push({
+        measure: '10. Cluster: latency Redis adds per task (p50, ms)',
+        ebbflow: fmt(p50.median - p50Alone.median, 2),
+        peer: '',
+        ratio: '',
+        target: '',
+        met: undefined,
+      });
+    }
+  }
+
   const header =
     '| measure | ebbflow, median (min–max) | peer in the same run | ratio | target | met |';
   const table = [
@@ -426,6 +462,7 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 - **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
 - **9. Workers**: \`npm run dev:workers\` (wrangler's local runtime, workerd; 8 task shards as SQLite Durable Objects, the function in a Worker Loader isolate) beside \`npm start\` (Node), each started by its command over bench/functions and driven like case 5 (autocannon, 10 connections, ${input.httpSeconds} s after a warm-up). Local workerd runs every isolate and object in one process on this machine: this measures the local runtime's overhead, not Cloudflare's network.
+- **10. Cluster**: real servers (\`node --import tsx api/serve/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. On ${input.cores} cores the servers, their workers and Redis share the same CPUs, so more servers cannot add throughput here; the figures show what the shared queue costs.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 

@@ -181,3 +181,33 @@ export interface TaskBackend {
   /** Stop timers and connections. Records are kept by remote backends. */
   close(): Promise<void>;
 }
+
+/** One server of a cluster, as its heartbeat says (several servers; `/stats` `cluster`). */
+export interface ClusterServer {
+  id: string;
+  /** Its last heartbeat (ms). */
+  lastSeen: number;
+  startedAt?: number;
+  [detail: string]: unknown;
+}
+
+/** One function across every server of a cluster. */
+export interface ClusterFunction {
+  /** Waiting to run on any server (retries in their backoff included). */
+  queued: number;
+  /** Running on some server (or held by a lost one until it is found). */
+  running: number;
+}
+
+/** Totals over every server sharing a backend (`/stats` `cluster`, several servers only). */
+export interface ClusterStats {
+  /** The answering server's id in the cluster. */
+  serverId: string;
+  /** Servers with a heartbeat in the last few seconds. */
+  servers: ClusterServer[];
+  queueSize: number;
+  activeTasks: number;
+  functions: Record<string, ClusterFunction>;
+  /** When these figures were read from the backend (ms). */
+  at: number;
+}

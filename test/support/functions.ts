@@ -16,3 +16,6 @@ export const reliabilityEnv = (maxWorkers: number, env: Record<string, string> =
   EBBFLOW_MAX_WORKERS: String(maxWorkers),
   ...env,
 });
+
+/** Functions for the cluster suite: `work` (ok, throw, nap) and `hold` (sleeps). */
+export const CLUSTER_FUNCTIONS = fileURLToPath(new URL('../fixtures/cluster/', import.meta.url));
