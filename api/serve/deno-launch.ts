@@ -82,22 +82,34 @@ const spawn = (): Child => {
 const child = spawn();
 
 /**
- * The server's reactions to signals, counted from its log (drain.ts logs `ebbflow: SIGTERM...`
- * for each). A signal sent to the whole process group (Ctrl-C, `kill -- -pgid`) reaches the
- * server directly, and `deno task` relays it here as well: relaying it again would count as a
- * second signal and end the drain early. So a signal is relayed only when the server has not
- * reacted to one of its own within a moment, i.e. when it was sent to `deno task` alone.
+ * Relaying signals exactly once. A signal sent to the whole process group (Ctrl-C,
+ * `kill -- -pgid`) reaches the server directly, and reaches this launcher too (from the group,
+ * and again relayed by `deno task`): relaying it would count as a second signal and end the
+ * drain early. A signal sent to `deno task` alone reaches only this launcher and must be relayed.
+ * The server logs each signal it gets (drain.ts: `ebbflow: SIGTERM...`); a logged reaction that
+ * no relay of ours explains came from the group, and it answers one signal seen here.
  */
-/** When the server last reacted to each signal (ms since the epoch). */
-const reactions = new Map<string, number>();
 const RELAY_AFTER_MS = 1_000;
+/** Copies of one group signal arrive together; two signals a person sends do not. */
+const SAME_SIGNAL_MS = 250;
+/** Per signal: relays whose reaction is still to come, reactions no relay explains, last seen. */
+const relays = new Map<string, number>();
+const unexplained = new Map<string, number[]>();
+const lastSeen = new Map<string, number>();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   Deno.addSignalListener(signal, () => {
-    // The server may react before this listener runs (it got the group's signal first): a
-    // reaction shortly before counts too.
-    const since = Date.now() - RELAY_AFTER_MS;
+    const at = Date.now();
+    const previous = lastSeen.get(signal) ?? Number.NEGATIVE_INFINITY;
+    lastSeen.set(signal, at);
+    if (at - previous < SAME_SIGNAL_MS) return;
     setTimeout(() => {
-      if ((reactions.get(signal) ?? 0) >= since) return;
+      const direct = unexplained.get(signal) ?? [];
+      const answered = direct.findIndex((reaction) => reaction >= at - RELAY_AFTER_MS);
+      if (answered >= 0) {
+        direct.splice(0, answered + 1);
+        return;
+      }
+      relays.set(signal, (relays.get(signal) ?? 0) + 1);
       try {
         child.kill(signal);
       } catch {
@@ -106,6 +118,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }, RELAY_AFTER_MS);
   });
 }
+
+const reacted = (signal: string): void => {
+  const pending = relays.get(signal) ?? 0;
+  if (pending > 0) relays.set(signal, pending - 1);
+  else unexplained.set(signal, [...(unexplained.get(signal) ?? []), Date.now()]);
+};
 
 const relayed = (async () => {
   const decoder = new TextDecoder();
@@ -118,7 +136,7 @@ const relayed = (async () => {
     line = lines.pop() ?? '';
     for (const text of lines) {
       const signal = /^ebbflow: (SIGTERM|SIGINT)\b/.exec(text)?.[1];
-      if (signal) reactions.set(signal, Date.now());
+      if (signal) reacted(signal);
     }
   }
 })();
