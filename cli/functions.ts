@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { defineCommand } from 'citty';
+import { compileModule } from './compile.ts';
 import { CliFailure, CONNECTION_ARGS, call, connection, EXIT, type Json } from './http.ts';
 import { print, table } from './output.ts';
 
@@ -46,15 +47,31 @@ export const deploy = defineCommand({
       throw new CliFailure(`cannot read ${args.file}: ${(error as Error).message}`, EXIT.usage);
     }
     const conn = connection(args, process.env, ADMIN);
-    const { status, body } = await call(conn, `/functions/${encodeURIComponent(name)}`, {
-      method: 'PUT',
-      body: source,
-      contentType,
-      what: `deploy ${name}`,
-    });
+    const put = (body: string, type: string) =>
+      call(conn, `/functions/${encodeURIComponent(name)}`, {
+        method: 'PUT',
+        body,
+        contentType: type,
+        what: `deploy ${name}`,
+      });
+    let sent = source;
+    let answer: Awaited<ReturnType<typeof put>>;
+    try {
+      answer = await put(source, contentType);
+    } catch (error) {
+      // A server that runs JavaScript only (Cloudflare Workers): compile here and send that.
+      const typescript = contentType === 'application/typescript';
+      if (!(error instanceof CliFailure && error.code === 'javascript_required' && typescript)) {
+        throw error;
+      }
+      sent = await compileModule(args.file);
+      answer = await put(sent, 'application/javascript');
+    }
+    const { status, body } = answer;
     print(args.json, body, () => {
       const verb = status === 201 ? 'deployed' : 'updated';
-      return `${verb} ${body.name} version ${body.version} (sha256 ${String(body.sha256).slice(0, 12)}, ${Buffer.byteLength(source)} bytes)`;
+      const compiled = sent === source ? '' : ', compiled to JavaScript';
+      return `${verb} ${body.name} version ${body.version} (sha256 ${String(body.sha256).slice(0, 12)}, ${Buffer.byteLength(sent)} bytes${compiled})`;
     });
   },
 });

@@ -18,9 +18,12 @@ export const EXIT = {
 export class CliFailure extends Error {
   override name = 'CliFailure';
   readonly exitCode: number;
-  constructor(message: string, exitCode: number = EXIT.failed) {
+  /** The server's error code when the server refused the call (`javascript_required`, …). */
+  readonly code: string | undefined;
+  constructor(message: string, exitCode: number = EXIT.failed, code?: string) {
     super(message);
     this.exitCode = exitCode;
+    this.code = code;
   }
 }
 
@@ -103,7 +106,11 @@ export const call = async (
   if (res.ok || (json && typeof json === 'object' && 'status' in json && 'id' in json)) {
     return { status: res.status, body: json };
   }
-  throw new CliFailure(explain(res.status, json?.error, text, what, conn));
+  throw new CliFailure(
+    explain(res.status, json?.error, text, what, conn),
+    EXIT.failed,
+    typeof json?.error?.code === 'string' ? json.error.code : undefined,
+  );
 };
 
 const explain = (

@@ -7,7 +7,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { compileModule } from '../cli/compile.ts';
+import { CliFailure } from '../cli/http.ts';
 import { NODE, ROOT, type Server, startServer } from './support/server.ts';
 
 interface Ran {
@@ -127,5 +129,31 @@ describe('the ebbflow CLI', () => {
     expect(missing.code).toBe(2);
     const badFile = await cli(['deploy', join(dir, 'notes.txt')], as.admin);
     expect(badFile).toMatchObject({ code: 2 });
+  });
+});
+
+describe('the CLI compiling TypeScript for servers that run JavaScript only', () => {
+  it('Should bundle a module and its relative imports into one plain ES module', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ebbflow-compile-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(
+      join(dir, 'main.ts'),
+      'import { twice } from "./twice.ts";\nexport const config = { timeoutMs: 500 };\nexport default (n: number): number => twice(n) + 1;\n',
+    );
+    await writeFile(join(dir, 'twice.ts'), 'export const twice = (n: number): number => n * 2;\n');
+    const js = await compileModule(join(dir, 'main.ts'));
+    expect(js).not.toMatch(/: number|\bimport\b/);
+    const mod = await import(`data:text/javascript,${encodeURIComponent(js)}`);
+    expect(mod.default(20)).toBe(41);
+    expect(mod.config).toEqual({ timeoutMs: 500 });
+  });
+
+  it('Should name the line of a syntax error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ebbflow-compile-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'broken.ts'), 'export default () => {\n  return (;\n};\n');
+    const failure = await compileModule(join(dir, 'broken.ts')).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(CliFailure);
+    expect((failure as CliFailure).message).toMatch(/cannot compile .*broken\.ts[\s\S]*line 2:/);
   });
 });

@@ -2,17 +2,26 @@
  * What the Workers build adds beyond the shared HTTP contract, checked on the local runtime
  * (`npm run dev:workers`: wrangler + workerd, offline): tasks in the Durable Objects survive a
  * restart and finish, each function's isolate has no network unless its config grants it, task
- * logs, a module that fails to load, and `/stats` saying where worker figures do not apply.
+ * logs, a module that fails to load, `/stats` saying where worker figures do not apply, and
+ * deploys by name (JavaScript only; `ebbflow deploy` compiles TypeScript when told so).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
 import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
-import { type Json, launch, ROOT, startServer, WORKERS, withServer } from './support/server.ts';
+import {
+  client,
+  type Json,
+  launch,
+  ROOT,
+  startServer,
+  WORKERS,
+  withServer,
+} from './support/server.ts';
 import { collectUntil, readSse } from './support/sse.ts';
 import { until } from './support/wait.ts';
 
@@ -82,7 +91,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
   }, 120_000);
 
   it('Should keep what a function prints on its task, name the source hash, and list a module that fails to load', async () => {
-    await withServer(WORKERS, ENV, async (_server, api) => {
+    await withServer(WORKERS, ENV, async (server, api) => {
       const res = await api.post('/functions/chatty/invoke', { args: ['edge'] });
       expect(res.body).toMatchObject({ status: 'completed', result: 'hi edge' });
       expect(res.body.logs).toEqual([
@@ -100,6 +109,14 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       expect(broken.body.error).toMatch(/broken at load/);
       const failed = await api.post('/functions/broken/invoke', {});
       expect(failed.body).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+      // Without EBBFLOW_ADMIN_TOKEN, deploying is off.
+      const off = await fetch(`${server.url}/functions/late`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/javascript' },
+        body: 'export default () => 1;',
+      });
+      expect(off.status).toBe(403);
+      expect(((await off.json()) as Json).error.code).toBe('deploy_disabled');
     });
   }, 120_000);
 
@@ -229,4 +246,103 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       expect(none.body.error.code).toBe('no_fetch_handler');
     });
   }, 120_000);
+
+  it('Should deploy JavaScript by name, swap versions, keep the old on a broken one, refuse TypeScript, and delete', async () => {
+    const env = {
+      ...ENV,
+      EBBFLOW_TOKEN: 'edge-invoke',
+      EBBFLOW_ADMIN_TOKEN: 'edge-admin',
+      EBBFLOW_MAX_FUNCTION_BYTES: '4096',
+    };
+    await withServer(WORKERS, env, async (server) => {
+      const api = client(server.url, { Authorization: 'Bearer edge-invoke' });
+      const put = async (source: string, type = 'application/javascript', token = 'edge-admin') => {
+        const res = await fetch(`${server.url}/functions/edged`, {
+          method: 'PUT',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': type },
+          body: source,
+        });
+        return { status: res.status, body: (await res.json()) as Json };
+      };
+      const first = await put('export default (n) => n + 1;');
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ name: 'edged', version: 1, status: 'ready' });
+      expect((await api.post('/functions/edged/invoke', { args: [1] })).body).toMatchObject({
+        status: 'completed',
+        result: 2,
+        version: 1,
+      });
+      const second = await put('export default (n) => n * 10;');
+      expect(second.status).toBe(200);
+      expect(second.body).toMatchObject({ version: 2 });
+      expect((await api.post('/functions/edged/invoke', { args: [3] })).body).toMatchObject({
+        status: 'completed',
+        result: 30,
+        version: 2,
+      });
+      // A module that does not load: 422 with the loader's message; version 2 keeps serving.
+      const broken = await put('export default () => {\n  return (;\n};\n');
+      expect(broken.status).toBe(422);
+      expect(broken.body.error.code).toBe('invalid_function');
+      expect(broken.body.error.message).toMatch(/\S/);
+      expect((await api.post('/functions/edged/invoke', { args: [4] })).body).toMatchObject({
+        result: 40,
+        version: 2,
+      });
+      // The edge runs JavaScript only; the invoke token does not deploy; the size is capped.
+      const typescript = await put(
+        'export default (n: number): number => n;',
+        'application/typescript',
+      );
+      expect(typescript.status).toBe(415);
+      expect(typescript.body.error.code).toBe('javascript_required');
+      const invoker = await put('export default () => 0;', 'application/javascript', 'edge-invoke');
+      expect(invoker.status).toBe(403);
+      expect(invoker.body.error.code).toBe('forbidden');
+      const large = await put(`export default () => '${'x'.repeat(5_000)}';`);
+      expect(large.status).toBe(413);
+      // `ebbflow deploy` of a TypeScript file compiles it when told `javascript_required`.
+      const dir = mkdtempSync(join(tmpdir(), 'ebbflow-edge-cli-'));
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(
+        join(dir, 'double.ts'),
+        'import { twice } from "./twice.ts";\nexport default (n: number): number => twice(n);\n',
+      );
+      writeFileSync(join(dir, 'twice.ts'), 'export const twice = (n: number): number => n * 2;\n');
+      const ran = await runCli(['deploy', join(dir, 'double.ts')], {
+        EBBFLOW_URL: server.url,
+        EBBFLOW_ADMIN_TOKEN: 'edge-admin',
+      });
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stdout).toMatch(/^deployed double version 1 .*compiled to JavaScript\)/);
+      expect((await api.post('/functions/double/invoke', { args: [21] })).body).toMatchObject({
+        status: 'completed',
+        result: 42,
+      });
+      // Deleted: the answer names the last version, then the function is gone.
+      const removed = await fetch(`${server.url}/functions/edged`, {
+        method: 'DELETE',
+        headers: { Authorization: 'Bearer edge-admin' },
+      });
+      expect(removed.status).toBe(200);
+      expect(((await removed.json()) as Json).name).toBe('edged');
+      expect((await api.post('/functions/edged/invoke', { args: [1] })).status).toBe(404);
+      expect((await api.get('/functions/edged')).status).toBe(404);
+    });
+  }, 180_000);
 });
+
+/** The `ebbflow` CLI from source, with its exit code and output. */
+const runCli = (
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'cli/main.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', EBBFLOW_TOKEN: '', ...env } },
+      (error, stdout, stderr) =>
+        resolve({ code: (error as { code?: number } | null)?.code ?? 0, stdout, stderr }),
+    );
+  });

@@ -34,6 +34,9 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     metrics,
     maxBodyBytes: settings?.maxBodyBytes,
     token: settings?.token,
+    // Deploys by name (PUT/DELETE /functions/:name): off unless EBBFLOW_ADMIN_TOKEN is set.
+    adminToken: settings?.adminToken,
+    maxFunctionBytes: settings?.maxFunctionBytes,
     corsOrigin: settings?.corsOrigin,
   });
   return { runtime, metrics, app };
