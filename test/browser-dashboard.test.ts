@@ -15,10 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { Metrics } from '../api/metrics.ts';
 import { readAsset } from '../api/serve/assets.ts';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime } from '../runtime/index.ts';
+import type { Runtime } from '../runtime/index.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, HAS_CHROMIUM, listenOnLoopback } from './support/browser.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 
 const TOKEN = 'dashboard-secret';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -34,14 +33,7 @@ describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
   let pageUrl: string;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 4,
-      monitorIntervalMs: 500,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 4, monitorIntervalMs: 500 });
     const app = createApp({
       runtime,
       metrics: new Metrics(),
