@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { emit, numberArg } from '../lib/emit.ts';
+import { readListeningUrl } from '../lib/listening.ts';
 
 const readers = numberArg(0, 50);
 const tasks = numberArg(1, 10_000);
@@ -19,15 +20,7 @@ const startServer = async (): Promise<{ url: string; child: ChildProcess }> => {
   const child = spawn(process.execPath, ['--import', 'tsx', script, 'ebbflow'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let seen = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening (\S+)/.exec(seen);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${seen}`)));
-  });
+  const url = await readListeningUrl(child, /listening (\S+)/);
   return { url, child };
 };
 
