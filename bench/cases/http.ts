@@ -14,6 +14,7 @@ import autocannon from 'autocannon';
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { readListeningUrl } from '../lib/listening.ts';
 import { pollRequests } from '../lib/poll.ts';
+import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 
 const mode = arg(0, 'invoke');
 const connections = numberArg(1, 10);
@@ -48,14 +49,7 @@ try {
   await autocannon({ url, connections, duration: warmupSeconds, requests });
   child.kill('SIGUSR2');
   const result = await autocannon({ url, connections, duration: seconds, requests });
-  const cpu = new Promise<number>((resolve) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      const match = /cpu (\S+)/.exec(chunk.toString());
-      if (match) resolve(Number(match[1]));
-    });
-  });
-  child.kill('SIGTERM');
-  const cpuMs = await cpu;
+  const cpuMs = await stopAndReadCpuMs(child);
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
   const perTask = mode === 'poll' ? 2 : 1;

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { emit, numberArg } from '../lib/emit.ts';
 import { readListeningUrl } from '../lib/listening.ts';
+import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 
 const readers = numberArg(0, 50);
 const tasks = numberArg(1, 10_000);
@@ -86,14 +87,7 @@ const run = async (withReaders: number) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpu = new Promise<number>((resolve) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        const match = /cpu (\S+)/.exec(chunk.toString());
-        if (match) resolve(Number(match[1]));
-      });
-    });
-    child.kill('SIGTERM');
-    const cpuMs = await cpu;
+    const cpuMs = await stopAndReadCpuMs(child);
     controller.abort();
     await Promise.all(reading);
     return { seconds, cpuMs, events: counts.reduce((sum, c) => sum + c.events, 0) };
