@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { readListeningUrl } from '../lib/listening.ts';
+import { loadFigures } from '../lib/load-figures.ts';
 import { pollRequests } from '../lib/poll.ts';
 
 const target = arg(0, 'workers');
@@ -57,15 +58,7 @@ try {
       : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
   await autocannon({ url, connections, duration: warmupSeconds, requests });
   const result = await autocannon({ url, connections, duration: seconds, requests });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
-  const perTask = mode === 'poll' ? 2 : 1;
-  emit({
-    reqPerSec: result.requests.average,
-    tasksPerSec: result.requests.average / perTask,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-  });
+  emit(loadFigures(result, mode === 'poll' ? 2 : 1));
 } finally {
   // npm leads the group: the server (and workerd under it) stop with it.
   process.kill(-(child.pid as number), 'SIGTERM');

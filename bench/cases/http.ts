@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { readListeningUrl } from '../lib/listening.ts';
+import { loadFigures } from '../lib/load-figures.ts';
 import { pollRequests } from '../lib/poll.ts';
 import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 
@@ -50,14 +51,8 @@ try {
   child.kill('SIGUSR2');
   const result = await autocannon({ url, connections, duration: seconds, requests });
   const cpuMs = await stopAndReadCpuMs(child);
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
-  const perTask = mode === 'poll' ? 2 : 1;
   emit({
-    reqPerSec: result.requests.average,
-    tasksPerSec: result.requests.average / perTask,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    ...loadFigures(result, mode === 'poll' ? 2 : 1),
     // CPU time of the server process (all threads) per request, in µs: what the server pays for
     // one request, less sensitive than req/s to other load on a shared machine.
     serverCpuUsPerReq: (cpuMs * 1000) / result.requests.total,
