@@ -21,6 +21,7 @@ import { registerDocsRoutes } from './routes/docs.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { registerHandlerRoutes } from './routes/handlers.ts';
+import { refuseOtherMethods } from './routes/other-methods.ts';
 import { registerPageRoutes } from './routes/pages.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { functionName, parse, TaskBody, taskId, WaitQuery } from './schemas.ts';
@@ -198,15 +199,7 @@ export const createApp = (options: AppOptions): Hono => {
 
   taskRoutes(app, runtime);
 
-  for (const [path, allow] of Object.entries(ROUTES)) {
-    app.all(path, (c) =>
-      c.json(
-        errorBody('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}`),
-        405,
-        { Allow: `${allow}, OPTIONS` },
-      ),
-    );
-  }
+  refuseOtherMethods(app, ROUTES);
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path} (see docs/api.md)`), 404),
   );

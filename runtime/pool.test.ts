@@ -30,13 +30,19 @@ const warmUp = async (rt: Runtime) => {
 };
 
 describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)', (kind) => {
-  it('Should run at most concurrency tasks at once on a worker and start the next as one ends', async () => {
+  /** One gated function, one worker at the most. */
+  const startGated = async () => {
     const gates = new Gates();
     const started = await startInProcess(
       { gated: gatedModule(gates) },
       { minWorkers: 1, maxWorkers: 1 },
       kind,
     );
+    return { gates, started };
+  };
+
+  it('Should run at most concurrency tasks at once on a worker and start the next as one ends', async () => {
+    const { gates, started } = await startGated();
     runtime = started.runtime;
     const ids: string[] = [];
     for (const key of ['a', 'b', 'c']) ids.push((await runtime.submit('gated', [key])).id);
@@ -58,12 +64,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
   });
 
   it('Should fail the running task of a dead worker and requeue the ones it had not begun', async () => {
-    const gates = new Gates();
-    const started = await startInProcess(
-      { gated: gatedModule(gates) },
-      { minWorkers: 1, maxWorkers: 1 },
-      kind,
-    );
+    const { gates, started } = await startGated();
     runtime = started.runtime;
     const { host, clock } = started;
     await warmUp(runtime);
@@ -130,12 +131,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
   });
 
   it('Should cancel a queued task so it never runs', async () => {
-    const gates = new Gates();
-    const started = await startInProcess(
-      { gated: gatedModule(gates) },
-      { minWorkers: 1, maxWorkers: 1 },
-      kind,
-    );
+    const { gates, started } = await startGated();
     runtime = started.runtime;
     await runtime.submit('gated', ['first']);
     await until('first to begin', () => gates.begun.length === 1);
@@ -154,12 +150,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
   });
 
   it('Should withdraw a cancelled task waiting in a batch without touching the one running', async () => {
-    const gates = new Gates();
-    const started = await startInProcess(
-      { gated: gatedModule(gates) },
-      { minWorkers: 1, maxWorkers: 1 },
-      kind,
-    );
+    const { gates, started } = await startGated();
     runtime = started.runtime;
     await warmUp(runtime);
     const [a, b] = await Promise.all([
@@ -183,12 +174,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
   });
 
   it('Should stop and replace the worker of a cancelled running task', async () => {
-    const gates = new Gates();
-    const started = await startInProcess(
-      { gated: gatedModule(gates) },
-      { minWorkers: 1, maxWorkers: 1 },
-      kind,
-    );
+    const { gates, started } = await startGated();
     runtime = started.runtime;
     const a = await runtime.submit('gated', ['a']);
     await until('a to begin', () => gates.begun.length === 1);

@@ -16,12 +16,8 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const invalid = (message: string) => new EbbflowError('invalid_argument', message);
 
-export const newTask = (
-  name: string,
-  args: unknown[],
-  { id, timeoutMs, retry }: SubmitOptions,
-  config: ResolvedFunctionConfig,
-): NewTask => {
+/** The checks every host makes on a task's arguments, id and timeout before accepting it. */
+export const checkSubmission = (args: unknown[], { id, timeoutMs }: SubmitOptions): void => {
   if (!Array.isArray(args)) throw invalid('args must be an array');
   const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
   if (problem) throw invalid(problem);
@@ -34,6 +30,15 @@ export const newTask = (
   ) {
     throw invalid(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
   }
+};
+
+export const newTask = (
+  name: string,
+  args: unknown[],
+  { id, timeoutMs, retry }: SubmitOptions,
+  config: ResolvedFunctionConfig,
+): NewTask => {
+  checkSubmission(args, { id, timeoutMs });
   if (retry !== undefined) {
     const bad = retryProblem(retry, 'retry');
     if (bad) throw invalid(bad);

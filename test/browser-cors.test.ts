@@ -3,37 +3,16 @@
  * API on another: the preflight, a bearer token, a readable result and a readable 401 — and a
  * page from an origin that is not allowed cannot read anything.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from './fixtures/api-app.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, HAS_CHROMIUM, listenOnLoopback } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Offline: no background traffic, and no DNS look-ups but for loopback.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 const TOKEN = 'browser-secret';
 
-const listen = (server: Server) =>
-  new Promise<string>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-
-// CI installs Chromium (.ci/run); a developer machine without it skips this file.
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser on another origin', () => {
+describe.skipIf(!HAS_CHROMIUM)('a browser on another origin', () => {
   let browser: Browser;
   let api: ReturnType<typeof serve>;
   let apiUrl: string;
@@ -51,8 +30,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser on another 
       });
       pages.push(page);
     }
-    allowedPage = await listen(pages[0] as Server);
-    otherPage = await listen(pages[1] as Server);
+    allowedPage = await listenOnLoopback(pages[0] as Server);
+    otherPage = await listenOnLoopback(pages[1] as Server);
     const { runtime, app } = await startApi({}, { token: TOKEN, corsOrigin: allowedPage });
     stopRuntime = () => runtime.close({ drainTimeoutMs: 1000 });
     apiUrl = await new Promise<string>((resolve) => {
@@ -60,7 +39,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser on another 
         resolve(`http://127.0.0.1:${info.port}`),
       );
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   }, 60_000);
 
   afterAll(async () => {

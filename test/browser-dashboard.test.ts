@@ -5,10 +5,8 @@
  * scaling decision with its reason, the invoke form), with screenshots at desktop and phone size
  * saved to test-artifacts/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
@@ -17,34 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { Metrics } from '../api/metrics.ts';
 import { readAsset } from '../api/serve/assets.ts';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime } from '../runtime/index.ts';
+import type { Runtime } from '../runtime/index.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, HAS_CHROMIUM, listenOnLoopback } from './support/browser.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 const TOKEN = 'dashboard-secret';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = `${ROOT}test-artifacts`;
 const FUNCTIONS = `${ROOT}test/fixtures/browser/`;
 
-const listen = (server: Server) =>
-  new Promise<string>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('in a browser', () => {
+describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
   let browser: Browser;
   let runtime: Runtime;
   let api: ReturnType<typeof serve>;
@@ -53,14 +33,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('in a browser', () => 
   let pageUrl: string;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 4,
-      monitorIntervalMs: 500,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 4, monitorIntervalMs: 500 });
     const app = createApp({
       runtime,
       metrics: new Metrics(),
@@ -91,8 +64,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('in a browser', () => 
           .end('<!doctype html><title>app</title>');
       }
     });
-    pageUrl = await listen(pageServer);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    pageUrl = await listenOnLoopback(pageServer);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
     await mkdir(ARTIFACTS, { recursive: true });
   }, 120_000);
 

@@ -12,9 +12,8 @@ import { createApp } from '../api/app.ts';
 import { type EventFanout, MAX_PENDING_BYTES, MAX_PENDING_FRAMES } from '../api/event-stream.ts';
 import { Metrics } from '../api/metrics.ts';
 import { registerEventRoutes } from '../api/routes/events.ts';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 import { collectUntil, readSse } from './support/sse.ts';
 import { until } from './support/wait.ts';
 
@@ -39,13 +38,7 @@ describe('live events', () => {
   let close: () => void;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 4,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 4 });
     const app = createApp({ runtime, metrics: new Metrics(), log: () => {} });
     ({ url, close } = await listen(app.fetch));
   }, 60_000);
@@ -131,13 +124,7 @@ describe('live events', () => {
 
 describe('streams when the runtime shuts down', () => {
   it('Should end every stream once the runtime has closed, so the server can close', async () => {
-    const runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 2,
-      log: () => {},
-    });
+    const runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 2 });
     const app = createApp({ runtime, metrics: new Metrics(), log: () => {} });
     const { url, close } = await listen(app.fetch);
     try {
@@ -164,13 +151,7 @@ describe('a reader that stops reading', () => {
   let close: () => void;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 2,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 2 });
     const app = new Hono();
     fanout = registerEventRoutes(app, runtime);
     app.get('/health', (c) => c.json({ status: 'ok' }));

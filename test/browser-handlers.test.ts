@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { Metrics } from '../api/metrics.ts';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime, type TaskRecord } from '../runtime/index.ts';
+import type { Runtime, TaskRecord } from '../runtime/index.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 
 const FUNCTIONS = fileURLToPath(new URL('./fixtures/browser/', import.meta.url));
 const TOKEN = 'handler-secret';
@@ -19,13 +18,7 @@ describe('functions as HTTP handlers, and task logs', () => {
   let app: ReturnType<typeof createApp>;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 0,
-      maxWorkers: 4,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 4 });
     app = createApp({ runtime, metrics: new Metrics(), token: TOKEN, log: () => {} });
   }, 60_000);
   afterAll(() => runtime.close({ drainTimeoutMs: 1000 }));

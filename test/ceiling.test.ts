@@ -2,13 +2,9 @@
  * Sharing the ceiling (contract v2) on each host: hosts/ceiling-check.ts run by tsx (Node), Deno
  * and Bun. The figures each check prints (workers reached and how long it took) are shown.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { bin, runCheck } from './support/host-check.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = (name: string) =>
-  fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
 const script = 'test/hosts/ceiling-check.ts';
 
 const HOSTS = [
@@ -21,20 +17,6 @@ const HOSTS = [
   { host: 'bun', command: bin('bun'), args: [script] },
 ] as const;
 
-const run = (command: string, args: readonly string[]) =>
-  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      err += chunk;
-    });
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-
 const CHECKS = [
   '12 functions, CPU burst on the last',
   '16 functions under maxWorkers 6, sleep burst on the last',
@@ -43,7 +25,7 @@ const CHECKS = [
 
 describe.each(HOSTS)('sharing the worker ceiling on $host', ({ host, command, args }) => {
   it('Should let a loaded function take idle workers of others', { timeout: 240_000 }, async () => {
-    const { code, out, err } = await run(command, args);
+    const { code, out, err } = await runCheck(command, args);
     console.info(out);
     expect(out, err).not.toMatch(/^not ok/m);
     expect(out).toContain(`# host ${host}`);

@@ -4,21 +4,14 @@
  * the budget full used to give back room it never held, so pools later grew past the ceiling).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderSource } from '../runtime/host/fs-source.ts';
-import { nodeHost } from '../runtime/host/node.ts';
-import { createRuntime, type Runtime } from '../runtime/index.ts';
+import type { Runtime } from '../runtime/index.ts';
 import { RELIABILITY_FUNCTIONS } from './support/functions.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 
 describe('the worker ceiling under more minimums than it allows', () => {
   let runtime: Runtime;
   beforeAll(async () => {
-    runtime = await createRuntime({
-      source: folderSource(RELIABILITY_FUNCTIONS),
-      host: nodeHost(),
-      minWorkers: 1,
-      maxWorkers: 3,
-      log: () => {},
-    });
+    runtime = await startNodeRuntime(RELIABILITY_FUNCTIONS, { minWorkers: 1, maxWorkers: 3 });
   }, 60_000);
   afterAll(async () => {
     await runtime?.close({ drainTimeoutMs: 0 });

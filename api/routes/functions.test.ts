@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderSource } from '../../runtime/host/fs-source.ts';
-import { nodeHost } from '../../runtime/host/node.ts';
-import { createRuntime, type Runtime } from '../../runtime/index.ts';
+import type { Runtime } from '../../runtime/index.ts';
+import { startNodeRuntime } from '../../test/support/node-runtime.ts';
 import { createApp } from '../app.ts';
 import { Metrics } from '../metrics.ts';
 
@@ -18,13 +17,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ebbflow-routes-'));
-  runtime = await createRuntime({
-    source: folderSource(dir),
-    host: nodeHost(),
-    minWorkers: 0,
-    maxWorkers: 2,
-    log: () => {},
-  });
+  runtime = await startNodeRuntime(dir, { maxWorkers: 2 });
 });
 afterAll(async () => {
   await runtime.close({ drainTimeoutMs: 1_000 });

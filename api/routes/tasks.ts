@@ -6,8 +6,8 @@
  */
 import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { errorBody } from '../errors.ts';
 import { ListQuery, parse, taskId } from '../schemas.ts';
+import { refuseOtherMethods } from './other-methods.ts';
 
 /** Each route of this file and the methods it answers; any other method gets 405. */
 const ROUTES = { '/tasks': 'GET', '/tasks/:id/retry': 'POST' } as const;
@@ -23,13 +23,5 @@ export const taskRoutes = (app: Hono, runtime: Runtime): void => {
     return c.json(record, 202, { Location: `/tasks/${record.id}` });
   });
 
-  for (const [path, allow] of Object.entries(ROUTES)) {
-    app.all(path, (c) =>
-      c.json(
-        errorBody('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}`),
-        405,
-        { Allow: `${allow}, OPTIONS` },
-      ),
-    );
-  }
+  refuseOtherMethods(app, ROUTES);
 };

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startRedis } from '../../test/support/redis.ts';
 import { arg, emit, numberArg } from '../lib/emit.ts';
+import { readListeningUrl } from '../lib/listening.ts';
 import { percentile } from '../lib/stats.ts';
 
 const mode = arg(0, 'redis');
@@ -27,28 +28,21 @@ const headers = { 'content-type': 'application/json' };
 const redis = mode === 'redis' ? await startRedis() : undefined;
 const children: ChildProcess[] = [];
 
-const startServer = (env: Record<string, string>) =>
-  new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'api/serve/node.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        EBBFLOW_FUNCTIONS: 'bench/functions',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    let seen = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening on (\S+)/.exec(seen);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`a server exited with ${code}: ${seen}`)));
+const startServer = (env: Record<string, string>) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'api/serve/node.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      EBBFLOW_FUNCTIONS: 'bench/functions',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.push(child);
+  return readListeningUrl(child, /listening on (\S+)/);
+};
 
 try {
   const env: Record<string, string> = redis ? { EBBFLOW_REDIS_URL: redis.url } : {};

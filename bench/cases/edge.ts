@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { arg, emit, numberArg } from '../lib/emit.ts';
+import { readListeningUrl } from '../lib/listening.ts';
+import { loadFigures } from '../lib/load-figures.ts';
+import { pollRequests } from '../lib/poll.ts';
 
 const target = arg(0, 'workers');
 const mode = arg(1, 'invoke');
@@ -39,15 +42,7 @@ const start = async (): Promise<{ url: string; child: ChildProcess }> => {
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
-  let seen = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(seen);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${seen}`)));
-  });
+  const url = await readListeningUrl(child, /listening on (http:\/\/\S+)/);
   return { url, child };
 };
 
@@ -59,36 +54,11 @@ try {
   if (check.status !== 200 || answer.result !== 2) throw new Error(`bad answer ${check.status}`);
   const requests: autocannon.Request[] =
     mode === 'poll'
-      ? [
-          {
-            method: 'POST',
-            path: '/functions/inc/tasks',
-            headers,
-            body,
-            onResponse: (status, text, context) => {
-              if (status === 202) context.id = (JSON.parse(text) as { id: string }).id;
-            },
-          },
-          {
-            method: 'GET',
-            setupRequest: (request, context) => ({
-              ...request,
-              path: `/tasks/${context.id}?wait=5000`,
-            }),
-          },
-        ]
+      ? pollRequests(headers, body)
       : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
   await autocannon({ url, connections, duration: warmupSeconds, requests });
   const result = await autocannon({ url, connections, duration: seconds, requests });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
-  const perTask = mode === 'poll' ? 2 : 1;
-  emit({
-    reqPerSec: result.requests.average,
-    tasksPerSec: result.requests.average / perTask,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-  });
+  emit(loadFigures(result, mode === 'poll' ? 2 : 1));
 } finally {
   // npm leads the group: the server (and workerd under it) stop with it.
   process.kill(-(child.pid as number), 'SIGTERM');

@@ -12,6 +12,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { arg, emit, numberArg } from '../lib/emit.ts';
+import { readListeningUrl } from '../lib/listening.ts';
+import { loadFigures } from '../lib/load-figures.ts';
+import { pollRequests } from '../lib/poll.ts';
+import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 
 const mode = arg(0, 'invoke');
 const connections = numberArg(1, 10);
@@ -26,15 +30,7 @@ const startServer = async (impl: string): Promise<{ url: string; child: ChildPro
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, impl], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let seen = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening (\S+)/.exec(seen);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${seen}`)));
-  });
+  const url = await readListeningUrl(child, /listening (\S+)/);
   return { url, child };
 };
 
@@ -49,46 +45,14 @@ try {
   if (check.status !== 200 || answer.result !== 2) throw new Error(`bad answer ${check.status}`);
 
   const requests: autocannon.Request[] =
-    mode === 'poll'
-      ? [
-          {
-            method: 'POST',
-            path: '/functions/inc/tasks',
-            headers,
-            body,
-            onResponse: (status, text, context) => {
-              if (status === 202) context.id = (JSON.parse(text) as { id: string }).id;
-            },
-          },
-          {
-            method: 'GET',
-            setupRequest: (request, context) => ({
-              ...request,
-              path: `/tasks/${context.id}?wait=5000`,
-            }),
-          },
-        ]
-      : [{ method: 'POST', path, headers, body }];
+    mode === 'poll' ? pollRequests(headers, body) : [{ method: 'POST', path, headers, body }];
   // A warm-up run first, discarded: both servers' code is compiled by then.
   await autocannon({ url, connections, duration: warmupSeconds, requests });
   child.kill('SIGUSR2');
   const result = await autocannon({ url, connections, duration: seconds, requests });
-  const cpu = new Promise<number>((resolve) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      const match = /cpu (\S+)/.exec(chunk.toString());
-      if (match) resolve(Number(match[1]));
-    });
-  });
-  child.kill('SIGTERM');
-  const cpuMs = await cpu;
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${bad} requests failed (non-2xx, errors or timeouts)`);
-  const perTask = mode === 'poll' ? 2 : 1;
+  const cpuMs = await stopAndReadCpuMs(child);
   emit({
-    reqPerSec: result.requests.average,
-    tasksPerSec: result.requests.average / perTask,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    ...loadFigures(result, mode === 'poll' ? 2 : 1),
     // CPU time of the server process (all threads) per request, in µs: what the server pays for
     // one request, less sensitive than req/s to other load on a shared machine.
     serverCpuUsPerReq: (cpuMs * 1000) / result.requests.total,

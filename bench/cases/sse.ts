@@ -9,6 +9,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { emit, numberArg } from '../lib/emit.ts';
+import { readListeningUrl } from '../lib/listening.ts';
+import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 
 const readers = numberArg(0, 50);
 const tasks = numberArg(1, 10_000);
@@ -19,15 +21,7 @@ const startServer = async (): Promise<{ url: string; child: ChildProcess }> => {
   const child = spawn(process.execPath, ['--import', 'tsx', script, 'ebbflow'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let seen = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening (\S+)/.exec(seen);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${seen}`)));
-  });
+  const url = await readListeningUrl(child, /listening (\S+)/);
   return { url, child };
 };
 
@@ -93,14 +87,7 @@ const run = async (withReaders: number) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpu = new Promise<number>((resolve) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        const match = /cpu (\S+)/.exec(chunk.toString());
-        if (match) resolve(Number(match[1]));
-      });
-    });
-    child.kill('SIGTERM');
-    const cpuMs = await cpu;
+    const cpuMs = await stopAndReadCpuMs(child);
     controller.abort();
     await Promise.all(reading);
     return { seconds, cpuMs, events: counts.reduce((sum, c) => sum + c.events, 0) };

@@ -11,8 +11,8 @@ import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/in
 import { toRetryPolicy } from '../../backend/retry.ts';
 import type { NewTask, RetryPolicy, TaskPage, TaskQuery } from '../../backend/types.ts';
 import { EbbflowError, unknownFunction, unknownTask } from '../../errors.ts';
-import { isTaskId } from '../../names.ts';
 import { resolveFunctionConfig } from '../../options.ts';
+import { checkSubmission } from '../../submission.ts';
 import type {
   FunctionInfo,
   ResolvedFunctionConfig,
@@ -22,7 +22,6 @@ import type {
   SubmitOptions,
   TaskRecord,
 } from '../../types.ts';
-import { jsonProblem } from '../../worker/json-check.ts';
 import { unwrap } from './answer.ts';
 import { type EdgeEvent, EdgeEvents } from './edge-events.ts';
 import { type EdgeStats, edgeStats, mergeCounts } from './edge-stats.ts';
@@ -153,7 +152,7 @@ export class EdgeRuntime implements Runtime {
   #task(name: string, args: unknown[], options: SubmitOptions & { retry?: RetryPolicy }): NewTask {
     const fn = this.#functions.get(name);
     if (!fn) throw unknownFunction(name);
-    checkTask(args, options);
+    checkSubmission(args, options);
     return {
       id: options.id ?? crypto.randomUUID(),
       function: name,
@@ -409,22 +408,4 @@ const fnv1a = (text: string): number => {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-};
-
-const invalid = (message: string) => new EbbflowError('invalid_argument', message);
-
-/** The checks the in-process runtime makes before a task is accepted. */
-const checkTask = (args: unknown[], { id, timeoutMs }: SubmitOptions): void => {
-  if (!Array.isArray(args)) throw invalid('args must be an array');
-  const problem = args.length === 0 ? undefined : jsonProblem(args, 'args');
-  if (problem) throw invalid(problem);
-  if (id !== undefined && (typeof id !== 'string' || !isTaskId(id))) {
-    throw invalid('id must be 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots');
-  }
-  if (
-    timeoutMs !== undefined &&
-    (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647)
-  ) {
-    throw invalid('timeoutMs must be an integer from 1 to 2147483647');
-  }
 };
