@@ -150,7 +150,9 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
       ...ENV,
       EBBFLOW_SHARDS: '1',
       EBBFLOW_MAX_RESULTS: '2',
-      EBBFLOW_RESULT_TTL_MS: '8000',
+      // Long enough that the cap, not the time to live, removes the first records on a loaded
+      // machine (the cap is applied when a shard's burst ends).
+      EBBFLOW_RESULT_TTL_MS: '25000',
     };
     await withServer(WORKERS, env, async (_server, api) => {
       const flaky = await api.post('/functions/flaky/invoke', {});
@@ -160,8 +162,8 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         ids.push((await api.post('/functions/slow/invoke', { args: [i] })).body.id);
       }
       // Three finished records past a cap of two (the flaky one included): the oldest go.
-      await until(async () => (await api.get(`/tasks/${flaky.body.id}`)).status === 404);
-      await until(async () => (await api.get(`/tasks/${ids[0]}`)).status === 404);
+      await until(async () => (await api.get(`/tasks/${flaky.body.id}`)).status === 404, 20_000);
+      await until(async () => (await api.get(`/tasks/${ids[0]}`)).status === 404, 20_000);
       expect((await api.get(`/tasks/${ids[2]}`)).status).toBe(200);
       // And the rest once their time to live has passed.
       await until(async () => (await api.get(`/tasks/${ids[2]}`)).status === 404, 60_000);

@@ -231,7 +231,12 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       const next = this.#table.nextDue();
       if (next !== undefined && next > Date.now()) await this.#arm(next);
       this.#pump();
-      if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#running.size === 0) {
+        // The burst is over: apply the record cap now, not only when an alarm next fires
+        // (tasks run from a request, such as invokes, arm no alarm of their own).
+        await this.#table.expire(Date.now());
+        for (const resolve of this.#idle.splice(0)) resolve();
+      }
     }
   }
 
