@@ -73,14 +73,19 @@ const heldLoads = (text: (entry: FunctionEntry) => string) => {
       release();
     };
   };
+  /** Loads that reached a hold, by name. */
+  const held = new Map<string, number>();
+  // The text is read once the hold ends, as a worker reads its module when it starts.
   const load = async (entry: FunctionEntry) => {
+    const gate = holds.get(entry.name);
+    if (gate) held.set(entry.name, (held.get(entry.name) ?? 0) + 1);
+    await gate;
     const source = text(entry);
-    await holds.get(entry.name);
     if (source === 'broken') throw new Error('broken at load');
     const answer = source.replace(/^answer:/, '');
     return { default: () => answer };
   };
-  return { hold, load };
+  return { hold, load, held: (name: string) => held.get(name) ?? 0 };
 };
 
 const start = async (
@@ -169,6 +174,51 @@ describe('the function registry', () => {
     await rt.close();
   });
 
+  it('Should run a version on the source it was read from, not on a later edit of the file', async () => {
+    const folder = memoryFolder();
+    folder.files.set('f', 'answer:one');
+    const { hold, load, held } = heldLoads(folder.text);
+    const release = hold('f');
+    const rt = await start(folder, load, { waitForFunctions: false });
+    // The file changes after it was read (and hashed) but before a worker loaded it.
+    await until(() => held('f') > 0);
+    folder.files.set('f', 'answer:two');
+    release();
+    await rt.loaded();
+    expect(await rt.call('f', [])).toMatchObject({ result: 'one', version: 1 });
+    // Workers the first version starts later still run its source; the edit is the next version.
+    folder.edit();
+    await until(() => rt.getFunction('f')?.version === 2);
+    expect(await rt.call('f', [])).toMatchObject({ result: 'two', version: 2 });
+    await rt.close();
+    expect(folder.staged.size).toBe(0);
+  });
+
+  it('Should load the file itself, and say so once, where no copy can be written', async () => {
+    const folder = memoryFolder();
+    folder.files.set('f', 'answer:one');
+    folder.source.stage = async () => {
+      throw new Error('EROFS: read-only file system');
+    };
+    const logs: string[] = [];
+    const rt = await createRuntime({
+      source: folder.source,
+      host: inProcessHost({ load: heldLoads(folder.text).load, cores: 2 }),
+      minWorkers: 1,
+      maxWorkers: 4,
+      log: (line) => logs.push(line),
+    });
+    expect(await rt.call('f', [])).toMatchObject({ result: 'one', version: 1 });
+    folder.files.set('f', 'answer:two');
+    folder.edit();
+    await until(() => rt.getFunction('f')?.version === 2);
+    expect(await rt.call('f', [])).toMatchObject({ result: 'two', version: 2 });
+    const warnings = logs.filter((line) => line.includes('no copy of the source'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('EROFS');
+    await rt.close();
+  });
+
   it('Should refuse a broken deploy, keep the old version, and remember why', async () => {
     const folder = memoryFolder();
     folder.files.set('f', 'answer:good');
@@ -181,7 +231,8 @@ describe('the function registry', () => {
     expect(rt.getFunction('f')).toMatchObject({ version: 1, status: 'ready' });
     expect(rt.getFunction('f')?.lastError).toContain('broken at load');
     expect(folder.files.get('f')).toBe('answer:good');
-    expect(folder.staged.size).toBe(0);
+    // The refused source's copy is gone; the serving version's stays.
+    expect(folder.staged.size).toBe(1);
     expect(await rt.call('f', [])).toMatchObject({ result: 'good' });
     await rt.close();
   });

@@ -36,6 +36,11 @@ export interface RegistryDeps {
   now(): number;
   /** Functions loaded at once while starting. */
   loadConcurrency: number;
+  /**
+   * Load every version from a copy of the source it was read from (the host's workers import the
+   * module file as each starts), not only deployed ones.
+   */
+  snapshots: boolean;
 }
 
 /** What a version is, beside its pool. */
@@ -49,7 +54,7 @@ interface Current extends VersionInfo {
   pool: FunctionPool;
   /** A placeholder while the function found at start loads. */
   loading?: boolean;
-  /** A deployed version's hidden copy, which its workers load; deleted once it has ended. */
+  /** The version's hidden copy, which its workers load; deleted once it has ended. */
   staged?: StagedSource;
 }
 
@@ -193,9 +198,11 @@ export class FunctionRegistry {
         pool = await this.#deps.load(staged.entry);
       } catch (error) {
         await staged.discard();
+        // Named as the file it would have become, not ebbflow's hidden copy.
+        const why = message(error).replaceAll(fileName(staged.entry.url), `${name}.${language}`);
         // Shown on the version that keeps serving (a new name has none to show it on).
-        if (!created) this.#refused.set(name, { error: message(error), sha256 });
-        throw invalidFunction(name, message(error));
+        if (!created) this.#refused.set(name, { error: why, sha256 });
+        throw invalidFunction(name, why);
       }
       if (this.#closed) {
         await pool.close('the runtime shut down');
@@ -295,18 +302,22 @@ export class FunctionRegistry {
     const current = found?.loading ? undefined : found;
     if (current && current.sha256 === sha256) return;
     if (this.#refused.get(name)?.sha256 === sha256 && sha256 !== '') return;
-    // Loaded from its own file: a hand edit after this is picked up as the next version.
+    // A hand edit after this is picked up as the next version. Where workers import the file as
+    // they start, this version loads a copy of the text just read: what a later edit or deploy
+    // writes over the file never runs under this version's number.
+    const staged = text === undefined ? undefined : await this.#snapshot(entry, text);
     try {
-      const pool = await this.#deps.load(entry);
+      const pool = await this.#deps.load(staged?.entry ?? entry);
       if (this.#closed) {
         await pool.close('the runtime shut down');
+        await staged?.discard();
         return;
       }
       if (current) {
         this.#number(name, pool, sha256);
         await this.#deps.prewarm(pool);
       }
-      this.#install(name, pool, sha256);
+      this.#install(name, pool, sha256, staged);
       // Found at start goes without saying; a file added or changed later is logged.
       if (!found?.loading) {
         const what = current ? 'reload' : 'add';
@@ -315,7 +326,11 @@ export class FunctionRegistry {
         );
       }
     } catch (error) {
-      const why = message(error);
+      await staged?.discard();
+      // The loader names the file it read: the one the person edited, not ebbflow's copy.
+      const why = staged
+        ? message(error).replaceAll(fileName(staged.entry.url), fileName(entry.url))
+        : message(error);
       this.#refused.set(name, { error: why, sha256 });
       if (current) {
         this.#deps.log(
@@ -330,7 +345,24 @@ export class FunctionRegistry {
     }
   }
 
-  /** Make `pool` the current version of `name`; the one before ends. */
+  /**
+   * A hidden copy of `text` for a version's workers to load, where the host needs one and the
+   * source can write it; otherwise (a read-only folder) the version loads the file itself.
+   */
+  async #snapshot(entry: FunctionEntry, text: string): Promise<StagedSource | undefined> {
+    const { source, snapshots } = this.#deps;
+    if (!snapshots || !source.stage) return undefined;
+    const language: SourceLanguage = entry.url.endsWith('.ts') ? 'ts' : 'js';
+    try {
+      return await source.stage(entry.name, text, language);
+    } catch (error) {
+      this.#warn([
+        `${entry.name}: no copy of the source could be written beside it (${message(error)}); its workers load the file itself, so an edit reaches workers started after it`,
+      ]);
+      return undefined;
+    }
+  }
+
   /**
    * Number `pool` as the next version of `name` (the one it had, for a source found unchanged at
    * start), before its warm workers start: every run it ends carries that number.
@@ -347,6 +379,7 @@ export class FunctionRegistry {
     return { version, sha256, deployedAt: unchanged ? saved.deployedAt : this.#deps.now() };
   }
 
+  /** Make `pool` the current version of `name`; the one before ends. */
   #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
     const previous = this.#current.get(name);
     const { version, deployedAt } =
@@ -436,6 +469,9 @@ export class FunctionRegistry {
     }
   }
 }
+
+/** The last segment of a URL's path. */
+const fileName = (url: string): string => url.slice(url.lastIndexOf('/') + 1);
 
 export const sha256Hex = async (text: string): Promise<string> => {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));

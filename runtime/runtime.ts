@@ -139,6 +139,7 @@ class EbbflowRuntime implements Runtime {
       now: () => o.clock.now(),
       // Probes count against the ceiling, so no more run at once than it allows.
       loadConcurrency: Math.min(2, o.maxWorkers),
+      snapshots: o.host.importsAtSpawn === true,
     });
     this.#monitor.onDecision((event) => {
       if (this.#events.active) this.#events.emit({ type: 'scale', data: event });

@@ -104,12 +104,9 @@ describeEachRuntime('deploying by name', (runtime) => {
     for (const record of records) {
       expect(record.status).toBe('completed');
       expect(['v1', 'v2', 'v3', 'v4']).toContain(record.result);
-      // The code that ran is the version the record names: nothing ran on a mix. KNOWN DEFECT on
-      // Deno and Bun (issue 11 left open): their workers import the module from its file, so a
-      // worker the old version starts after the new file is in place (before the swap) runs the
-      // new code under the old version number. Seen in 1 of 3 full runs; Node bundles each
-      // version apart and holds. Until workers load a per-version snapshot, checked on Node only.
-      if (runtime.name === 'node') expect(record.result).toBe(`v${record.version}`);
+      // The code that ran is the version the record names: nothing ran on a mix, also where
+      // workers import the module file as they start (Deno, Bun: each version loads its own copy).
+      expect(record.result).toBe(`v${record.version}`);
       versions.add(record.version);
     }
     expect(versions.has(1) && versions.has(4)).toBe(true);
@@ -121,6 +118,7 @@ describeEachRuntime('deploying by name', (runtime) => {
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('invalid_function');
     expect(res.body.error.message).toMatch(/line 2|:2:/);
+    expect(res.body.error.message).not.toContain('.deploy.');
     expect((await api.get('/functions/version')).body.version).toBe(before);
     expect(await invoke('version')).toMatchObject({ status: 'completed', result: `v${before}` });
   });
@@ -143,6 +141,14 @@ describeEachRuntime('deploying by name', (runtime) => {
     const before = (await api.get('/functions/greet')).body.version;
     await writeFile(join(dir, 'greet.ts'), module('edited'));
     await until(async () => (await api.get('/functions/greet')).body.version === before + 1);
+    expect(await invoke('greet')).toMatchObject({ result: 'edited', version: before + 1 });
+    // A broken edit: the last version serves, and the message names the file that was edited.
+    await writeFile(join(dir, 'greet.ts'), 'export default () => {\n  throw oops(;\n};\n');
+    await until(async () => (await api.get('/functions/greet')).body.lastError !== undefined);
+    const broken = (await api.get('/functions/greet')).body;
+    expect(broken).toMatchObject({ version: before + 1, status: 'ready' });
+    expect(broken.lastError).toMatch(/line 2|:2:/);
+    expect(broken.lastError).not.toContain('.deploy.');
     expect(await invoke('greet')).toMatchObject({ result: 'edited', version: before + 1 });
     await writeFile(join(dir, '.greet.ts.swp'), module('renamed'));
     await rename(join(dir, '.greet.ts.swp'), join(dir, 'greet.ts'));

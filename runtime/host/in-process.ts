@@ -54,6 +54,8 @@ export const inProcessHost = (options: InProcessHostOptions = {}): InProcessHost
       ((globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
         ?.hardwareConcurrency ||
         1),
+    // Each worker loads the module as it starts, as Deno's and Bun's do.
+    importsAtSpawn: true,
     prepare: async (entry) => ({ entry }),
     spawn(prepared: PreparedFunction, { workerId }) {
       const worker = new Channel(workerId, prepared.entry.name);

@@ -121,6 +121,12 @@ export interface HostSample {
 /** What a host supplies to the core. */
 export interface WorkerHost {
   readonly name: 'node' | 'deno' | 'bun' | 'workerd' | 'browser' | 'in-process';
+  /**
+   * Whether each worker imports the module from its file as it starts (Deno, Bun: nothing is
+   * bundled). The registry then gives every version a copy of its own source to load, so an edit
+   * or deploy that lands later never reaches a worker that version starts.
+   */
+  readonly importsAtSpawn?: boolean;
   /** Bundle or check a function module; throws with the loader's message when it cannot load. */
   prepare(entry: FunctionEntry): Promise<PreparedFunction>;
   spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;

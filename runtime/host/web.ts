@@ -35,6 +35,7 @@ export const webHost = (options: WebHostOptions): WorkerHost => ({
   name: options.name,
   hardwareConcurrency: () => navigator.hardwareConcurrency || 1,
   sample: options.sample,
+  importsAtSpawn: true,
   // Deno and Bun import TypeScript as it is; the probe worker reports any load error.
   prepare: async (entry) => ({ entry }),
   spawn(prepared, spawnOptions) {
