@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { until } from '../test/support/wait.ts';
 import { inProcessHost } from './host/in-process.ts';
-import type { FunctionEntry, FunctionSource } from './host/types.ts';
+import { type FunctionEntry, type FunctionSource, KEEP_STAGED_MS } from './host/types.ts';
 import { createRuntime, type Runtime } from './index.ts';
+import { ManualClock } from './manual-clock.ts';
 
 /**
  * Sources are tiny programs for the loader below: `answer:<text>` answers `<text>`; `broken`
@@ -16,6 +17,8 @@ import { createRuntime, type Runtime } from './index.ts';
 const memoryFolder = () => {
   const files = new Map<string, string>();
   const staged = new Map<string, string>();
+  /** How often each staged copy was marked as in use. */
+  const kept = new Map<string, number>();
   let changed: () => void = () => {};
   let state: string | undefined;
   let n = 0;
@@ -41,6 +44,9 @@ const memoryFolder = () => {
         discard: async () => {
           staged.delete(url);
         },
+        keep: async () => {
+          kept.set(url, (kept.get(url) ?? 0) + 1);
+        },
       };
     },
     remove: async (name) => files.delete(name),
@@ -54,7 +60,7 @@ const memoryFolder = () => {
     },
   };
   const text = (entry: FunctionEntry) => staged.get(entry.url) ?? files.get(entry.name) ?? '';
-  return { source, files, staged, text, edit: () => changed() };
+  return { source, files, staged, kept, text, edit: () => changed() };
 };
 
 /** A loader that can hold the load of a function until the test lets it go. */
@@ -217,6 +223,27 @@ describe('the function registry', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('EROFS');
     await rt.close();
+  });
+
+  it('Should mark the copies of live versions as in use, so a server sharing the folder keeps them', async () => {
+    const folder = memoryFolder();
+    folder.files.set('f', 'answer:one');
+    const clock = new ManualClock(Date.now());
+    const rt = await createRuntime({
+      source: folder.source,
+      host: inProcessHost({ load: heldLoads(folder.text).load, cores: 2 }),
+      clock,
+      minWorkers: 1,
+      log: () => {},
+    });
+    const [copy] = [...folder.staged.keys()];
+    expect(folder.kept.get(copy as string)).toBeUndefined();
+    clock.advance(KEEP_STAGED_MS);
+    clock.advance(KEEP_STAGED_MS);
+    expect(folder.kept.get(copy as string)).toBe(2);
+    await rt.close();
+    clock.advance(KEEP_STAGED_MS);
+    expect(folder.kept.get(copy as string)).toBe(2);
   });
 
   it('Should refuse a broken deploy, keep the old version, and remember why', async () => {

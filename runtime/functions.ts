@@ -6,6 +6,8 @@
  * time, so racing deploys each land whole. Versions survive a restart in the source's state.
  * @module
  */
+
+import type { Clock, TimerId } from './clock.ts';
 import {
   deployUnsupported,
   draining,
@@ -13,8 +15,15 @@ import {
   messageOf as message,
   unknownFunction,
 } from './errors.ts';
-import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './host/types.ts';
+import {
+  type FunctionEntry,
+  type FunctionSource,
+  KEEP_STAGED_MS,
+  type SourceLanguage,
+  type StagedSource,
+} from './host/types.ts';
 import type { FunctionPool } from './pool.ts';
+import { unrefTimer } from './timers.ts';
 
 export interface RegistryDeps {
   source: FunctionSource;
@@ -33,7 +42,8 @@ export interface RegistryDeps {
   changed(): void;
   draining(): boolean;
   log(message: string): void;
-  now(): number;
+  /** Time and timers (the runtime's clock, so tests can drive them). */
+  clock: Clock;
   /** Functions loaded at once while starting. */
   loadConcurrency: number;
   /**
@@ -78,6 +88,7 @@ export class FunctionRegistry {
   #savedText: string | undefined;
   #loaded: Promise<void> = Promise.resolve();
   #closed = false;
+  #keeping: TimerId | undefined;
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
@@ -90,8 +101,9 @@ export class FunctionRegistry {
    */
   async start(): Promise<void> {
     const { source } = this.#deps;
-    // One server per folder: copies an earlier process left are nobody's now.
+    // Copies a process that is gone left behind (servers sharing the folder keep theirs marked).
     await source.sweep?.().catch(() => {});
+    this.#keepCopies();
     const state = await source.loadState?.();
     this.#savedText = state;
     if (state) this.#restore(state);
@@ -267,6 +279,7 @@ export class FunctionRegistry {
   /** Stop watching; the pools are closed by the runtime. */
   close(): void {
     this.#closed = true;
+    this.#deps.clock.clearTimeout(this.#keeping);
     this.#stopWatching?.();
     this.#stopWatching = undefined;
   }
@@ -284,6 +297,23 @@ export class FunctionRegistry {
       this.#ending.delete(ending);
       void ending.staged?.discard();
     }
+  }
+
+  /** Mark every live version's copy as in use every `KEEP_STAGED_MS`, until closed. */
+  #keepCopies(): void {
+    const { clock } = this.#deps;
+    const schedule = () => {
+      this.#keeping = clock.setTimeout(tick, KEEP_STAGED_MS);
+      unrefTimer(this.#keeping);
+    };
+    const tick = () => {
+      if (this.#closed) return;
+      for (const version of [...this.#current.values(), ...this.#ending]) {
+        void version.staged?.keep?.();
+      }
+      schedule();
+    };
+    schedule();
   }
 
   /** Load the module at `entry` when its source differs from what serves (start, hand edits). */
@@ -376,7 +406,7 @@ export class FunctionRegistry {
       ? saved.version
       : Math.max(saved?.version ?? 0, previous?.version ?? 0) + 1;
     pool.version = version;
-    return { version, sha256, deployedAt: unchanged ? saved.deployedAt : this.#deps.now() };
+    return { version, sha256, deployedAt: unchanged ? saved.deployedAt : this.#deps.clock.now() };
   }
 
   /** Make `pool` the current version of `name`; the one before ends. */
@@ -385,7 +415,7 @@ export class FunctionRegistry {
     const { version, deployedAt } =
       pool.version === undefined
         ? this.#number(name, pool, sha256)
-        : { version: pool.version, deployedAt: this.#deps.now() };
+        : { version: pool.version, deployedAt: this.#deps.clock.now() };
     const next: Current = { pool, version, sha256, deployedAt, staged };
     this.#current.set(name, next);
     this.#saved.set(name, { version, sha256, deployedAt });

@@ -11,7 +11,7 @@ import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
 import { TaskEndings } from './endings.ts';
 import type { PreparedFunction, WorkerHost } from './host/types.ts';
-import type { ModuleExports } from './loader.ts';
+import type { ModuleExports, SpareWorker } from './loader.ts';
 import { functionStats } from './runtime-stats.ts';
 import { Spawner } from './spawner.ts';
 import type { RunEnding, Task } from './task.ts';
@@ -284,6 +284,23 @@ export class FunctionPool {
     return false;
   }
 
+  /**
+   * Take the worker that read the module's config as this pool's first (it brings its room in
+   * the budget); false when the pool cannot use it, and then the caller discards it.
+   */
+  adopt(spare: SpareWorker): boolean {
+    if (!this.#active || this.#closing || this.#status !== 'ready') return false;
+    if (this.workerCount >= this.#config.maxWorkers) return false;
+    const worker = spare.adopt(this.#events);
+    if (!worker) return false;
+    // It started like any worker of the pool: counted as one start, with its spawn-to-ready time.
+    this.counters.coldStart((worker.readyAt as number) - worker.spawnedAt);
+    // No dispatch here: the pool is not numbered yet (a task it ran now would carry no version);
+    // work comes when the registry installs it (`available`) or its next worker is ready.
+    this.#workers.add(worker);
+    return true;
+  }
+
   /** Spawn up to `count` workers within this pool's max and the runtime's budget. */
   grow(count: number): number {
     let spawned = 0;
@@ -347,6 +364,11 @@ export class FunctionPool {
   /** Resolves once every worker spawned so far has started or failed to. */
   started(): Promise<void> {
     return this.#spawner.started();
+  }
+
+  /** Resolves once a worker is ready to run tasks, or none is starting (at zero, or failing). */
+  serving(): Promise<void> {
+    return this.#spawner.until(() => [...this.#workers].some((w) => w.state === 'ready'));
   }
 
   // Failures in a row make the function unavailable; otherwise queued work gets another try.

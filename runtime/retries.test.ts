@@ -120,6 +120,7 @@ describe.each(['memory', 'async'] as const)('retries, in process (%s backend)', 
 
 describe('ephemeral runs (no record)', () => {
   it('Should run through the pool and counters but leave no record', async () => {
+    let hangBegun = false;
     const started = await startInProcess({
       echo: { default: (x: unknown) => x },
       boom: {
@@ -127,7 +128,12 @@ describe('ephemeral runs (no record)', () => {
           throw new TypeError('nope');
         },
       },
-      hang: { default: () => new Promise(() => {}) },
+      hang: {
+        default: () => {
+          hangBegun = true;
+          return new Promise(() => {});
+        },
+      },
     });
     runtime = started.runtime;
     const done = await runtime.runEphemeral('echo', [{ a: 1 }]);
@@ -140,7 +146,9 @@ describe('ephemeral runs (no record)', () => {
       error: 'TypeError: nope',
     });
     const hung = runtime.runEphemeral('hang', [], { timeoutMs: 500 });
-    await until('the hang to begin', () => runtime?.stats().functions.hang?.activeTasks === 1);
+    // Begun in the worker, not only sent: its timeout counts from when it began.
+    await until('the hang to begin', () => hangBegun);
+    expect(runtime.stats().functions.hang?.activeTasks).toBe(1);
     started.clock.advance(600);
     expect(await hung).toMatchObject({ status: 'failed', errorCode: 'timed_out' });
     await expect(runtime.runEphemeral('nope', [])).rejects.toMatchObject({

@@ -136,7 +136,7 @@ class EbbflowRuntime implements Runtime {
       },
       draining: () => this.#draining,
       log: o.log,
-      now: () => o.clock.now(),
+      clock: o.clock,
       // Probes count against the ceiling, so no more run at once than it allows.
       loadConcurrency: Math.min(2, o.maxWorkers),
       snapshots: o.host.importsAtSpawn === true,
@@ -178,10 +178,14 @@ class EbbflowRuntime implements Runtime {
     this.#monitor.start();
   }
 
+  /**
+   * Resolves once every function found at start has loaded (or failed to) and can run a task on
+   * a ready worker; the rest of its warm workers may still be starting.
+   */
   async loaded(): Promise<void> {
     await this.#registry.loaded();
     this.#warm();
-    await Promise.all(this.#registry.pools().map((pool) => pool.started()));
+    await Promise.all(this.#registry.pools().map((pool) => pool.serving()));
   }
 
   /** Prepare the module and read its config (loader.ts); an active pool, or the loader's message. */
@@ -190,6 +194,7 @@ class EbbflowRuntime implements Runtime {
     if (!loaded.ok) throw new Error(loaded.error);
     const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
     pool.activate(loaded.config, loaded.exports);
+    if (loaded.spare && !pool.adopt(loaded.spare)) await loaded.spare.discard();
     return pool;
   }
 

@@ -78,6 +78,11 @@ export class Spawner {
     while (this.#starting.size > 0) await Promise.all(this.#starting);
   }
 
+  /** Resolves once `ready()` holds, or no worker is starting any more. */
+  async until(ready: () => boolean): Promise<void> {
+    while (!ready() && this.#starting.size > 0) await Promise.race(this.#starting);
+  }
+
   #failed(error: unknown): void {
     this.#failures++;
     this.#d.failed(messageOf(error), this.#failures);

@@ -276,8 +276,9 @@ export interface Runtime {
    */
   remove(name: string): Promise<FunctionInfo>;
   /**
-   * Resolves once every function found at start has loaded (or failed to). `createRuntime`
-   * waits for it unless `waitForFunctions` is false: then it serves what is ready first.
+   * Resolves once every function found at start has loaded (or failed to) and has a worker
+   * ready; its other warm workers (`minWorkers`) may still be starting. `createRuntime` waits
+   * for it unless `waitForFunctions` is false: then it serves what is ready first.
    */
   loaded(): Promise<void>;
   stats(): PoolStats;

@@ -1,9 +1,11 @@
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../../test/support/wait.ts';
 import { folderSource, STATE_FILE } from './fs-source.ts';
+import { STAGED_STALE_MS } from './types.ts';
 
 describe('folderSource', () => {
   let dir: string;
@@ -42,12 +44,35 @@ describe('folderSource', () => {
 
   it('Should sweep what staging left behind, and nothing else', async () => {
     const source = folderSource(dir);
-    await source.stage?.('left', 'export default () => 1;', 'ts');
+    const left = await source.stage?.('left', 'export default () => 1;', 'ts');
     await writeFile(join(dir, '.left.0123abcd.tmp'), '');
     await writeFile(join(dir, '.hidden.ts'), '');
     await writeFile(join(dir, 'kept.ts'), '');
+    // Left by a process that is gone: nobody marked them for longer than the stale time.
+    const old = new Date(Date.now() - STAGED_STALE_MS - 1_000);
+    for (const file of [
+      fileURLToPath(left?.entry.url as string),
+      join(dir, '.left.0123abcd.tmp'),
+    ]) {
+      await utimes(file, old, old);
+    }
     await source.sweep?.();
     expect((await readdir(dir)).sort()).toEqual(['.hidden.ts', 'kept.ts']);
+  });
+
+  it('Should leave the copies another server on the folder still marks as in use', async () => {
+    const source = folderSource(dir);
+    const live = await source.stage?.('live', 'export default () => 1;', 'ts');
+    const path = fileURLToPath(live?.entry.url as string);
+    const old = new Date(Date.now() - STAGED_STALE_MS - 1_000);
+    await utimes(path, old, old);
+    // A fresh copy, and an old one its server has just marked again.
+    const fresh = await source.stage?.('fresh', 'export default () => 2;', 'ts');
+    await live?.keep?.();
+    await folderSource(dir).sweep?.();
+    const files = await readdir(dir);
+    expect(files).toContain(basename(path));
+    expect(files).toContain(basename(fileURLToPath(fresh?.entry.url as string)));
   });
 
   it('Should save the state atomically and read it back', async () => {

@@ -5,12 +5,18 @@
  * into place by rename, so a reader never sees half a file and a restart serves what was deployed.
  * @module
  */
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isFunctionName, MODULE_EXTENSIONS } from '../names.ts';
 import { watchFolder } from './fs-watch.ts';
-import type { FunctionEntry, FunctionSource, SourceLanguage, StagedSource } from './types.ts';
+import {
+  type FunctionEntry,
+  type FunctionSource,
+  type SourceLanguage,
+  STAGED_STALE_MS,
+  type StagedSource,
+} from './types.ts';
 
 /** The registry's state file: hidden, so the listing passes over it. */
 export const STATE_FILE = '.ebbflow-versions.json';
@@ -93,6 +99,10 @@ export const folderSource = (
           return entry(name, file);
         },
         discard: () => rm(path, { force: true }),
+        keep: async () => {
+          const now = new Date();
+          await utimes(path, now, now).catch(() => {});
+        },
       };
     },
 
@@ -113,8 +123,16 @@ export const folderSource = (
 
     async sweep() {
       const files = await readdir(dir);
+      const stale = Date.now() - STAGED_STALE_MS;
       await Promise.all(
-        files.filter((f) => STAGED.test(f)).map((f) => rm(join(dir, f), { force: true })),
+        files
+          .filter((f) => STAGED.test(f))
+          .map(async (f) => {
+            const path = join(dir, f);
+            // Another server on this folder still loads a copy it keeps marking: leave it.
+            const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: Infinity }));
+            if (mtimeMs < stale) await rm(path, { force: true });
+          }),
       );
     },
 

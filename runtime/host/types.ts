@@ -36,7 +36,17 @@ export interface StagedSource {
   commit(): Promise<FunctionEntry>;
   /** Delete the hidden file (the check failed, or the version has ended). */
   discard(): Promise<void>;
+  /**
+   * Mark the hidden file as still in use (its modification time), so another server's `sweep`
+   * of a shared folder leaves it. Called every `KEEP_STAGED_MS` while its version lives.
+   */
+  keep?(): Promise<void>;
 }
+
+/** How often a live server marks its hidden copies as in use. */
+export const KEEP_STAGED_MS = 5 * 60_000;
+/** A hidden copy nobody marked for this long was left by a process that is gone. */
+export const STAGED_STALE_MS = 3 * KEEP_STAGED_MS;
 
 /**
  * Where function modules come from: a folder on disk, or a registry generated at build time.
@@ -56,7 +66,10 @@ export interface FunctionSource {
    * included. Returns the function that stops watching.
    */
   watch?(changed: () => void): () => void;
-  /** Delete what staging left behind when an earlier process ended without closing. */
+  /**
+   * Delete what staging left behind when an earlier process ended without closing: hidden
+   * copies no server marked in use for `STAGED_STALE_MS` (servers may share a folder).
+   */
   sweep?(): Promise<void>;
   /** The registry's state (versions) as last saved, or undefined when there is none. */
   loadState?(): Promise<string | undefined>;
