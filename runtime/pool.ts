@@ -339,11 +339,14 @@ export class FunctionPool {
     await this.failWaiting('load_failed', error);
   }
 
-  /** Fail everything waiting for a worker (unavailable, or the drain ran out of time). */
+  /**
+   * Fail everything waiting for a worker (unavailable, or the drain ran out of time). On a shared
+   * queue only this server's own runs: the queued tasks are left to servers that can run them.
+   */
   async failWaiting(code: FailureCode, message: string): Promise<void> {
     const at = this.deps.clock.now();
     for (const task of this.#dispatcher.drainLocal()) this.#endings.fail(task, code, message, at);
-    await this.deps.source.failQueued(this.name, message, code);
+    if (!this.deps.source.shared) await this.deps.source.failQueued(this.name, message, code);
   }
 
   /** Fail what waits or runs (`shutdown`) and stop every worker. */

@@ -255,7 +255,8 @@ class EbbflowRuntime implements Runtime {
     if (pool.version !== undefined) task.version = pool.version;
     const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
     if (pool.status === 'ready') return record;
-    // An unavailable function's tasks fail at once, with the loader's message.
+    // An unavailable function's tasks fail at once, with the loader's message (on a shared
+    // queue they wait for a server that can run them instead).
     await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
     return (await this.#backend.read(record.id)) ?? record;
   }

@@ -9,6 +9,8 @@ import type { ClaimedTask, FailureCode, TaskBackend, TaskEnding } from './backen
 import { messageOf } from './errors.ts';
 
 export interface TaskSource {
+  /** Other servers claim from the same queue (`TaskBackend.shared`). */
+  readonly shared: boolean;
   claim(fn: string, max: number, workerId: number): ClaimedTask[] | Promise<ClaimedTask[]>;
   finish(id: string, ending: TaskEnding): void;
   /** Tasks a claim would take now (backing-off retries not counted, where the backend can tell). */
@@ -40,6 +42,7 @@ const hasTwins = (backend: TaskBackend): backend is TaskBackend & SyncTwins => {
 export const taskSource = (backend: TaskBackend, log: (message: string) => void): TaskSource => {
   if (hasTwins(backend)) {
     return {
+      shared: backend.shared === true,
       claim: (fn, max, workerId) => backend.claimNow(fn, max, workerId),
       finish: (id, ending) => backend.finishNow(id, ending),
       claimable: (fn) => backend.claimable(fn),
@@ -50,6 +53,7 @@ export const taskSource = (backend: TaskBackend, log: (message: string) => void)
   const failed = (what: string) => (error: unknown) =>
     log(`the task backend failed to ${what}: ${messageOf(error)}`);
   return {
+    shared: backend.shared === true,
     claim: (fn, max, workerId) =>
       backend.claim(fn, max, workerId).catch((error: unknown) => {
         failed('hand out tasks')(error);

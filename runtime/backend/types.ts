@@ -132,6 +132,11 @@ export interface TaskPage {
 export type TaskListener = (record: TaskRecord) => void;
 
 export interface TaskBackend {
+  /**
+   * Whether other servers claim from the same queue (a cluster). Then what waits is the
+   * cluster's: a function this server cannot run leaves its tasks to the servers that can.
+   */
+  readonly shared?: boolean;
   /** Accept a task (status `queued`). Throws `EbbflowError` `duplicate_id` or `queue_full`. */
   submit(task: NewTask): Promise<TaskRecord>;
   /**

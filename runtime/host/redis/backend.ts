@@ -119,6 +119,7 @@ export const createRedisBackend = async (
 };
 
 export class RedisTaskBackend implements TaskBackend {
+  readonly shared = true;
   readonly serverId = randomUUID();
   readonly cluster: ClusterView;
   #redis: Redis;
