@@ -1,4 +1,5 @@
-/** Reading Server-Sent Events from a fetch response, for tests. */
+/** Reading Server-Sent Events from a fetch response, for tests: the client's parser, JSON data. */
+import { sseMessages } from '../../client/sse.ts';
 
 export interface SseEvent {
   event: string;
@@ -7,29 +8,8 @@ export interface SseEvent {
 
 /** Parse the stream into events (comments skipped) as they arrive. */
 export async function* readSse(response: Response): AsyncGenerator<SseEvent> {
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) event = line.slice(7);
-          else if (line.startsWith('data: ')) data.push(line.slice(6));
-        }
-        if (data.length > 0) yield { event, data: JSON.parse(data.join('\n')) };
-      }
-    }
-  } finally {
-    reader.releaseLock();
-    await response.body?.cancel().catch(() => {});
+  for await (const { event, data } of sseMessages(response.body as ReadableStream<Uint8Array>)) {
+    yield { event, data: JSON.parse(data) };
   }
 }
 
