@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['runtime/**/*.test.ts', 'api/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'runtime/**/*.test.ts',
+      'api/**/*.test.ts',
+      'server/**/*.test.ts',
+      'edge/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     // Each file in its own process: the suites spawn real workers and servers.
     pool: 'forks',
     testTimeout: 30_000,

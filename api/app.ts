@@ -10,6 +10,7 @@ import { matchedRoutes } from 'hono/route';
 import {
   type ClusterStats,
   isEbbflowError,
+  messageOf,
   type Runtime,
   type TaskRecord,
 } from '../runtime/index.ts';
@@ -243,7 +244,7 @@ const readJson = async (c: Context): Promise<unknown> => {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    const why = messageOf(error);
     throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${why}`);
   }
 };

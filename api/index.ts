@@ -1,6 +1,6 @@
 /**
- * ebbflow's HTTP API for embedding (`ebbflow/api`): the Hono app over a `Runtime`, its metrics,
- * and the server's settings table.
+ * ebbflow's HTTP API for embedding (`ebbflow/api`): the Hono app over a `Runtime` and its metrics
+ * (the server's settings table is `ebbflow/server`).
  * @example
  * import { createRuntime } from 'ebbflow';
  * import { defaultHost, folderSource } from 'ebbflow/hosts';
@@ -10,7 +10,7 @@
  * const app = createApp({ runtime, metrics });
  * @module
  */
+
 export { type AppOptions, createApp } from './app.ts';
 export { ApiError, type ApiErrorCode, type ErrorBody } from './errors.ts';
 export { Metrics } from './metrics.ts';
-export { parseSettings, SETTINGS, type SettingSpec, type Settings } from './settings.ts';

@@ -4,12 +4,9 @@
  * `observe` is given to the runtime as `onTaskEnd`, so it sees every task however submitted.
  * @module
  */
-import type { ClusterStats, Runtime, TaskRecord } from '../runtime/index.ts';
+import type { ClusterStats, Runtime, TaskOutcome, TaskRecord } from '../runtime/index.ts';
 
-/** How a task ended; `failed` here excludes `timed_out`, so the outcomes add up. */
-export type Outcome = 'completed' | 'failed' | 'timed_out' | 'cancelled';
-
-const OUTCOMES: readonly Outcome[] = ['completed', 'failed', 'timed_out', 'cancelled'];
+const OUTCOMES: readonly TaskOutcome[] = ['completed', 'failed', 'timed_out', 'cancelled'];
 
 /** Upper bounds of the run-time histogram, in seconds. */
 export const RUN_TIME_BUCKETS = [
@@ -25,7 +22,7 @@ interface Histogram {
 }
 
 export class Metrics {
-  #tasks = new Map<string, Map<Outcome, number>>();
+  #tasks = new Map<string, Map<TaskOutcome, number>>();
   #runTime = new Map<string, Histogram>();
   #http = new Map<string, number>();
   /** Failed tasks by function and `errorCode` (label text → count). */
@@ -33,11 +30,11 @@ export class Metrics {
 
   /** Record a task that became terminal. */
   observe = (record: TaskRecord): void => {
-    const outcome: Outcome =
+    const outcome: TaskOutcome =
       record.status === 'failed' && record.errorCode === 'timed_out'
         ? 'timed_out'
-        : (record.status as Outcome);
-    const byOutcome = this.#tasks.get(record.function) ?? new Map<Outcome, number>();
+        : (record.status as TaskOutcome);
+    const byOutcome = this.#tasks.get(record.function) ?? new Map<TaskOutcome, number>();
     byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
     this.#tasks.set(record.function, byOutcome);
     if (record.status === 'failed') {
@@ -77,7 +74,7 @@ export class Metrics {
     for (const [fn, t] of Object.entries(totals)) {
       this.#tasks.set(
         fn,
-        new Map<Outcome, number>([
+        new Map<TaskOutcome, number>([
           ['completed', t.completed],
           ['failed', t.failed],
           ['timed_out', t.timedOut],

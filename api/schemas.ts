@@ -4,9 +4,8 @@
  * @module
  */
 import * as v from 'valibot';
-import { FUNCTION_NAME, MAX_ATTEMPTS, TASK_ID } from '../runtime/index.ts';
+import { FUNCTION_NAME, MAX_ATTEMPTS, MAX_TIMER_MS, TASK_ID } from '../runtime/index.ts';
 import { ApiError, type Detail } from './errors.ts';
-import { MAX_TIMER_MS } from './settings.ts';
 
 /** The longest a long-poll holds a request; larger `wait` values are clamped to it. */
 export const MAX_WAIT_MS = 30_000;

@@ -7,8 +7,8 @@
  */
 import { transfer, wrap } from 'comlink';
 import { detectHost } from '../runtime/host/detect.ts';
-import type { WorkerHost } from '../runtime/host/types.ts';
 import type { OutcomeMessage, WorkerApi } from '../runtime/worker/protocol.ts';
+import type { WorkerHost } from '../runtime/worker-host.ts';
 
 const RUNS = Number(process.env.RUNS ?? 15);
 const entry = { name: 'fib', url: new URL('../functions/fib.ts', import.meta.url).href };

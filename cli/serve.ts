@@ -1,10 +1,10 @@
 /**
  * `ebbflow serve [folder]`: what `npm start` does, with every setting as a flag (the table in
- * api/settings.ts, which also reads each from its environment variable).
+ * server/settings.ts, which also reads each from its environment variable).
  * @module
  */
 import { type ArgsDef, defineCommand } from 'citty';
-import { SETTINGS } from '../api/settings.ts';
+import { SETTINGS } from '../server/settings.ts';
 
 const settingArgs: ArgsDef = Object.fromEntries(
   SETTINGS.map((s) => [
@@ -48,6 +48,6 @@ export const serve = defineCommand({
       ...(folder ? ['--functions', folder] : []),
       ...rest,
     ];
-    await import('../api/serve/start.ts');
+    await import('../server/start.ts');
   },
 });

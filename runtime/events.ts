@@ -4,6 +4,8 @@
  * one that throws is reported and kept.
  * @module
  */
+
+import { messageOf } from './errors.ts';
 import type { LogEvent, PoolStats, RuntimeEvent, RuntimeListener } from './types.ts';
 
 /** How often `stats` events go out while there are listeners. */
@@ -53,7 +55,7 @@ export class RuntimeEvents {
       try {
         listener(event);
       } catch (error) {
-        this.#log(`an event listener threw: ${error instanceof Error ? error.message : error}`);
+        this.#log(`an event listener threw: ${messageOf(error)}`);
       }
     }
   }
@@ -74,9 +76,7 @@ export class RuntimeEvents {
       try {
         closer();
       } catch (error) {
-        this.#log(
-          `an event listener's onClose threw: ${error instanceof Error ? error.message : error}`,
-        );
+        this.#log(`an event listener's onClose threw: ${messageOf(error)}`);
       }
     }
   }

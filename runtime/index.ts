@@ -4,14 +4,15 @@
  * @module
  */
 
-export { MemoryTaskBackend } from './backend/memory.ts';
+export type * from './backend/contract.ts';
+export { MemoryTaskBackend } from './backend/memory/backend.ts';
 export { MAX_ATTEMPTS } from './backend/retry.ts';
-export type * from './backend/types.ts';
-export type { Clock } from './clock.ts';
-export { EbbflowError, type ErrorCode, isEbbflowError } from './errors.ts';
-export type * from './host/types.ts';
-export { ManualClock } from './manual-clock.ts';
+export { EbbflowError, type ErrorCode, isEbbflowError, messageOf } from './errors.ts';
 export { FUNCTION_NAME, isFunctionName, isTaskId, TASK_ID } from './names.ts';
 export { DEFAULTS, type RuntimeOptions } from './options.ts';
 export { createRuntime } from './runtime.ts';
+export type { Clock } from './time/clock.ts';
+export { ManualClock } from './time/manual-clock.ts';
+export { MAX_TIMER_MS } from './time/timers.ts';
 export type * from './types.ts';
+export type * from './worker-host.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FunctionSource, WorkerHost } from './host/types.ts';
 import { resolveFunctionConfig, resolveOptions } from './options.ts';
+import type { FunctionSource, WorkerHost } from './worker-host.ts';
 
 const base = { source: {} as FunctionSource, host: {} as WorkerHost };
 

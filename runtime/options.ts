@@ -3,17 +3,19 @@
  * 10 s monitor), validated once at construction with errors that name the option and value.
  * @module
  */
+
+import type { TaskBackend } from './backend/contract.ts';
 import { NO_RETRY, retryProblem, toRetryPolicy } from './backend/retry.ts';
-import type { TaskBackend } from './backend/types.ts';
-import { type Clock, systemClock } from './clock.ts';
 import { EbbflowError, invalidOption } from './errors.ts';
-import type { FunctionSource, WorkerHost } from './host/types.ts';
+import { type Clock, systemClock } from './time/clock.ts';
+import { MAX_TIMER_MS } from './time/timers.ts';
 import type {
   FunctionConfig,
   FunctionPermissions,
   ResolvedFunctionConfig,
   TaskRecord,
 } from './types.ts';
+import type { FunctionSource, WorkerHost } from './worker-host.ts';
 
 export interface RuntimeOptions {
   /** Where the function modules come from. */
@@ -136,11 +138,11 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
       o.scaleDownThreshold,
     );
   }
-  integer('monitorIntervalMs', o.monitorIntervalMs, 1, 2_147_483_647);
+  integer('monitorIntervalMs', o.monitorIntervalMs, 1, MAX_TIMER_MS);
   integer('scaleUpStep', o.scaleUpStep, 1);
   integer('scaleDownStep', o.scaleDownStep, 1);
   integer('scaleDownDelayMs', o.scaleDownDelayMs, 0);
-  integer('reactIntervalMs', o.reactIntervalMs, 1, 2_147_483_647);
+  integer('reactIntervalMs', o.reactIntervalMs, 1, MAX_TIMER_MS);
   integer('maxEventLoopLagMs', o.maxEventLoopLagMs, 1);
   share('maxEventLoopUtilization', o.maxEventLoopUtilization);
   share('maxMemoryUsage', o.maxMemoryUsage);
@@ -155,11 +157,11 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   share('maxCpuUsage', o.maxCpuUsage);
   share('cpuBoundUtilization', o.cpuBoundUtilization);
   integer('scalingEventsKept', o.scalingEventsKept, 0);
-  integer('taskTimeoutMs', o.taskTimeoutMs, 1, 2_147_483_647);
+  integer('taskTimeoutMs', o.taskTimeoutMs, 1, MAX_TIMER_MS);
   integer('maxQueue', o.maxQueue, 1);
-  integer('resultTtlMs', o.resultTtlMs, 0, 2_147_483_647);
+  integer('resultTtlMs', o.resultTtlMs, 0, MAX_TIMER_MS);
   integer('maxResults', o.maxResults, 0);
-  integer('drainTimeoutMs', o.drainTimeoutMs, 0, 2_147_483_647);
+  integer('drainTimeoutMs', o.drainTimeoutMs, 0, MAX_TIMER_MS);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   return o;
 };
@@ -201,7 +203,7 @@ export const resolveFunctionConfig = (
     );
   }
   resolved.minWorkers = Math.min(resolved.minWorkers, resolved.maxWorkers);
-  integer('config.timeoutMs', resolved.timeoutMs, 1, 2_147_483_647);
+  integer('config.timeoutMs', resolved.timeoutMs, 1, MAX_TIMER_MS);
   integer('config.maxQueue', resolved.maxQueue, 1);
   integer('config.concurrency', resolved.concurrency, 1, 1000);
   integer('config.memoryLimitMb', resolved.memoryLimitMb, 16);

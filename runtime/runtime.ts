@@ -5,17 +5,12 @@
  * pools claim from it when they have room and report each ending to it.
  * @module
  */
-import { MemoryTaskBackend } from './backend/memory.ts';
-import type { TaskBackend, TaskPage, TaskQuery } from './backend/types.ts';
-import { WorkerBudget } from './budget.ts';
-import { reclaimFor, warm } from './ceiling.ts';
+
+import type { TaskBackend } from './backend/contract.ts';
+import { MemoryTaskBackend } from './backend/memory/backend.ts';
+import { newTask } from './backend/submission.ts';
 import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
-import { FunctionRegistry } from './functions.ts';
-import { callHandler } from './handler.ts';
-import type { FunctionEntry } from './host/types.ts';
-import { loadFunction } from './loader.ts';
-import { ScalingMonitor } from './monitor.ts';
 import { isFunctionName } from './names.ts';
 import {
   type ResolvedOptions,
@@ -23,10 +18,15 @@ import {
   resolveFunctionConfig,
   resolveOptions,
 } from './options.ts';
-import { FunctionPool, type PoolDeps } from './pool.ts';
-import { functionInfo, poolStats } from './runtime-stats.ts';
-import { newTask } from './submission.ts';
-import { type TaskSource, taskSource } from './task-source.ts';
+import { callHandler } from './pool/handler.ts';
+import { FunctionPool, type PoolDeps } from './pool/pool.ts';
+import { type TaskSource, taskSource } from './pool/task-source.ts';
+import { loadFunction } from './registry/loader.ts';
+import { FunctionRegistry } from './registry/registry.ts';
+import { WorkerBudget } from './scaling/budget.ts';
+import { reclaimFor, warm } from './scaling/ceiling.ts';
+import { ScalingMonitor } from './scaling/monitor.ts';
+import { functionInfo, poolStats } from './stats/reports.ts';
 import type {
   FunctionInfo,
   PoolStats,
@@ -35,8 +35,11 @@ import type {
   RuntimeListener,
   ScalingEvent,
   SubmitOptions,
+  TaskPage,
+  TaskQuery,
   TaskRecord,
 } from './types.ts';
+import type { FunctionEntry } from './worker-host.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.

@@ -3,17 +3,125 @@
  * and the options a function module may export. The HTTP contract serialises these as they are.
  * @module
  */
-import type {
-  FailureCode,
-  RetryPolicy,
-  TaskEnding,
-  TaskLog,
-  TaskPage,
-  TaskQuery,
-} from './backend/types.ts';
+/** Why a task failed, for programs (the record's `error` says it for people). */
+export type FailureCode =
+  /** The function threw or rejected. */
+  | 'function_threw'
+  /** It ran past its timeout; the worker was replaced. */
+  | 'timed_out'
+  /** The worker exited (its code in `error`) or was lost while running it. */
+  | 'worker_exited'
+  /** The worker ran out of memory. */
+  | 'out_of_memory'
+  /** The result is not JSON (the path is in `error`). */
+  | 'result_not_serializable'
+  /** The module did not load (syntax error, throws at load, no default export, bad config). */
+  | 'load_failed'
+  /** The runtime shut down (drain timeout) before the task ended. */
+  | 'shutdown'
+  /** The server running it died (several servers: detected by the backend). */
+  | 'server_lost'
+  /** Its function was deleted before the task could run. */
+  | 'function_deleted'
+  /** The arguments could not be sent to the worker. */
+  | 'args_not_serializable';
+
+/** Failures that are retried while attempts are left (the contract's v2 "Retries"). */
+export const RETRYABLE: ReadonlySet<FailureCode> = new Set([
+  'function_threw',
+  'timed_out',
+  'worker_exited',
+  'out_of_memory',
+  'server_lost',
+]);
+
+/** `attempts` runs in all (1 = no retry); the n-th retry waits `backoffMs × 2^(n-1)` + ≤20 % jitter. */
+export interface RetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+/** What `submit` hands the backend, already validated by the runtime. */
+export interface NewTask {
+  /** Client-chosen id (checked against the id rule), or undefined for a new UUID. */
+  id?: string;
+  function: string;
+  args: unknown[];
+  /** Resolved run timeout (task > function config > runtime default). */
+  timeoutMs: number;
+  retry: RetryPolicy;
+  /** The function's version when submitted (deploys); informative. */
+  version?: number;
+  /** Set by replay (`POST /tasks/:id/retry`): the id of the task this one repeats. */
+  retryOf?: string;
+  /** Queued tasks of this function allowed before `queue_full`. */
+  maxQueue: number;
+}
+
+/** A task handed to this server to run. */
+export interface ClaimedTask {
+  id: string;
+  function: string;
+  args: unknown[];
+  timeoutMs: number;
+  /** 1 on the first run, 2 on the first retry, ... */
+  attempt: number;
+  submittedAt: number;
+}
+
+/** One line a function printed while running a task (the contract's v2 "Task logs"). */
+export interface TaskLog {
+  at: number;
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  message: string;
+}
+
+/** How a claimed task ended on this server, as `finish` is told. */
+export type TaskEnding =
+  | {
+      status: 'completed';
+      result: unknown;
+      startedAt: number;
+      endedAt: number;
+      executionTime: number;
+      workerId: number;
+      version?: number;
+      logs?: TaskLog[];
+    }
+  | {
+      status: 'failed';
+      error: string;
+      errorCode: FailureCode;
+      endedAt: number;
+      startedAt?: number;
+      executionTime?: number;
+      workerId?: number;
+      version?: number;
+      logs?: TaskLog[];
+    }
+  /** It never began (its worker died first): back to the front of the queue, no attempt spent. */
+  | { status: 'unstarted' };
+
+export interface TaskQuery {
+  function?: string;
+  status?: TaskStatus;
+  /** 1-1000. */
+  limit: number;
+  /** Continue after this id (the `next` of the previous page). */
+  before?: string;
+}
+
+export interface TaskPage {
+  /** Newest first. */
+  tasks: TaskRecord[];
+  next?: string;
+}
 
 /** How an ephemeral run ended (`Runtime.runEphemeral`): a completed or failed `TaskEnding`. */
 export type RunEnding = Extract<TaskEnding, { status: 'completed' | 'failed' }>;
+
+/** How a task ended, as metrics count it; `failed` here excludes `timed_out`, so they add up. */
+export type TaskOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled';
 
 /** Where a task is in its life: `queued → running → completed | failed`, or `cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';

@@ -6,6 +6,7 @@ export const ENTRIES = {
   '.': { dist: 'index', source: 'runtime/index.ts' },
   './hosts': { dist: 'hosts', source: 'runtime/host/public.ts' },
   './api': { dist: 'api', source: 'api/index.ts' },
+  './server': { dist: 'server', source: 'server/index.ts' },
   /** The typed client (the browser helper's); built once it exists. */
   './client': { dist: 'client', source: 'client/index.ts' },
 } as const;

@@ -1,10 +1,11 @@
 /**
- * The import rules of the design, checked on every file: the core is portable (only
- * `runtime/host/` touches a host, and the core sees it through `host/types.ts` alone), the API
- * depends on the runtime and never the reverse, worker code imports no pool code, only the
- * serve entries pick a host, and what the Workers entry bundles stays free of Node APIs.
+ * The import rules of the design (ARCHITECTURE.md), checked on every file:
+ * `server -> api -> runtime`, `edge -> api | runtime`, adapters (`runtime/host/`, the Redis
+ * backend) -> core and never the reverse, worker code imports no pool code, only the server's
+ * entries pick a host, what the Workers entry bundles stays free of Node APIs, and no import
+ * cycle anywhere.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const sources = (folder: string): string[] =>
   readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.endsWith('.d.ts'))
     .map((file) => join(folder, file));
 
 /** Every module a file imports or re-exports, relative ones resolved to project paths. */
@@ -30,13 +31,18 @@ const importsOf = (file: string): string[] => {
 const HOST_APIS =
   /^(node:|deno|bun|esbuild|@hono\/node-server|cloudflare:|@cloudflare\/|wrangler|miniflare)/;
 
+/** Code that adapts the core to one host or one store: the core never imports it. */
+const ADAPTERS = ['runtime/host/', 'runtime/backend/redis/'];
+const isAdapter = (file: string) => ADAPTERS.some((folder) => file.startsWith(folder));
+
 /** Every project file `entry` reaches through its imports (itself included). */
 const reachable = (entry: string): string[] => {
   const seen = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    for (const spec of importsOf(file)) if (/^(runtime|api)\/.*\.ts$/.test(spec)) visit(spec);
+    for (const spec of importsOf(file))
+      if (/^(runtime|api|edge|server)\/.*\.ts$/.test(spec)) visit(spec);
   };
   visit(entry);
   return [...seen];
@@ -49,18 +55,65 @@ const offenders = (files: string[], bad: (spec: string) => boolean) =>
       .map((spec) => `${file} imports ${spec}`),
   );
 
-describe('architecture', () => {
-  const core = sources('runtime').filter((f) => !f.startsWith('runtime/host/'));
+/** The import cycles of a graph (its strongly connected components of more than one file). */
+const cyclesIn = (graph: Map<string, string[]>): string[][] => {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let next = 0;
+  const connect = (file: string) => {
+    index.set(file, next);
+    low.set(file, next);
+    next++;
+    stack.push(file);
+    onStack.add(file);
+    for (const to of graph.get(file) ?? []) {
+      if (!graph.has(to)) continue;
+      if (!index.has(to)) {
+        connect(to);
+        low.set(file, Math.min(low.get(file) as number, low.get(to) as number));
+      } else if (onStack.has(to)) {
+        low.set(file, Math.min(low.get(file) as number, index.get(to) as number));
+      }
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const component: string[] = [];
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      onStack.delete(top);
+      component.push(top);
+      if (top === file) break;
+    }
+    if (component.length > 1) cycles.push(component.sort());
+  };
+  for (const file of graph.keys()) if (!index.has(file)) connect(file);
+  return cycles;
+};
 
-  it('Should keep the core portable: no host API, and host/ only through host/types.ts', () => {
-    expect(core.length).toBeGreaterThan(10);
-    expect(
-      offenders(
-        core,
-        (s) =>
-          HOST_APIS.test(s) || (s.startsWith('runtime/host/') && s !== 'runtime/host/types.ts'),
-      ),
-    ).toEqual([]);
+const TOP_LEVEL = ['runtime', 'api', 'server', 'edge', 'cli', 'client', 'functions'];
+
+describe('architecture', () => {
+  const runtime = sources('runtime');
+  const core = runtime.filter((f) => !isAdapter(f));
+
+  it('Should keep the core portable: no host API and no adapter imported', () => {
+    expect(core.length).toBeGreaterThan(40);
+    expect(offenders(core, (s) => HOST_APIS.test(s) || isAdapter(s))).toEqual([]);
+  });
+
+  it('Should let adapters depend on the core, never on another adapter or anything above', () => {
+    for (const folder of ADAPTERS) {
+      const adapter = sources(folder);
+      expect(adapter.length).toBeGreaterThan(4);
+      expect(
+        offenders(
+          adapter,
+          (s) =>
+            /^(api|server|edge|cli|client)\//.test(s) || (isAdapter(s) && !s.startsWith(folder)),
+        ),
+      ).toEqual([]);
+    }
   });
 
   it('Should keep the in-process host on Web-standard APIs (the edge build runs it)', () => {
@@ -69,59 +122,70 @@ describe('architecture', () => {
     expect(offenders([file], (s) => HOST_APIS.test(s))).toEqual([]);
   });
 
-  it('Should never let the runtime import the API', () => {
-    expect(offenders(sources('runtime'), (s) => s.startsWith('api/'))).toEqual([]);
+  it('Should never let the runtime import anything above it', () => {
+    expect(offenders(runtime, (s) => /^(api|server|edge|cli|client)\//.test(s))).toEqual([]);
   });
 
   it('Should keep code that runs inside a worker free of pool code', () => {
     const worker = sources('runtime/worker');
+    expect(worker.length).toBeGreaterThan(3);
     expect(
       offenders(worker, (s) => s.startsWith('runtime/') && !s.startsWith('runtime/worker/')),
     ).toEqual([]);
   });
 
-  it('Should let only the serve entries choose a host', () => {
-    const api = sources('api').filter((f) => !f.startsWith('api/serve/'));
-    expect(offenders(api, (s) => HOST_APIS.test(s) || s.startsWith('runtime/host/'))).toEqual([]);
+  it('Should keep the API to the runtime: no host, no adapter, no server, no edge', () => {
+    const api = sources('api');
+    expect(api.length).toBeGreaterThan(10);
+    expect(
+      offenders(
+        api,
+        (s) => HOST_APIS.test(s) || /^(server|edge|cli)\//.test(s) || s.startsWith('runtime/host/'),
+      ),
+    ).toEqual([]);
+    // Through the runtime's public surface only.
+    expect(offenders(api, (s) => s.startsWith('runtime/') && s !== 'runtime/index.ts')).toEqual([]);
   });
 
-  it('Should let only the Redis adapter import bullmq or ioredis', () => {
-    const everything = ['runtime', 'api', 'bench', 'test'].flatMap(sources);
+  it('Should let nothing but the CLI depend on the server, and the edge only on its settings table', () => {
+    const below = ['runtime', 'api', 'client', 'functions'].flatMap(sources);
+    expect(offenders(below, (s) => s.startsWith('server/'))).toEqual([]);
+    expect(
+      offenders(sources('edge'), (s) => s.startsWith('server/') && s !== 'server/settings.ts'),
+    ).toEqual([]);
+    // The settings table is read at the edge too: no host API in it.
+    expect(offenders(['server/settings.ts'], (s) => HOST_APIS.test(s))).toEqual([]);
+  });
+
+  it('Should let only the Redis backend import bullmq or ioredis', () => {
+    const everything = ['runtime', 'api', 'server', 'edge', 'bench', 'test'].flatMap(sources);
     const redisClients = /^(bullmq|ioredis)(\/|$)/;
     expect(
       offenders(
-        everything.filter((f) => !f.startsWith('runtime/host/redis/')),
+        everything.filter((f) => !f.startsWith('runtime/backend/redis/')),
         (s) => redisClients.test(s),
-      ),
-    ).toEqual([]);
-    expect(
-      offenders(everything, (s) => s.startsWith('runtime/host/redis/')).filter(
-        (line) => !line.startsWith('runtime/host/redis/'),
       ),
     ).toEqual([]);
   });
 
   it('Should keep the Workers bundle free of Node, bundler and wrangler imports', () => {
-    const bundled = reachable('api/serve/workers.ts');
-    expect(bundled).toContain('runtime/host/workerd/task-object.ts');
+    const bundled = reachable('edge/worker.ts');
+    expect(bundled).toContain('edge/task-object.ts');
     expect(
       offenders(bundled, (s) => /^(node:|esbuild|wrangler|miniflare|@hono\/node-server)/.test(s)),
     ).toEqual([]);
   });
 
-  it('Should keep the Workers host in runtime/host/workerd/ and its entries in api/serve/', () => {
-    const touching = [...sources('runtime'), ...sources('api')].filter((file) =>
-      importsOf(file).some((s) => /^(cloudflare:|@cloudflare\/|wrangler)/.test(s)),
+  it('Should keep everything Cloudflare in edge/', () => {
+    const everything = ['runtime', 'api', 'server', 'edge', 'cli', 'client'].flatMap(sources);
+    const touching = everything.filter((file) =>
+      importsOf(file).some((s) => /^(cloudflare:|@cloudflare\/|wrangler|miniflare)/.test(s)),
     );
     expect(touching.length).toBeGreaterThan(3);
-    expect(
-      touching.filter(
-        (f) => !f.startsWith('runtime/host/workerd/') && !f.startsWith('api/serve/workers'),
-      ),
-    ).toEqual([]);
+    expect(touching.filter((f) => !f.startsWith('edge/'))).toEqual([]);
   });
 
-  it('Should load nothing Redis-related from a serve entry unless EBBFLOW_REDIS_URL asks for it', () => {
+  it('Should load nothing Redis-related from a server entry unless EBBFLOW_REDIS_URL asks for it', () => {
     // Static imports only: the cluster backend is reached by a dynamic import() behind the setting.
     const seen = new Set<string>();
     const visit = (file: string) => {
@@ -132,8 +196,12 @@ describe('architecture', () => {
         else seen.add(spec);
       }
     };
-    for (const entry of sources('api/serve')) visit(entry);
-    expect([...seen].filter((s) => /^(bullmq|ioredis)|runtime\/host\/redis\//.test(s))).toEqual([]);
+    const entries = sources('server');
+    expect(entries).toContain('server/node.ts');
+    for (const entry of entries) visit(entry);
+    expect([...seen].filter((s) => /^(bullmq|ioredis)|runtime\/backend\/redis\//.test(s))).toEqual(
+      [],
+    );
   });
 
   it('Should keep the client standalone: fetch only, nothing of the server, no host API', () => {
@@ -144,7 +212,53 @@ describe('architecture', () => {
 
   it('Should keep example functions free of ebbflow code', () => {
     expect(
-      offenders(sources('functions'), (s) => s.startsWith('runtime/') || s.startsWith('api/')),
+      offenders(sources('functions'), (s) => /^(runtime|api|server|edge|cli|client)\//.test(s)),
+    ).toEqual([]);
+  });
+
+  it('Should have no import cycle anywhere', () => {
+    // The finder itself: planted cycles (type-only imports count too) are found, a chain is not.
+    const planted = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+      ['e.ts', ['e2.ts']],
+      ['e2.ts', ['e.ts']],
+    ]);
+    expect(cyclesIn(planted)).toEqual([
+      ['a.ts', 'b.ts', 'c.ts'],
+      ['e.ts', 'e2.ts'],
+    ]);
+    const everything = [...TOP_LEVEL, 'bench', 'scripts', 'test'].flatMap(sources);
+    expect(everything.length).toBeGreaterThan(150);
+    const graph = new Map(
+      everything.map((file) => [file, importsOf(file).filter((spec) => spec.endsWith('.ts'))]),
+    );
+    expect(cyclesIn(graph)).toEqual([]);
+  });
+
+  it('Should keep the runtime root to a dozen files, each subsystem in a folder', () => {
+    const rootFiles = readdirSync(join(root, 'runtime')).filter((name) =>
+      statSync(join(root, 'runtime', name)).isFile(),
+    );
+    expect(rootFiles.length).toBeLessThanOrEqual(12);
+    expect(rootFiles).toContain('index.ts');
+  });
+
+  it('Should map every top-level and runtime folder in ARCHITECTURE.md', () => {
+    const map = readFileSync(join(root, 'ARCHITECTURE.md'), 'utf8');
+    const runtimeFolders = readdirSync(join(root, 'runtime')).filter((name) =>
+      statSync(join(root, 'runtime', name)).isDirectory(),
+    );
+    expect(runtimeFolders.length).toBeGreaterThan(6);
+    const topFolders = [...TOP_LEVEL, 'test', 'bench', 'docs', 'scripts'];
+    expect(topFolders.filter((folder) => !map.includes(`\n${folder}/`))).toEqual([]);
+    // Runtime folders: by their path, or indented under runtime/ in the layout's tree.
+    expect(
+      runtimeFolders.filter(
+        (folder) => !map.includes(`runtime/${folder}/`) && !map.includes(`\n  ${folder}/ `),
+      ),
     ).toEqual([]);
   });
 });

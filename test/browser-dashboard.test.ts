@@ -14,8 +14,8 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { Metrics } from '../api/metrics.ts';
-import { readAsset } from '../api/serve/assets.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { readAsset } from '../server/assets.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, HAS_CHROMIUM, listenOnLoopback } from './support/browser.ts';
 import { startNodeRuntime } from './support/node-runtime.ts';
 

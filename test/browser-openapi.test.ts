@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedRoutes } from '../api/openapi.ts';
-import { readAsset } from '../api/serve/assets.ts';
+import { readAsset } from '../server/assets.ts';
 import { startApi } from './fixtures/api-app.ts';
 
 const TOKEN = 'docs-secret';

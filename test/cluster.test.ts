@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysFor, toJobId } from '../runtime/host/redis/keys.ts';
+import { keysFor, toJobId } from '../runtime/backend/redis/keys.ts';
 import { CLUSTER_FUNCTIONS } from './support/functions.ts';
 import { deadRedisUrl, type RedisServer, startRedis } from './support/redis.ts';
 import {

@@ -36,7 +36,7 @@ const serverCommandLine = (server: Server): string[] => {
   const all = (pid: number): number[] => [pid, ...children(pid).flatMap(all)];
   for (const pid of all(server.child.pid as number)) {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (argv.some((arg) => arg.endsWith('api/serve/deno.ts'))) return argv;
+    if (argv.some((arg) => arg.endsWith('server/deno.ts'))) return argv;
   }
   throw new Error('no deno.ts process under the launcher');
 };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RUN_TIME_BUCKETS } from '../api/metrics.ts';
-import { RUN_TIME_BOUNDS } from '../runtime/host/workerd/outcome-table.ts';
+import { RUN_TIME_BOUNDS } from '../edge/outcome-table.ts';
 import {
   client,
   type Json,
@@ -191,7 +191,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/env\.TASKS \(TaskShard\)\s+Durable Object/);
     expect(run.stdout).toMatch(/env\.LOADER\s+Worker Loader/);
-    const bundle = readFileSync(join(outdir, 'workers.js'), 'utf8');
+    const bundle = readFileSync(join(outdir, 'worker.js'), 'utf8');
     expect(bundle).toMatch(/export\s*\{[^}]*\bFunctionRegistry\b/);
     expect(bundle).toMatch(/"name":\s*"flaky"/);
   }, 120_000);

@@ -1,5 +1,5 @@
 /**
- * Case 8, several servers: real servers (`node --import tsx api/serve/node.ts`, each in its own
+ * Case 8, several servers: real servers (`node --import tsx server/node.ts`, each in its own
  * process) over the trivial function, either one server alone in memory or N servers sharing a
  * private redis-server (started here, persistence off). All on this machine and 127.0.0.1.
  * - throughput: autocannon, `connections` per server, `POST /functions/inc/invoke` spread over
@@ -29,7 +29,7 @@ const redis = mode === 'redis' ? await startRedis() : undefined;
 const children: ChildProcess[] = [];
 
 const startServer = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'api/serve/node.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/node.ts'], {
     cwd: root,
     env: {
       ...process.env,

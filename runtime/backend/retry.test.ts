@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DELAY_MS, retryDelay, shouldRetry } from './retry.ts';
+import { MAX_TIMER_MS } from '../time/timers.ts';
+import { retryDelay, shouldRetry } from './retry.ts';
 
 describe('retryDelay', () => {
   it('Should double from backoffMs with each retry, with no jitter at random 0', () => {
@@ -12,7 +13,7 @@ describe('retryDelay', () => {
   });
 
   it('Should stop at the longest timer', () => {
-    expect(retryDelay(2_000_000_000, 9, () => 0.9)).toBe(MAX_DELAY_MS);
+    expect(retryDelay(2_000_000_000, 9, () => 0.9)).toBe(MAX_TIMER_MS);
   });
 });
 

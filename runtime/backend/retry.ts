@@ -3,10 +3,9 @@
  * and how long the n-th retry waits.
  * @module
  */
-import { type FailureCode, RETRYABLE, type RetryPolicy } from './types.ts';
 
-/** The longest delay a timer can have (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
-export const MAX_DELAY_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '../time/timers.ts';
+import { type FailureCode, RETRYABLE, type RetryPolicy } from '../types.ts';
 
 /** Most runs a retry policy allows (the contract's 1-10). */
 export const MAX_ATTEMPTS = 10;
@@ -40,9 +39,9 @@ export const retryProblem = (value: unknown, name: string): string | undefined =
   }
   if (
     backoffMs !== undefined &&
-    (!Number.isInteger(backoffMs) || backoffMs < 0 || backoffMs > MAX_DELAY_MS)
+    (!Number.isInteger(backoffMs) || backoffMs < 0 || backoffMs > MAX_TIMER_MS)
   ) {
-    return `${name}.backoffMs must be an integer from 0 to ${MAX_DELAY_MS}, got ${show(backoffMs)}`;
+    return `${name}.backoffMs must be an integer from 0 to ${MAX_TIMER_MS}, got ${show(backoffMs)}`;
   }
   return undefined;
 };
@@ -69,5 +68,5 @@ export const shouldRetry = (code: FailureCode, attempt: number, policy: RetryPol
  */
 export const retryDelay = (backoffMs: number, retry: number, random: () => number): number => {
   const base = backoffMs * 2 ** (retry - 1);
-  return Math.min(MAX_DELAY_MS, base + Math.floor(random() * JITTER * base));
+  return Math.min(MAX_TIMER_MS, base + Math.floor(random() * JITTER * base));
 };

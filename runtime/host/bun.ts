@@ -4,9 +4,10 @@
  * environment unless the function's `config.permissions.env` names variables.
  * @module
  */
+
+import type { WorkerHost } from '../worker-host.ts';
 import { nodeSample } from './node-pressure.ts';
 import { grantedEnv } from './permissions.ts';
-import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
 
 export interface BunHostOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import { cpuUsage } from 'node:process';
-import type { HostSample } from './types.ts';
+import type { HostSample } from '../worker-host.ts';
 
 interface DenoMemory {
   memoryUsage(): { rss: number };

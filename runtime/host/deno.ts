@@ -7,9 +7,9 @@
  * @module
  */
 import type { FunctionPermissions } from '../types.ts';
+import type { WorkerHost } from '../worker-host.ts';
 import { denoSample } from './deno-pressure.ts';
 import { denoPermissions } from './permissions.ts';
-import type { WorkerHost } from './types.ts';
 import { webHost } from './web.ts';
 
 export interface DenoHostOptions {

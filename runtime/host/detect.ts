@@ -3,7 +3,7 @@
  * so Deno and Bun never load the Node host's bundler.
  * @module
  */
-import type { WorkerHost } from './types.ts';
+import type { WorkerHost } from '../worker-host.ts';
 
 export type HostName = 'node' | 'deno' | 'bun' | 'workerd' | 'unknown';
 

@@ -4,8 +4,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../../test/support/wait.ts';
+import { STAGED_STALE_MS } from '../worker-host.ts';
 import { folderSource, STATE_FILE } from './fs-source.ts';
-import { STAGED_STALE_MS } from './types.ts';
 
 describe('folderSource', () => {
   let dir: string;

@@ -9,14 +9,14 @@ import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isFunctionName, MODULE_EXTENSIONS } from '../names.ts';
-import { watchFolder } from './fs-watch.ts';
 import {
   type FunctionEntry,
   type FunctionSource,
   type SourceLanguage,
   STAGED_STALE_MS,
   type StagedSource,
-} from './types.ts';
+} from '../worker-host.ts';
+import { watchFolder } from './fs-watch.ts';
 
 /** The registry's state file: hidden, so the listing passes over it. */
 export const STATE_FILE = '.ebbflow-versions.json';

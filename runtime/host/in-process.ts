@@ -16,7 +16,7 @@ import type {
   PreparedFunction,
   SpawnedWorker,
   WorkerHost,
-} from './types.ts';
+} from '../worker-host.ts';
 
 export type ModuleLoader = (entry: FunctionEntry) => Promise<Record<string, unknown>>;
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { freemem, totalmem } from 'node:os';
-import type { HostSample } from './types.ts';
+import type { HostSample } from '../worker-host.ts';
 
 /** `process.constrainedMemory()` says 2^64 (or 0) when no container limit is set. */
 const NO_LIMIT = 2 ** 60;

@@ -11,11 +11,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from '../worker-host.ts';
 import { BundleCache, defaultCacheDir, sha256 } from './bundle-cache.ts';
 import { nodeEndpoint } from './node-endpoint.ts';
 import { nodeSample } from './node-pressure.ts';
 import { grantedEnv } from './permissions.ts';
-import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from './types.ts';
 
 interface NodePrepared extends PreparedFunction {
   bundle: URL;

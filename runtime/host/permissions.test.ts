@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveFunctionConfig, resolveOptions } from '../options.ts';
+import type { FunctionSource, WorkerHost } from '../worker-host.ts';
 import { denoPermissions, grantedEnv } from './permissions.ts';
-import type { FunctionSource, WorkerHost } from './types.ts';
 
 const options = resolveOptions({ source: {} as FunctionSource, host: {} as WorkerHost });
 const moduleUrl = 'file:///srv/app/functions/fib.ts';

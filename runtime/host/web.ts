@@ -5,14 +5,14 @@
  * Deno: nothing, so the worker announces its exits and idle workers are pinged).
  * @module
  */
-import { unrefTimer } from '../timers.ts';
+import { unrefTimer } from '../time/timers.ts';
 import type {
   HostSample,
   PreparedFunction,
   SpawnedWorker,
   SpawnOptions,
   WorkerHost,
-} from './types.ts';
+} from '../worker-host.ts';
 import { type ControlMessage, comlinkEndpoint, isControl } from './web-control.ts';
 
 export interface WebHostOptions {

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { detectHost } from '../../runtime/host/detect.ts';
-import type { FunctionSource, WorkerHost } from '../../runtime/host/types.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/index.ts';
+import type { FunctionSource, WorkerHost } from '../../runtime/worker-host.ts';
 
 const host = detectHost();
 const fixtures = new URL('../fixtures/ceiling/', import.meta.url);

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { detectHost } from '../../runtime/host/detect.ts';
 import { folderSource } from '../../runtime/host/fs-source.ts';
-import type { WorkerHost } from '../../runtime/host/types.ts';
 import type { FailureCode, Runtime, TaskRecord } from '../../runtime/index.ts';
 import { createRuntime } from '../../runtime/index.ts';
+import type { WorkerHost } from '../../runtime/worker-host.ts';
 
 const host = detectHost();
 const here = new URL('.', import.meta.url);

@@ -3,14 +3,14 @@
  * test itself: no threads, no real time. `gate` functions end only when the test says so.
  */
 import { inProcessHost } from '../../runtime/host/in-process.ts';
-import type { FunctionSource } from '../../runtime/host/types.ts';
 import {
   createRuntime,
   MemoryTaskBackend,
   type RuntimeOptions,
   type TaskBackend,
 } from '../../runtime/index.ts';
-import { ManualClock } from '../../runtime/manual-clock.ts';
+import { ManualClock } from '../../runtime/time/manual-clock.ts';
+import type { FunctionSource } from '../../runtime/worker-host.ts';
 
 type Module = Record<string, unknown>;
 

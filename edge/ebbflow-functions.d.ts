@@ -1,0 +1,25 @@
+/** The module the build generates (`edge/build.ts`): each function compiled. */
+declare module 'ebbflow:functions' {
+  const bundle: {
+    functions: Array<{
+      name: string;
+      js: string;
+      sha256: string;
+      codeSha256: string;
+      error?: string;
+    }>;
+    warnings: string[];
+  };
+  export default bundle;
+}
+
+declare module 'cloudflare:workers' {
+  import type { CloudflareWorkersModule } from '@cloudflare/workers-types/latest/index.ts';
+  export const DurableObject: typeof CloudflareWorkersModule.DurableObject;
+  export type DurableObject<Env = unknown> = CloudflareWorkersModule.DurableObject<Env>;
+  export const WorkerEntrypoint: typeof CloudflareWorkersModule.WorkerEntrypoint;
+  export type WorkerEntrypoint<
+    Env = unknown,
+    Props = unknown,
+  > = CloudflareWorkersModule.WorkerEntrypoint<Env, Props>;
+}

@@ -1,0 +1,218 @@
+/**
+ * The functions of the edge, in one Durable Object (`FUNCTIONS`, instance `registry`): the ones
+ * built into the Worker bundle plus the ones deployed by name (`PUT /functions/:name`, JavaScript
+ * kept in SQLite). Each name has a version that grows with every change and survives restarts.
+ * The newest of a build and a deploy wins: a rebuilt bundle whose function changed takes over
+ * from a deployed one of that name. A delete leaves a tombstone that keeps the code, so tasks
+ * already accepted still run.
+ * @module
+ */
+import { DurableObject } from 'cloudflare:workers';
+import bundle from 'ebbflow:functions';
+import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
+import { resolveFunctionConfig } from '../runtime/options.ts';
+import { sha256Hex } from '../runtime/registry/sha256.ts';
+import type { Answer } from './answer.ts';
+import { failed, ok } from './answer.ts';
+import type { EdgeEnv } from './env.ts';
+import { edgeDefaults } from './env.ts';
+import { gateOf } from './gate.ts';
+import { type FunctionCode, Isolates } from './isolates.ts';
+
+/** One function as the registry knows it (the code apart). */
+export interface DeployedFunction {
+  name: string;
+  sha256: string;
+  version: number;
+  deployedAt: number;
+  /** The module's `config` export as it was read (resolved by its reader). */
+  config: unknown;
+  /** Why it cannot run (the loader's message), when it cannot. */
+  error?: string;
+  deleted: boolean;
+  /** Whether the module exports `fetch` (an HTTP handler). */
+  handler: boolean;
+}
+
+export type FunctionRecord = DeployedFunction & FunctionCode;
+
+interface Row extends Record<string, string | number | null> {
+  name: string;
+  js: string;
+  sha256: string;
+  code_sha: string;
+  version: number;
+  deployed_at: number;
+  config: string | null;
+  error: string | null;
+  deleted: number;
+  handler: number;
+  bundle_sha: string | null;
+}
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS functions (
+  name TEXT PRIMARY KEY,
+  js TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  code_sha TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  config TEXT,
+  error TEXT,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  handler INTEGER NOT NULL DEFAULT 0,
+  bundle_sha TEXT
+)`;
+
+export class FunctionRegistry extends DurableObject<EdgeEnv> {
+  #isolates: Isolates;
+
+  constructor(ctx: DurableObjectState, env: EdgeEnv) {
+    super(ctx, env);
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'registry');
+    ctx.storage.sql.exec(SCHEMA);
+    void ctx.blockConcurrencyWhile(() => this.#syncBundle());
+  }
+
+  /** Every function, deleted ones included (their readers skip them). */
+  async list(): Promise<DeployedFunction[]> {
+    return this.#rows().map(entryOf);
+  }
+
+  /** The code and entry of one function, deleted or not. */
+  async code(name: string): Promise<FunctionRecord | undefined> {
+    const row = this.ctx.storage.sql
+      .exec<Row>('SELECT * FROM functions WHERE name = ?', name)
+      .toArray()[0];
+    return row && { ...entryOf(row), js: row.js, codeSha256: row.code_sha };
+  }
+
+  /** Store a new version after it loaded and its config checked out; the old one stays otherwise. */
+  async deploy(
+    name: string,
+    js: string,
+  ): Promise<Answer<{ entry: DeployedFunction; created: boolean }>> {
+    // A deployed module is its own source: one hash for both.
+    const sha256 = await sha256Hex(js);
+    const probe = await this.#isolates.probe({ name, js, codeSha256: sha256 });
+    if (!probe.ok) return failed('invalid_function', probe.error);
+    try {
+      resolveFunctionConfig(probe.config ?? undefined, edgeDefaults(this.env));
+    } catch (error) {
+      return failed(
+        'invalid_function',
+        `the module's config is invalid: ${(error as Error).message}`,
+      );
+    }
+    const before = await this.code(name);
+    const created = !before || before.deleted;
+    this.#put(
+      name,
+      js,
+      { sha256, code: sha256 },
+      probe.config,
+      undefined,
+      probe.handler,
+      undefined,
+    );
+    return ok({
+      entry: (await this.list()).find((e) => e.name === name) as DeployedFunction,
+      created,
+    });
+  }
+
+  async remove(name: string): Promise<DeployedFunction | undefined> {
+    const found = await this.code(name);
+    if (!found || found.deleted) return undefined;
+    this.ctx.storage.sql.exec(
+      'UPDATE functions SET deleted = 1, version = version + 1, deployed_at = ? WHERE name = ?',
+      Date.now(),
+      name,
+    );
+    return (await this.list()).find((e) => e.name === name);
+  }
+
+  /** Bring the bundle's functions in: new or changed ones get a version, gone ones a tombstone. */
+  async #syncBundle(): Promise<void> {
+    const rows = new Map(this.#rows().map((row) => [row.name, row]));
+    for (const fn of bundle.functions) {
+      const row = rows.get(fn.name);
+      if (row && row.bundle_sha === fn.codeSha256) continue;
+      const probe = fn.error
+        ? ({ ok: false, error: fn.error } as const)
+        : await this.#isolates.probe(fn);
+      const error = probe.ok ? configError(probe.config, this.env) : probe.error;
+      this.#put(
+        fn.name,
+        fn.js,
+        { sha256: fn.sha256, code: fn.codeSha256 },
+        probe.ok ? probe.config : null,
+        error,
+        probe.ok && probe.handler,
+        fn.codeSha256,
+      );
+    }
+    const built = new Set(bundle.functions.map((fn) => fn.name));
+    for (const row of rows.values()) {
+      if (row.bundle_sha !== null && !built.has(row.name) && row.bundle_sha === row.code_sha) {
+        this.ctx.storage.sql.exec(
+          'UPDATE functions SET deleted = 1, version = version + 1 WHERE name = ? AND deleted = 0',
+          row.name,
+        );
+      }
+    }
+  }
+
+  #put(
+    name: string,
+    js: string,
+    hashes: { sha256: string; code: string },
+    config: unknown,
+    error: string | undefined,
+    handler: boolean,
+    bundleSha: string | undefined,
+  ): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO functions (name, js, sha256, code_sha, version, deployed_at, config, error, deleted, handler, bundle_sha)
+       VALUES (?1, ?2, ?3, ?9, 1, ?4, ?5, ?6, 0, ?7, ?8)
+       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = version + 1, deployed_at = ?4,
+         config = ?5, error = ?6, deleted = 0, handler = ?7, bundle_sha = coalesce(?8, bundle_sha)`,
+      name,
+      js,
+      hashes.sha256,
+      Date.now(),
+      JSON.stringify(config ?? null),
+      error ?? null,
+      handler ? 1 : 0,
+      bundleSha ?? null,
+      hashes.code,
+    );
+  }
+
+  #rows(): Row[] {
+    return this.ctx.storage.sql.exec<Row>('SELECT * FROM functions ORDER BY name').toArray();
+  }
+}
+
+const entryOf = (row: Row): DeployedFunction => {
+  const entry: DeployedFunction = {
+    name: row.name,
+    sha256: row.sha256,
+    version: row.version,
+    deployedAt: row.deployed_at,
+    config: row.config === null ? null : JSON.parse(row.config),
+    deleted: row.deleted === 1,
+    handler: row.handler === 1,
+  };
+  if (row.error !== null) entry.error = row.error;
+  return entry;
+};
+
+const configError = (config: unknown, env: EdgeEnv): string | undefined => {
+  try {
+    resolveFunctionConfig(config ?? undefined, edgeDefaults(env));
+    return undefined;
+  } catch (error) {
+    return `the module's config is invalid: ${(error as Error).message}`;
+  }
+};

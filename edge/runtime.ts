@@ -1,0 +1,415 @@
+/**
+ * The `Runtime` of the edge, in the Worker: what the Hono app calls. Task state lives in the
+ * task shards (Durable Objects, chosen by a hash of the task id), functions in the registry
+ * object, code runs in the functions' own isolates. The synchronous reads (`functions()`,
+ * `stats()`) answer from a snapshot that `refresh()` brings up to date; the Workers entry calls
+ * it before each request (at most once a second per isolate for the function list; stats and
+ * metrics ask every shard each time).
+ * @module
+ */
+import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import { toRetryPolicy } from '../runtime/backend/retry.ts';
+import { checkSubmission } from '../runtime/backend/submission.ts';
+import { EbbflowError, messageOf, unknownFunction, unknownTask } from '../runtime/errors.ts';
+import { resolveFunctionConfig } from '../runtime/options.ts';
+import type {
+  FunctionInfo,
+  NewTask,
+  ResolvedFunctionConfig,
+  RetryPolicy,
+  RunEnding,
+  Runtime,
+  ScalingEvent,
+  SubmitOptions,
+  TaskPage,
+  TaskQuery,
+  TaskRecord,
+} from '../runtime/types.ts';
+import { unwrap } from './answer.ts';
+import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
+import { type EdgeEvent, EdgeEvents } from './events.ts';
+import { gateOf } from './gate.ts';
+import { Isolates } from './isolates.ts';
+import type { DeployedFunction, FunctionRecord, FunctionRegistry } from './registry-object.ts';
+import { type EdgeStats, edgeStats, mergeCounts } from './stats.ts';
+import type { ShardCounts, TaskShard } from './task-object.ts';
+
+/** How long a snapshot of the function list is used before the registry is asked again. */
+const FUNCTIONS_TTL_MS = 1_000;
+
+/** An edge function: its registry entry and config resolved over the settings. */
+interface EdgeFunction {
+  entry: DeployedFunction;
+  config: ResolvedFunctionConfig;
+  error?: string;
+}
+
+export class EdgeRuntime implements Runtime {
+  #env: EdgeEnv;
+  #defaults: EdgeDefaults;
+  #shards: number;
+  #functions = new Map<string, EdgeFunction>();
+  #fetchedAt = 0;
+  #counts: ShardCounts = {};
+  #woken: Promise<void> | undefined;
+  #loading: Promise<void> | undefined;
+  /** Code of functions run here (handlers, ephemeral runs) by name and version. */
+  #codes = new Map<string, Promise<FunctionRecord | undefined>>();
+  #isolates: Isolates;
+  #events = new EdgeEvents({
+    feeds: () => Array.from({ length: this.#shards }, (_, i) => this.#shard(i).events()),
+    stats: async () => {
+      await this.refresh({ counts: true });
+      return this.stats();
+    },
+  });
+
+  /** `ctx` is the Worker's execution context: its `exports` reach the `NetGate` entrypoint. */
+  constructor(env: EdgeEnv, ctx: { exports?: unknown }) {
+    this.#env = env;
+    this.#defaults = edgeDefaults(env);
+    this.#shards = shardCount(env);
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'worker');
+  }
+
+  readonly draining = false;
+
+  /**
+   * Bring the snapshot up to date: the function list when older than a second (or `force`),
+   * and the shards' counts when `counts` is set. The first call wakes every shard, which
+   * re-arms work a local restart left without its alarm.
+   */
+  async refresh({ counts = false, force = false } = {}): Promise<void> {
+    this.#woken ??= Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).wake()),
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#woken = undefined; // the next request tries again
+        throw error;
+      },
+    );
+    const jobs: Promise<void>[] = [this.#woken];
+    if (force || Date.now() - this.#fetchedAt > FUNCTIONS_TTL_MS) {
+      // Requests that find the list stale at once share one read of the registry.
+      this.#loading ??= this.#loadFunctions().finally(() => {
+        this.#loading = undefined;
+      });
+      jobs.push(this.#loading);
+    }
+    if (counts) jobs.push(this.#loadCounts());
+    await Promise.all(jobs);
+  }
+
+  functions(): FunctionInfo[] {
+    return [...this.#functions.keys()].map((name) => this.getFunction(name) as FunctionInfo);
+  }
+
+  getFunction(name: string): FunctionInfo | undefined {
+    const fn = this.#functions.get(name);
+    if (!fn) return undefined;
+    const counts = this.#counts[name];
+    const info: FunctionInfo & { version: number; sha256: string; deployedAt: number } = {
+      name,
+      status: fn.error ? 'unavailable' : 'ready',
+      ...fn.config,
+      activeWorkers: 0,
+      queueSize: counts?.queued ?? 0,
+      activeTasks: counts?.running ?? 0,
+      version: fn.entry.version,
+      sha256: fn.entry.sha256,
+      deployedAt: fn.entry.deployedAt,
+    };
+    if (fn.error) info.error = fn.error;
+    return info;
+  }
+
+  async submit(
+    name: string,
+    args: unknown[],
+    options: SubmitOptions & { retry?: RetryPolicy } = {},
+  ): Promise<TaskRecord> {
+    const task = this.#task(name, args, options);
+    return unwrap(await this.#shardOf(task.id as string).submit(task));
+  }
+
+  /** Submit and resolve with the terminal record; the shard holds the call (one hop). */
+  async call(
+    name: string,
+    args: unknown[],
+    options: SubmitOptions & { retry?: RetryPolicy } = {},
+  ): Promise<TaskRecord> {
+    const task = this.#task(name, args, options);
+    return unwrap(await this.#shardOf(task.id as string).invoke(task));
+  }
+
+  /** Resolves at once: the functions are read from the registry with the first request. */
+  async loaded(): Promise<void> {
+    await this.refresh();
+  }
+
+  /** No scaling decisions are made here: the platform scales (nothing is ever told). */
+  onScale(_listener: (event: ScalingEvent) => void): () => void {
+    return () => {};
+  }
+
+  #task(name: string, args: unknown[], options: SubmitOptions & { retry?: RetryPolicy }): NewTask {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    checkSubmission(args, options);
+    return {
+      id: options.id ?? crypto.randomUUID(),
+      function: name,
+      args,
+      timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
+      retry: options.retry ? toRetryPolicy(options.retry) : fn.config.retry,
+      version: fn.entry.version,
+      maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
+    };
+  }
+
+  async result(id: string): Promise<TaskRecord | undefined> {
+    return this.#shardOf(id).read(id);
+  }
+
+  async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    return this.#shardOf(id).wait(id, ms);
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    return unwrap(await this.#shardOf(id).cancel(id));
+  }
+
+  /** Every shard's newest page, merged: newest first by submission time, then id. */
+  async list(query: TaskQuery): Promise<TaskPage> {
+    let cursor: { submittedAt: number; id: string } | undefined;
+    if (query.before !== undefined) {
+      const from = await this.result(query.before);
+      if (!from) throw unknownTask(query.before);
+      cursor = { submittedAt: from.submittedAt, id: from.id };
+    }
+    const { before: _, ...filter } = query;
+    const pages = await Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).list(filter, cursor)),
+    );
+    const tasks = pages
+      .flat()
+      .sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, query.limit);
+    const last = tasks.at(-1);
+    return tasks.length === query.limit && last ? { tasks, next: last.id } : { tasks };
+  }
+
+  /** A failed or cancelled task again, under a new id (which may live in another shard). */
+  async retry(id: string): Promise<TaskRecord> {
+    const source = unwrap(await this.#shardOf(id).replaySource(id));
+    const fn = this.#functions.get(source.function);
+    if (!fn) throw unknownFunction(source.function);
+    const next = crypto.randomUUID();
+    return unwrap(
+      await this.#shardOf(next).submit({
+        ...source,
+        id: next,
+        retryOf: id,
+        version: fn.entry.version,
+        maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
+      }),
+    );
+  }
+
+  /**
+   * Deploy by name: JavaScript only (the edge has no TypeScript compiler at run time; the CLI
+   * compiles first when told `javascript_required`). Loaded and checked before it takes over.
+   */
+  async deploy(
+    name: string,
+    source: string,
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean }> {
+    if (language !== 'js') {
+      throw new EbbflowError(
+        'javascript_required',
+        'this server (Cloudflare Workers) runs JavaScript only: compile the TypeScript first (ebbflow deploy does it) and send it as application/javascript',
+      );
+    }
+    const { created } = unwrap(await this.#registry().deploy(name, source));
+    await this.#changed(name);
+    return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async remove(name: string): Promise<FunctionInfo> {
+    const info = this.getFunction(name);
+    const removed = await this.#registry().remove(name);
+    if (!info || !removed) throw unknownFunction(name);
+    await this.#changed(name);
+    return {
+      ...info,
+      status: 'deleted' as FunctionInfo['status'],
+      version: removed.version,
+    } as FunctionInfo;
+  }
+
+  /**
+   * A function's HTTP handler (its `fetch` export), in its isolate, within the function's
+   * timeout. Throws `no_fetch_handler`, `handler_failed` or `handler_timed_out` as elsewhere.
+   */
+  async handle(name: string, request: Request): Promise<Response> {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    if (fn.error) {
+      throw new EbbflowError('handler_failed', `function "${name}" is unavailable: ${fn.error}`);
+    }
+    if (!fn.entry.handler) {
+      throw new EbbflowError(
+        'no_fetch_handler',
+        `function "${name}" has no fetch export, so it does not answer HTTP requests`,
+      );
+    }
+    const code = await this.#code(name, fn);
+    const { timeoutMs } = fn.config;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new EbbflowError(
+              'handler_timed_out',
+              `function "${name}": timed out after ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      const answer = await Promise.race([
+        this.#isolates.handle(code, fn.config.permissions, request, timeoutMs),
+        late,
+      ]);
+      // A response from another isolate has immutable headers; the app adds its CORS headers.
+      return new Response(answer.body, answer);
+    } catch (error) {
+      if (error instanceof EbbflowError) throw error;
+      throw new EbbflowError('handler_failed', `function "${name}" failed: ${messageOf(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One run with no record kept: in the function's isolate here, within its timeout. */
+  async runEphemeral(
+    name: string,
+    args: unknown[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<RunEnding> {
+    const fn = this.#functions.get(name);
+    if (!fn) throw unknownFunction(name);
+    const code = await this.#code(name, fn);
+    const startedAt = Date.now();
+    const outcome = await this.#isolates.run(
+      code,
+      fn.config.permissions,
+      args,
+      options.timeoutMs ?? fn.config.timeoutMs,
+      new Promise<string>(() => {}),
+    );
+    const ran = { startedAt, endedAt: Date.now(), workerId: outcome.workerId };
+    const logs = outcome.logs ? { logs: outcome.logs } : {};
+    return outcome.ok
+      ? {
+          status: 'completed',
+          result: outcome.result,
+          executionTime: outcome.executionTime,
+          ...ran,
+          ...logs,
+        }
+      : { status: 'failed', error: outcome.error, errorCode: outcome.code, ...ran, ...logs };
+  }
+
+  /** Task changes from every shard, their printed lines, and stats once a second. */
+  subscribe(listener: (event: EdgeEvent) => void, _onClose?: () => void): () => void {
+    // `onClose` is for a runtime that shuts down; the edge's never does (nothing to drain).
+    return this.#events.subscribe(listener);
+  }
+
+  stats(): EdgeStats {
+    const configs = new Map([...this.#functions].map(([name, fn]) => [name, fn.config]));
+    return edgeStats(configs, this.#counts, this.#defaults, this.#shards);
+  }
+
+  /** The shards' outcome counts per function, for `/metrics` (kept with the records). */
+  outcomes(): ShardCounts {
+    return this.#counts;
+  }
+
+  /** Nothing to stop: the platform owns the isolates and the objects keep the tasks. */
+  async close(): Promise<void> {}
+
+  async #changed(name: string): Promise<void> {
+    await Promise.all(Array.from({ length: this.#shards }, (_, i) => this.#shard(i).forget(name)));
+    await this.refresh({ force: true });
+  }
+
+  async #loadFunctions(): Promise<void> {
+    const entries = await this.#registry().list();
+    const next = new Map<string, EdgeFunction>();
+    for (const entry of entries) {
+      if (entry.deleted) continue;
+      let config: ResolvedFunctionConfig;
+      let error = entry.error;
+      try {
+        config = resolveFunctionConfig(entry.config ?? undefined, this.#defaults);
+      } catch (problem) {
+        config = resolveFunctionConfig(undefined, this.#defaults);
+        error ??= `the module's config is invalid: ${(problem as Error).message}`;
+      }
+      next.set(entry.name, error ? { entry, config, error } : { entry, config });
+    }
+    this.#functions = next;
+    this.#fetchedAt = Date.now();
+  }
+
+  async #loadCounts(): Promise<void> {
+    const all = await Promise.all(
+      Array.from({ length: this.#shards }, (_, i) => this.#shard(i).counts()),
+    );
+    this.#counts = mergeCounts(all);
+  }
+
+  /** A function's current code, read from the registry once per version. */
+  async #code(name: string, fn: EdgeFunction): Promise<FunctionRecord> {
+    const key = `${name}#${fn.entry.version}`;
+    let pending = this.#codes.get(key);
+    if (!pending) {
+      pending = this.#registry().code(name);
+      this.#codes.set(key, pending);
+      pending.catch(() => this.#codes.delete(key));
+    }
+    const code = await pending;
+    if (!code || code.deleted) throw unknownFunction(name);
+    return code;
+  }
+
+  #registry(): FunctionRegistry {
+    const ns = this.#env.FUNCTIONS as DurableObjectNamespace;
+    return ns.get(ns.idFromName('registry')) as unknown as FunctionRegistry;
+  }
+
+  #shard(index: number): TaskShard {
+    const ns = this.#env.TASKS as DurableObjectNamespace;
+    return ns.get(ns.idFromName(`shard-${index}`)) as unknown as TaskShard;
+  }
+
+  /** Tasks are spread by a hash of their id: one hop to any record, and no hot function's shard. */
+  #shardOf(id: string): TaskShard {
+    return this.#shard(fnv1a(id) % this.#shards);
+  }
+}
+
+const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+};

@@ -1,0 +1,64 @@
+/**
+ * The Cloudflare Workers entry (`wrangler.toml`'s `main`): the same Hono app as every host, over
+ * the edge runtime (task shards and the function registry as Durable Objects, each function in
+ * its own isolate through the Worker Loader). Settings come from the Worker's variables.
+ * @module
+ */
+import type { Hono } from 'hono';
+import { createApp } from '../api/app.ts';
+import { Metrics } from '../api/metrics.ts';
+import { messageOf } from '../runtime/errors.ts';
+import { parseSettings } from '../server/settings.ts';
+import type { EdgeEnv } from './env.ts';
+import { EdgeRuntime } from './runtime.ts';
+
+export { NetGate } from './net-gate.ts';
+export { FunctionRegistry } from './registry-object.ts';
+export { TaskShard } from './task-object.ts';
+
+interface Served {
+  runtime: EdgeRuntime;
+  metrics: Metrics;
+  app: Hono;
+}
+
+// One per isolate: the app and a snapshot of the functions; the state itself is in the objects.
+let served: Served | undefined;
+
+const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
+  const parsed = parseSettings([], env as Record<string, string | undefined>);
+  const settings = parsed.help ? undefined : parsed.settings;
+  const runtime = new EdgeRuntime(env, ctx);
+  const metrics = new Metrics();
+  const app = createApp({
+    runtime,
+    metrics,
+    maxBodyBytes: settings?.maxBodyBytes,
+    token: settings?.token,
+    // Deploys by name (PUT/DELETE /functions/:name): off unless EBBFLOW_ADMIN_TOKEN is set.
+    adminToken: settings?.adminToken,
+    maxFunctionBytes: settings?.maxFunctionBytes,
+    corsOrigin: settings?.corsOrigin,
+  });
+  return { runtime, metrics, app };
+};
+
+/** Routes whose answers carry queue and task counts: every shard is asked before them. */
+const COUNTED = /^\/(stats|metrics|functions(\/[^/]+)?)$/;
+
+export default {
+  async fetch(request: Request, env: EdgeEnv, ctx: { exports?: unknown }): Promise<Response> {
+    try {
+      served ??= start(env, ctx);
+    } catch (error) {
+      // A variable set wrong in wrangler.toml or the dashboard: say which, on every request.
+      const message = messageOf(error);
+      return Response.json({ error: { code: 'invalid_setting', message } }, { status: 500 });
+    }
+    const { pathname } = new URL(request.url);
+    const counts = request.method === 'GET' && COUNTED.test(pathname);
+    await served.runtime.refresh({ counts });
+    if (pathname === '/metrics') served.metrics.absorb(served.runtime.outcomes());
+    return served.app.fetch(request);
+  },
+};

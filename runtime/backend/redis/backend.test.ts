@@ -1,0 +1,368 @@
+/**
+ * The BullMQ TaskBackend against a real Redis (a private `redis-server` per file): two backends
+ * stand for two servers sharing it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deadRedisUrl, type RedisServer, startRedis } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/wait.ts';
+import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../../types.ts';
+import { createRedisBackend, type RedisTaskBackend } from './backend.ts';
+
+let redis: RedisServer;
+let prefixes = 0;
+const open: RedisTaskBackend[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((b) => b.close()));
+});
+
+/** Backends sharing one fresh key prefix: a cluster of their own. */
+const cluster = async (
+  count: number,
+  options: { ttl?: number; lostAfterMs?: number; maxResults?: number } = {},
+) => {
+  const prefix = `t${++prefixes}`;
+  const made: RedisTaskBackend[] = [];
+  for (let i = 0; i < count; i++) {
+    const backend = await createRedisBackend({
+      url: redis.url,
+      prefix,
+      resultTtlMs: options.ttl ?? 60_000,
+      maxResults: options.maxResults ?? 1000,
+      lostAfterMs: options.lostAfterMs ?? 30_000,
+      log: () => {},
+    });
+    open.push(backend);
+    made.push(backend);
+  }
+  return made;
+};
+
+const task = (fn: string, extra: Partial<NewTask> = {}): NewTask => ({
+  function: fn,
+  args: [1, 'two'],
+  timeoutMs: 1000,
+  retry: { attempts: 1, backoffMs: 0 },
+  maxQueue: 10_000,
+  ...extra,
+});
+
+const done = (result: unknown): TaskEnding => ({
+  status: 'completed',
+  result,
+  startedAt: Date.now(),
+  endedAt: Date.now(),
+  executionTime: 1,
+  workerId: 7,
+});
+
+const threw = (message = 'boom', errorCode: FailureCode = 'function_threw'): TaskEnding => ({
+  status: 'failed',
+  error: message,
+  errorCode,
+  endedAt: Date.now(),
+  startedAt: Date.now(),
+  workerId: 7,
+});
+
+/** Claim until one task of `fn` comes (retries wait out their backoff). */
+const claimOne = async (backend: RedisTaskBackend, fn: string) => {
+  let got: Awaited<ReturnType<RedisTaskBackend['claim']>> = [];
+  await until(async () => {
+    got = await backend.claim(fn, 1, 1);
+    return got.length > 0;
+  }, 20_000);
+  return got[0] as NonNullable<(typeof got)[0]>;
+};
+
+describe('Redis task backend', () => {
+  it('Should take a task from submit to claim to finish, readable and awaited on another server', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const seen: TaskRecord[] = [];
+    b.subscribe((record) => seen.push(record));
+    const queued = await a.submit(task('echo', { id: 'job:42' }));
+    expect(queued).toMatchObject({ id: 'job:42', function: 'echo', status: 'queued' });
+    expect(await b.read('job:42')).toMatchObject({ status: 'queued', attempt: 1, attempts: 1 });
+    const waiting = b.wait('job:42', 20_000);
+    const claimed = await claimOne(a, 'echo');
+    expect(claimed).toMatchObject({ id: 'job:42', args: [1, 'two'], timeoutMs: 1000, attempt: 1 });
+    expect(await b.read('job:42')).toMatchObject({ status: 'running', workerId: 1 });
+    await a.finish('job:42', done({ ok: true }));
+    const finished = await waiting;
+    expect(finished).toMatchObject({ status: 'completed', result: { ok: true }, workerId: 7 });
+    expect(finished?.completedAt).toBeGreaterThanOrEqual(queued.submittedAt);
+    await until(() => seen.some((r) => r.id === 'job:42' && r.status === 'completed'));
+    expect(seen.map((r) => r.status)).toEqual(['queued', 'running', 'completed']);
+    await a.finish('job:42', done('again'));
+    expect((await b.read('job:42'))?.result).toEqual({ ok: true });
+  });
+
+  it('Should refuse an id already used by any function, integer-like ids included', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    await a.submit(task('one', { id: '42' }));
+    await expect(b.submit(task('two', { id: '42' }))).rejects.toMatchObject({
+      code: 'duplicate_id',
+    });
+    expect(await b.read('42')).toMatchObject({ function: 'one' });
+    expect(await b.read('4')).toBeUndefined();
+  });
+
+  it('Should answer queue_full from the cluster-wide backlog', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    for (let i = 0; i < 3; i++) await a.submit(task('busy', { maxQueue: 3 }));
+    await until(() => b.queued('busy') === 3);
+    await expect(b.submit(task('busy', { maxQueue: 3 }))).rejects.toMatchObject({
+      code: 'queue_full',
+    });
+  });
+
+  it('Should retry with backoff until attempts run out, then keep it as a dead letter', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const { id } = await a.submit(task('flaky', { retry: { attempts: 3, backoffMs: 20 } }));
+    for (const attempt of [1, 2]) {
+      const claimed = await claimOne(attempt === 1 ? a : b, 'flaky');
+      expect(claimed.attempt).toBe(attempt);
+      await (attempt === 1 ? a : b).finish(id, threw(`boom ${attempt}`));
+      expect(await a.read(id)).toMatchObject({ status: 'queued', error: `boom ${attempt}` });
+    }
+    expect((await claimOne(a, 'flaky')).attempt).toBe(3);
+    await a.finish(id, threw('boom 3'));
+    expect(await b.read(id)).toMatchObject({
+      status: 'failed',
+      error: 'boom 3',
+      errorCode: 'function_threw',
+      attempt: 3,
+      attempts: 3,
+    });
+    const dead = await b.list({ status: 'failed', limit: 10 });
+    expect(dead.tasks.map((t) => t.id)).toEqual([id]);
+  });
+
+  it('Should not retry a failure that is not retryable', async () => {
+    const [a] = (await cluster(1)) as [RedisTaskBackend];
+    const { id } = await a.submit(task('bad', { retry: { attempts: 3, backoffMs: 0 } }));
+    await claimOne(a, 'bad');
+    await a.finish(id, {
+      status: 'failed',
+      error: 'result is not JSON at $.x',
+      errorCode: 'result_not_serializable',
+      endedAt: Date.now(),
+    });
+    expect(await a.read(id)).toMatchObject({ status: 'failed', attempt: 1 });
+  });
+
+  it('Should put an unstarted task back first in line without spending an attempt', async () => {
+    const [a] = (await cluster(1)) as [RedisTaskBackend];
+    const first = await a.submit(task('line'));
+    await a.submit(task('line'));
+    expect((await claimOne(a, 'line')).id).toBe(first.id);
+    await a.finish(first.id, { status: 'unstarted' });
+    const again = await claimOne(a, 'line');
+    expect(again).toMatchObject({ id: first.id, attempt: 1 });
+  });
+
+  it('Should cancel a queued task, which is then never claimed', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const { id } = await a.submit(task('later'));
+    const cancelled = await b.cancel(id);
+    expect(cancelled).toMatchObject({ status: 'cancelled', error: 'cancelled before it started' });
+    expect(await a.claim('later', 5, 1)).toEqual([]);
+    await expect(a.cancel(id)).rejects.toMatchObject({ code: 'already_terminal' });
+    await expect(a.cancel('nope')).rejects.toMatchObject({ code: 'unknown_task' });
+  });
+
+  it('Should stop a running task on the server that runs it when another server cancels it', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const stopped: string[] = [];
+    a.onCancel((id) => stopped.push(id));
+    const { id } = await b.submit(task('long'));
+    await claimOne(a, 'long');
+    const waiting = b.wait(id, 20_000);
+    expect(await b.cancel(id)).toMatchObject({ status: 'cancelled' });
+    await until(() => stopped.includes(id));
+    await a.finish(id, done('too late'));
+    expect(await waiting).toMatchObject({ status: 'cancelled' });
+    expect(await a.read(id)).toMatchObject({
+      status: 'cancelled',
+      error: 'cancelled while running',
+    });
+  });
+
+  it('Should list newest first, filtered, page by page', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await a.submit(task(i % 2 ? 'odd' : 'even'))).id);
+    const first = await b.list({ limit: 2 });
+    expect(first.tasks.map((t) => t.id)).toEqual([ids[4], ids[3]]);
+    const second = await b.list({ limit: 2, before: first.next as string });
+    expect(second.tasks.map((t) => t.id)).toEqual([ids[2], ids[1]]);
+    const last = await b.list({ limit: 2, before: second.next as string });
+    expect(last).toEqual({ tasks: [expect.objectContaining({ id: ids[0] })] });
+    const odd = await b.list({ function: 'odd', limit: 10 });
+    expect(odd.tasks.map((t) => t.id)).toEqual([ids[3], ids[1]]);
+    expect((await b.list({ status: 'running', limit: 10 })).tasks).toEqual([]);
+  });
+
+  it('Should replay a failed task as a new one and refuse a completed one', async () => {
+    const [a] = (await cluster(1)) as [RedisTaskBackend];
+    const failed = await a.submit(task('again', { retry: { attempts: 2, backoffMs: 5 } }));
+    await claimOne(a, 'again');
+    await a.finish(failed.id, threw('no module', 'load_failed'));
+    const replay = await a.replay(failed.id, 100);
+    expect(replay).toMatchObject({ status: 'queued', retryOf: failed.id, attempts: 2 });
+    expect(replay.id).not.toBe(failed.id);
+    expect(await claimOne(a, 'again')).toMatchObject({ id: replay.id, args: [1, 'two'] });
+    await a.finish(replay.id, done(1));
+    await expect(a.replay(replay.id, 100)).rejects.toMatchObject({ code: 'not_retryable' });
+    await expect(a.replay('gone', 100)).rejects.toMatchObject({ code: 'unknown_task' });
+  });
+
+  it('Should forget a finished task after its time to live', async () => {
+    const [a] = (await cluster(1, { ttl: 300 })) as [RedisTaskBackend];
+    const { id } = await a.submit(task('brief'));
+    await claimOne(a, 'brief');
+    await a.finish(id, done(1));
+    expect(await a.read(id)).toMatchObject({ status: 'completed' });
+    await until(async () => (await a.read(id)) === undefined);
+    await a.expire(Date.now());
+    expect((await a.list({ limit: 10 })).tasks).toEqual([]);
+  });
+
+  it('Should retry on another server a task whose server was lost, or fail it with server_lost', async () => {
+    const [a, b] = (await cluster(2, { lostAfterMs: 900 })) as [RedisTaskBackend, RedisTaskBackend];
+    const kept = await a.submit(task('lost', { retry: { attempts: 2, backoffMs: 0 } }));
+    const spent = await a.submit(task('lost'));
+    expect(await b.claim('lost', 0, 1)).toEqual([]); // b now checks this queue for stalls
+    expect((await a.claim('lost', 2, 3)).map((t) => t.id)).toEqual([kept.id, spent.id]);
+    await a.close(); // stops renewing its locks, as a killed server would
+    // The next claims find both back in the queue: one runs again, the other has no attempt left.
+    const retried = await claimOne(b, 'lost');
+    expect(retried).toMatchObject({ id: kept.id, attempt: 2 });
+    await b.finish(kept.id, done('second time'));
+    await until(async () => {
+      await b.claim('lost', 1, 1);
+      return (await b.read(spent.id))?.status === 'failed';
+    });
+    expect(await b.read(spent.id)).toMatchObject({
+      errorCode: 'server_lost',
+      error: 'the server running it was lost',
+    });
+    expect(await b.read(kept.id)).toMatchObject({ status: 'completed', attempt: 2 });
+  });
+});
+
+describe('Redis task backend under load', () => {
+  it('Should end 3,000 tasks across three servers exactly once, one server lost mid-run', async () => {
+    const [a, b, c, observer] = (await cluster(4, {
+      lostAfterMs: 3_000,
+      maxResults: 10_000,
+    })) as RedisTaskBackend[];
+    const ends = new Map<string, number>();
+    (observer as RedisTaskBackend).subscribe((record) => {
+      if (record.status !== 'queued' && record.status !== 'running') {
+        ends.set(record.id, (ends.get(record.id) ?? 0) + 1);
+      }
+    });
+    // Each server runs what it claims: `throw` fails, anything else completes.
+    let stop = false;
+    let killNow = false;
+    let heldAtKill = 0;
+    const lost = new Set<RedisTaskBackend>();
+    const serve = (backend: RedisTaskBackend, lane: number) => async () => {
+      while (!stop && !lost.has(backend)) {
+        const claimed = await backend.claim('mix', 10, lane);
+        if (backend === c && killNow && claimed.length > 0) {
+          // Killed holding tasks: it stops renewing their locks and never reports them.
+          heldAtKill = claimed.length;
+          lost.add(backend);
+          void backend.close();
+        }
+        if (lost.has(backend)) return;
+        if (claimed.length === 0) await new Promise((r) => setTimeout(r, 5));
+        for (const t of claimed) {
+          const [mode] = t.args as [string];
+          await backend.finish(t.id, mode === 'throw' ? threw(`${t.attempt}`) : done(t.attempt));
+        }
+      }
+    };
+    // The server to be lost runs one lane, so at the kill it holds tasks but reports none: a
+    // server killed between recording an ending and announcing it loses only the announcement
+    // (docs/cluster.md), which this test does not cover.
+    const lanes = [
+      serve(a as RedisTaskBackend, 1)(),
+      serve(a as RedisTaskBackend, 2)(),
+      serve(b as RedisTaskBackend, 11)(),
+      serve(b as RedisTaskBackend, 12)(),
+      serve(c as RedisTaskBackend, 21)(),
+    ];
+    const ids: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const mode = i % 7 === 0 ? 'throw' : 'ok';
+      const from = [a, b, c].filter((x) => !lost.has(x as RedisTaskBackend))[
+        i % 2
+      ] as RedisTaskBackend;
+      const t = task('mix', {
+        args: [mode],
+        retry: { attempts: mode === 'ok' && i % 2 ? 2 : 1, backoffMs: 1 },
+      });
+      ids.push((await from.submit(t)).id);
+      if (i === 1_500) killNow = true;
+    }
+    await until(async () => {
+      const page = await (observer as RedisTaskBackend).list({ limit: 1, status: 'queued' });
+      const running = await (observer as RedisTaskBackend).list({ limit: 1, status: 'running' });
+      return page.tasks.length === 0 && running.tasks.length === 0;
+    }, 60_000);
+    stop = true;
+    await Promise.all(lanes);
+    await until(() => ids.every((id) => ends.has(id)), 60_000);
+    expect(ids.filter((id) => ends.get(id) !== 1)).toEqual([]);
+    const records = await Promise.all(ids.map((id) => (a as RedisTaskBackend).read(id)));
+    const byStatus = new Map<string, number>();
+    for (const r of records)
+      byStatus.set(r?.status ?? 'gone', (byStatus.get(r?.status ?? 'gone') ?? 0) + 1);
+    expect(byStatus.get('gone')).toBeUndefined();
+    expect(byStatus.get('queued')).toBeUndefined();
+    expect(byStatus.get('running')).toBeUndefined();
+    expect(heldAtKill).toBeGreaterThan(0);
+    const lostRuns = records.filter(
+      (r) => r?.errorCode === 'server_lost' || (r?.status === 'completed' && r.attempt === 2),
+    );
+    expect(lostRuns.length).toBe(heldAtKill);
+    // Every failure names its cause; a lost one only where the server was lost.
+    for (const r of records) {
+      if (r?.status === 'failed') expect(['function_threw', 'server_lost']).toContain(r.errorCode);
+    }
+  }, 120_000);
+});
+
+describe('Redis task backend without Redis', () => {
+  it('Should name the URL when Redis cannot be reached at start', async () => {
+    const url = await deadRedisUrl();
+    await expect(
+      createRedisBackend({ url, resultTtlMs: 1000, maxResults: 10, log: () => {} }),
+    ).rejects.toThrow(`cannot reach Redis at ${url}`);
+  });
+
+  it('Should answer backend_unavailable while Redis is away, and work again when it returns', async () => {
+    const [a] = (await cluster(1)) as [RedisTaskBackend];
+    const before = await a.submit(task('steady'));
+    await redis.stop();
+    await until(() => !a.connected);
+    await expect(a.submit(task('steady'))).rejects.toMatchObject({ code: 'backend_unavailable' });
+    await expect(a.read(before.id)).rejects.toMatchObject({ code: 'backend_unavailable' });
+    await redis.restart();
+    await until(() => a.connected);
+    const after = await a.submit(task('steady'));
+    const claimed = await claimOne(a, 'steady');
+    expect(claimed.id).toBe(after.id); // persistence is off: the old task went with the old Redis
+    await a.finish(after.id, done('back'));
+    expect(await a.read(after.id)).toMatchObject({ status: 'completed', result: 'back' });
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The pool's view of the task backend: claim what waits, report how it ended, count what is
+ * queued. A backend that answers synchronously (the in-memory one's `…Now` twins) is used
+ * directly, so the hot path costs no promise per batch; any other `TaskBackend` through its
+ * async methods, with failures logged (a lost `finish` is found by the backend's own expiry).
+ * @module
+ */
+import type { TaskBackend } from '../backend/contract.ts';
+import { messageOf } from '../errors.ts';
+import type { ClaimedTask, FailureCode, TaskEnding } from '../types.ts';
+
+export interface TaskSource {
+  /** Other servers claim from the same queue (`TaskBackend.shared`). */
+  readonly shared: boolean;
+  claim(fn: string, max: number, workerId: number): ClaimedTask[] | Promise<ClaimedTask[]>;
+  finish(id: string, ending: TaskEnding): void;
+  /** Tasks a claim would take now (backing-off retries not counted, where the backend can tell). */
+  claimable(fn: string): number;
+  /** Tasks waiting to run, backing-off retries included (429s, drain). */
+  queued(fn: string): number;
+  /** Fail what waits for `fn`; resolves once done. */
+  failQueued(fn: string, error: string, code: FailureCode): Promise<void>;
+}
+
+/** The synchronous twins an in-process backend may offer (the in-memory one does). */
+interface SyncTwins {
+  claimNow(fn: string, max: number, workerId: number): ClaimedTask[];
+  finishNow(id: string, ending: TaskEnding): void;
+  claimable(fn: string): number;
+  failQueued(fn: string, error: string, code: FailureCode): void;
+}
+
+const hasTwins = (backend: TaskBackend): backend is TaskBackend & SyncTwins => {
+  const b = backend as Partial<SyncTwins>;
+  return (
+    typeof b.claimNow === 'function' &&
+    typeof b.finishNow === 'function' &&
+    typeof b.claimable === 'function' &&
+    typeof b.failQueued === 'function'
+  );
+};
+
+export const taskSource = (backend: TaskBackend, log: (message: string) => void): TaskSource => {
+  if (hasTwins(backend)) {
+    return {
+      shared: backend.shared === true,
+      claim: (fn, max, workerId) => backend.claimNow(fn, max, workerId),
+      finish: (id, ending) => backend.finishNow(id, ending),
+      claimable: (fn) => backend.claimable(fn),
+      queued: (fn) => backend.queued(fn),
+      failQueued: async (fn, error, code) => backend.failQueued(fn, error, code),
+    };
+  }
+  const failed = (what: string) => (error: unknown) =>
+    log(`the task backend failed to ${what}: ${messageOf(error)}`);
+  return {
+    shared: backend.shared === true,
+    claim: (fn, max, workerId) =>
+      backend.claim(fn, max, workerId).catch((error: unknown) => {
+        failed('hand out tasks')(error);
+        return [];
+      }),
+    finish: (id, ending) => {
+      backend.finish(id, ending).catch(failed(`record how task ${id} ended`));
+    },
+    claimable: (fn) => backend.queued(fn),
+    queued: (fn) => backend.queued(fn),
+    // Claim what can be claimed and fail it: any backend can do that much.
+    async failQueued(fn, error, code) {
+      for (;;) {
+        const batch = await backend.claim(fn, 100, 0);
+        if (batch.length === 0) return;
+        const endedAt = Date.now();
+        await Promise.all(
+          batch.map((t) =>
+            backend.finish(t.id, { status: 'failed', error, errorCode: code, endedAt }),
+          ),
+        );
+      }
+    },
+  };
+};
