@@ -145,7 +145,7 @@ export class MemoryTaskBackend implements TaskBackend {
     );
     this.#records.add(entry);
     queue.push(entry);
-    this.#listeners.changed(entry, snapshot?.(entry));
+    this.#listeners.entryChanged(entry, snapshot?.(entry));
     this.#listeners.available(entry.fn);
     return entry;
   }
@@ -156,7 +156,7 @@ export class MemoryTaskBackend implements TaskBackend {
     const now = this.#clock.now();
     return queue.take(max, (entry) => {
       const claimed = entry.claim(workerId, now);
-      this.#listeners.changed(entry);
+      this.#listeners.entryChanged(entry);
       return claimed;
     });
   }
@@ -170,7 +170,7 @@ export class MemoryTaskBackend implements TaskBackend {
     if (ending.status === 'unstarted') {
       entry.unstart();
       queue.unshift(entry);
-      this.#listeners.changed(entry);
+      this.#listeners.entryChanged(entry);
       this.#listeners.available(entry.fn);
     } else if (ending.status === 'completed') {
       entry.complete(ending, now);
@@ -178,7 +178,7 @@ export class MemoryTaskBackend implements TaskBackend {
     } else if (shouldRetry(ending.errorCode, entry.attempt, entry.retry)) {
       entry.retryLater(ending);
       queue.backOff(entry, retryDelay(entry.retry.backoffMs, entry.attempt - 1, this.#random));
-      this.#listeners.changed(entry);
+      this.#listeners.entryChanged(entry);
     } else {
       entry.fail(ending, now);
       this.#ended(entry, now);

@@ -33,6 +33,7 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
+import { BackendListeners } from '../listeners.ts';
 import { ClusterView } from './cluster-view.ts';
 import { type Keys, keysFor, toJobId } from './keys.ts';
 import {
@@ -135,9 +136,7 @@ export class RedisTaskBackend implements TaskBackend {
   #runner: Runner;
   #log: (message: string) => void;
   #queues = new Map<string, Queue>();
-  #listeners = new Set<TaskListener>();
-  #available: ((fn: string) => void)[] = [];
-  #cancelled: ((id: string) => void)[] = [];
+  #listeners: BackendListeners;
   /** Local waiters for a task's next change, woken by the events channel. */
   #changes = new Map<string, Set<Waiter>>();
   #closed = false;
@@ -154,6 +153,7 @@ export class RedisTaskBackend implements TaskBackend {
     this.#ttlMs = options.resultTtlMs;
     this.#maxResults = options.maxResults;
     this.#log = options.log ?? ((message) => console.error(message));
+    this.#listeners = new BackendListeners(this.#log);
     this.#sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#workerRedis = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#sub.on('error', () => {});
@@ -173,9 +173,7 @@ export class RedisTaskBackend implements TaskBackend {
         this.cluster.adjust(fn, delta);
         if (delta > 0) this.#tellAvailable(fn);
       },
-      cancelled: (id) => {
-        for (const listener of this.#cancelled) listener(id);
-      },
+      cancelled: (id) => this.#listeners.cancelled(id),
       warn: (message) => this.#warn(message),
     });
     this.cluster = new ClusterView({
@@ -462,16 +460,15 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   onAvailable(listener: (fn: string) => void): void {
-    this.#available.push(listener);
+    this.#listeners.onAvailable(listener);
   }
 
   onCancel(listener: (id: string) => void): void {
-    this.#cancelled.push(listener);
+    this.#listeners.onCancel(listener);
   }
 
   subscribe(listener: TaskListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   async close(): Promise<void> {
@@ -487,7 +484,7 @@ export class RedisTaskBackend implements TaskBackend {
   #onEvent(event: ChangeEvent | undefined) {
     if (!event) return;
     const { record } = event;
-    for (const listener of this.#listeners) listener(record);
+    this.#listeners.changed(record);
     const waiters = this.#changes.get(record.id);
     if (waiters) for (const wake of [...waiters]) wake(record);
     // Another server's submit or claim moves the backlog before the next count: this server's
@@ -506,7 +503,7 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   #tellAvailable(fn: string) {
-    for (const listener of this.#available) listener(fn);
+    this.#listeners.available(fn);
   }
 
   #queue(fn: string): Queue {
