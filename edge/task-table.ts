@@ -2,26 +2,35 @@
  * The task backend of one Durable Object shard, over its SQLite storage (`ctx.storage.sql`,
  * synchronous): records, the queue, retries with backoff, waits, cancels, listing and expiry.
  * The object that owns it runs what it `claim`s and reports with `finish`.
+ *
+ * The queue is the `queued` rows of a function by `due_at`: a new task is due when submitted, a
+ * retry once its backoff is over, and a task that never began goes before every other. A
+ * backoff's end is told to `onAvailable` by a timer while the object lives; the object's alarm
+ * (`nextDue`) wakes it for the ones a restart lost. Times to live count from when the table
+ * recorded the end, on its own clock.
  * @module
  */
 import type { SqlStorage } from '@cloudflare/workers-types/latest/index.ts';
 import type { TaskBackend, TaskListener } from '../runtime/backend/contract.ts';
+import { BackendListeners } from '../runtime/backend/listeners.ts';
+import { retryDelay, shouldRetry } from '../runtime/backend/retry.ts';
 import {
   alreadyTerminal,
   duplicateId,
-  EbbflowError,
+  notRetryable,
   queueFull,
+  unknownCursor,
   unknownTask,
 } from '../runtime/errors.ts';
-import {
-  type ClaimedTask,
-  type NewTask,
-  RETRYABLE,
-  type TaskEnding,
-  type TaskOutcome,
-  type TaskPage,
-  type TaskQuery,
-  type TaskRecord,
+import { type Clock, systemClock, type TimerId } from '../runtime/time/clock.ts';
+import type {
+  ClaimedTask,
+  NewTask,
+  TaskEnding,
+  TaskOutcome,
+  TaskPage,
+  TaskQuery,
+  TaskRecord,
 } from '../runtime/types.ts';
 import { noOutcomes, type Outcomes, OutcomeTable } from './outcome-table.ts';
 
@@ -29,6 +38,16 @@ import { noOutcomes, type Outcomes, OutcomeTable } from './outcome-table.ts';
 export interface TableLimits {
   ttlMs: number;
   maxResults: number;
+}
+
+/** What a test may replace; the Durable Object uses the defaults. */
+export interface TableOptions {
+  /** @default the system clock */
+  clock?: Clock;
+  /** Retry jitter, [0, 1). @default Math.random */
+  random?: () => number;
+  /** Where a throwing listener is reported. @default console.error */
+  log?: (message: string) => void;
 }
 
 /** Where a listing continues: the record the previous page ended with. */
@@ -73,13 +92,18 @@ export class SqlTaskTable implements TaskBackend {
   #limits: TableLimits;
   #outcomes: OutcomeTable;
   #waiters = new Map<string, Set<(record: TaskRecord) => void>>();
-  #listeners = new Set<TaskListener>();
-  #available = new Set<(fn: string) => void>();
-  #cancelled = new Set<(id: string) => void>();
+  /** Retries backing off, each with the timer that tells when it can be claimed. */
+  #backoffs = new Map<string, TimerId>();
+  #listeners: BackendListeners;
+  #clock: Clock;
+  #random: () => number;
 
-  constructor(sql: SqlStorage, limits: TableLimits) {
+  constructor(sql: SqlStorage, limits: TableLimits, options: TableOptions = {}) {
     this.#sql = sql;
     this.#limits = limits;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#listeners = new BackendListeners(options.log ?? ((message) => console.error(message)));
     sql.exec(SCHEMA);
     this.#outcomes = new OutcomeTable(sql);
   }
@@ -88,7 +112,7 @@ export class SqlTaskTable implements TaskBackend {
     const id = task.id ?? crypto.randomUUID();
     if (this.#row(id)) throw duplicateId(id);
     if (this.queued(task.function) >= task.maxQueue) throw queueFull(task.function, task.maxQueue);
-    const now = Date.now();
+    const now = this.#clock.now();
     const record: TaskRecord = {
       id,
       function: task.function,
@@ -112,12 +136,12 @@ export class SqlTaskTable implements TaskBackend {
       JSON.stringify(record),
     );
     this.#changed(record);
-    for (const listener of this.#available) listener(task.function);
+    this.#listeners.available(task.function);
     return record;
   }
 
   async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const rows = this.#sql
       .exec<Row>(
         `SELECT * FROM tasks WHERE status = 'queued' AND fn = ? AND due_at <= ?
@@ -129,10 +153,6 @@ export class SqlTaskTable implements TaskBackend {
       .toArray();
     return rows.map((row) => {
       const record = JSON.parse(row.record) as TaskRecord;
-      // `attempt` counts runs begun: the first claim keeps 1, a retry's claim moves it on.
-      if (record.status === 'queued' && record.startedAt !== undefined) {
-        record.attempt = (record.attempt ?? 1) + 1;
-      }
       record.status = 'running';
       record.startedAt = now;
       record.workerId = workerId;
@@ -153,39 +173,37 @@ export class SqlTaskTable implements TaskBackend {
     const row = this.#row(id);
     if (row?.status !== 'running') return; // cancelled (or expired) meanwhile
     const record = JSON.parse(row.record) as TaskRecord;
+    const attempt = record.attempt ?? 1;
+    const policy = { attempts: record.attempts ?? 1, backoffMs: row.backoff_ms };
     if (ending.status === 'unstarted') {
-      // It never began: back to the front, this attempt not spent.
-      delete record.startedAt;
-      delete record.workerId;
-      this.#requeue(row, record, 0);
-      return;
-    }
-    if (ending.version !== undefined) record.version = ending.version;
-    if (ending.logs && ending.logs.length > 0) record.logs = ending.logs;
-    if (ending.workerId !== undefined) record.workerId = ending.workerId;
-    if (ending.startedAt !== undefined) record.startedAt = ending.startedAt;
-    if (ending.executionTime !== undefined) record.executionTime = ending.executionTime;
-    if (ending.status === 'completed') {
+      // It never began: before every other queued task of its function, no attempt spent.
+      this.#requeue(row, record, Math.min(this.#firstDue(row.fn), this.#clock.now()) - 1);
+    } else if (ending.status === 'failed' && shouldRetry(ending.errorCode, attempt, policy)) {
+      // The failure stays visible until the next run ends.
+      record.attempt = attempt + 1;
+      record.error = ending.error;
+      record.errorCode = ending.errorCode;
+      setLogs(record, ending.logs);
+      const delay = retryDelay(row.backoff_ms, attempt, this.#random);
+      this.#requeue(row, record, this.#clock.now() + delay);
+      this.#tellWhenDue(row, delay);
+    } else if (ending.status === 'completed') {
+      ran(record, ending);
       record.status = 'completed';
       record.completedAt = ending.endedAt;
       record.result = ending.result;
-      this.#end(record, ending.endedAt, 'completed', ending.executionTime);
-      return;
-    }
-    const attempt = record.attempt ?? 1;
-    if (RETRYABLE.has(ending.errorCode) && attempt < (record.attempts ?? 1)) {
-      // Kept as the reason of the last run until the next one ends.
+      delete record.error;
+      delete record.errorCode;
+      this.#end(record, 'completed', ending.executionTime);
+    } else {
+      ran(record, ending);
+      record.status = 'failed';
+      record.failedAt = ending.endedAt;
       record.error = ending.error;
       record.errorCode = ending.errorCode;
-      this.#requeue(row, record, backoff(row.backoff_ms, attempt));
-      return;
+      if (ending.errorCode === 'timed_out') record.timedOut = true;
+      this.#end(record, ending.errorCode === 'timed_out' ? 'timed_out' : 'failed');
     }
-    record.status = 'failed';
-    record.failedAt = ending.endedAt;
-    record.error = ending.error;
-    record.errorCode = ending.errorCode;
-    if (ending.errorCode === 'timed_out') record.timedOut = true;
-    this.#end(record, ending.endedAt, ending.errorCode === 'timed_out' ? 'timed_out' : 'failed');
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {
@@ -200,7 +218,7 @@ export class SqlTaskTable implements TaskBackend {
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
       const done = (settled: TaskRecord) => {
-        clearTimeout(timer);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
         waiters.delete(done);
         if (waiters.size === 0) this.#waiters.delete(id);
         resolve(settled);
@@ -208,7 +226,7 @@ export class SqlTaskTable implements TaskBackend {
       const timer =
         ms === Number.POSITIVE_INFINITY
           ? undefined
-          : setTimeout(async () => {
+          : this.#clock.setTimeout(async () => {
               waiters.delete(done);
               if (waiters.size === 0) this.#waiters.delete(id);
               resolve(await this.read(id));
@@ -224,35 +242,47 @@ export class SqlTaskTable implements TaskBackend {
     const record = JSON.parse(row.record) as TaskRecord;
     const wasRunning = row.status === 'running';
     record.status = 'cancelled';
-    record.cancelledAt = Date.now();
-    record.error = 'cancelled by request';
-    this.#end(record, record.cancelledAt, 'cancelled');
-    if (wasRunning) for (const listener of this.#cancelled) listener(id);
+    record.cancelledAt = this.#clock.now();
+    record.error = wasRunning
+      ? 'cancelled while running'
+      : (record.attempt ?? 1) > 1
+        ? 'cancelled while waiting for its next attempt'
+        : 'cancelled before it started';
+    delete record.errorCode;
+    this.#stopBackoff(id);
+    this.#end(record, 'cancelled');
+    if (wasRunning) this.#listeners.cancelled(id);
     return record;
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    const cursorRow = query.before === undefined ? undefined : this.#row(query.before);
-    const cursor = cursorRow && {
-      id: cursorRow.id,
-      submittedAt: (JSON.parse(cursorRow.record) as TaskRecord).submittedAt,
-    };
-    const tasks = this.listAfter(query, cursor);
-    const last = tasks.at(-1);
-    return tasks.length === query.limit && last ? { tasks, next: last.id } : { tasks };
+    let cursor: ListCursor | undefined;
+    if (query.before !== undefined) {
+      const from = this.#row(query.before);
+      if (!from) throw unknownCursor(query.before);
+      cursor = { id: from.id, submittedAt: (JSON.parse(from.record) as TaskRecord).submittedAt };
+    }
+    // One more than asked: whether another page follows.
+    const tasks = this.listAfter({ ...query, limit: query.limit + 1 }, cursor);
+    const page: TaskPage = { tasks: tasks.slice(0, query.limit) };
+    if (tasks.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
+    return page;
   }
 
-  /** Newest first, strictly older than `cursor` when given (how shards merge one listing). */
+  /**
+   * Live records newest first (by submission time, then id: one order every shard shares),
+   * strictly older than `cursor` when given (how shards merge one listing).
+   */
   listAfter(query: Omit<TaskQuery, 'before'>, cursor: ListCursor | undefined): TaskRecord[] {
-    const where: string[] = [];
-    const params: SqlStorageValue[] = [];
+    const where = ['(ended_at IS NULL OR ended_at > ?)'];
+    const params: SqlStorageValue[] = [this.#clock.now() - this.#limits.ttlMs];
     if (query.function !== undefined) where.push('fn = ?') && params.push(query.function);
     if (query.status !== undefined) where.push('status = ?') && params.push(query.status);
     if (cursor) {
       where.push('(submitted_at < ? OR (submitted_at = ? AND id < ?))');
       params.push(cursor.submittedAt, cursor.submittedAt, cursor.id);
     }
-    const sql = `SELECT record FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT record FROM tasks WHERE ${where.join(' AND ')}
       ORDER BY submitted_at DESC, id DESC LIMIT ?`;
     return this.#sql
       .exec<{ record: string }>(sql, ...params, query.limit)
@@ -263,12 +293,7 @@ export class SqlTaskTable implements TaskBackend {
   async replay(id: string, maxQueue: number): Promise<TaskRecord> {
     const row = this.#row(id);
     if (!row) throw unknownTask(id);
-    if (row.status !== 'failed' && row.status !== 'cancelled') {
-      throw new EbbflowError(
-        'not_retryable',
-        `task "${id}" is ${row.status}; only a failed or cancelled task can be run again`,
-      );
-    }
+    if (row.status !== 'failed' && row.status !== 'cancelled') throw notRetryable(id, row.status);
     const source = this.replaySource(id) as NonNullable<ReturnType<SqlTaskTable['replaySource']>>;
     return this.submit({ ...source, retryOf: id, maxQueue });
   }
@@ -292,19 +317,19 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   onAvailable(listener: (fn: string) => void): void {
-    this.#available.add(listener);
+    this.#listeners.onAvailable(listener);
   }
 
   onCancel(listener: (id: string) => void): void {
-    this.#cancelled.add(listener);
+    this.#listeners.onCancel(listener);
   }
 
   subscribe(listener: TaskListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   async close(): Promise<void> {
+    for (const id of [...this.#backoffs.keys()]) this.#stopBackoff(id);
     this.#listeners.clear();
   }
 
@@ -397,7 +422,7 @@ export class SqlTaskTable implements TaskBackend {
     const row = this.#sql
       .exec<Row & { ended_at: number | null }>('SELECT * FROM tasks WHERE id = ?', id)
       .toArray()[0];
-    if (row?.ended_at != null && row.ended_at <= Date.now() - this.#limits.ttlMs) {
+    if (row?.ended_at != null && row.ended_at <= this.#clock.now() - this.#limits.ttlMs) {
       this.#sql.exec('DELETE FROM tasks WHERE id = ?', id);
       return undefined;
     }
@@ -414,18 +439,49 @@ export class SqlTaskTable implements TaskBackend {
     );
   }
 
-  #requeue(row: Row, record: TaskRecord, delayMs: number): void {
-    record.status = 'queued';
-    delete record.workerId;
-    this.#write(row.id, record, { status: 'queued', due_at: Date.now() + delayMs });
-    this.#changed(record);
-    if (delayMs <= 0) for (const listener of this.#available) listener(row.fn);
+  /** When the first queued task of `fn` became due (Infinity when none waits). */
+  #firstDue(fn: string): number {
+    const { at } = this.#sql
+      .exec<{ at: number | null }>(
+        `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued' AND fn = ?`,
+        fn,
+      )
+      .one();
+    return at ?? Number.POSITIVE_INFINITY;
   }
 
-  /** A terminal record: written, counted, its args dropped, its waiters told. */
-  #end(record: TaskRecord, at: number, outcome: TaskOutcome, runMs?: number): void {
+  /** Queued again (the claim's run is over), claimable from `dueAt`; told at once if due. */
+  #requeue(row: Row, record: TaskRecord, dueAt: number): void {
+    record.status = 'queued';
+    delete record.startedAt;
+    delete record.workerId;
+    delete record.executionTime;
+    this.#write(row.id, record, { status: 'queued', due_at: dueAt });
+    this.#changed(record);
+    if (dueAt <= this.#clock.now()) this.#listeners.available(row.fn);
+  }
+
+  /** Tell `onAvailable` once a retry's backoff is over, if it still waits then. */
+  #tellWhenDue(row: Row, delayMs: number): void {
+    this.#stopBackoff(row.id);
+    const timer = this.#clock.setTimeout(() => {
+      this.#backoffs.delete(row.id);
+      if (this.#row(row.id)?.status === 'queued') this.#listeners.available(row.fn);
+    }, delayMs);
+    this.#backoffs.set(row.id, timer);
+  }
+
+  #stopBackoff(id: string): void {
+    const timer = this.#backoffs.get(id);
+    if (timer === undefined) return;
+    this.#clock.clearTimeout(timer);
+    this.#backoffs.delete(id);
+  }
+
+  /** A terminal record: written, counted, its waiters told; its time to live starts now. */
+  #end(record: TaskRecord, outcome: TaskOutcome, runMs?: number): void {
     // Args stay (bounded by the TTL and the cap): a replay runs them again.
-    this.#write(record.id, record, { status: record.status, ended_at: at });
+    this.#write(record.id, record, { status: record.status, ended_at: this.#clock.now() });
     this.#outcomes.record(record.function, outcome, runMs);
     this.#changed(record);
     const waiters = this.#waiters.get(record.id);
@@ -434,12 +490,21 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   #changed(record: TaskRecord): void {
-    for (const listener of this.#listeners) listener(record);
+    this.#listeners.changed(record);
   }
 }
 
-/** The n-th retry waits `backoffMs × 2^(n-1)` plus up to 20 % jitter, never less. */
-const backoff = (backoffMs: number, attempt: number): number => {
-  const base = backoffMs * 2 ** (attempt - 1);
-  return Math.round(base * (1 + Math.random() * 0.2));
+/** What a finished run reported, onto its record (the claim's values stay where it says none). */
+const ran = (record: TaskRecord, ending: Exclude<TaskEnding, { status: 'unstarted' }>): void => {
+  if (ending.version !== undefined) record.version = ending.version;
+  if (ending.workerId !== undefined) record.workerId = ending.workerId;
+  if (ending.startedAt !== undefined) record.startedAt = ending.startedAt;
+  if (ending.executionTime !== undefined) record.executionTime = ending.executionTime;
+  setLogs(record, ending.logs);
+};
+
+/** The logs of the last run, or none. */
+const setLogs = (record: TaskRecord, logs: TaskRecord['logs']): void => {
+  if (logs && logs.length > 0) record.logs = logs;
+  else delete record.logs;
 };

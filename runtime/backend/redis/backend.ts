@@ -338,13 +338,25 @@ export class RedisTaskBackend implements TaskBackend {
     if (answer[0] === 'unknown') throw unknownTask(id);
     if (answer[0] === 'terminal') throw alreadyTerminal(id, answer[1] as string);
     const fn = answer[1] as string;
-    if (answer[2] === 1) {
+    const running = answer[2] === 1;
+    if (running) {
       // Whichever server holds it stops its worker (this one included, through the channel).
       await this.#call(() => this.#redis.publish(this.#keys.cancels, id));
     } else {
       this.cluster.adjust(fn, -1);
     }
     const record = (await this.read(id)) as TaskRecord;
+    if (!running) {
+      // Ended here and now: its time to live starts (a running one's starts when its run is settled).
+      const k = this.#keys;
+      await this.#call(() =>
+        this.#redis
+          .multi()
+          .pexpire(k.id(id), this.#ttlMs)
+          .pexpire(k.cancel(id), this.#ttlMs)
+          .exec(),
+      );
+    }
     this.#reportedHere(id);
     this.#publish(record);
     return record;

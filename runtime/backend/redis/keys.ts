@@ -6,6 +6,7 @@
  * listing order, cancel marks, server heartbeats and two pub/sub channels.
  * @module
  */
+import { QueueKeys } from 'bullmq';
 
 export interface Keys {
   /** BullMQ's `prefix` option: every queue key starts with it. */
@@ -48,13 +49,22 @@ export const keysFor = (prefix: string): Keys => ({
 });
 
 /**
- * BullMQ refuses job ids that contain `:` or read as an integer; task ids may be both
+ * The names of BullMQ's own keys of a queue (`<queue>:wait`, `<queue>:meta`, ...), which share
+ * the namespace of its job hashes (`<queue>:<jobId>`): a job with such an id would overwrite one.
+ */
+const QUEUE_KEY_NAMES: ReadonlySet<string> = new Set(
+  Object.keys(new QueueKeys().getKeys('queue')).filter((name) => name !== ''),
+);
+
+/**
+ * BullMQ refuses job ids that contain `:` or read as an integer, and ids that name one of its
+ * own keys (`wait`, `meta`, ...) would clash with them; task ids may be all three
  * (`[A-Za-z0-9._:-]`). `=` and `~` never occur in a task id, so this mapping is reversible, and
  * ids such as UUIDs stay as they are.
  */
 export const toJobId = (taskId: string): string => {
   const id = taskId.replaceAll(':', '=');
-  return `${Number.parseInt(id, 10)}` === id ? `~${id}` : id;
+  return `${Number.parseInt(id, 10)}` === id || QUEUE_KEY_NAMES.has(id) ? `~${id}` : id;
 };
 
 export const toTaskId = (jobId: string): string =>

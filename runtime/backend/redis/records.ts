@@ -32,6 +32,8 @@ export interface RunMark {
 /** How an attempt ended, beside BullMQ's return value / failed reason. */
 export interface EndMark {
   a: number;
+  /** When the run ended, as its server measured it (BullMQ's `finishedOn` is when it was told). */
+  t?: number;
   w?: number;
   s?: number;
   x?: number;
@@ -127,8 +129,8 @@ export const toRecord = (id: string, raw: RawTask): TaskRecord => {
   }
   const completed = raw.hash.returnvalue !== undefined;
   record.status = completed ? 'completed' : 'failed';
-  if (completed) record.completedAt = finished;
-  else record.failedAt = finished;
+  if (completed) record.completedAt = end?.t ?? finished;
+  else record.failedAt = end?.t ?? finished;
   if (end) applyEnd(record, end);
   if (!completed) {
     record.error ??= raw.hash.failedReason ?? 'failed';

@@ -176,7 +176,7 @@ export class Runner {
       await this.#requeued(id);
       return;
     }
-    const end: EndMark = { a: claim.attempt, w: ending.workerId };
+    const end: EndMark = { a: claim.attempt, t: ending.endedAt, w: ending.workerId };
     if (ending.startedAt !== undefined) end.s = ending.startedAt;
     if (ending.executionTime !== undefined) end.x = ending.executionTime;
     if (ending.version !== undefined) end.v = ending.version;

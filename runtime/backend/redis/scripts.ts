@@ -63,6 +63,9 @@ return out`;
 /**
  * Mark a task cancelled unless it has ended. The mark is the truth from then on: whatever ending
  * a server reports later, the task reads as cancelled, so exactly one terminal state is seen.
+ * A task waiting in its queue (or backing off) also leaves it for BullMQ's failed set, so no
+ * claim takes it and no count holds it (the caller starts its time to live). One held by a lost
+ * server (in `active` without a lock) is settled by the claim that finds it again.
  * ARGV: key prefix, task id, job id, now. Returns {'unknown'}, {'terminal', status} or
  * {'ok', function, 1 if running}.
  */
@@ -70,7 +73,8 @@ export const CANCEL = `
 local entry = redis.call('GET', ARGV[1] .. ':t:' .. ARGV[2])
 if not entry then return {'unknown'} end
 local fn = string.match(entry, '^(.*)|')
-local jobKey = ARGV[1] .. ':q:' .. fn .. ':' .. ARGV[3]
+local queue = ARGV[1] .. ':q:' .. fn
+local jobKey = queue .. ':' .. ARGV[3]
 if redis.call('EXISTS', jobKey) == 0 then return {'unknown'} end
 local cancelKey = ARGV[1] .. ':c:' .. ARGV[2]
 if redis.call('EXISTS', cancelKey) == 1 then return {'terminal', 'cancelled'} end
@@ -80,4 +84,14 @@ if redis.call('HEXISTS', jobKey, 'finishedOn') == 1 then
 end
 local running = redis.call('EXISTS', jobKey .. ':lock')
 redis.call('SET', cancelKey, cjson.encode({at = tonumber(ARGV[4]), running = running == 1}))
+if running == 0 then
+  local removed = redis.call('LREM', queue .. ':wait', 0, ARGV[3])
+    + redis.call('LREM', queue .. ':paused', 0, ARGV[3])
+    + redis.call('ZREM', queue .. ':delayed', ARGV[3])
+    + redis.call('ZREM', queue .. ':prioritized', ARGV[3])
+  if removed > 0 then
+    redis.call('ZADD', queue .. ':failed', ARGV[4], ARGV[3])
+    redis.call('HSET', jobKey, 'finishedOn', ARGV[4], 'failedReason', 'cancelled')
+  end
+end
 return {'ok', fn, running}`;

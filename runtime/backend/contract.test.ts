@@ -1,0 +1,144 @@
+/**
+ * The `TaskBackend` contract (`contract.test-suite.ts`) over every store: memory on a manual
+ * clock, Redis through BullMQ on a private `redis-server` (real time), and the edge's
+ * `SqlTaskTable` in a Durable Object on workerd's SQLite (Miniflare, on a manual clock).
+ */
+import { afterAll, describe, it } from 'vitest';
+import { type EdgeTables, startEdgeTables } from '../../edge/testing/table-driver.ts';
+import { REDIS_MISSING, type RedisServer, startRedis } from '../../test/support/redis.ts';
+import { ManualClock } from '../time/manual-clock.ts';
+import {
+  type ContractTarget,
+  describeTaskBackendContract,
+  HALF_JITTER,
+} from './contract.test-suite.ts';
+import { MemoryTaskBackend } from './memory/backend.ts';
+import { createRedisBackend } from './redis/backend.ts';
+
+/** Started on first use, stopped after the file. */
+const once = <T>(start: () => Promise<T>, stop: (value: T) => Promise<void>) => {
+  let started: Promise<T> | undefined;
+  afterAll(async () => {
+    if (started) await stop(await started);
+  });
+  return () => {
+    started ??= start();
+    return started;
+  };
+};
+
+const listenerBug = () => {
+  throw new Error('listener bug');
+};
+
+const memory: ContractTarget = {
+  name: 'memory',
+  clock: 'manual',
+  capabilities: {
+    sameInstantOrder: 'submission',
+    availability: 'exact',
+    cap: 'global',
+    reusesExpiredIds: true,
+  },
+  open: async ({ ttlMs, maxFinished }) => {
+    const clock = new ManualClock();
+    const logged: string[] = [];
+    const backend = new MemoryTaskBackend({
+      ttlMs,
+      maxFinished,
+      clock,
+      random: HALF_JITTER,
+      log: (message) => logged.push(message),
+    });
+    return {
+      backend,
+      now: () => clock.now(),
+      advance: async (ms) => clock.advance(ms),
+      sync: async () => {},
+      throwingListener: async () => {
+        backend.subscribe(listenerBug);
+      },
+      logged,
+      close: () => backend.close(),
+    };
+  },
+};
+
+const redisServer = once<RedisServer>(startRedis, (server) => server.stop());
+let prefixes = 0;
+
+const redis: ContractTarget = {
+  name: 'redis',
+  clock: 'real',
+  capabilities: {
+    sameInstantOrder: 'submission',
+    // The cluster view tells every function with tasks waiting or backing off after each
+    // refresh (twice a second), so a server wakes without a listener per job.
+    availability: 'reminders',
+    // BullMQ trims finished jobs per queue (one per function) and per outcome set
+    // (removeOnComplete / removeOnFail `count`).
+    cap: 'per-function-and-outcome',
+    // BullMQ removes an expired job lazily (when another job of its queue finishes), and a job id
+    // still present cannot be added again.
+    reusesExpiredIds: false,
+  },
+  open: async ({ ttlMs, maxFinished }) => {
+    const server = await redisServer();
+    const logged: string[] = [];
+    const backend = await createRedisBackend({
+      url: server.url,
+      prefix: `contract${++prefixes}`,
+      resultTtlMs: ttlMs,
+      maxResults: maxFinished,
+      log: (message) => logged.push(message),
+    });
+    return {
+      backend,
+      now: () => Date.now(),
+      sync: () => backend.cluster.refresh(),
+      throwingListener: async () => {
+        backend.subscribe(listenerBug);
+      },
+      logged,
+      close: () => backend.close(),
+    };
+  },
+};
+
+const edgeTables = once<EdgeTables>(startEdgeTables, (tables) => tables.dispose());
+
+const edge: ContractTarget = {
+  name: 'edge (SqlTaskTable in a Durable Object)',
+  clock: 'manual',
+  capabilities: {
+    // Tasks are spread over shards that share no sequence: one order every shard can page
+    // through is (submittedAt, id), so the same millisecond falls back to the id.
+    sameInstantOrder: 'id',
+    availability: 'exact',
+    cap: 'global',
+    reusesExpiredIds: true,
+  },
+  open: async (limits) => {
+    const table = await (await edgeTables()).open({
+      ttlMs: limits.ttlMs,
+      maxResults: limits.maxFinished,
+    });
+    return {
+      backend: table,
+      now: () => table.now(),
+      advance: (ms) => table.advance(ms),
+      sync: async () => {},
+      throwingListener: () => table.throwingListener(),
+      logged: table.logged,
+      close: () => table.close(),
+    };
+  },
+};
+
+describe.each([memory, redis, edge])('$name task backend', (target) => {
+  if (target === redis && REDIS_MISSING) {
+    it.skip(REDIS_MISSING, () => {});
+    return;
+  }
+  describeTaskBackendContract(target);
+});
