@@ -56,8 +56,16 @@ const launch = async (port: number): Promise<ChildProcess> => {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
+  let failed: Error | undefined;
+  child.once('error', (error) => {
+    failed = error;
+  });
   const deadline = Date.now() + 15_000;
   while (!(await accepts(port))) {
+    if (failed)
+      throw new Error(
+        `redis-server did not start (apt-get install redis-server): ${failed.message}`,
+      );
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
     await new Promise((r) => setTimeout(r, 20));
