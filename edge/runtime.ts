@@ -10,7 +10,7 @@
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
 import { toRetryPolicy } from '../runtime/backend/retry.ts';
 import { checkSubmission } from '../runtime/backend/submission.ts';
-import { EbbflowError, messageOf, unknownFunction, unknownTask } from '../runtime/errors.ts';
+import { EbbflowError, messageOf, unknownCursor, unknownFunction } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   FunctionInfo,
@@ -185,19 +185,20 @@ export class EdgeRuntime implements Runtime {
     let cursor: { submittedAt: number; id: string } | undefined;
     if (query.before !== undefined) {
       const from = await this.result(query.before);
-      if (!from) throw unknownTask(query.before);
+      if (!from) throw unknownCursor(query.before);
       cursor = { submittedAt: from.submittedAt, id: from.id };
     }
-    const { before: _, ...filter } = query;
+    // One more than asked from each shard: whether another page follows.
+    const { before: _, ...filter } = { ...query, limit: query.limit + 1 };
     const pages = await Promise.all(
       Array.from({ length: this.#shards }, (_, i) => this.#shard(i).list(filter, cursor)),
     );
-    const tasks = pages
+    const merged = pages
       .flat()
-      .sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-      .slice(0, query.limit);
-    const last = tasks.at(-1);
-    return tasks.length === query.limit && last ? { tasks, next: last.id } : { tasks };
+      .sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const page: TaskPage = { tasks: merged.slice(0, query.limit) };
+    if (merged.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
+    return page;
   }
 
   /** A failed or cancelled task again, under a new id (which may live in another shard). */

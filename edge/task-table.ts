@@ -33,6 +33,7 @@ import type {
   TaskRecord,
 } from '../runtime/types.ts';
 import { noOutcomes, type Outcomes, OutcomeTable } from './outcome-table.ts';
+import { type ListCursor, type TaskRow, TaskRows } from './task-rows.ts';
 
 /** How long finished records stay and how many are kept (this shard's share). */
 export interface TableLimits {
@@ -50,45 +51,10 @@ export interface TableOptions {
   log?: (message: string) => void;
 }
 
-/** Where a listing continues: the record the previous page ended with. */
-export interface ListCursor {
-  submittedAt: number;
-  id: string;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tasks (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  fn TEXT NOT NULL,
-  status TEXT NOT NULL,
-  submitted_at INTEGER NOT NULL,
-  due_at INTEGER,
-  ended_at INTEGER,
-  args TEXT,
-  timeout_ms INTEGER NOT NULL,
-  backoff_ms INTEGER NOT NULL,
-  record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (status, fn, due_at);
-CREATE INDEX IF NOT EXISTS tasks_newest ON tasks (submitted_at, id);
-CREATE INDEX IF NOT EXISTS tasks_ended ON tasks (ended_at);`;
-
-interface Row extends Record<string, SqlStorageValue> {
-  id: string;
-  fn: string;
-  status: string;
-  args: string | null;
-  timeout_ms: number;
-  backoff_ms: number;
-  record: string;
-}
-type SqlStorageValue = ArrayBuffer | string | number | null;
-
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 export class SqlTaskTable implements TaskBackend {
-  #sql: SqlStorage;
+  #rows: TaskRows;
   #limits: TableLimits;
   #outcomes: OutcomeTable;
   #waiters = new Map<string, Set<(record: TaskRecord) => void>>();
@@ -99,12 +65,11 @@ export class SqlTaskTable implements TaskBackend {
   #random: () => number;
 
   constructor(sql: SqlStorage, limits: TableLimits, options: TableOptions = {}) {
-    this.#sql = sql;
+    this.#rows = new TaskRows(sql);
     this.#limits = limits;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#listeners = new BackendListeners(options.log ?? ((message) => console.error(message)));
-    sql.exec(SCHEMA);
     this.#outcomes = new OutcomeTable(sql);
   }
 
@@ -123,18 +88,7 @@ export class SqlTaskTable implements TaskBackend {
     };
     if (task.version !== undefined) record.version = task.version;
     if (task.retryOf !== undefined) record.retryOf = task.retryOf;
-    this.#sql.exec(
-      `INSERT INTO tasks (id, fn, status, submitted_at, due_at, args, timeout_ms, backoff_ms, record)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      id,
-      task.function,
-      now,
-      now,
-      JSON.stringify(task.args),
-      task.timeoutMs,
-      task.retry.backoffMs,
-      JSON.stringify(record),
-    );
+    this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs);
     this.#changed(record);
     this.#listeners.available(task.function);
     return record;
@@ -142,21 +96,12 @@ export class SqlTaskTable implements TaskBackend {
 
   async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
     const now = this.#clock.now();
-    const rows = this.#sql
-      .exec<Row>(
-        `SELECT * FROM tasks WHERE status = 'queued' AND fn = ? AND due_at <= ?
-         ORDER BY due_at, seq LIMIT ?`,
-        fn,
-        now,
-        max,
-      )
-      .toArray();
-    return rows.map((row) => {
+    return this.#rows.claimable(fn, now, max).map((row) => {
       const record = JSON.parse(row.record) as TaskRecord;
       record.status = 'running';
       record.startedAt = now;
       record.workerId = workerId;
-      this.#write(row.id, record, { status: 'running', due_at: null });
+      this.#rows.write(record, { due_at: null });
       this.#changed(record);
       return {
         id: row.id,
@@ -177,7 +122,8 @@ export class SqlTaskTable implements TaskBackend {
     const policy = { attempts: record.attempts ?? 1, backoffMs: row.backoff_ms };
     if (ending.status === 'unstarted') {
       // It never began: before every other queued task of its function, no attempt spent.
-      this.#requeue(row, record, Math.min(this.#firstDue(row.fn), this.#clock.now()) - 1);
+      const first = this.#rows.firstDue(row.fn) ?? Number.POSITIVE_INFINITY;
+      this.#requeue(row, record, Math.min(first, this.#clock.now()) - 1);
     } else if (ending.status === 'failed' && shouldRetry(ending.errorCode, attempt, policy)) {
       // The failure stays visible until the next run ends.
       record.attempt = attempt + 1;
@@ -269,25 +215,9 @@ export class SqlTaskTable implements TaskBackend {
     return page;
   }
 
-  /**
-   * Live records newest first (by submission time, then id: one order every shard shares),
-   * strictly older than `cursor` when given (how shards merge one listing).
-   */
+  /** Live records newest first, strictly older than `cursor` (how shards merge one listing). */
   listAfter(query: Omit<TaskQuery, 'before'>, cursor: ListCursor | undefined): TaskRecord[] {
-    const where = ['(ended_at IS NULL OR ended_at > ?)'];
-    const params: SqlStorageValue[] = [this.#clock.now() - this.#limits.ttlMs];
-    if (query.function !== undefined) where.push('fn = ?') && params.push(query.function);
-    if (query.status !== undefined) where.push('status = ?') && params.push(query.status);
-    if (cursor) {
-      where.push('(submitted_at < ? OR (submitted_at = ? AND id < ?))');
-      params.push(cursor.submittedAt, cursor.submittedAt, cursor.id);
-    }
-    const sql = `SELECT record FROM tasks WHERE ${where.join(' AND ')}
-      ORDER BY submitted_at DESC, id DESC LIMIT ?`;
-    return this.#sql
-      .exec<{ record: string }>(sql, ...params, query.limit)
-      .toArray()
-      .map((row) => JSON.parse(row.record) as TaskRecord);
+    return this.#rows.list(query, cursor, this.#clock.now() - this.#limits.ttlMs);
   }
 
   async replay(id: string, maxQueue: number): Promise<TaskRecord> {
@@ -299,21 +229,11 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   async expire(now: number): Promise<void> {
-    this.#sql.exec(
-      `DELETE FROM tasks WHERE ended_at IS NOT NULL AND ended_at <= ?`,
-      now - this.#limits.ttlMs,
-    );
-    this.#sql.exec(
-      `DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ended_at IS NOT NULL
-       ORDER BY ended_at DESC LIMIT -1 OFFSET ?)`,
-      this.#limits.maxResults,
-    );
+    this.#rows.trim(now - this.#limits.ttlMs, this.#limits.maxResults);
   }
 
   queued(fn: string): number {
-    return this.#sql
-      .exec<{ n: number }>(`SELECT count(*) AS n FROM tasks WHERE status = 'queued' AND fn = ?`, fn)
-      .one().n;
+    return this.#rows.count('queued', fn);
   }
 
   onAvailable(listener: (fn: string) => void): void {
@@ -335,49 +255,28 @@ export class SqlTaskTable implements TaskBackend {
 
   /** Functions with a queued task due by `now`. */
   due(now: number): string[] {
-    return this.#sql
-      .exec<{ fn: string }>(
-        `SELECT DISTINCT fn FROM tasks WHERE status = 'queued' AND due_at <= ?`,
-        now,
-      )
-      .toArray()
-      .map((row) => row.fn);
+    return this.#rows.due(now);
   }
 
   /** When the earliest queued task becomes due, if any waits. */
   nextDue(): number | undefined {
-    const row = this.#sql
-      .exec<{ at: number | null }>(`SELECT min(due_at) AS at FROM tasks WHERE status = 'queued'`)
-      .one();
-    return row.at ?? undefined;
+    return this.#rows.firstDue();
   }
 
   /** When the oldest finished record runs out of its time to live, if any is kept. */
   nextExpiry(): number | undefined {
-    const row = this.#sql
-      .exec<{ at: number | null }>(
-        'SELECT min(ended_at) AS at FROM tasks WHERE ended_at IS NOT NULL',
-      )
-      .one();
-    return row.at === null ? undefined : row.at + this.#limits.ttlMs;
+    const ended = this.#rows.firstEnd();
+    return ended === undefined ? undefined : ended + this.#limits.ttlMs;
   }
 
   /** Ids left `running` by an earlier life of the object: their runs were lost with it. */
   running(): string[] {
-    return this.#sql
-      .exec<{ id: string }>(`SELECT id FROM tasks WHERE status = 'running'`)
-      .toArray()
-      .map((row) => row.id);
+    return this.#rows.running();
   }
 
   /** Tasks of `fn` running now. */
   runningCount(fn: string): number {
-    return this.#sql
-      .exec<{ n: number }>(
-        `SELECT count(*) AS n FROM tasks WHERE status = 'running' AND fn = ?`,
-        fn,
-      )
-      .one().n;
+    return this.#rows.count('running', fn);
   }
 
   /** What a replay of `id` runs again (the caller checked that it exists and may be replayed). */
@@ -406,10 +305,7 @@ export class SqlTaskTable implements TaskBackend {
     for (const [fn, outcomes] of Object.entries(this.#outcomes.read())) {
       out[fn] = { queued: 0, running: 0, ...outcomes };
     }
-    for (const row of this.#sql.exec<{ fn: string; status: string; n: number }>(
-      `SELECT fn, status, count(*) AS n FROM tasks WHERE status IN ('queued', 'running')
-       GROUP BY fn, status`,
-    )) {
+    for (const row of this.#rows.live()) {
       const entry = out[row.fn] ?? { queued: 0, running: 0, ...noOutcomes() };
       out[row.fn] = entry;
       if (row.status === 'queued') entry.queued = row.n;
@@ -418,51 +314,29 @@ export class SqlTaskTable implements TaskBackend {
     return out;
   }
 
-  #row(id: string): Row | undefined {
-    const row = this.#sql
-      .exec<Row & { ended_at: number | null }>('SELECT * FROM tasks WHERE id = ?', id)
-      .toArray()[0];
+  /** The row of `id`; one past its time to live is dropped on the way. */
+  #row(id: string): TaskRow | undefined {
+    const row = this.#rows.get(id);
     if (row?.ended_at != null && row.ended_at <= this.#clock.now() - this.#limits.ttlMs) {
-      this.#sql.exec('DELETE FROM tasks WHERE id = ?', id);
+      this.#rows.delete(id);
       return undefined;
     }
     return row;
   }
 
-  #write(id: string, record: TaskRecord, columns: Record<string, SqlStorageValue>): void {
-    const names = Object.keys(columns);
-    this.#sql.exec(
-      `UPDATE tasks SET record = ?${names.map((n) => `, ${n} = ?`).join('')} WHERE id = ?`,
-      JSON.stringify(record),
-      ...Object.values(columns),
-      id,
-    );
-  }
-
-  /** When the first queued task of `fn` became due (Infinity when none waits). */
-  #firstDue(fn: string): number {
-    const { at } = this.#sql
-      .exec<{ at: number | null }>(
-        `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued' AND fn = ?`,
-        fn,
-      )
-      .one();
-    return at ?? Number.POSITIVE_INFINITY;
-  }
-
   /** Queued again (the claim's run is over), claimable from `dueAt`; told at once if due. */
-  #requeue(row: Row, record: TaskRecord, dueAt: number): void {
+  #requeue(row: TaskRow, record: TaskRecord, dueAt: number): void {
     record.status = 'queued';
     delete record.startedAt;
     delete record.workerId;
     delete record.executionTime;
-    this.#write(row.id, record, { status: 'queued', due_at: dueAt });
+    this.#rows.write(record, { due_at: dueAt });
     this.#changed(record);
     if (dueAt <= this.#clock.now()) this.#listeners.available(row.fn);
   }
 
   /** Tell `onAvailable` once a retry's backoff is over, if it still waits then. */
-  #tellWhenDue(row: Row, delayMs: number): void {
+  #tellWhenDue(row: TaskRow, delayMs: number): void {
     this.#stopBackoff(row.id);
     const timer = this.#clock.setTimeout(() => {
       this.#backoffs.delete(row.id);
@@ -481,7 +355,7 @@ export class SqlTaskTable implements TaskBackend {
   /** A terminal record: written, counted, its waiters told; its time to live starts now. */
   #end(record: TaskRecord, outcome: TaskOutcome, runMs?: number): void {
     // Args stay (bounded by the TTL and the cap): a replay runs them again.
-    this.#write(record.id, record, { status: record.status, ended_at: this.#clock.now() });
+    this.#rows.write(record, { ended_at: this.#clock.now() });
     this.#outcomes.record(record.function, outcome, runMs);
     this.#changed(record);
     const waiters = this.#waiters.get(record.id);
