@@ -4,10 +4,11 @@
  * The object that owns it runs what it `claim`s and reports with `finish`.
  *
  * The queue is the `queued` rows of a function by `due_at`: a new task is due when submitted, a
- * retry once its backoff is over, and a task that never began goes before every other. A
- * backoff's end is told to `onAvailable` by a timer while the object lives; the object's alarm
- * (`nextDue`) wakes it for the ones a restart lost. Times to live count from when the table
- * recorded the end, on its own clock.
+ * retry once its backoff is over, and a task that never began goes before every other. The table
+ * keeps no timer for a backoff's end, so `onAvailable` does not hear of it: a pending timer is
+ * lost when the object is evicted, and from compatibility date 2026-10-01 it keeps the object
+ * running (and billed) for the whole wait. The object's alarm, set for `nextDue()`, claims what
+ * came due instead. Times to live count from when the table recorded the end, on its own clock.
  * @module
  */
 import type { SqlStorage } from '@cloudflare/workers-types/latest/index.ts';
@@ -22,7 +23,7 @@ import {
   unknownCursor,
   unknownTask,
 } from '../runtime/errors.ts';
-import { type Clock, systemClock, type TimerId } from '../runtime/time/clock.ts';
+import { type Clock, systemClock } from '../runtime/time/clock.ts';
 import type {
   ClaimedTask,
   NewTask,
@@ -58,8 +59,6 @@ export class SqlTaskTable implements TaskBackend {
   #limits: TableLimits;
   #outcomes: OutcomeTable;
   #waiters = new Map<string, Set<(record: TaskRecord) => void>>();
-  /** Retries backing off, each with the timer that tells when it can be claimed. */
-  #backoffs = new Map<string, TimerId>();
   #listeners: BackendListeners;
   #clock: Clock;
   #random: () => number;
@@ -130,9 +129,11 @@ export class SqlTaskTable implements TaskBackend {
       record.error = ending.error;
       record.errorCode = ending.errorCode;
       setLogs(record, ending.logs);
-      const delay = retryDelay(row.backoff_ms, attempt, this.#random);
-      this.#requeue(row, record, this.#clock.now() + delay);
-      this.#tellWhenDue(row, delay);
+      this.#requeue(
+        row,
+        record,
+        this.#clock.now() + retryDelay(row.backoff_ms, attempt, this.#random),
+      );
     } else if (ending.status === 'completed') {
       ran(record, ending);
       record.status = 'completed';
@@ -195,7 +196,6 @@ export class SqlTaskTable implements TaskBackend {
         ? 'cancelled while waiting for its next attempt'
         : 'cancelled before it started';
     delete record.errorCode;
-    this.#stopBackoff(id);
     this.#end(record, 'cancelled');
     if (wasRunning) this.#listeners.cancelled(id);
     return record;
@@ -249,7 +249,6 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   async close(): Promise<void> {
-    for (const id of [...this.#backoffs.keys()]) this.#stopBackoff(id);
     this.#listeners.clear();
   }
 
@@ -333,23 +332,6 @@ export class SqlTaskTable implements TaskBackend {
     this.#rows.write(record, { due_at: dueAt });
     this.#changed(record);
     if (dueAt <= this.#clock.now()) this.#listeners.available(row.fn);
-  }
-
-  /** Tell `onAvailable` once a retry's backoff is over, if it still waits then. */
-  #tellWhenDue(row: TaskRow, delayMs: number): void {
-    this.#stopBackoff(row.id);
-    const timer = this.#clock.setTimeout(() => {
-      this.#backoffs.delete(row.id);
-      if (this.#row(row.id)?.status === 'queued') this.#listeners.available(row.fn);
-    }, delayMs);
-    this.#backoffs.set(row.id, timer);
-  }
-
-  #stopBackoff(id: string): void {
-    const timer = this.#backoffs.get(id);
-    if (timer === undefined) return;
-    this.#clock.clearTimeout(timer);
-    this.#backoffs.delete(id);
   }
 
   /** A terminal record: written, counted, its waiters told; its time to live starts now. */

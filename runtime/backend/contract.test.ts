@@ -114,7 +114,10 @@ const edge: ContractTarget = {
     // Tasks are spread over shards that share no sequence: one order every shard can page
     // through is (submittedAt, id), so the same millisecond falls back to the id.
     sameInstantOrder: 'id',
-    availability: 'exact',
+    // No timer waits for a backoff's end in a Durable Object: one is lost when the object is
+    // evicted, and from compatibility date 2026-10-01 it keeps the object running (billed) for
+    // the whole wait. Its alarm, set for the table's nextDue(), claims what came due.
+    availability: 'no-timers',
     cap: 'global',
     reusesExpiredIds: true,
   },
