@@ -196,8 +196,7 @@ export class WorkerHandle {
         this.#free.push(slot);
         if (task) this.events.unsendable(task, message, this);
       }
-      this.#wentIdle();
-      this.events.drained(this);
+      this.#settled();
     }
   }
 
@@ -211,13 +210,13 @@ export class WorkerHandle {
       : { ok, error: payload as string, code: code ?? 'function_threw', start, time };
     if (logs) outcome.logs = logs;
     this.events.outcome(task, outcome, this);
-    this.#wentIdle();
-    this.events.drained(this);
+    this.#settled();
   }
 
-  // The watchdog stays armed when the worker goes idle: it fires once, finds nothing in
-  // flight and stops, instead of a timer cleared and set again on every call.
-  #wentIdle(): void {
+  // Slots came free (a result, or a batch that could not be sent): the one place `drained` is
+  // told, once each time. The watchdog stays armed when the worker goes idle: it fires once,
+  // finds nothing in flight and stops, instead of a timer cleared and set again on every call.
+  #settled(): void {
     if (this.#inflight.size === 0) {
       this.#idleSince = this.#clock.now();
       this.worker.setIdle?.(true);
