@@ -96,7 +96,7 @@ class EbbflowRuntime implements Runtime {
           log: o.log,
         });
     this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
-    this.#source = taskSource(this.#backend, o.log);
+    this.#source = taskSource(this.#backend, o.log, o.clock);
     this.#poolDeps = {
       host: o.host,
       budget: this.#budget,

@@ -82,6 +82,7 @@ export class FunctionPool {
       fn: name,
       source: deps.source,
       counters: this.counters,
+      clock: deps.clock,
       concurrency: () => this.#config.concurrency,
       workers: () => this.#workers,
       feedable: (worker) => this.#workers.feedable(worker) && this.#claims(),

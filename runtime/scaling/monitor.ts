@@ -54,7 +54,7 @@ export class ScalingMonitor {
     this.#clock = deps.options.clock;
     this.gauge = new PressureGauge(deps.host);
     this.#log = new DecisionsLog(this.#o.scalingEventsKept, this.#o.log);
-    this.#stats = new StatsWindow(this.gauge);
+    this.#stats = new StatsWindow(this.gauge, this.#clock);
   }
 
   start(): void {
