@@ -7,20 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { flush, until } from '../../test/support/in-process.ts';
 import { inProcessHost } from '../host/in-process.ts';
 import { ManualClock } from '../time/manual-clock.ts';
+import { Lease } from './lease.ts';
 import { Task } from './task.ts';
 import { type HandleEvents, WorkerHandle } from './worker-handle.ts';
 
 /** A started worker of an `echo` module whose events are only counted. */
-const startHandle = async () => {
+const startHandle = async (lease?: Lease) => {
   const host = inProcessHost({ load: async () => ({ default: (x: unknown) => x }) });
   const entry = { name: 'echo', url: 'memory:echo' };
-  const count = { outcome: 0, unsendable: 0, drained: 0 };
+  const count = { outcome: 0, unsendable: 0, drained: 0, dead: 0 };
   const events: HandleEvents = {
     outcome: () => count.outcome++,
     unsendable: () => count.unsendable++,
     drained: () => count.drained++,
     timedOut: () => {},
-    dead: () => {},
+    dead: () => count.dead++,
   };
   const clock = new ManualClock();
   const handle = new WorkerHandle(
@@ -28,9 +29,10 @@ const startHandle = async () => {
     host.spawn({ entry }, { workerId: 1, memoryLimitMb: 64 }),
     events,
     clock,
+    lease,
   );
   await handle.start(4, 1_000);
-  return { handle, count, clock };
+  return { handle, count, clock, host };
 };
 
 const task = (n: number, args: unknown[] = [n]) =>
@@ -59,5 +61,21 @@ describe('a worker handle', () => {
     expect(count.drained).toBe(1);
     expect(handle.load).toBe(0);
     await handle.stop('done');
+  });
+
+  it('Should give its lease back the moment it is gone, and only once', async () => {
+    let returned = 0;
+    const lease = new Lease(() => returned++);
+    const { handle, count, clock, host } = await startHandle(lease);
+    handle.send([task(1)]);
+    await until('the outcome', () => count.outcome === 1);
+    expect(returned).toBe(0);
+    host.workers[0]?.crash();
+    // Free at once, before the pool hears of the death (late outcomes may still come).
+    expect([returned, lease.held, count.dead]).toEqual([1, false, 0]);
+    clock.advance(10);
+    expect(count.dead).toBe(1);
+    await handle.stop('again');
+    expect(returned).toBe(1);
   });
 });

@@ -18,6 +18,7 @@ import {
   type WorkerApi,
 } from '../worker/protocol.ts';
 import type { SpawnedWorker } from '../worker-host.ts';
+import type { Lease } from './lease.ts';
 import type { Task } from './task.ts';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
@@ -76,6 +77,8 @@ export class WorkerHandle {
   #timerAt = Number.POSITIVE_INFINITY;
   #stopCause: string | undefined;
   #clock: Clock;
+  /** Its room under the worker ceiling, given back the moment it is gone (`#died`). */
+  #lease: Lease | undefined;
   /** Set up through comlink's `init`; then task batches go out and outcomes (one message per
    * task) come back on it, apart from comlink's calls. */
   #results = new MessageChannel();
@@ -84,11 +87,19 @@ export class WorkerHandle {
   readonly worker: SpawnedWorker;
   readonly events: HandleEvents;
 
-  constructor(id: number, worker: SpawnedWorker, events: HandleEvents, clock: Clock) {
+  /** `lease` is the room it holds; none for a worker that only reads a config past the ceiling. */
+  constructor(
+    id: number,
+    worker: SpawnedWorker,
+    events: HandleEvents,
+    clock: Clock,
+    lease: Lease | undefined,
+  ) {
     this.id = id;
     this.worker = worker;
     this.events = events;
     this.#clock = clock;
+    this.#lease = lease;
     this.spawnedAt = this.#idleSince = clock.now();
     this.#buffer = sharedMemory ? new SharedArrayBuffer(MAX_SLOTS * TIMING_CELLS * 8) : null;
     this.#timings = this.#buffer
@@ -256,6 +267,8 @@ export class WorkerHandle {
     if (this.#state === 'dead') return;
     this.#state = 'dead';
     this.#disarm();
+    // It can run no more code: its room is free now, though its last outcomes may still come.
+    this.#lease?.release();
     this.#onEarlyDeath?.(death.cause);
     // Outcomes the worker posted just before it ended may still be on their way: under load they
     // arrive several ms after the exit is seen. Wait for each task the timing table shows as
