@@ -8,7 +8,7 @@
 
 import type { Clock } from '../time/clock.ts';
 import type { FailureCode, FunctionStatus, ResolvedFunctionConfig } from '../types.ts';
-import type { InitReply, WireRequest } from '../worker/protocol.ts';
+import type { WireRequest } from '../worker/protocol.ts';
 import type { PreparedFunction, WorkerHost } from '../worker-host.ts';
 import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
@@ -17,7 +17,7 @@ import type { Lease } from './lease.ts';
 import { Spawner } from './spawner.ts';
 import type { RunEnding, Task } from './task.ts';
 import type { TaskSource } from './task-source.ts';
-import type { HandleEvents, WorkerHandle } from './worker-handle.ts';
+import type { HandleEvents, ModuleExports, SpareWorker, WorkerHandle } from './worker-handle.ts';
 import { WorkerSet } from './worker-set.ts';
 
 /** What a pool asks of the worker ceiling's owner (scaling/ceiling.ts). */
@@ -43,24 +43,10 @@ export interface PoolDeps {
   log(message: string): void;
 }
 
-/** What a module exports: a default function (tasks), a `fetch` function (HTTP calls). */
-export type ModuleExports = InitReply['exports'];
-
 /** A function's module, prepared and probed (registry/loader.ts): what its workers start from. */
 export interface LoadedModule {
   prepared: PreparedFunction;
   exports: ModuleExports;
-}
-
-/** The worker that read the module's config, started and holding its lease, for a pool. */
-export interface SpareWorker {
-  /**
-   * Hand it to a pool, whose `events` it reports to from now on (with its lease, given back
-   * when the worker is gone). Undefined when it died while waiting: then `discard`.
-   */
-  adopt(events: HandleEvents): WorkerHandle | undefined;
-  /** Stop it (no pool took it); its room goes back as it stops. */
-  discard(): Promise<void>;
 }
 
 /**

@@ -40,6 +40,20 @@ export interface HandleEvents {
   dead(handle: WorkerHandle, death: Death, orphans: Orphan[]): void;
 }
 
+/** What a module exports: a default function (tasks), a `fetch` function (HTTP calls). */
+export type ModuleExports = InitReply['exports'];
+
+/** The worker that read a module's config (registry/loader.ts), started, waiting for a pool. */
+export interface SpareWorker {
+  /**
+   * Hand it to a pool, whose `events` it reports to from now on (with its lease, given back
+   * when the worker is gone). Undefined when it died while waiting: then `discard`.
+   */
+  adopt(events: HandleEvents): WorkerHandle | undefined;
+  /** Stop it (no pool took it); its room goes back as it stops. */
+  discard(): Promise<void>;
+}
+
 /** Why a worker is gone: for people, and for programs (the code its running tasks fail with). */
 export interface Death {
   cause: string;
@@ -141,7 +155,7 @@ export class WorkerHandle {
   }
 
   /** What the module exports, known once `start` resolved. */
-  exports?: InitReply['exports'];
+  exports?: ModuleExports;
 
   /** Load the module in the worker; resolves with its `config` export. */
   async start(concurrency: number, deadlineMs: number): Promise<unknown> {

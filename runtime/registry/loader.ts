@@ -10,8 +10,14 @@
 
 import { messageOf } from '../errors.ts';
 import { type ResolvedOptions, resolveFunctionConfig } from '../options.ts';
-import type { LoadedModule, ModuleExports, PoolDeps, SpareWorker } from '../pool/pool.ts';
-import { type HandleEvents, LOAD_TIMEOUT_MS, WorkerHandle } from '../pool/worker-handle.ts';
+import type { LoadedModule, PoolDeps } from '../pool/pool.ts';
+import {
+  type HandleEvents,
+  LOAD_TIMEOUT_MS,
+  type ModuleExports,
+  type SpareWorker,
+  WorkerHandle,
+} from '../pool/worker-handle.ts';
 import type { ResolvedFunctionConfig } from '../types.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker } from '../worker-host.ts';
 
