@@ -12,21 +12,14 @@ import { newTask } from './backend/submission.ts';
 import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { isFunctionName } from './names.ts';
-import {
-  type ResolvedOptions,
-  type RuntimeOptions,
-  resolveFunctionConfig,
-  resolveOptions,
-} from './options.ts';
+import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from './options.ts';
 import { callHandler } from './pool/handler.ts';
-import { FunctionPool, type PoolDeps } from './pool/pool.ts';
-import { type TaskSource, taskSource } from './pool/task-source.ts';
-import { loadFunction } from './registry/loader.ts';
-import { FunctionRegistry } from './registry/registry.ts';
-import { WorkerBudget } from './scaling/budget.ts';
-import { reclaimFor, warm } from './scaling/ceiling.ts';
+import type { FunctionPool } from './pool/pool.ts';
+import { taskSource } from './pool/task-source.ts';
+import { Registry } from './registry/registry.ts';
+import { WorkerCeiling } from './scaling/ceiling.ts';
 import { ScalingMonitor } from './scaling/monitor.ts';
-import { functionInfo, poolStats } from './stats/reports.ts';
+import { functionInfo, StatsReports } from './stats/reports.ts';
 import type {
   FunctionInfo,
   PoolStats,
@@ -39,7 +32,6 @@ import type {
   TaskQuery,
   TaskRecord,
 } from './types.ts';
-import type { FunctionEntry } from './worker-host.ts';
 
 /**
  * Load the functions of `options.source` and start their warm workers.
@@ -56,37 +48,29 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
 const terminal = (record: TaskRecord): boolean =>
   record.status !== 'queued' && record.status !== 'running';
 
+/**
+ * The facade over the runtime's owners: the backend holds task records, the registry the
+ * functions and their pools (it makes them), the ceiling the room under maxWorkers (pools take
+ * it there), the monitor scaling, the reports `stats()`. The runtime wires them once and
+ * answers the `Runtime` calls; the drain is its own.
+ */
 class EbbflowRuntime implements Runtime {
   #o: ResolvedOptions;
-  #registry: FunctionRegistry;
-  #poolDeps: PoolDeps;
   #backend: TaskBackend;
   /** The default backend, whose synchronous twins serve the hot path (and which we close). */
   #memory: MemoryTaskBackend | undefined;
-  #source: TaskSource;
-  #budget: WorkerBudget;
-  #workerIds = 0;
+  #ceiling: WorkerCeiling;
+  #registry: Registry;
+  #monitor: ScalingMonitor;
+  #reports: StatsReports;
+  #events: RuntimeEvents;
   #draining = false;
   #closed: Promise<void> | undefined;
   #endDrain: (() => void) | undefined;
   #idleCheck: (() => void) | undefined;
-  #monitor: ScalingMonitor;
-  #events: RuntimeEvents;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
-    this.#budget = new WorkerBudget(o.maxWorkers);
-    this.#events = new RuntimeEvents(() => this.stats(), o.log);
-    this.#monitor = new ScalingMonitor({
-      pools: () => this.#registry.serving(),
-      budget: this.#budget,
-      host: o.host,
-      options: o,
-      // Minimums taken for queued work elsewhere come back once that work is done.
-      evaluated: () => {
-        if (!this.#draining) this.#warm();
-      },
-    });
     this.#memory = o.backend
       ? undefined
       : new MemoryTaskBackend({
@@ -96,54 +80,27 @@ class EbbflowRuntime implements Runtime {
           log: o.log,
         });
     this.#backend = o.backend ?? (this.#memory as MemoryTaskBackend);
-    this.#source = taskSource(this.#backend, o.log);
-    this.#poolDeps = {
-      host: o.host,
-      budget: this.#budget,
-      clock: o.clock,
-      source: this.#source,
-      nextWorkerId: () => ++this.#workerIds,
+    this.#ceiling = new WorkerCeiling(o.maxWorkers, o.clock);
+    this.#registry = new Registry({
+      options: o,
+      tasks: taskSource(this.#backend, o.log, o.clock),
+      ceiling: this.#ceiling,
       ended: () => this.#idleCheck?.(),
-      backlog: () => this.#monitor.backlog(),
-      reclaim: (pool) => reclaimFor(pool, this.#registry.serving(), this.#budget, o.clock),
-      roomFreed: () => {
-        // A worker gone may have been the last of a version that ended: forget that version.
-        this.#registry.prune();
-        // Room an ended version gave back goes first to a current one with work and no worker
-        // (the scaler may be holding, and no donor was there to take it from).
-        for (const pool of this.#registry.serving()) {
-          if (pool.workerCount === 0 && pool.waiting > 0) pool.wake();
-        }
-        // Minimums the ceiling held back (or a reclaim took) are met again once room is free.
-        if (!this.#draining) this.#warm();
-      },
-      log: o.log,
-    };
-    this.#registry = new FunctionRegistry({
-      source: o.source,
-      load: (entry) => this.#loadPool(entry),
-      prewarm: async (pool) => {
-        pool.grow(Math.max(0, pool.config.minWorkers - pool.workerCount));
-        await pool.started();
-      },
-      placeholder: (entry) =>
-        new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps),
-      unavailable: (entry, reason) => {
-        const pool = new FunctionPool(entry.name, this.#provisional(), undefined, this.#poolDeps);
-        void pool.markUnavailable(reason);
-        o.log(`${entry.name}: unavailable: ${reason}`);
-        return pool;
-      },
-      changed: () => {
-        if (!this.#draining) this.#warm();
-      },
-      draining: () => this.#draining,
-      log: o.log,
-      clock: o.clock,
-      // Probes count against the ceiling, so no more run at once than it allows.
-      loadConcurrency: Math.min(2, o.maxWorkers),
-      snapshots: o.host.importsAtSpawn === true,
     });
+    this.#ceiling.shareAmong(this.#registry);
+    this.#monitor = new ScalingMonitor({
+      pools: this.#registry,
+      ceiling: this.#ceiling,
+      host: o.host,
+      options: o,
+    });
+    this.#reports = new StatsReports(this.#monitor, o);
+    this.#events = new RuntimeEvents(() => this.stats(), o.log);
+    this.#listen();
+  }
+
+  /** What the backend and the monitor tell: task changes, claimable work, cancels, decisions. */
+  #listen(): void {
     this.#monitor.onDecision((event) => {
       if (this.#events.active) this.#events.emit({ type: 'scale', data: event });
     });
@@ -155,20 +112,19 @@ class EbbflowRuntime implements Runtime {
     this.#backend.onCancel((id) => {
       for (const pool of this.#registry.all()) if (pool.cancelRunning(id)) return;
     });
-    const onTaskEnd = o.onTaskEnd;
-    if (onTaskEnd) {
-      const ended = (record: TaskRecord) => {
-        if (!terminal(record)) return;
-        try {
-          onTaskEnd(record);
-        } catch (error) {
-          o.log(`onTaskEnd threw: ${messageOf(error)}`);
-        }
-      };
-      // The in-memory backend tells endings alone: no snapshot of every queued/running change.
-      if (this.#memory) this.#memory.onEnded(ended);
-      else this.#backend.subscribe(ended);
-    }
+    const onTaskEnd = this.#o.onTaskEnd;
+    if (!onTaskEnd) return;
+    const ended = (record: TaskRecord) => {
+      if (!terminal(record)) return;
+      try {
+        onTaskEnd(record);
+      } catch (error) {
+        this.#o.log(`onTaskEnd threw: ${messageOf(error)}`);
+      }
+    };
+    // The in-memory backend tells endings alone: no snapshot of every queued/running change.
+    if (this.#memory) this.#memory.onEnded(ended);
+    else this.#backend.subscribe(ended);
   }
 
   get draining(): boolean {
@@ -179,6 +135,7 @@ class EbbflowRuntime implements Runtime {
     await this.#registry.start();
     if (this.#o.waitForFunctions) await this.loaded();
     this.#monitor.start();
+    this.#reports.start();
   }
 
   /**
@@ -187,29 +144,8 @@ class EbbflowRuntime implements Runtime {
    */
   async loaded(): Promise<void> {
     await this.#registry.loaded();
-    this.#warm();
+    this.#ceiling.warm();
     await Promise.all(this.#registry.pools().map((pool) => pool.serving()));
-  }
-
-  /** Prepare the module and read its config (loader.ts); an active pool, or the loader's message. */
-  async #loadPool(entry: FunctionEntry): Promise<FunctionPool> {
-    const loaded = await loadFunction(entry, { ...this.#poolDeps, options: this.#o });
-    if (!loaded.ok) throw new Error(loaded.error);
-    const pool = new FunctionPool(entry.name, loaded.config, loaded.prepared, this.#poolDeps);
-    pool.activate(loaded.config, loaded.exports);
-    if (loaded.spare && !pool.adopt(loaded.spare)) await loaded.spare.discard();
-    return pool;
-  }
-
-  #provisional() {
-    return resolveFunctionConfig(undefined, this.#o);
-  }
-
-  /** Minimums within the ceiling, queued work first (ceiling.ts), over the current versions. */
-  #warm(): void {
-    // An ended version still finishing what it accepted counts as queued work.
-    if ([...this.#registry.all()].some((pool) => pool.wantsRoom)) return;
-    warm(this.#registry.pools(), this.#budget);
   }
 
   functions(): FunctionInfo[] {
@@ -354,7 +290,7 @@ class EbbflowRuntime implements Runtime {
   }
 
   stats(): PoolStats {
-    return poolStats(this.#registry.pools(), this.#monitor, this.#o);
+    return this.#reports.stats(this.#registry.pools());
   }
 
   onScale(listener: (event: ScalingEvent) => void): () => void {
@@ -371,6 +307,8 @@ class EbbflowRuntime implements Runtime {
       return this.#closed;
     }
     this.#draining = true;
+    this.#ceiling.drain();
+    this.#registry.drain();
     this.#closed = this.#shutdown(drainTimeoutMs);
     return this.#closed;
   }

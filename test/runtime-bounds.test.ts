@@ -3,7 +3,13 @@
  * in flight, the drain timeout, and a module that leaks timers.
  */
 import { describe, expect, it } from 'vitest';
+import type { Runtime } from '../runtime/index.ts';
 import { startCore } from './support/core-runtime.ts';
+import { until } from './support/wait.ts';
+
+/** Resolves once task `id` runs on a worker. */
+const running = (runtime: Runtime, id: string) =>
+  until(async () => (await runtime.result(id))?.status === 'running');
 
 describe('eviction', () => {
   it('Should keep only the newest maxResults finished records', async () => {
@@ -23,8 +29,7 @@ describe('eviction', () => {
     const done = await runtime.call('add', [1]);
     const live = await runtime.submit('faulty', ['sleep', 600]);
     expect((await runtime.result(done.id))?.status).toBe('completed');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await runtime.result(done.id)).toBeUndefined();
+    await until(async () => (await runtime.result(done.id)) === undefined);
     expect(await runtime.wait(done.id, 10)).toBeUndefined();
     expect((await runtime.result(live.id))?.status).toBe('running');
     expect((await runtime.wait(live.id, 5000))?.status).toBe('completed');
@@ -55,11 +60,11 @@ describe('close', () => {
 
   it('Should fail what is left when the drain timeout passes, with a clear error', async () => {
     const runtime = await startCore();
-    const running = await runtime.submit('faulty', ['hang']);
+    const first = await runtime.submit('faulty', ['hang']);
     const queued = await runtime.submit('faulty', ['hang']);
-    await new Promise((r) => setTimeout(r, 100));
+    await running(runtime, first.id);
     await runtime.close({ drainTimeoutMs: 200 });
-    for (const { id } of [running, queued]) {
+    for (const { id } of [first, queued]) {
       expect(await runtime.result(id)).toMatchObject({
         status: 'failed',
         errorCode: 'shutdown',
@@ -72,8 +77,9 @@ describe('close', () => {
   it('Should end the drain at once when close is called again', async () => {
     const runtime = await startCore();
     const { id } = await runtime.submit('faulty', ['hang']);
+    // The drain then waits on a running task, for up to a minute.
+    await running(runtime, id);
     const first = runtime.close({ drainTimeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 100));
     await runtime.close();
     await first;
     expect((await runtime.result(id))?.error).toBe(

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureCode, Runtime, TaskRecord } from '../runtime/index.ts';
 import { startCore } from './support/core-runtime.ts';
+import { until } from './support/wait.ts';
 
 let runtime: Runtime;
 const warnings: string[] = [];
@@ -17,6 +18,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.close({ drainTimeoutMs: 1000 });
 });
+
+/** Resolves once task `id` runs on a worker. */
+const running = (id: string) => until(async () => (await runtime.result(id))?.status === 'running');
 
 const expectOkAfter = async (name = 'faulty') => {
   const record = await runtime.call(name, ['ok', 'after']);
@@ -108,20 +112,25 @@ describe('lifecycle', () => {
     expect(done).toMatchObject({ status: 'completed', result: 42, workerId: expect.any(Number) });
     expect(done?.startedAt).toBeGreaterThanOrEqual(submitted.submittedAt);
     expect(done?.completedAt).toBeGreaterThanOrEqual(done?.startedAt as number);
-    expect(done?.executionTime).toBeGreaterThanOrEqual(0);
+    // The run's time is the span from its start to its end (each rounded to the ms).
+    const span = (done?.completedAt as number) - (done?.startedAt as number);
+    expect(Math.abs(span - (done?.executionTime as number))).toBeLessThanOrEqual(1);
     expect(await runtime.result('lifecycle-1')).toEqual(done);
   });
 
   it('Should show a task as running while it runs', async () => {
     const { id } = await runtime.submit('faulty', ['sleep', 300]);
     let seen: TaskRecord | undefined;
-    for (let i = 0; i < 100 && seen?.status !== 'running'; i++) {
+    await until(async () => {
       seen = await runtime.result(id);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      return seen?.status !== 'queued';
+    });
     expect(seen).toMatchObject({ status: 'running', workerId: expect.any(Number) });
     expect(seen?.startedAt).toBeTypeOf('number');
-    expect((await runtime.wait(id, 5000))?.status).toBe('completed');
+    const done = await runtime.wait(id, 5000);
+    expect(done?.status).toBe('completed');
+    // It slept 300 ms in the worker.
+    expect(done?.executionTime).toBeGreaterThanOrEqual(290);
   });
 
   it('Should run plain JavaScript modules', async () => {
@@ -149,7 +158,8 @@ describe('failures', () => {
   it('Should fail with the thrown message and keep the worker', async () => {
     const before = runtime.getFunction('faulty')?.activeWorkers;
     const record = await failedWith('throw', 'asked to throw');
-    expect(record.executionTime).toBeGreaterThanOrEqual(0);
+    const span = (record.failedAt as number) - (record.startedAt as number);
+    expect(Math.abs(span - (record.executionTime as number))).toBeLessThanOrEqual(1);
     expect(runtime.getFunction('faulty')?.activeWorkers).toBe(before);
   });
 
@@ -257,13 +267,14 @@ describe('submission rules', () => {
   });
 
   it('Should refuse tasks past the queue limit, and accept again once it drains', async () => {
-    const running = await runtime.submit('narrow', [300]);
-    await new Promise((r) => setTimeout(r, 50));
+    const first = await runtime.submit('narrow', [300]);
+    // Running on narrow's only worker: the queue (maxQueue 2) is empty.
+    await running(first.id);
     const queued = [await runtime.submit('narrow', [1]), await runtime.submit('narrow', [1])];
     await expect(runtime.submit('narrow', [1])).rejects.toThrow(
       expect.objectContaining({ code: 'queue_full' }),
     );
-    for (const { id } of [running, ...queued])
+    for (const { id } of [first, ...queued])
       expect((await runtime.wait(id, 5000))?.status).toBe('completed');
     expect((await runtime.call('narrow', [1])).status).toBe('completed');
   });
@@ -282,9 +293,7 @@ describe('cancel', () => {
 
   it('Should cancel a running task, replace its worker and keep serving', async () => {
     const { id } = await runtime.submit('faulty', ['hang']);
-    for (let i = 0; i < 100 && (await runtime.result(id))?.status !== 'running'; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await running(id);
     expect((await runtime.cancel(id)).status).toBe('cancelled');
     await expectOkAfter();
     expect((await runtime.result(id))?.status).toBe('cancelled');

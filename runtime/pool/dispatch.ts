@@ -7,6 +7,7 @@
  */
 
 import { Deque } from '../deque.ts';
+import type { Clock } from '../time/clock.ts';
 import { afterIo } from '../time/timers.ts';
 import type { WireRequest } from '../worker/protocol.ts';
 import { batchLimit, inflightWindow } from './batching.ts';
@@ -19,6 +20,7 @@ export interface DispatchDeps {
   fn: string;
   source: TaskSource;
   counters: PoolCounters;
+  clock: Clock;
   concurrency(): number;
   workers(): Iterable<WorkerHandle>;
   /** Ready, and not retiring. */
@@ -56,7 +58,7 @@ export class Dispatcher {
   runEphemeral(args: unknown[], timeoutMs: number, request?: WireRequest): Promise<RunEnding> {
     return new Promise((resolve) => {
       const id = `ephemeral:${this.#d.fn}:${++this.#ephemeralIds}`;
-      const submittedAt = Date.now();
+      const submittedAt = this.#d.clock.now();
       const run = { id, function: this.#d.fn, args, timeoutMs, attempt: 1, submittedAt };
       this.#local.push(new Task(run, resolve, request));
       this.schedule();

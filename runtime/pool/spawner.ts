@@ -6,17 +6,16 @@
  */
 
 import { messageOf } from '../errors.ts';
-import type { WorkerBudget } from '../scaling/budget.ts';
 import type { Clock } from '../time/clock.ts';
 import type { ResolvedFunctionConfig } from '../types.ts';
 import type { PreparedFunction, WorkerHost } from '../worker-host.ts';
 import type { PoolCounters } from './counters.ts';
+import type { Lease } from './lease.ts';
 import { type HandleEvents, LOAD_TIMEOUT_MS, WorkerHandle } from './worker-handle.ts';
 import type { WorkerSet } from './worker-set.ts';
 
 export interface SpawnerDeps {
   host: WorkerHost;
-  budget: WorkerBudget;
   clock: Clock;
   nextWorkerId(): number;
   prepared: PreparedFunction;
@@ -40,8 +39,8 @@ export class Spawner {
     this.#d = deps;
   }
 
-  /** Start one worker; its room in the budget is already taken. */
-  spawn(config: ResolvedFunctionConfig): void {
+  /** Start one worker on `lease` (its room under the ceiling), which the worker then carries. */
+  spawn(config: ResolvedFunctionConfig, lease: Lease): void {
     const d = this.#d;
     const id = d.nextWorkerId();
     let handle: WorkerHandle;
@@ -51,9 +50,10 @@ export class Spawner {
         memoryLimitMb: config.memoryLimitMb,
         permissions: config.permissions,
       });
-      handle = new WorkerHandle(id, worker, d.events, d.clock);
+      handle = new WorkerHandle(id, worker, d.events, d.clock, lease);
     } catch (error) {
-      d.budget.release();
+      // No worker took the lease: it goes back from here.
+      lease.release();
       this.#failed(error);
       return;
     }

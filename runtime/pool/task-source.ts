@@ -7,6 +7,7 @@
  */
 import type { TaskBackend } from '../backend/contract.ts';
 import { messageOf } from '../errors.ts';
+import type { Clock } from '../time/clock.ts';
 import type { ClaimedTask, FailureCode, TaskEnding } from '../types.ts';
 
 export interface TaskSource {
@@ -40,7 +41,11 @@ const hasTwins = (backend: TaskBackend): backend is TaskBackend & SyncTwins => {
   );
 };
 
-export const taskSource = (backend: TaskBackend, log: (message: string) => void): TaskSource => {
+export const taskSource = (
+  backend: TaskBackend,
+  log: (message: string) => void,
+  clock: Clock,
+): TaskSource => {
   if (hasTwins(backend)) {
     return {
       shared: backend.shared === true,
@@ -70,7 +75,7 @@ export const taskSource = (backend: TaskBackend, log: (message: string) => void)
       for (;;) {
         const batch = await backend.claim(fn, 100, 0);
         if (batch.length === 0) return;
-        const endedAt = Date.now();
+        const endedAt = clock.now();
         await Promise.all(
           batch.map((t) =>
             backend.finish(t.id, { status: 'failed', error, errorCode: code, endedAt }),

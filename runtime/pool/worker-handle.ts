@@ -18,6 +18,7 @@ import {
   type WorkerApi,
 } from '../worker/protocol.ts';
 import type { SpawnedWorker } from '../worker-host.ts';
+import type { Lease } from './lease.ts';
 import type { Task } from './task.ts';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
@@ -37,6 +38,20 @@ export interface HandleEvents {
   drained(handle: WorkerHandle): void;
   timedOut(task: Task, handle: WorkerHandle): void;
   dead(handle: WorkerHandle, death: Death, orphans: Orphan[]): void;
+}
+
+/** What a module exports: a default function (tasks), a `fetch` function (HTTP calls). */
+export type ModuleExports = InitReply['exports'];
+
+/** The worker that read a module's config (registry/loader.ts), started, waiting for a pool. */
+export interface SpareWorker {
+  /**
+   * Hand it to a pool, whose `events` it reports to from now on (with its lease, given back
+   * when the worker is gone). Undefined when it died while waiting: then `discard`.
+   */
+  adopt(events: HandleEvents): WorkerHandle | undefined;
+  /** Stop it (no pool took it); its room goes back as it stops. */
+  discard(): Promise<void>;
 }
 
 /** Why a worker is gone: for people, and for programs (the code its running tasks fail with). */
@@ -76,6 +91,8 @@ export class WorkerHandle {
   #timerAt = Number.POSITIVE_INFINITY;
   #stopCause: string | undefined;
   #clock: Clock;
+  /** Its room under the worker ceiling, given back the moment it is gone (`#died`). */
+  #lease: Lease | undefined;
   /** Set up through comlink's `init`; then task batches go out and outcomes (one message per
    * task) come back on it, apart from comlink's calls. */
   #results = new MessageChannel();
@@ -84,11 +101,19 @@ export class WorkerHandle {
   readonly worker: SpawnedWorker;
   readonly events: HandleEvents;
 
-  constructor(id: number, worker: SpawnedWorker, events: HandleEvents, clock: Clock) {
+  /** `lease` is the room it holds; none for a worker that only reads a config past the ceiling. */
+  constructor(
+    id: number,
+    worker: SpawnedWorker,
+    events: HandleEvents,
+    clock: Clock,
+    lease: Lease | undefined,
+  ) {
     this.id = id;
     this.worker = worker;
     this.events = events;
     this.#clock = clock;
+    this.#lease = lease;
     this.spawnedAt = this.#idleSince = clock.now();
     this.#buffer = sharedMemory ? new SharedArrayBuffer(MAX_SLOTS * TIMING_CELLS * 8) : null;
     this.#timings = this.#buffer
@@ -130,7 +155,7 @@ export class WorkerHandle {
   }
 
   /** What the module exports, known once `start` resolved. */
-  exports?: InitReply['exports'];
+  exports?: ModuleExports;
 
   /** Load the module in the worker; resolves with its `config` export. */
   async start(concurrency: number, deadlineMs: number): Promise<unknown> {
@@ -196,8 +221,7 @@ export class WorkerHandle {
         this.#free.push(slot);
         if (task) this.events.unsendable(task, message, this);
       }
-      this.#wentIdle();
-      this.events.drained(this);
+      this.#settled();
     }
   }
 
@@ -211,13 +235,13 @@ export class WorkerHandle {
       : { ok, error: payload as string, code: code ?? 'function_threw', start, time };
     if (logs) outcome.logs = logs;
     this.events.outcome(task, outcome, this);
-    this.#wentIdle();
-    this.events.drained(this);
+    this.#settled();
   }
 
-  // The watchdog stays armed when the worker goes idle: it fires once, finds nothing in
-  // flight and stops, instead of a timer cleared and set again on every call.
-  #wentIdle(): void {
+  // Slots came free (a result, or a batch that could not be sent): the one place `drained` is
+  // told, once each time. The watchdog stays armed when the worker goes idle: it fires once,
+  // finds nothing in flight and stops, instead of a timer cleared and set again on every call.
+  #settled(): void {
     if (this.#inflight.size === 0) {
       this.#idleSince = this.#clock.now();
       this.worker.setIdle?.(true);
@@ -257,6 +281,8 @@ export class WorkerHandle {
     if (this.#state === 'dead') return;
     this.#state = 'dead';
     this.#disarm();
+    // It can run no more code: its room is free now, though its last outcomes may still come.
+    this.#lease?.release();
     this.#onEarlyDeath?.(death.cause);
     // Outcomes the worker posted just before it ended may still be on their way: under load they
     // arrive several ms after the exit is seen. Wait for each task the timing table shows as

@@ -10,44 +10,28 @@
 
 import { messageOf } from '../errors.ts';
 import { type ResolvedOptions, resolveFunctionConfig } from '../options.ts';
-import { type HandleEvents, LOAD_TIMEOUT_MS, WorkerHandle } from '../pool/worker-handle.ts';
-import type { WorkerBudget } from '../scaling/budget.ts';
-import type { Clock } from '../time/clock.ts';
+import type { LoadedModule, PoolDeps } from '../pool/pool.ts';
+import {
+  type HandleEvents,
+  LOAD_TIMEOUT_MS,
+  type ModuleExports,
+  type SpareWorker,
+  WorkerHandle,
+} from '../pool/worker-handle.ts';
 import type { ResolvedFunctionConfig } from '../types.ts';
-import type { InitReply } from '../worker/protocol.ts';
-import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from '../worker-host.ts';
+import type { FunctionEntry, PreparedFunction, SpawnedWorker } from '../worker-host.ts';
 
-export interface LoaderDeps {
-  host: WorkerHost;
-  budget: WorkerBudget;
-  clock: Clock;
-  nextWorkerId(): number;
+export type LoaderDeps = Pick<PoolDeps, 'host' | 'clock' | 'ceiling' | 'nextWorkerId'> & {
   options: ResolvedOptions;
-}
-
-/** What a module exports: a default function (tasks), a `fetch` function (HTTP calls). */
-export type ModuleExports = InitReply['exports'];
-
-/** The worker that read the config, started and holding its room in the budget, for a pool. */
-export interface SpareWorker {
-  /**
-   * Hand it to a pool, whose `events` it reports to from now on (with its room: the pool gives
-   * that back when the worker is gone). Undefined when it died while waiting: then `discard`.
-   */
-  adopt(events: HandleEvents): WorkerHandle | undefined;
-  /** Stop it and give back its room (no pool took it). */
-  discard(): Promise<void>;
-}
+};
 
 export type Loaded =
-  | {
+  | (LoadedModule & {
       ok: true;
-      prepared: PreparedFunction;
       config: ResolvedFunctionConfig;
-      exports: ModuleExports;
       /** The probe's worker, when it can serve as the first of the pool's. */
       spare?: SpareWorker;
-    }
+    })
   | { ok: false; error: string };
 
 /** Prepare and probe one module; never throws (a failure is `{ ok: false, error }`). */
@@ -106,8 +90,8 @@ class EventRelay implements HandleEvents {
 
 /**
  * Start one worker to read the module's `config` export (and see what else it exports). It is
- * offered as a spare when it took room in the budget; else stopped. Rejects with the loader's
- * message.
+ * offered as a spare when it holds room under the ceiling; else stopped. Rejects with the
+ * loader's message. Its lease (if any) goes back as it stops, by whoever stops it.
  */
 export const probe = async (
   prepared: PreparedFunction,
@@ -115,51 +99,43 @@ export const probe = async (
   deps: LoaderDeps,
 ): Promise<Probed> => {
   const id = deps.nextWorkerId();
-  // The loader keeps probes within the budget. The room goes back once the probe has stopped,
-  // and only if it was taken: until a pool adopts it, a probe is not one of the pool's workers,
-  // so its death must neither release room it never held nor start a replacement.
-  const acquired = deps.budget.tryAcquire();
-  let kept = false;
+  // Probes take room like any worker; one past the ceiling still reads its config, then stops.
+  const lease = deps.ceiling.lease();
+  let worker: SpawnedWorker;
   try {
-    let worker: SpawnedWorker;
-    try {
-      worker = deps.host.spawn(prepared, { workerId: id, memoryLimitMb: config.memoryLimitMb });
-    } catch (error) {
-      throw new Error(`the module failed to load: ${messageOf(error)}`);
-    }
-    const relay = new EventRelay();
-    const handle = new WorkerHandle(id, worker, relay, deps.clock);
-    const stop = () => handle.stop('the worker that read the config was stopped');
-    let found: unknown;
-    try {
-      found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-    const exports = handle.exports ?? { default: true, fetch: false };
-    if (!acquired) {
-      await stop();
-      return { config: found, exports };
-    }
-    kept = true;
-    let settled = false;
-    const spare: SpareWorker = {
-      adopt(events) {
-        if (settled || handle.state !== 'ready') return undefined;
-        settled = true;
-        relay.target = events;
-        return handle;
-      },
-      async discard() {
-        if (settled) return;
-        settled = true;
-        await stop();
-        deps.budget.release();
-      },
-    };
-    return { config: found, exports, spare };
-  } finally {
-    if (acquired && !kept) deps.budget.release();
+    worker = deps.host.spawn(prepared, { workerId: id, memoryLimitMb: config.memoryLimitMb });
+  } catch (error) {
+    lease?.release();
+    throw new Error(`the module failed to load: ${messageOf(error)}`);
   }
+  const relay = new EventRelay();
+  const handle = new WorkerHandle(id, worker, relay, deps.clock, lease);
+  const stop = () => handle.stop('the worker that read the config was stopped');
+  let found: unknown;
+  try {
+    found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const exports: ModuleExports = handle.exports ?? { default: true, fetch: false };
+  if (!lease) {
+    await stop();
+    return { config: found, exports };
+  }
+  let settled = false;
+  const spare: SpareWorker = {
+    adopt(events) {
+      if (settled || handle.state !== 'ready') return undefined;
+      settled = true;
+      relay.target = events;
+      return handle;
+    },
+    async discard() {
+      if (settled) return;
+      settled = true;
+      await stop();
+    },
+  };
+  return { config: found, exports, spare };
 };

@@ -1,21 +1,22 @@
 /**
- * The auto-scaler's moving part: every `monitorIntervalMs`, and as soon as a queue builds (at
- * most once per `reactIntervalMs`), it opens a short sampling window, reads every pool and the
- * process's pressure over it, asks `decide` for a plan and applies it through `grow`/`retire`.
- * It keeps the last decisions for `stats()`. Its timers are unref'd and stop on `close()`.
+ * The auto-scaler's moving part: every `monitorIntervalMs`, and as soon as a queue builds (the
+ * ceiling tells it; at most once per `reactIntervalMs`), it opens a short sampling window, reads
+ * every pool and the process's pressure over it, asks `decide` for a plan and applies it through
+ * `grow`/`retire`, workers owed room taking it from the ceiling as it comes back. It keeps the
+ * last decisions for `stats()`. Its timers are unref'd and stop on `close()`.
  * @module
  */
 
 import type { ResolvedOptions } from '../options.ts';
 import type { FunctionPool } from '../pool/pool.ts';
-import { StatsWindow } from '../stats/stats-window.ts';
 import type { Clock, TimerId } from '../time/clock.ts';
 import { unrefTimer } from '../time/timers.ts';
 import type { ScalingEvent } from '../types.ts';
 import type { WorkerHost } from '../worker-host.ts';
-import type { WorkerBudget } from './budget.ts';
+import type { RoomTaker } from './budget.ts';
+import type { PoolView, WorkerCeiling } from './ceiling.ts';
 import { DecisionsLog } from './decisions-log.ts';
-import { PressureGauge, type Readings } from './pressure.ts';
+import { PressureGauge } from './pressure.ts';
 import { openWindow, samplePool, type Window } from './sampling.ts';
 import { decide, type PoolSample, type Samples, type ScalerState } from './scaler.ts';
 
@@ -23,12 +24,12 @@ import { decide, type PoolSample, type Samples, type ScalerState } from './scale
 const WINDOW_MS = 100;
 
 export interface MonitorDeps {
-  pools(): Iterable<FunctionPool>;
-  budget: WorkerBudget;
+  /** The pools it samples and scales (their `serving()` ones). */
+  pools: Pick<PoolView, 'serving'>;
+  /** The ceiling it scales under: it tells of backlogs, and deals minimums after each plan. */
+  ceiling: WorkerCeiling;
   host: WorkerHost;
   options: ResolvedOptions;
-  /** After each evaluation was applied (the runtime deals minimums again if there is room). */
-  evaluated?(): void;
 }
 
 export class ScalingMonitor {
@@ -37,7 +38,6 @@ export class ScalingMonitor {
   #o: ResolvedOptions;
   #state: ScalerState = {};
   #log: DecisionsLog;
-  #stats: StatsWindow;
   #tick: TimerId | undefined;
   #later: TimerId | undefined;
   #window: Window | undefined;
@@ -54,13 +54,12 @@ export class ScalingMonitor {
     this.#clock = deps.options.clock;
     this.gauge = new PressureGauge(deps.host);
     this.#log = new DecisionsLog(this.#o.scalingEventsKept, this.#o.log);
-    this.#stats = new StatsWindow(this.gauge);
+    deps.ceiling.onBacklog(() => this.backlog());
   }
 
   start(): void {
     if (this.#closed || this.#tick !== undefined) return;
     this.gauge.probe.start();
-    this.#stats.start();
     this.#armTick();
   }
 
@@ -111,23 +110,13 @@ export class ScalingMonitor {
     return this.#log.events();
   }
 
-  /** CPU, memory and event loop of the process, over the last second or so. */
-  readings(): Readings {
-    return this.#stats.readings();
-  }
-
-  /** Mean event-loop utilization of a pool's ready workers over the last second or so. */
-  utilization(pool: FunctionPool): number | undefined {
-    return this.#stats.utilization(pool);
-  }
-
   #trigger(trigger: Samples['trigger']): void {
     if (this.#closed) return;
     if (this.#window) {
       if (trigger === 'tick') this.#window.trigger = 'tick';
       return;
     }
-    this.#window = openWindow(this.#deps.pools(), trigger, this.gauge.snapshot());
+    this.#window = openWindow(this.#deps.pools.serving(), trigger, this.gauge.snapshot());
     const busy = this.#window.busy;
     this.#measures ??= [...busy.keys()].some((w) => w.worker.busyTimeMs !== undefined) || undefined;
     const windowMs = Math.min(WINDOW_MS, Math.floor(this.#o.monitorIntervalMs / 2));
@@ -143,8 +132,8 @@ export class ScalingMonitor {
     const wall = now.at - window.base.at;
     const pools = new Map<string, FunctionPool>();
     const samples: PoolSample[] = [];
-    for (const pool of this.#deps.pools()) {
-      if (pool.status !== 'ready') continue;
+    for (const pool of this.#deps.pools.serving()) {
+      if (pool.state !== 'ready') continue;
       pools.set(pool.name, pool);
       samples.push(samplePool(pool, window, wall, this.#o.cpuBoundUtilization));
     }
@@ -160,7 +149,7 @@ export class ScalingMonitor {
           cores: this.gauge.cores,
           workersMeasured: this.#measures === true,
         },
-        budget: { max: this.#deps.budget.max, used: this.#deps.budget.used },
+        budget: { max: this.#deps.ceiling.max, used: this.#deps.ceiling.used },
       },
       this.#state,
       this.#o,
@@ -205,18 +194,26 @@ export class ScalingMonitor {
     }
     // Room given back goes to the pools that wait as soon as the retired worker is gone; and
     // while work waits, evaluate again soon (the pressure that held it back may pass).
-    if (retired && waiting) this.#deps.budget.onRoom(() => this.backlog());
+    if (retired && waiting) {
+      this.#deps.ceiling.whenRoom((lease) => {
+        lease.release();
+        this.backlog();
+      });
+    }
     if (waiting) this.backlog();
-    this.#deps.evaluated?.();
+    // Minimums taken for queued work elsewhere come back once that work is done.
+    this.#deps.ceiling.warm();
   }
 
-  /** Grow `pool` by one each time room is given back, `count` times, while it has work queued. */
+  /** Grow `pool` by one on each room given back, `count` times, while it has work queued. */
   #growOnRoom(pool: FunctionPool, count: number): void {
-    const take = (): void => {
-      if (this.#closed || pool.queueSize === 0) return;
-      if (pool.grow(1) > 0) count--;
-      if (count > 0) this.#deps.budget.onRoom(take);
+    const take: RoomTaker = (lease) => {
+      if (this.#closed || pool.queueSize === 0) return lease.release();
+      if (pool.growOn(lease)) count--;
+      else lease.release();
+      // Asked again only after the release: the room it passed on went to those behind it.
+      if (count > 0) this.#deps.ceiling.whenRoom(take);
     };
-    this.#deps.budget.onRoom(take);
+    this.#deps.ceiling.whenRoom(take);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * What `functions()`, `getFunction()` and `stats()` answer, read from the pools and the monitor.
+ * What `functions()`, `getFunction()` and `stats()` answer, read from the pools, the scaling
+ * monitor's decisions and pressure gauge, and the readings window this owns (stats-window.ts).
  * @module
  */
 
@@ -7,6 +8,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { FunctionPool } from '../pool/pool.ts';
 import type { ScalingMonitor } from '../scaling/monitor.ts';
 import type { FunctionInfo, FunctionStats, PoolStats } from '../types.ts';
+import { StatsWindow } from './stats-window.ts';
 
 export const functionInfo = (pool: FunctionPool): FunctionInfo => {
   const info: FunctionInfo = {
@@ -50,51 +52,65 @@ const loadRatio = (pool: FunctionPool): number => {
   return Math.round(ratio * 100) / 100;
 };
 
-export const poolStats = (
-  pools: Iterable<FunctionPool>,
-  monitor: ScalingMonitor,
-  o: ResolvedOptions,
-): PoolStats => {
-  const functions: Record<string, FunctionStats> = {};
-  let activeWorkers = 0;
-  let queueSize = 0;
-  let activeTasks = 0;
-  let completed = 0;
-  let failed = 0;
-  let weightedTime = 0;
-  for (const pool of pools) {
-    const s = functionStats(pool);
-    const utilization = monitor.utilization(pool);
-    if (utilization !== undefined) s.eventLoopUtilization = utilization;
-    functions[pool.name] = s;
-    activeWorkers += s.activeWorkers;
-    queueSize += s.queueSize;
-    activeTasks += s.activeTasks;
-    completed += s.tasksCompleted;
-    failed += s.tasksFailed;
-    weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
+/** `stats()`: every pool's counters and gauges, and the process's readings over the window. */
+export class StatsReports {
+  #window: StatsWindow;
+  #monitor: ScalingMonitor;
+  #o: ResolvedOptions;
+
+  constructor(monitor: ScalingMonitor, o: ResolvedOptions) {
+    this.#monitor = monitor;
+    this.#o = o;
+    this.#window = new StatsWindow(monitor.gauge, o.clock);
   }
-  const finished = completed + failed;
-  const pressure = monitor.readings();
-  return {
-    activeWorkers,
-    queueSize,
-    activeTasks,
-    minWorkers: o.minWorkers,
-    maxWorkers: o.maxWorkers,
-    performanceMetrics: {
-      tasksCompleted: completed,
-      tasksFailed: failed,
-      avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
-      cpuUsage: percent(pressure.cpu),
-      memoryUsage: percent(pressure.memory),
-      eventLoopUtilization: pressure.elu ?? 0,
-      eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
-    },
-    functions,
-    scalingEvents: monitor.events(),
-  };
-};
+
+  /** Open the readings window (at start-up). */
+  start(): void {
+    this.#window.start();
+  }
+
+  stats(pools: Iterable<FunctionPool>): PoolStats {
+    const functions: Record<string, FunctionStats> = {};
+    let activeWorkers = 0;
+    let queueSize = 0;
+    let activeTasks = 0;
+    let completed = 0;
+    let failed = 0;
+    let weightedTime = 0;
+    for (const pool of pools) {
+      const s = functionStats(pool);
+      const utilization = this.#window.utilization(pool);
+      if (utilization !== undefined) s.eventLoopUtilization = utilization;
+      functions[pool.name] = s;
+      activeWorkers += s.activeWorkers;
+      queueSize += s.queueSize;
+      activeTasks += s.activeTasks;
+      completed += s.tasksCompleted;
+      failed += s.tasksFailed;
+      weightedTime += s.avgTaskTime * (s.tasksCompleted + s.tasksFailed);
+    }
+    const finished = completed + failed;
+    const pressure = this.#window.readings();
+    return {
+      activeWorkers,
+      queueSize,
+      activeTasks,
+      minWorkers: this.#o.minWorkers,
+      maxWorkers: this.#o.maxWorkers,
+      performanceMetrics: {
+        tasksCompleted: completed,
+        tasksFailed: failed,
+        avgTaskTime: finished === 0 ? 0 : weightedTime / finished,
+        cpuUsage: percent(pressure.cpu),
+        memoryUsage: percent(pressure.memory),
+        eventLoopUtilization: pressure.elu ?? 0,
+        eventLoopLagMs: Math.round(pressure.lagMs * 10) / 10,
+      },
+      functions,
+      scalingEvents: this.#monitor.events(),
+    };
+  }
+}
 
 /** A 0-1 share as 0-100 with one decimal; 0 where the host cannot measure it. */
 const percent = (share: number | undefined): number =>

@@ -8,6 +8,7 @@ import type { FunctionPool } from '../pool/pool.ts';
 import type { WorkerHandle } from '../pool/worker-handle.ts';
 import type { PressureGauge, Readings, Snapshot } from '../scaling/pressure.ts';
 import { busyTime } from '../scaling/sampling.ts';
+import type { Clock } from '../time/clock.ts';
 
 /** Stats readings are taken over windows of at least this long. */
 const STATS_WINDOW_MS = 1000;
@@ -19,11 +20,15 @@ interface Mark {
 
 export class StatsWindow {
   #gauge: PressureGauge;
+  #clock: Clock;
   #base: [Snapshot, Snapshot] | undefined;
   #marks = new WeakMap<WorkerHandle, [Mark, Mark]>();
 
-  constructor(gauge: PressureGauge) {
+  /** The process's readings are windows of the gauge's own (real) time, as its CPU time is;
+   * each worker's marks are on the runtime's clock, which its spawn time was read from. */
+  constructor(gauge: PressureGauge, clock: Clock) {
     this.#gauge = gauge;
+    this.#clock = clock;
   }
 
   /** Start the window now (at start-up). */
@@ -43,12 +48,12 @@ export class StatsWindow {
   utilization(pool: FunctionPool): number | undefined {
     let sum = 0;
     let n = 0;
-    const at = performance.now();
+    const at = this.#clock.now();
     for (const worker of pool.workers) {
       const busy = worker.state === 'ready' ? busyTime(worker) : undefined;
       if (busy === undefined) continue;
       // A worker's busy time counts from its spawn: its first reading needs no earlier mark.
-      const first = { at: at - (Date.now() - worker.spawnedAt), busy: 0 };
+      const first = { at: worker.spawnedAt, busy: 0 };
       const marks = roll(this.#marks.get(worker) ?? [first, first], { at, busy }, (m) => m.at);
       this.#marks.set(worker, marks);
       const wall = at - marks[0].at;
