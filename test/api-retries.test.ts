@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderSource } from '../../runtime/host/fs-source.ts';
-import type { Runtime } from '../../runtime/index.ts';
-import { startApi } from '../../test/fixtures/api-app.ts';
+import { folderSource } from '../runtime/host/fs-source.ts';
+import type { Runtime } from '../runtime/index.ts';
+import { startApi } from './fixtures/api-app.ts';
 
 const RETRY_FUNCTIONS = fileURLToPath(
-  new URL('../../test/fixtures/retry-functions/', import.meta.url),
+  new URL('./fixtures/retry-functions/', import.meta.url),
 );
 
 let app: Hono;

@@ -1,9 +1,9 @@
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime, TaskRecord } from '../runtime/index.ts';
-import { startApi, until } from '../test/fixtures/api-app.ts';
-import { createApp } from './app.ts';
-import type { Metrics } from './metrics.ts';
+import { startApi, until } from './fixtures/api-app.ts';
+import { createApp } from '../api/app.ts';
+import type { Metrics } from '../api/metrics.ts';
 
 let app: Hono;
 let runtime: Runtime;
