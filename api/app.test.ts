@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type Answer, expectError, FakeRuntime, fakeApp } from '../test/support/fake-app.ts';
 import { createApp } from './app.ts';
 import { Metrics } from './metrics.ts';
+import { ROUTES } from './routes/index.ts';
 
 const functions = { echo: { run: (...args: unknown[]) => args } };
 
@@ -23,6 +24,78 @@ const ALLOW: Record<string, string> = {
   '/stats': 'GET',
   '/metrics': 'GET',
 };
+
+describe('the route table', () => {
+  const ADMIN = { Authorization: 'Bearer adm' };
+  /** A request each route of the table answers with success, by `method path` of the table. */
+  const SUCCESS: Record<string, [string, RequestInit, number]> = {
+    'get /health': ['/health', {}, 200],
+    'get /stats': ['/stats', {}, 200],
+    'get /metrics': ['/metrics', {}, 200],
+    'get /functions': ['/functions', {}, 200],
+    'get /functions/:name': ['/functions/echo', {}, 200],
+    'put /functions/:name': [
+      '/functions/made',
+      {
+        method: 'PUT',
+        body: 'export default () => 1;',
+        headers: { ...ADMIN, 'Content-Type': 'application/typescript' },
+      },
+      201,
+    ],
+    'delete /functions/:name': ['/functions/made', { method: 'DELETE', headers: ADMIN }, 200],
+    'post /functions/:name/tasks': ['/functions/echo/tasks', { method: 'POST' }, 202],
+    'post /functions/:name/invoke': [
+      '/functions/echo/invoke',
+      { method: 'POST', body: '{"id":"one"}' },
+      200,
+    ],
+    'get /tasks/:id': ['/tasks/one', {}, 200],
+    'delete /tasks/:id': ['/tasks/held', { method: 'DELETE' }, 200],
+    'get /tasks': ['/tasks', {}, 200],
+    'post /tasks/:id/retry': ['/tasks/held/retry', { method: 'POST' }, 202],
+    'get /events': ['/events', {}, 200],
+    'all /fn/:name': ['/fn/web', { method: 'PATCH' }, 200],
+    'all /fn/:name/*': ['/fn/web/a/b', { method: 'PUT' }, 200],
+    'get /openapi.json': ['/openapi.json', {}, 200],
+  };
+
+  it('Should mount every route, each answering a success its OpenAPI entry lists', async () => {
+    const { app, post } = fakeApp(
+      {
+        ...functions,
+        hold: { run: () => new Promise(() => {}) },
+        web: { fetch: () => new Response('w') },
+      },
+      { adminToken: 'adm', assets: async (file) => new TextEncoder().encode(file) },
+    );
+    await post('/functions/hold/tasks', { id: 'held' });
+    const key = (method: string, path: string) => `${method} ${path}`;
+    const pages = ROUTES.filter((r) => r.tag === 'pages' && r.path !== '/openapi.json');
+    expect(pages.length).toBeGreaterThan(5);
+    expect(Object.keys(SUCCESS).sort()).toEqual(
+      ROUTES.filter((r) => !pages.includes(r))
+        .map((r) => key(r.method, r.path))
+        .sort(),
+    );
+    const requests = [
+      ...Object.entries(SUCCESS),
+      ...pages.map((r): [string, [string, RequestInit, number]] => [
+        key('get', r.path),
+        [r.path, {}, 200],
+      ]),
+    ];
+    for (const [name, [path, init, status]] of requests) {
+      const res = await app.request(path, init);
+      await res.body?.cancel();
+      expect(res.status, name).toBe(status);
+      const route = ROUTES.find((r) => key(r.method, r.path) === name);
+      expect(Object.keys(route?.responses ?? {}), name).toContain(
+        route?.method === 'all' ? 'default' : String(status),
+      );
+    }
+  });
+});
 
 describe('unknown routes and methods', () => {
   it('Should answer 404 with the error shape', async () => {
