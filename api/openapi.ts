@@ -23,9 +23,10 @@ const jsonSchema = (schema: Schema): Record<string, unknown> => {
   return rest;
 };
 
-const operation = (path: string, method: Method, op: Route): Record<string, unknown> => {
+/** One method of one route, as an OpenAPI operation. */
+const operation = (path: string, method: Method, route: Route): Record<string, unknown> => {
   const parameters: unknown[] = [];
-  for (const [name, param] of Object.entries(op.params ?? {})) {
+  for (const [name, param] of Object.entries(route.params ?? {})) {
     const schema = jsonSchema(v.pipe(v.string(), v.regex(param.pattern)));
     parameters.push({ name, in: 'path', required: true, schema });
   }
@@ -38,12 +39,12 @@ const operation = (path: string, method: Method, op: Route): Record<string, unkn
       schema: { type: 'string' },
     });
   }
-  for (const [name, schema] of Object.entries(op.query?.entries ?? {})) {
+  for (const [name, schema] of Object.entries(route.query?.entries ?? {})) {
     const inner = (schema as v.OptionalSchema<Schema, undefined>).wrapped ?? schema;
     parameters.push({ name, in: 'query', required: false, schema: jsonSchema(inner) });
   }
   const responses: Record<string, unknown> = {};
-  for (const [status, reply] of Object.entries(op.responses)) {
+  for (const [status, reply] of Object.entries(route.responses)) {
     const content: Record<string, unknown> = {};
     if (reply.schema) content['application/json'] = { schema: jsonSchema(reply.schema) };
     if (reply.media) content[reply.media] = {};
@@ -55,20 +56,22 @@ const operation = (path: string, method: Method, op: Route): Record<string, unkn
     operationId: `${method}${openApiPath(path)
       .replace(/[{}]/g, '')
       .replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
-    summary: op.summary,
-    tags: [op.tag],
+    summary: route.summary,
+    tags: [route.tag],
     responses,
   };
-  if (op.description) out.description = op.description;
+  if (route.description) out.description = route.description;
   if (parameters.length > 0) out.parameters = parameters;
-  if (op.body) {
+  if (route.body) {
     out.requestBody = {
       required: false,
-      description: op.body.description,
-      content: { [op.body.media]: op.body.schema ? { schema: jsonSchema(op.body.schema) } : {} },
+      description: route.body.description,
+      content: {
+        [route.body.media]: route.body.schema ? { schema: jsonSchema(route.body.schema) } : {},
+      },
     };
   }
-  if (op.public) out.security = [];
+  if (route.public) out.security = [];
   return out;
 };
 
