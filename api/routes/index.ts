@@ -23,6 +23,6 @@ export const API_ROUTES: readonly Route[] = [
 ];
 
 /** The pages and the document they read: like files, another method is not found (404). */
-export const PAGE_ROUTES: readonly Route[] = [...docsRoutes, ...pageRoutes];
+const PAGE_ROUTES: readonly Route[] = [...docsRoutes, ...pageRoutes];
 
 export const ROUTES: readonly Route[] = [...API_ROUTES, ...PAGE_ROUTES];
