@@ -1,15 +1,13 @@
 /**
- * An in-memory `Runtime` for route and client tests: no threads, no backend, no scaler. Functions
- * are plain JavaScript functions run in this process; a task goes `queued → running → completed |
- * failed | cancelled` as the real runtime's do, each function runs at most `maxWorkers ×
- * concurrency` tasks at once (the rest wait in its queue, up to `maxQueue`), a run past its
- * timeout fails `timed_out`, and every refusal is an `EbbflowError` with the runtime's code. What
- * the fake cannot make itself (scaling decisions, printed lines, stats ticks) a test hands to
- * `emit`. Retries run again at once (no backoff); deployed sources load as JavaScript modules.
+ * An in-memory `Runtime` for route and client tests: no threads, no backend, no scaler.
+ * Functions are plain JavaScript functions run in this process; their tasks are the store's
+ * (`fake-tasks.ts`), with the real runtime's states, limits and error codes. Deployed sources
+ * load as JavaScript modules (a `data:` import), so one that does not load is refused as the
+ * real loader refuses it. What the fake cannot make itself (scaling decisions, printed lines,
+ * stats ticks) a test hands to `emit`.
  */
 import {
   EbbflowError,
-  type FailureCode,
   type FunctionInfo,
   type PoolStats,
   type ResolvedFunctionConfig,
@@ -23,6 +21,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from '../../runtime/index.ts';
+import { FakeTaskStore, type Runner } from './fake-tasks.ts';
 
 /** One function of the fake: its default export and/or its `fetch` export, and its config. */
 export interface FakeFunction {
@@ -43,44 +42,24 @@ const DEFAULT_CONFIG: ResolvedFunctionConfig = {
   retry: { attempts: 1, backoffMs: 1000 },
 };
 
-interface Entry {
+interface Entry extends Runner {
   fn: FakeFunction;
-  config: ResolvedFunctionConfig;
-  version?: number;
   sha256?: string;
   deployedAt?: number;
 }
-
-interface Task {
-  record: TaskRecord;
-  args: unknown[];
-  timeoutMs: number;
-  /** Bumped at each run, so the ending of a run that was cut off (timeout, cancel) is dropped. */
-  run: number;
-}
-
-const isTerminal = (record: TaskRecord) =>
-  record.status === 'completed' || record.status === 'failed' || record.status === 'cancelled';
-
-const copy = (record: TaskRecord): TaskRecord => structuredClone(record);
 
 export class FakeRuntime implements Runtime {
   /** The functions taking work, by name. */
   #functions = new Map<string, Entry>();
   /** What runs each function's tasks: kept after a delete, so tasks already accepted finish. */
-  #pools = new Map<string, Entry>();
-  #tasks = new Map<string, Task>();
-  /** Ids oldest first (listing reads it backwards). */
-  #order: string[] = [];
-  #queues = new Map<string, string[]>();
-  #running = new Map<string, number>();
-  #waiters = new Map<string, Set<() => void>>();
+  #runners = new Map<string, Entry>();
+  #tasks = new FakeTaskStore(
+    (name) => this.#runners.get(name),
+    (record) => this.#tell({ type: 'task', data: record }),
+  );
   #listeners = new Set<{ listener: RuntimeListener; onClose?: () => void }>();
   #scaleListeners = new Set<(event: ScalingEvent) => void>();
   #scalingEvents: ScalingEvent[] = [];
-  #completed = 0;
-  #failed = 0;
-  #runTimeTotal = 0;
   #draining = false;
 
   constructor(functions: Record<string, FakeFunction> = {}) {
@@ -105,115 +84,50 @@ export class FakeRuntime implements Runtime {
   }
 
   async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
-    return copy(this.#accept(name, args, options).record);
+    this.#intake(name);
+    return this.#tasks.accept(name, args, options);
   }
 
   async call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
-    const task = this.#accept(name, args, options);
-    return (await this.wait(task.record.id, Number.POSITIVE_INFINITY)) as TaskRecord;
+    const { id } = await this.submit(name, args, options);
+    return (await this.#tasks.wait(id, Number.POSITIVE_INFINITY)) as TaskRecord;
   }
 
   async result(id: string): Promise<TaskRecord | undefined> {
-    const task = this.#tasks.get(id);
-    return task && copy(task.record);
+    return this.#tasks.read(id);
   }
 
   wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    const task = this.#tasks.get(id);
-    if (!task || isTerminal(task.record)) return this.result(id);
-    return new Promise((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        resolve(copy(task.record));
-      };
-      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-      waiters.add(done);
-    });
+    return this.#tasks.wait(id, ms);
   }
 
   async cancel(id: string): Promise<TaskRecord> {
-    const task = this.#tasks.get(id);
-    if (!task) throw unknownTask(id);
-    const { record } = task;
-    if (isTerminal(record)) {
-      throw new EbbflowError(
-        'already_terminal',
-        `task "${id}" has already ended (${record.status})`,
-      );
-    }
-    if (record.status === 'running') this.#release(record.function);
-    else this.#dequeue(record.function, id);
-    task.run++;
-    this.#change(task, { status: 'cancelled', cancelledAt: Date.now(), error: 'cancelled' });
-    return copy(record);
+    return this.#tasks.cancel(id);
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    let end = this.#order.length;
-    if (query.before !== undefined) {
-      end = this.#order.lastIndexOf(query.before);
-      if (end < 0) {
-        throw new EbbflowError(
-          'invalid_argument',
-          `before: no task with id "${query.before}" (unknown or expired); start again without it`,
-        );
-      }
-    }
-    const tasks: TaskRecord[] = [];
-    let i = end - 1;
-    for (; i >= 0 && tasks.length < query.limit; i--) {
-      const { record } = this.#tasks.get(this.#order[i] as string) as Task;
-      if (query.function !== undefined && record.function !== query.function) continue;
-      if (query.status !== undefined && record.status !== query.status) continue;
-      tasks.push(copy(record));
-    }
-    const more = this.#order
-      .slice(0, i + 1)
-      .some((other) => this.#matches(other, query.function, query.status));
-    const last = tasks.at(-1);
-    return more && last ? { tasks, next: last.id } : { tasks };
+    return this.#tasks.list(query);
   }
 
   async retry(id: string): Promise<TaskRecord> {
-    const old = this.#tasks.get(id);
-    if (!old) throw unknownTask(id);
-    const { record } = old;
-    if (record.status !== 'failed' && record.status !== 'cancelled') {
-      throw new EbbflowError(
-        'not_retryable',
-        `task "${id}" is ${record.status}; only a failed or cancelled task can be retried`,
-      );
-    }
-    const task = this.#accept(record.function, old.args, {}, id);
-    return copy(task.record);
+    const old = this.#tasks.replayable(id);
+    this.#intake(old.function);
+    return this.#tasks.accept(old.function, old.args, {}, id);
   }
 
   async runEphemeral(name: string, args: unknown[]): Promise<RunEnding> {
-    const { run } = this.#intake(name).fn;
+    const { run } = this.#intake(name);
     const startedAt = Date.now();
     try {
       if (!run) throw new Error('the module has no default export');
       const result = await run(...args);
       const endedAt = Date.now();
-      return {
-        status: 'completed',
-        result,
-        startedAt,
-        endedAt,
-        executionTime: endedAt - startedAt,
-        workerId: 1,
-      };
+      const executionTime = endedAt - startedAt;
+      return { status: 'completed', result, startedAt, endedAt, executionTime, workerId: 1 };
     } catch (error) {
-      return {
-        status: 'failed',
-        error: String((error as Error)?.message ?? error),
-        errorCode: 'function_threw',
-        startedAt,
-        endedAt: Date.now(),
-      };
+      const message = String((error as Error)?.message ?? error);
+      const endedAt = Date.now();
+      return { status: 'failed', error: message, errorCode: 'function_threw', startedAt, endedAt };
     }
   }
 
@@ -233,12 +147,11 @@ export class FakeRuntime implements Runtime {
       throw invalidFunction(name, 'the module has no default export and no fetch export');
     }
     const before = this.#functions.get(name);
-    this.#define(name, {
+    const entry = this.#define(name, {
       run: module.default as FakeFunction['run'],
       fetch: module.fetch as FakeFunction['fetch'],
       config: (module.config as Partial<ResolvedFunctionConfig>) ?? {},
     });
-    const entry = this.#functions.get(name) as Entry;
     entry.version = (before?.version ?? 0) + 1;
     entry.sha256 = await sha256Hex(source);
     entry.deployedAt = Date.now();
@@ -256,36 +169,38 @@ export class FakeRuntime implements Runtime {
 
   stats(): PoolStats {
     const functions: PoolStats['functions'] = {};
+    const totals = { activeWorkers: 0, queueSize: 0, activeTasks: 0, maxWorkers: 0 };
+    const ended = { completed: 0, failed: 0, runTime: 0 };
     for (const info of this.functions()) {
-      const ended = this.#records(info.name).filter(isTerminal);
-      const completed = ended.filter((r) => r.status === 'completed');
+      const counts = this.#tasks.counts(info.name);
       functions[info.name] = {
         activeWorkers: info.activeWorkers,
-        queueSize: info.queueSize,
-        activeTasks: info.activeTasks,
+        queueSize: counts.queued,
+        activeTasks: counts.running,
         minWorkers: info.minWorkers,
         maxWorkers: info.maxWorkers,
-        tasksCompleted: completed.length,
-        tasksFailed: ended.filter((r) => r.status === 'failed').length,
-        tasksCancelled: ended.filter((r) => r.status === 'cancelled').length,
-        avgTaskTime: mean(completed.map((r) => r.executionTime ?? 0)),
+        tasksCompleted: counts.completed,
+        tasksFailed: counts.failed,
+        tasksCancelled: counts.cancelled,
+        avgTaskTime: counts.avgTaskTime,
         coldStarts: 0,
         loadRatio: 0,
       };
+      totals.activeWorkers += info.activeWorkers;
+      totals.queueSize += counts.queued;
+      totals.activeTasks += counts.running;
+      totals.maxWorkers += info.maxWorkers;
+      ended.completed += counts.completed;
+      ended.failed += counts.failed;
+      ended.runTime += counts.avgTaskTime * counts.completed;
     }
-    const all = Object.values(functions);
-    const sum = (key: 'activeWorkers' | 'queueSize' | 'activeTasks') =>
-      all.reduce((total, f) => total + f[key], 0);
     return {
-      activeWorkers: sum('activeWorkers'),
-      queueSize: sum('queueSize'),
-      activeTasks: sum('activeTasks'),
+      ...totals,
       minWorkers: DEFAULT_CONFIG.minWorkers,
-      maxWorkers: all.reduce((total, f) => total + f.maxWorkers, 0),
       performanceMetrics: {
-        tasksCompleted: this.#completed,
-        tasksFailed: this.#failed,
-        avgTaskTime: this.#completed === 0 ? 0 : this.#runTimeTotal / this.#completed,
+        tasksCompleted: ended.completed,
+        tasksFailed: ended.failed,
+        avgTaskTime: ended.completed === 0 ? 0 : ended.runTime / ended.completed,
         cpuUsage: 0,
         memoryUsage: 0,
         eventLoopUtilization: 0,
@@ -313,35 +228,29 @@ export class FakeRuntime implements Runtime {
       this.#scalingEvents.push(event.data);
       for (const listener of this.#scaleListeners) listener(event.data);
     }
-    for (const { listener } of this.#listeners) listener(event);
+    this.#tell(event);
   }
 
+  /** The function's `fetch` export, within its timeout; what it throws is `handler_failed`. */
   async handle(name: string, request: Request): Promise<Response> {
-    const entry = this.#intake(name);
-    if (!entry.fn.fetch) {
+    const { fn, config } = this.#intake(name);
+    const { fetch } = fn;
+    if (!fetch) {
       throw new EbbflowError('no_fetch_handler', `function "${name}" has no fetch export`);
     }
-    const { timeoutMs } = entry.config;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
+      const why = `the handler of "${name}" ran past ${config.timeoutMs} ms`;
       timer = setTimeout(
-        () =>
-          reject(
-            new EbbflowError(
-              'handler_timed_out',
-              `the handler of "${name}" ran past ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
+        () => reject(new EbbflowError('handler_timed_out', why)),
+        config.timeoutMs,
       );
     });
     const answer = Promise.resolve()
-      .then(() => entry.fn.fetch?.(request) as Response | Promise<Response>)
+      .then(() => fetch(request))
       .catch((error: unknown) => {
-        throw new EbbflowError(
-          'handler_failed',
-          `the handler of "${name}" threw: ${(error as Error)?.message ?? error}`,
-        );
+        const why = `the handler of "${name}" threw: ${(error as Error)?.message ?? error}`;
+        throw new EbbflowError('handler_failed', why);
       });
     try {
       return await Promise.race([answer, late]);
@@ -353,36 +262,31 @@ export class FakeRuntime implements Runtime {
   /** Stops intake, fails what has not ended (`shutdown`), and ends every live stream. */
   async close(): Promise<void> {
     this.#draining = true;
-    for (const task of this.#tasks.values()) {
-      if (isTerminal(task.record)) continue;
-      if (task.record.status === 'running') this.#release(task.record.function);
-      else this.#dequeue(task.record.function, task.record.id);
-      task.run++;
-      this.#fail(task, 'shutdown', 'the runtime shut down before the task ended');
-    }
+    this.#tasks.close();
     for (const { onClose } of this.#listeners) onClose?.();
     this.#listeners.clear();
   }
 
-  #define(name: string, fn: FakeFunction): void {
-    const entry = { fn, config: { ...DEFAULT_CONFIG, ...fn.config } };
+  #define(name: string, fn: FakeFunction): Entry {
+    const unavailable =
+      fn.loadError ?? (fn.run || fn.fetch ? undefined : 'the module has no default export');
+    const entry: Entry = { fn, run: fn.run, config: { ...DEFAULT_CONFIG, ...fn.config } };
+    if (unavailable !== undefined) entry.unavailable = unavailable;
     this.#functions.set(name, entry);
-    this.#pools.set(name, entry);
-    this.#queues.set(name, this.#queues.get(name) ?? []);
+    this.#runners.set(name, entry);
+    return entry;
   }
 
   #info(name: string): FunctionInfo {
-    const { fn, config, version, sha256, deployedAt } = this.#functions.get(name) as Entry;
-    const running = this.#running.get(name) ?? 0;
-    const error =
-      fn.loadError ?? (fn.run || fn.fetch ? undefined : 'the module has no default export');
+    const { config, unavailable, version, sha256, deployedAt } = this.#functions.get(name) as Entry;
+    const { queued, running } = this.#tasks.counts(name);
     return {
       name,
-      status: error === undefined ? 'ready' : 'unavailable',
-      ...(error === undefined ? {} : { error }),
+      status: unavailable === undefined ? 'ready' : 'unavailable',
+      ...(unavailable === undefined ? {} : { error: unavailable }),
       ...config,
       activeWorkers: Math.ceil(running / config.concurrency),
-      queueSize: this.#queues.get(name)?.length ?? 0,
+      queueSize: queued,
       activeTasks: running,
       ...(version === undefined ? {} : { version, sha256, deployedAt }),
     };
@@ -396,163 +300,13 @@ export class FakeRuntime implements Runtime {
     return entry;
   }
 
-  #accept(name: string, args: unknown[], options: SubmitOptions, retryOf?: string): Task {
-    const entry = this.#intake(name);
-    const id = options.id ?? crypto.randomUUID();
-    if (this.#tasks.has(id)) {
-      throw new EbbflowError('duplicate_id', `task id "${id}" is already in use`);
-    }
-    const queue = this.#queues.get(name) as string[];
-    if (queue.length >= entry.config.maxQueue) {
-      throw new EbbflowError(
-        'queue_full',
-        `the queue of "${name}" is full (${entry.config.maxQueue} tasks); retry later`,
-      );
-    }
-    const retry = { ...entry.config.retry, ...options.retry };
-    const record: TaskRecord = {
-      id,
-      function: name,
-      status: 'queued',
-      submittedAt: Date.now(),
-      attempt: 1,
-      attempts: retry.attempts,
-      ...(retryOf === undefined ? {} : { retryOf }),
-      ...(entry.version === undefined ? {} : { version: entry.version }),
-    };
-    const task: Task = {
-      record,
-      args,
-      timeoutMs: options.timeoutMs ?? entry.config.timeoutMs,
-      run: 0,
-    };
-    this.#tasks.set(id, task);
-    this.#order.push(id);
-    const unavailable = this.#info(name).error;
-    if (unavailable !== undefined) {
-      this.#fail(task, 'load_failed', unavailable);
-      return task;
-    }
-    queue.push(id);
-    this.#emitTask(task);
-    // The caller gets its `queued` record before anything runs, as from the real runtime.
-    queueMicrotask(() => this.#dispatch(name));
-    return task;
-  }
-
-  #dispatch(name: string): void {
-    const entry = this.#pools.get(name);
-    const queue = this.#queues.get(name);
-    if (!entry || !queue) return;
-    const lanes = entry.config.maxWorkers * entry.config.concurrency;
-    while (queue.length > 0 && (this.#running.get(name) ?? 0) < lanes) {
-      this.#start(this.#tasks.get(queue.shift() as string) as Task, entry);
-    }
-  }
-
-  #start(task: Task, entry: Entry): void {
-    const name = task.record.function;
-    this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
-    const run = ++task.run;
-    const startedAt = Date.now();
-    this.#change(task, { status: 'running', startedAt, workerId: 1 });
-    const current = () => task.run === run;
-    const timer = setTimeout(() => {
-      if (!current()) return;
-      task.run++;
-      this.#release(name);
-      this.#fail(task, 'timed_out', `timed out after ${task.timeoutMs} ms`, { timedOut: true });
-    }, task.timeoutMs);
-    new Promise((resolve) => resolve((entry.fn.run as (...a: unknown[]) => unknown)(...task.args)))
-      .then(
-        (result) => {
-          if (!current()) return;
-          const completedAt = Date.now();
-          this.#release(name);
-          this.#completed++;
-          this.#runTimeTotal += completedAt - startedAt;
-          this.#change(task, {
-            status: 'completed',
-            result,
-            completedAt,
-            executionTime: completedAt - startedAt,
-          });
-        },
-        (error: unknown) => {
-          if (!current()) return;
-          this.#release(name);
-          this.#fail(task, 'function_threw', String((error as Error)?.message ?? error), {
-            executionTime: Date.now() - startedAt,
-          });
-        },
-      )
-      .finally(() => clearTimeout(timer));
-  }
-
-  /** A failure: queued again while attempts are left (no backoff here), else terminal. */
-  #fail(task: Task, code: FailureCode, error: string, extra: Partial<TaskRecord> = {}): void {
-    const { record } = task;
-    const retryable = code === 'function_threw' || code === 'timed_out';
-    if (retryable && (record.attempt ?? 1) < (record.attempts ?? 1) && !this.#draining) {
-      this.#change(task, { status: 'queued', attempt: (record.attempt ?? 1) + 1 });
-      this.#queues.get(record.function)?.push(record.id);
-      queueMicrotask(() => this.#dispatch(record.function));
-      return;
-    }
-    this.#failed++;
-    this.#change(task, {
-      status: 'failed',
-      failedAt: Date.now(),
-      error,
-      errorCode: code,
-      ...extra,
-    });
-  }
-
-  #release(name: string): void {
-    this.#running.set(name, Math.max(0, (this.#running.get(name) ?? 0) - 1));
-    queueMicrotask(() => this.#dispatch(name));
-  }
-
-  #dequeue(name: string, id: string): void {
-    const queue = this.#queues.get(name);
-    const at = queue?.indexOf(id) ?? -1;
-    if (at >= 0) queue?.splice(at, 1);
-  }
-
-  #change(task: Task, fields: Partial<TaskRecord>): void {
-    Object.assign(task.record, fields);
-    this.#emitTask(task);
-    if (!isTerminal(task.record)) return;
-    for (const wake of this.#waiters.get(task.record.id) ?? []) wake();
-    this.#waiters.delete(task.record.id);
-  }
-
-  #emitTask(task: Task): void {
-    for (const { listener } of this.#listeners) listener({ type: 'task', data: copy(task.record) });
-  }
-
-  #records(name: string): TaskRecord[] {
-    return [...this.#tasks.values()].map((t) => t.record).filter((r) => r.function === name);
-  }
-
-  #matches(id: string, fn: string | undefined, status: string | undefined): boolean {
-    const { record } = this.#tasks.get(id) as Task;
-    return (
-      (fn === undefined || record.function === fn) &&
-      (status === undefined || record.status === status)
-    );
+  #tell(event: RuntimeEvent): void {
+    for (const { listener } of this.#listeners) listener(event);
   }
 }
 
-const mean = (values: number[]) =>
-  values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-
 const unknownFunction = (name: string) =>
   new EbbflowError('unknown_function', `no function named "${name}"`);
-
-const unknownTask = (id: string) =>
-  new EbbflowError('unknown_task', `no task with id "${id}" (unknown or expired)`);
 
 const draining = () =>
   new EbbflowError('draining', 'the runtime is shutting down and takes no new tasks');
