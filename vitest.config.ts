@@ -5,6 +5,7 @@ export default defineConfig({
     include: [
       'runtime/**/*.test.ts',
       'api/**/*.test.ts',
+      'client/**/*.test.ts',
       'server/**/*.test.ts',
       'edge/**/*.test.ts',
       'test/**/*.test.ts',

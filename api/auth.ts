@@ -1,22 +1,24 @@
 /**
- * Bearer-token auth for every route but `/health`, the pages and their files, and the OpenAPI
- * document (preflight is answered before it runs).
+ * Bearer-token auth for every route but the public ones (`/health`, the pages and their files,
+ * and the OpenAPI document: `public` in the route table); preflight is answered before it runs.
  * Both tokens are hashed first and the digests compared in full, so the time taken says
  * nothing about how much of a guess was right, nor about the token's length.
  * @module
  */
 import type { MiddlewareHandler } from 'hono';
-import { isPublicPath } from './assets.ts';
 import { ApiError } from './errors.ts';
 
 const UNAUTHORIZED = { 'WWW-Authenticate': 'Bearer realm="ebbflow"' };
 
-/** Any of `tokens` lets a request through (the invoke token, and the admin token when set). */
-export const bearerAuth = (...tokens: string[]): MiddlewareHandler => {
+/**
+ * Any of `tokens` lets a request through (the invoke token, and the admin token when set);
+ * `open` paths need none.
+ */
+export const bearerAuth = (open: ReadonlySet<string>, tokens: string[]): MiddlewareHandler => {
   const expected = Promise.all(tokens.map(digest));
   return async (c, next) => {
     // The pages and their files load without it (a page then asks for the token).
-    if (isPublicPath(c.req.path)) return next();
+    if (open.has(c.req.path)) return next();
     const given = bearerToken(c.req.header('Authorization'));
     if (given === undefined) {
       throw new ApiError(401, 'unauthorized', 'this server needs Authorization: Bearer <token>', {

@@ -1,11 +1,12 @@
 /**
- * The valibot schemas of what clients send: task bodies, the `wait` query, and the path
- * parameters (checked against the naming rules before any lookup).
+ * The valibot schemas of what clients send: task bodies, the queries of `/tasks/:id`, `/tasks`
+ * and `/events`, and the rules of path parameters (checked before any lookup).
  * @module
  */
 import * as v from 'valibot';
 import { FUNCTION_NAME, MAX_ATTEMPTS, MAX_TIMER_MS, TASK_ID } from '../runtime/index.ts';
-import { ApiError, type Detail } from './errors.ts';
+import { EVENT_TYPES } from './event-stream.ts';
+import type { PathParam } from './route.ts';
 
 /** The longest a long-poll holds a request; larger `wait` values are clamped to it. */
 export const MAX_WAIT_MS = 30_000;
@@ -82,6 +83,9 @@ export const WaitQuery = v.pipe(
   v.transform((digits) => Math.min(Number(digits), MAX_WAIT_MS)),
 );
 
+/** Query of `GET /tasks/:id`; other parameters are let through. */
+export const ResultQuery = v.object({ wait: v.optional(WaitQuery) });
+
 /** Listing size: the contract's 1-1000, 100 by default. */
 export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_LIST_LIMIT = 100;
@@ -122,48 +126,33 @@ export const ListQuery = v.strictObject(
     `unknown query parameter ${String(issue.received).replaceAll('"', '')}; allowed: function, status, limit, before`,
 );
 
-/** Parse `input` or throw a 400 whose details name each bad field. */
-export const parse = <S extends v.GenericSchema>(
-  schema: S,
-  input: unknown,
-  code: 'invalid_body' | 'invalid_query',
-  root = 'body',
-): v.InferOutput<S> => {
-  const result = v.safeParse(schema, input);
-  if (result.success) return result.output;
-  const details: Detail[] = result.issues.map((issue) => ({
-    field: v.getDotPath(issue) ?? root,
-    message: issue.message,
-  }));
-  const first = details[0] as Detail;
-  const message = first.message.includes(first.field)
-    ? first.message
-    : `${first.field}: ${first.message}`;
-  throw new ApiError(400, code, message, { details });
+/** A function name in a path; names outside the rule never reach a lookup. */
+export const FunctionNameParam: PathParam = {
+  pattern: FUNCTION_NAME,
+  code: 'invalid_name',
+  rule: 'a function name is 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit',
+  echo: 100,
 };
 
-/** A function name from the path; names outside the rule never reach a lookup. */
-export const functionName = (name: string): string => {
-  if (!FUNCTION_NAME.test(name)) {
-    throw new ApiError(
-      400,
-      'invalid_name',
-      'a function name is 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit',
-      { details: [{ field: 'name', message: `got ${JSON.stringify(name.slice(0, 100))}` }] },
-    );
-  }
-  return name;
+/** A task id in a path. */
+export const TaskIdParam: PathParam = {
+  pattern: TASK_ID,
+  code: 'invalid_id',
+  rule: 'a task id is 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots',
+  echo: 200,
 };
 
-/** A task id from the path. */
-export const taskId = (id: string): string => {
-  if (!TASK_ID.test(id)) {
-    throw new ApiError(
-      400,
-      'invalid_id',
-      'a task id is 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots',
-      { details: [{ field: 'id', message: `got ${JSON.stringify(id.slice(0, 200))}` }] },
-    );
-  }
-  return id;
-};
+const TYPES_LIST = new RegExp(`^(${EVENT_TYPES.join('|')})(,(${EVENT_TYPES.join('|')}))*$`);
+
+/** Query of `GET /events`. */
+export const EventsQuery = v.object({
+  function: v.optional(
+    v.pipe(v.string(), v.regex(FUNCTION_NAME, 'function must be a function name')),
+  ),
+  types: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(TYPES_LIST, `types must be a comma-separated list of ${EVENT_TYPES.join(', ')}`),
+    ),
+  ),
+});

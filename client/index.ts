@@ -37,8 +37,11 @@ export interface ClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>` (never in a URL). */
   token?: string;
-  /** A fetch to use instead of the global one. */
-  fetch?: typeof fetch;
+  /**
+   * How requests go out: the global `fetch` by default. Anything of its shape works, e.g. a
+   * Workers service binding (`env.EBBFLOW.fetch`) or an app in the same process (`app.request`).
+   */
+  fetch?: (input: string, init: RequestInit) => Response | Promise<Response>;
 }
 
 export interface CallOptions {
@@ -168,7 +171,7 @@ export const createClient = <F extends FunctionMap = AnyFunctions>(
     if (!response.ok) throw await errorFrom(response);
     if (!response.body) return;
     try {
-      for await (const message of sseMessages(response.body)) {
+      for await (const message of sseMessages(response.body, signal)) {
         yield { type: message.event, data: JSON.parse(message.data) } as ServerEvent;
       }
     } catch (error) {

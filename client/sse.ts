@@ -9,12 +9,22 @@ export interface SseMessage {
   data: string;
 }
 
-/** Yields each message as it arrives; comments (keep-alives) are skipped. */
-export async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
+/**
+ * Yields each message as it arrives; comments (keep-alives) are skipped. Ends when the body
+ * does, or when `signal` aborts: not every fetch ends a body on abort (a Workers service
+ * binding, an app called in the same process), so the reader is cancelled here.
+ */
+export async function* sseMessages(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<SseMessage> {
   const reader = body.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
   const decoder = new TextDecoder();
   let buffer = '';
   try {
+    if (signal?.aborted) return;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
@@ -36,6 +46,7 @@ export async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGener
       }
     }
   } finally {
+    signal?.removeEventListener('abort', stop);
     // Ends the request too, when the caller stops early (break, return, abort).
     await reader.cancel().catch(() => {});
   }

@@ -39,18 +39,47 @@ export interface TaskPage {
   next?: string;
 }
 
+/** Runs of a task in all (1 = no retry), and the first retry's wait in ms. */
+export interface RetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+/** What a function's workers may reach: `true` for all, or a list; unset means denied. */
+export interface FunctionPermissions {
+  read?: boolean | string[];
+  write?: boolean | string[];
+  net?: boolean | string[];
+  env?: boolean | string[];
+  run?: boolean | string[];
+  sys?: boolean | string[];
+  ffi?: boolean | string[];
+}
+
 export interface FunctionInfo {
   name: string;
+  /** `ready`, `unavailable`, `loading`, or `deleted` (answered once by a delete). */
   status: string;
+  /** Why the function is unavailable (the loader's message). */
   error?: string;
   minWorkers: number;
   maxWorkers: number;
   timeoutMs: number;
+  maxQueue: number;
   concurrency: number;
+  memoryLimitMb: number;
+  retry: RetryPolicy;
+  permissions?: FunctionPermissions;
   activeWorkers: number;
   queueSize: number;
   activeTasks: number;
+  /** Grows by one with each deploy (or hand edit) of this name. */
   version?: number;
+  /** SHA-256 of the module's source, hex. */
+  sha256?: string;
+  deployedAt?: number;
+  /** Why the last deploy or edit of this name was refused; the version above still serves. */
+  lastError?: string;
   [more: string]: unknown;
 }
 
@@ -63,14 +92,41 @@ export interface ScalingEvent {
   reason: string;
 }
 
+/** One function's pool, in `PoolStats.functions`. */
+export interface FunctionStats {
+  activeWorkers: number;
+  queueSize: number;
+  activeTasks: number;
+  minWorkers: number;
+  maxWorkers: number;
+  tasksCompleted: number;
+  tasksFailed: number;
+  tasksCancelled: number;
+  avgTaskTime: number;
+  coldStarts: number;
+  lastColdStartMs?: number;
+  loadRatio: number;
+  eventLoopUtilization?: number;
+}
+
+export interface PerformanceMetrics {
+  tasksCompleted: number;
+  tasksFailed: number;
+  avgTaskTime: number;
+  cpuUsage: number;
+  memoryUsage: number;
+  eventLoopUtilization: number;
+  eventLoopLagMs: number;
+}
+
 export interface PoolStats {
   activeWorkers: number;
   queueSize: number;
   activeTasks: number;
   minWorkers: number;
   maxWorkers: number;
-  performanceMetrics: Record<string, number>;
-  functions: Record<string, Record<string, number>>;
+  performanceMetrics: PerformanceMetrics;
+  functions: Record<string, FunctionStats>;
   scalingEvents: ScalingEvent[];
   [more: string]: unknown;
 }

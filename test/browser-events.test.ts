@@ -6,12 +6,10 @@
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
-import { type EventFanout, MAX_PENDING_BYTES, MAX_PENDING_FRAMES } from '../api/event-stream.ts';
+import { EventFanout, MAX_PENDING_BYTES, MAX_PENDING_FRAMES } from '../api/event-stream.ts';
 import { Metrics } from '../api/metrics.ts';
-import { registerEventRoutes } from '../api/routes/events.ts';
 import type { Runtime, TaskRecord } from '../runtime/index.ts';
 import { startNodeRuntime } from './support/node-runtime.ts';
 import { collectUntil, readSse } from './support/sse.ts';
@@ -152,9 +150,9 @@ describe('a reader that stops reading', () => {
 
   beforeAll(async () => {
     runtime = await startNodeRuntime(FUNCTIONS, { maxWorkers: 2 });
-    const app = new Hono();
-    fanout = registerEventRoutes(app, runtime);
-    app.get('/health', (c) => c.json({ status: 'ok' }));
+    // The app's fan-out, given to it, so the test can watch its readers.
+    fanout = new EventFanout(runtime);
+    const app = createApp({ runtime, metrics: new Metrics(), events: fanout });
     ({ url, close } = await listen(app.fetch));
   }, 60_000);
   afterAll(async () => {

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI document lists exactly the routes the app serves (read from the app itself, so a
- * route added anywhere without its entry in api/openapi.ts fails here), it is generated from the
- * request schemas, and the pages and their files load without a token.
+ * route registered outside the route table fails here), it is generated from the request
+ * schemas, and the pages and their files load without a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedRoutes } from '../api/openapi.ts';
@@ -34,7 +34,7 @@ describe('the OpenAPI document and the reference page', () => {
     );
     const served = servedRoutes(app);
     expect(served.size).toBeGreaterThan(20);
-    // A route served without an entry in api/openapi.ts is missing from the document.
+    // A route served from outside the table (api/routes/) is missing from the document.
     expect([...served].filter((r) => !documented.has(r)).sort()).toEqual([]);
   });
 

@@ -1,20 +1,33 @@
 /**
- * `GET /openapi.json`: the OpenAPI 3.1 document of every route the app serves (built once, from
- * `openapi.ts`).
- * The interactive page at `/docs` is one of the pages (`pages.ts`) and reads this document.
+ * `GET /openapi.json`: the OpenAPI 3.1 document of every route the app serves, generated from
+ * the route table once, at the first request. The interactive page at `/docs` is one of the
+ * pages (`pages.ts`) and reads this document.
  * @module
  */
-import type { Hono } from 'hono';
-import { openApiDocument, servedRoutes } from '../openapi.ts';
+import { openApiDocument } from '../openapi.ts';
+import { type Route, route } from '../route.ts';
 
 /** The version of the HTTP contract the document describes. */
 export const API_VERSION = '2.0.0';
 
-export const registerDocsRoutes = (app: Hono): void => {
-  let document: Record<string, unknown> | undefined;
-  app.get('/openapi.json', (c) => {
-    // Built at the first request, when every feature has registered its routes.
-    document ??= openApiDocument(API_VERSION, servedRoutes(app));
-    return c.json(document);
-  });
-};
+/** Each table's document, made at its first request (apps over the same table share it). */
+const documents = new WeakMap<readonly Route[], Record<string, unknown>>();
+
+export const docsRoutes: readonly Route[] = [
+  route({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    tag: 'pages',
+    public: true,
+    responses: { '200': { description: 'OpenAPI 3.1.', media: 'application/json' } },
+    handle: (c, { routes }) => {
+      let document = documents.get(routes);
+      if (!document) {
+        document = openApiDocument(API_VERSION, routes);
+        documents.set(routes, document);
+      }
+      return c.json(document);
+    },
+  }),
+];

@@ -1,26 +1,18 @@
 /**
- * Deploying functions by name: `PUT /functions/:name` with the module's source and
- * `DELETE /functions/:name`, both behind the admin token (`EBBFLOW_ADMIN_TOKEN`). Each deploy and
- * delete is logged on one line.
+ * The functions: listing and reading them, and deploying (`PUT /functions/:name` with the
+ * module's source) and deleting them by name, both behind the admin token
+ * (`EBBFLOW_ADMIN_TOKEN`). Each deploy and delete is logged on one line.
  * @module
  */
-import type { Context, Hono } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { FunctionInfo, Runtime } from '../../runtime/index.ts';
+import * as v from 'valibot';
+import type { FunctionInfo } from '../../runtime/index.ts';
 import { bearerToken, missingToken, sameToken } from '../auth.ts';
 import { ApiError } from '../errors.ts';
-import { functionName } from '../schemas.ts';
-
-export interface FunctionRoutesOptions {
-  runtime: Runtime;
-  /** Unset turns deploys off (403 `deploy_disabled`). */
-  adminToken?: string;
-  /** The invoke token, which is refused here with 403 `forbidden`. */
-  token?: string;
-  /** Sources above this get 413. @default 1048576 */
-  maxFunctionBytes?: number;
-  log: (message: string) => void;
-}
+import { E400, E404, err, FunctionInfoSchema, json } from '../responses.ts';
+import { type Deps, type Route, route } from '../route.ts';
+import { FunctionNameParam } from '../schemas.ts';
 
 const LANGUAGE: Record<string, 'ts' | 'js'> = {
   'application/typescript': 'ts',
@@ -30,10 +22,103 @@ const LANGUAGE: Record<string, 'ts' | 'js'> = {
   'text/javascript': 'js',
 };
 
-export const functionRoutes = (app: Hono, options: FunctionRoutesOptions): void => {
-  const { runtime, adminToken, token, maxFunctionBytes = 1_048_576, log } = options;
+export const functionRoutes: readonly Route[] = [
+  route({
+    method: 'get',
+    path: '/functions',
+    summary: 'List the functions',
+    tag: 'functions',
+    responses: {
+      '200': json(
+        'Every function, sorted by name.',
+        v.object({ functions: v.array(FunctionInfoSchema) }),
+      ),
+    },
+    handle: (c, { runtime }) => c.json({ functions: runtime.functions() }),
+  }),
+  route({
+    method: 'get',
+    path: '/functions/:name',
+    summary: 'One function',
+    tag: 'functions',
+    params: { name: FunctionNameParam },
+    responses: { '200': json('The function.', FunctionInfoSchema), '400': E400, '404': E404 },
+    handle: (c, { runtime }, input) => {
+      const name = input.param(c, 'name');
+      const info = runtime.getFunction(name);
+      if (!info) throw new ApiError(404, 'unknown_function', `no function named "${name}"`);
+      return c.json(info);
+    },
+  }),
+  route({
+    method: 'put',
+    path: '/functions/:name',
+    summary: 'Deploy a function by name',
+    description:
+      "The body is the module's source. Needs the admin token (EBBFLOW_ADMIN_TOKEN). A new version is loaded and checked before it takes over; a broken one is refused and the previous version keeps serving.",
+    tag: 'functions',
+    params: { name: FunctionNameParam },
+    body: {
+      media: 'application/typescript',
+      description:
+        'TypeScript (`application/typescript`, `text/typescript`) or JavaScript (`application/javascript`, `text/javascript`).',
+    },
+    responses: {
+      '200': json('A new version replaced the old one.', FunctionInfoSchema),
+      '201': json('A new function.', FunctionInfoSchema),
+      '400': E400,
+      '401': err('No or a wrong token.'),
+      '403': err('Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).'),
+      '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.'),
+      '415': err('Another content type.'),
+      '422': err("The module does not load or check (`invalid_function`, the loader's message)."),
+    },
+    // The app's body limit leaves deploys to this one (EBBFLOW_MAX_FUNCTION_BYTES).
+    guards: (deps) => [admin(deps), sourceLimit(deps.maxFunctionBytes)],
+    handle: async (c, { runtime, log }, input) => {
+      const name = input.param(c, 'name');
+      const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      const language = LANGUAGE[type];
+      if (!language) {
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          `send the module with Content-Type application/typescript (or text/typescript) for TypeScript, application/javascript (or text/javascript) for JavaScript; got ${type ? JSON.stringify(type) : 'none'}`,
+        );
+      }
+      const source = await c.req.text();
+      const { info, created } = await runtime.deploy(name, source, language);
+      log(deployLine('deploy', info, new TextEncoder().encode(source).length));
+      return c.json(info, created ? 201 : 200);
+    },
+  }),
+  route({
+    method: 'delete',
+    path: '/functions/:name',
+    summary: 'Delete a deployed function',
+    description:
+      'Needs the admin token. New submissions get 404 at once; tasks already accepted finish.',
+    tag: 'functions',
+    params: { name: FunctionNameParam },
+    responses: {
+      '200': json('The function, status `deleted`.', FunctionInfoSchema),
+      '401': err('No or a wrong token.'),
+      '403': err('Deploys are off, or not the admin token.'),
+      '404': E404,
+    },
+    guards: (deps) => [admin(deps)],
+    handle: async (c, { runtime, log }, input) => {
+      const info = await runtime.remove(input.param(c, 'name'));
+      log(deployLine('delete', info));
+      return c.json(info);
+    },
+  }),
+];
 
-  const admin = async (c: Context, next: () => Promise<void>) => {
+/** Only the admin token deploys; unset, deploys are off. */
+const admin =
+  ({ adminToken, token }: Deps): MiddlewareHandler =>
+  async (c: Context, next) => {
     if (adminToken === undefined) {
       throw new ApiError(
         403,
@@ -57,42 +142,17 @@ export const functionRoutes = (app: Hono, options: FunctionRoutesOptions): void 
     await next();
   };
 
-  const tooLarge = () => {
-    throw new ApiError(
-      413,
-      'payload_too_large',
-      `the function's source is larger than ${maxFunctionBytes} bytes (EBBFLOW_MAX_FUNCTION_BYTES)`,
-    );
-  };
-
-  app.put(
-    '/functions/:name',
-    admin,
-    bodyLimit({ maxSize: maxFunctionBytes, onError: tooLarge }),
-    async (c) => {
-      const name = functionName(c.req.param('name'));
-      const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      const language = LANGUAGE[type];
-      if (!language) {
-        throw new ApiError(
-          415,
-          'unsupported_media_type',
-          `send the module with Content-Type application/typescript (or text/typescript) for TypeScript, application/javascript (or text/javascript) for JavaScript; got ${type ? JSON.stringify(type) : 'none'}`,
-        );
-      }
-      const source = await c.req.text();
-      const { info, created } = await runtime.deploy(name, source, language);
-      log(deployLine('deploy', info, new TextEncoder().encode(source).length));
-      return c.json(info, created ? 201 : 200);
+const sourceLimit = (maxFunctionBytes: number): MiddlewareHandler =>
+  bodyLimit({
+    maxSize: maxFunctionBytes,
+    onError: () => {
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `the function's source is larger than ${maxFunctionBytes} bytes (EBBFLOW_MAX_FUNCTION_BYTES)`,
+      );
     },
-  );
-
-  app.delete('/functions/:name', admin, async (c) => {
-    const info = await runtime.remove(functionName(c.req.param('name') ?? ''));
-    log(deployLine('delete', info));
-    return c.json(info);
   });
-};
 
 const deployLine = (what: string, info: FunctionInfo, bytes?: number): string =>
   [

@@ -1,30 +1,42 @@
 /**
- * Functions as HTTP handlers: any method on `/fn/:name` and `/fn/:name/<rest>` reaches the
- * function's `fetch` export with the path `/<rest>`, the query, headers and body, and its
- * Response goes back as it is, with the app's CORS headers added.
+ * Functions as HTTP handlers: any method on `/fn/:name` and `/fn/:name/*` reaches the function's
+ * `fetch` export with a Request of its own (the path after `/fn/<name>`, the query kept), and its
+ * Response goes back as it is, with the CORS headers added.
  * @module
  */
-import type { Context, Hono } from 'hono';
-import type { Runtime } from '../../runtime/index.ts';
-import { functionName } from '../schemas.ts';
+import type { Context } from 'hono';
+import { err } from '../responses.ts';
+import { type Route, type RouteSpec, route } from '../route.ts';
+import { FunctionNameParam } from '../schemas.ts';
 
-export interface HandlerRouteOptions {
-  runtime: Runtime;
-  /** When a server token is set, `Authorization` is not passed on to functions. */
-  token?: string;
-}
-
-export const registerHandlerRoutes = (app: Hono, { runtime, token }: HandlerRouteOptions): void => {
-  const handle = async (c: Context) => {
-    const name = functionName(c.req.param('name') as string);
+const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
+  method: 'all',
+  path,
+  summary: "Call a function's fetch export",
+  description:
+    'Any method. The function gets a Request whose path is the part after `/fn/<name>`, with the query, headers (minus Authorization when a server token is set) and body; its Response comes back as it is, with CORS headers added.',
+  tag: 'handlers',
+  params: { name: FunctionNameParam },
+  body: { media: '*/*', description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).' },
+  responses: {
+    default: { description: "The function's own response.", media: '*/*' },
+    '404': err('No such function, or it has no fetch export (`no_fetch_handler`).'),
+    '500': err('The handler threw (`handler_failed`).'),
+    '504': err('The handler ran past its timeout (`handler_timed_out`).'),
+  },
+  handle: async (c, { runtime, token }, input) => {
+    const name = input.param(c, 'name');
     const response = await runtime.handle(name, await innerRequest(c, name, token !== undefined));
     // The CORS headers the app set for this request, over whatever the function set.
     for (const [key, value] of c.res.headers) response.headers.set(key, value);
     return response;
-  };
-  app.all('/fn/:name', handle);
-  app.all('/fn/:name/*', handle);
-};
+  },
+});
+
+export const handlerRoutes: readonly Route[] = [
+  route(handler('/fn/:name')),
+  route(handler('/fn/:name/*')),
+];
 
 /** The request as the function sees it: its own path below `/fn/<name>`, the query kept. */
 const innerRequest = async (c: Context, name: string, hideAuthorization: boolean) => {

@@ -1,28 +1,94 @@
 /**
  * The pages the server serves itself (the dashboard at `/`, the API reference at `/docs`) and
- * their files, read through the host's `AssetReader`. They need no token: a page asks for it.
+ * their files, read through the host's `AssetReader`: one route per file, and no path from a
+ * request ever reaches the reader. They need no token: a page asks for it.
  * @module
  */
-import type { Hono } from 'hono';
-import { ASSETS, type AssetReader } from '../assets.ts';
 import { ApiError } from '../errors.ts';
+import { type Route, route } from '../route.ts';
 
-export const registerPageRoutes = (app: Hono, read: AssetReader | undefined): void => {
-  for (const [path, asset] of Object.entries(ASSETS)) {
-    app.get(path, async (c) => {
-      const bytes = await read?.(asset.file);
+interface Page {
+  path: string;
+  /** `./…` from the project's folder, anything else from an installed package. */
+  file: string;
+  type: string;
+  summary: string;
+}
+
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const HTML = 'text/html; charset=utf-8';
+
+const PAGES: readonly Page[] = [
+  { path: '/', file: './api/pages/dashboard.html', type: HTML, summary: 'The dashboard' },
+  {
+    path: '/dashboard/app.js',
+    file: './api/pages/dashboard.js',
+    type: JS,
+    summary: "The dashboard's script",
+  },
+  {
+    path: '/dashboard/app.css',
+    file: './api/pages/dashboard.css',
+    type: CSS,
+    summary: "The dashboard's styles",
+  },
+  {
+    path: '/dashboard/uplot.js',
+    file: 'uplot/dist/uPlot.iife.min.js',
+    type: JS,
+    summary: 'uPlot, the chart library',
+  },
+  {
+    path: '/dashboard/uplot.css',
+    file: 'uplot/dist/uPlot.min.css',
+    type: CSS,
+    summary: "uPlot's styles",
+  },
+  {
+    path: '/docs',
+    file: './api/pages/docs.html',
+    type: HTML,
+    summary: 'This reference, interactive',
+  },
+  {
+    path: '/docs/init.js',
+    file: './api/pages/docs.js',
+    type: JS,
+    summary: "The reference page's script",
+  },
+  {
+    path: '/docs/swagger-ui.js',
+    file: 'swagger-ui-dist/swagger-ui-bundle.js',
+    type: JS,
+    summary: 'Swagger UI',
+  },
+  {
+    path: '/docs/swagger-ui.css',
+    file: 'swagger-ui-dist/swagger-ui.css',
+    type: CSS,
+    summary: "Swagger UI's styles",
+  },
+];
+
+export const pageRoutes: readonly Route[] = PAGES.map(({ path, file, type, summary }) =>
+  route({
+    method: 'get',
+    path,
+    summary,
+    tag: 'pages',
+    public: true,
+    responses: { '200': { description: summary, media: type.split(';')[0] as string } },
+    handle: async (c, { assets }) => {
+      const bytes = await assets?.(file);
       if (!bytes) {
-        throw new ApiError(
-          404,
-          'not_found',
-          `${path} is not available on this host (${asset.file})`,
-        );
+        throw new ApiError(404, 'not_found', `${path} is not available on this host (${file})`);
       }
       return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-        'Content-Type': asset.type,
+        'Content-Type': type,
         'Cache-Control': 'no-cache',
         'X-Content-Type-Options': 'nosniff',
       });
-    });
-  }
-};
+    },
+  }),
+);

@@ -1,27 +1,190 @@
 /**
- * The task listing and replay (the contract's v2 "Retries, task listing and replay"):
- * `GET /tasks` answers the newest records first, filtered and paged; `POST /tasks/:id/retry`
- * runs a failed or cancelled task again as a new task.
+ * The tasks: submitting one (`/tasks`, 202) or running one and waiting for it (`/invoke`),
+ * reading a record (with a long-poll `wait`, or as an event stream), cancelling, the listing
+ * (newest first, filtered and paged) and replay of a failed or cancelled task as a new one.
  * @module
  */
-import type { Hono } from 'hono';
-import type { Runtime } from '../../runtime/index.ts';
-import { ListQuery, parse, taskId } from '../schemas.ts';
-import { refuseOtherMethods } from './other-methods.ts';
+import * as v from 'valibot';
+import { isEbbflowError, type Runtime, type TaskRecord } from '../../runtime/index.ts';
+import { ApiError } from '../errors.ts';
+import { E400, E404, err, json, TaskRecordSchema } from '../responses.ts';
+import { type Route, route } from '../route.ts';
+import { FunctionNameParam, ListQuery, ResultQuery, TaskBody, TaskIdParam } from '../schemas.ts';
+import { taskStream, wantsStream } from './events.ts';
 
-/** Each route of this file and the methods it answers; any other method gets 405. */
-const ROUTES = { '/tasks': 'GET', '/tasks/:id/retry': 'POST' } as const;
+const taskBody = (what: string) => ({
+  schema: TaskBody,
+  media: 'application/json',
+  description: `${what} An empty body means \`{}\`.`,
+});
 
-export const taskRoutes = (app: Hono, runtime: Runtime): void => {
-  app.get('/tasks', async (c) => {
-    const query = parse(ListQuery, c.req.query(), 'invalid_query', 'query');
-    return c.json(await runtime.list(query));
-  });
+export const taskRoutes: readonly Route[] = [
+  route({
+    method: 'post',
+    path: '/functions/:name/tasks',
+    summary: 'Submit a task',
+    tag: 'tasks',
+    params: { name: FunctionNameParam },
+    body: taskBody('The arguments, an optional id and timeout.'),
+    responses: {
+      '202': json('Queued; `Location: /tasks/<id>`.', TaskRecordSchema),
+      '400': E400,
+      '404': E404,
+      '409': err('The id is already used.'),
+      '413': err('The body is too large.'),
+      '429': err('The queue is full (see Retry-After).'),
+      '503': err('The server is draining.'),
+    },
+    handle: async (c, { runtime }, input) => {
+      const name = knownFunction(runtime, input.param(c, 'name'));
+      const { args, id, timeoutMs, retry } = await input.body(c);
+      const record = await submit(runtime, name, () =>
+        runtime.submit(name, args, { id, timeoutMs, retry }),
+      );
+      // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
+      return c.json(record, 202, { Location: `/tasks/${record.id}` });
+    },
+  }),
+  route({
+    method: 'post',
+    path: '/functions/:name/invoke',
+    summary: 'Run a task and wait for it',
+    tag: 'tasks',
+    params: { name: FunctionNameParam },
+    body: taskBody('The arguments and an optional timeout.'),
+    responses: {
+      '200': json('Completed.', TaskRecordSchema),
+      '400': E400,
+      '404': E404,
+      '429': err('The queue is full.'),
+      '500': json('Failed.', TaskRecordSchema),
+      '504': json('Timed out.', TaskRecordSchema),
+    },
+    handle: async (c, { runtime }, input) => {
+      const name = knownFunction(runtime, input.param(c, 'name'));
+      const { args, id, timeoutMs, retry } = await input.body(c);
+      const record = await submit(runtime, name, () =>
+        runtime.call(name, args, { id, timeoutMs, retry }),
+      );
+      return c.json(record, invokeStatus(record));
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/tasks/:id',
+    summary: 'A task',
+    description:
+      'With `wait`, answers as soon as the task is terminal or the wait ends. With `Accept: text/event-stream`, streams `task` events: the record now and at each change, ending after the terminal one (whole record).',
+    tag: 'tasks',
+    params: { id: TaskIdParam },
+    query: ResultQuery,
+    responses: {
+      '200': {
+        ...json('The record (or an event stream).', TaskRecordSchema),
+        media: 'text/event-stream',
+      },
+      '400': E400,
+      '404': E404,
+    },
+    handle: async (c, { runtime }, input) => {
+      const id = input.param(c, 'id');
+      if (wantsStream(c)) return taskStream(c, runtime, id);
+      // Most reads carry no query: the schema runs only when there is a wait to read.
+      const wait = c.req.query('wait') === undefined ? undefined : input.query(c).wait;
+      const record = await (wait === undefined ? runtime.result(id) : runtime.wait(id, wait));
+      if (!record) throw unknownTask(id);
+      return c.json(record);
+    },
+  }),
+  route({
+    method: 'delete',
+    path: '/tasks/:id',
+    summary: 'Cancel a task',
+    tag: 'tasks',
+    params: { id: TaskIdParam },
+    responses: {
+      '200': json('Cancelled.', TaskRecordSchema),
+      '404': E404,
+      '409': err('Already ended.'),
+    },
+    handle: async (c, { runtime }, input) => c.json(await runtime.cancel(input.param(c, 'id'))),
+  }),
+  route({
+    method: 'get',
+    path: '/tasks',
+    summary: 'List tasks, newest first',
+    description:
+      'Failed tasks whose attempts are spent are the dead letters: `?status=failed`. Pass `next` as `before` for the next page.',
+    tag: 'tasks',
+    query: ListQuery,
+    responses: {
+      '200': json(
+        'A page of records.',
+        v.object({ tasks: v.array(TaskRecordSchema), next: v.optional(v.string()) }),
+      ),
+      '400': E400,
+    },
+    handle: async (c, { runtime }, input) => c.json(await runtime.list(input.query(c))),
+  }),
+  route({
+    method: 'post',
+    path: '/tasks/:id/retry',
+    summary: 'Run a failed or cancelled task again',
+    description: 'A new task with the same function and args; its `retryOf` names the old one.',
+    tag: 'tasks',
+    params: { id: TaskIdParam },
+    responses: {
+      '202': json('The new task, queued.', TaskRecordSchema),
+      '404': E404,
+      '409': err('The task is not failed or cancelled (`not_retryable`).'),
+      '429': err('The queue is full.'),
+      '503': err('The server is draining.'),
+    },
+    handle: async (c, { runtime }, input) => {
+      const record = await runtime.retry(input.param(c, 'id'));
+      return c.json(record, 202, { Location: `/tasks/${record.id}` });
+    },
+  }),
+];
 
-  app.post('/tasks/:id/retry', async (c) => {
-    const record = await runtime.retry(taskId(c.req.param('id')));
-    return c.json(record, 202, { Location: `/tasks/${record.id}` });
-  });
+/** A function that takes tasks now: 503 while draining, 404 when there is none of that name. */
+const knownFunction = (runtime: Runtime, name: string): string => {
+  if (runtime.draining)
+    throw new ApiError(503, 'draining', 'the server is shutting down and takes no new tasks');
+  if (!runtime.getFunction(name)) {
+    throw new ApiError(404, 'unknown_function', `no function named "${name}"`);
+  }
+  return name;
+};
 
-  refuseOtherMethods(app, ROUTES);
+const unknownTask = (id: string) =>
+  new ApiError(404, 'unknown_task', `no task with id "${id}" (unknown or expired)`);
+
+/** Runs a submission; a full queue becomes 429 with a Retry-After from the queue's pace. */
+const submit = async <T>(runtime: Runtime, name: string, run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (error) {
+    if (isEbbflowError(error) && error.code === 'queue_full') {
+      throw new ApiError(429, 'queue_full', error.message, {
+        headers: { 'Retry-After': String(retryAfter(runtime, name)) },
+      });
+    }
+    throw error;
+  }
+};
+
+/** Seconds until the queue has likely moved: its work spread over the workers, 1 to 60. */
+const retryAfter = (runtime: Runtime, name: string): number => {
+  const info = runtime.getFunction(name);
+  const avg = runtime.stats().functions[name]?.avgTaskTime ?? 0;
+  if (!info || avg <= 0) return 1;
+  const lanes = Math.max(1, info.activeWorkers * info.concurrency);
+  return Math.min(60, Math.max(1, Math.ceil((info.queueSize * avg) / lanes / 1000)));
+};
+
+const invokeStatus = (record: TaskRecord): 200 | 409 | 500 | 504 => {
+  if (record.status === 'completed') return 200;
+  if (record.status === 'cancelled') return 409;
+  return record.errorCode === 'timed_out' ? 504 : 500;
 };

@@ -1,0 +1,121 @@
+/**
+ * Live events over a fake runtime: `GET /events` with its filters, and one task's stream from
+ * `GET /tasks/:id` with `Accept: text/event-stream`, read with the client's SSE parser.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ScalingEvent, TaskRecord } from '../../runtime/index.ts';
+import { expectError, fakeApp, Latch } from '../../test/support/fake-app.ts';
+import { collectUntil, readSse } from '../../test/support/sse.ts';
+
+const STREAM = { headers: { Accept: 'text/event-stream' } };
+
+const setup = () => {
+  const latch = new Latch();
+  const served = fakeApp({
+    echo: { run: (...args) => args },
+    other: { run: () => 'other' },
+    later: { run: latch.run },
+  });
+  /** Open `/events?<query>` and resolve once the server listens to the runtime. */
+  const open = async (query = '') => {
+    const response = await served.app.request(`/events${query}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toContain('text/event-stream');
+    await expect.poll(() => served.runtime.listening).toBe(1);
+    return readSse(response);
+  };
+  return { ...served, latch, open };
+};
+
+const scale: ScalingEvent = { at: 1, function: 'echo', action: 'up', from: 0, to: 1, reason: 'r' };
+
+describe('GET /events', () => {
+  it('Should send each change of a task, without its result, as task events', async () => {
+    const { post, open } = setup();
+    const events = await open();
+    const invoked = await post('/functions/echo/invoke', { args: [1] });
+    const seen = await collectUntil(events, (e) => (e.data as TaskRecord).status === 'completed');
+    expect(seen.map((e) => e.event)).toEqual(['task', 'task', 'task']);
+    expect(seen.map((e) => (e.data as TaskRecord).status)).toEqual([
+      'queued',
+      'running',
+      'completed',
+    ]);
+    expect(seen.every((e) => (e.data as TaskRecord).id === invoked.body.id)).toBe(true);
+    expect(seen.at(-1)?.data).not.toHaveProperty('result');
+  });
+
+  it('Should filter by function and by event type', async () => {
+    const { post, open, runtime } = setup();
+    const events = await open('?function=other&types=task,scale');
+    await post('/functions/echo/invoke', {});
+    runtime.emit({ type: 'scale', data: scale });
+    runtime.emit({ type: 'log', data: { function: 'other', at: 1, level: 'log', message: 'x' } });
+    runtime.emit({ type: 'scale', data: { ...scale, function: 'other' } });
+    await post('/functions/other/invoke', {});
+    const seen = await collectUntil(events, (e) => (e.data as TaskRecord).status === 'completed');
+    expect(seen.map((e) => `${e.event} ${(e.data as { function: string }).function}`)).toEqual([
+      'scale other',
+      'task other',
+      'task other',
+      'task other',
+    ]);
+  });
+
+  it('Should pass stats through a function filter, and end when the runtime shuts down', async () => {
+    const { open, runtime } = setup();
+    const events = await open('?function=echo&types=stats');
+    runtime.emit({ type: 'stats', data: runtime.stats() });
+    expect((await events.next()).value).toMatchObject({ event: 'stats' });
+    await runtime.close();
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('Should answer 400 for a bad filter, naming it', async () => {
+    const { call } = setup();
+    const types = await call('/events?types=task,nope');
+    expectError(types, 400, 'invalid_query', 'types must be a comma-separated list');
+    expect(types.body.error.details[0].field).toBe('types');
+    expectError(await call('/events?function=a.b'), 400, 'invalid_query', 'function');
+  });
+});
+
+describe('GET /tasks/:id as an event stream', () => {
+  it('Should send the record now and at each change, ending with the whole terminal one', async () => {
+    const { app, post, latch } = setup();
+    const accepted = await post('/functions/later/tasks', { args: [7] });
+    await expect.poll(() => latch.waiting).toBe(1);
+    const response = await app.request(`/tasks/${accepted.body.id}`, STREAM);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toContain('text/event-stream');
+    const events = readSse(response);
+    const now = (await events.next()).value;
+    expect(now).toMatchObject({ event: 'task', data: { status: 'running' } });
+    expect(now?.data).not.toHaveProperty('result');
+    latch.open();
+    expect(await collectUntil(events, () => false)).toEqual([
+      { event: 'task', data: expect.objectContaining({ status: 'completed', result: [7] }) },
+    ]);
+  });
+
+  it('Should send a terminal record at once and end', async () => {
+    const { app, post } = setup();
+    const done = await post('/functions/echo/invoke', { args: [2] });
+    const events = await collectUntil(
+      readSse(await app.request(`/tasks/${done.body.id}`, STREAM)),
+      () => false,
+    );
+    expect(events).toEqual([
+      { event: 'task', data: expect.objectContaining({ status: 'completed', result: [2] }) },
+    ]);
+  });
+
+  it('Should answer 404 for an unknown id and 400 for a bad one, as JSON', async () => {
+    const { call, runtime } = setup();
+    expectError(await call('/tasks/unknown-id', STREAM), 404, 'unknown_task');
+    expect(runtime.listening).toBe(0);
+    expectError(await call('/tasks/a%20b', STREAM), 400, 'invalid_id');
+    // A stream takes no wait: a bad one is not read.
+    expectError(await call('/tasks/unknown-id?wait=x', STREAM), 404, 'unknown_task');
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * The server's own routes over a fake runtime: liveness, the runtime's stats (with the cluster's
+ * totals when several servers share a backend) and the Prometheus exposition, whose request
+ * counters are labelled by route pattern.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ClusterStats } from '../../runtime/index.ts';
+import { expectError, fakeApp } from '../../test/support/fake-app.ts';
+
+const functions = {
+  echo: { run: (...args: unknown[]) => args },
+  broken: { loadError: 'broken on purpose' },
+};
+
+describe('GET /health', () => {
+  it('Should answer ok, then 503 draining once the runtime shuts down', async () => {
+    const { call, runtime } = fakeApp(functions);
+    const ok = await call('/health');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ status: 'ok' });
+    await runtime.close();
+    const draining = await call('/health');
+    expect(draining.status).toBe(503);
+    expect(draining.body).toEqual({ status: 'draining' });
+  });
+});
+
+describe('GET /stats', () => {
+  it("Should answer the runtime's stats as they are", async () => {
+    const { call, post, runtime } = fakeApp(functions);
+    await post('/functions/echo/invoke', {});
+    const a = await call('/stats');
+    expect(a.status).toBe(200);
+    expect(a.body).toEqual(runtime.stats());
+    expect(a.body.functions.echo.tasksCompleted).toBe(1);
+    expect(a.body.cluster).toBeUndefined();
+  });
+
+  it("Should add the cluster's totals when several servers share a backend", async () => {
+    const cluster: ClusterStats = {
+      serverId: 'a',
+      servers: [{ id: 'a', lastSeen: 1 }],
+      queueSize: 3,
+      activeTasks: 1,
+      functions: { echo: { queued: 3, running: 1 } },
+      at: 2,
+    };
+    const { call } = fakeApp(functions, { cluster: () => cluster });
+    const a = await call('/stats');
+    expect(a.body.cluster).toEqual(cluster);
+    expect(a.body.functions.echo).toBeDefined();
+  });
+});
+
+describe('GET /metrics', () => {
+  it('Should expose Prometheus text read from the runtime at scrape time', async () => {
+    const { call, runtime } = fakeApp(functions);
+    const a = await call('/metrics');
+    expect(a.status).toBe(200);
+    expect(a.headers.get('Content-Type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const lines: string[] = a.body.trim().split('\n');
+    expect(lines).toContain('ebbflow_function_up{function="echo"} 1');
+    expect(lines).toContain('ebbflow_function_up{function="broken"} 0');
+    expect(lines).toContain('ebbflow_draining 0');
+    await runtime.close();
+    expect((await call('/metrics')).body).toContain('\nebbflow_draining 1\n');
+  });
+
+  it('Should count requests by method, route pattern and status', async () => {
+    const { call, post } = fakeApp(functions);
+    await call('/tasks/some-id');
+    await call('/tasks/other-id');
+    await post('/functions/echo/invoke', {});
+    await call('/nowhere');
+    expectError(await call('/stats', { method: 'POST' }), 405, 'method_not_allowed');
+    await call('/fn/echo/deep/path');
+    const text: string = (await call('/metrics')).body;
+    for (const series of [
+      'ebbflow_http_requests_total{method="GET",route="/tasks/:id",status="404"} 2',
+      'ebbflow_http_requests_total{method="POST",route="/functions/:name/invoke",status="200"} 1',
+      'ebbflow_http_requests_total{method="GET",route="unmatched",status="404"} 1',
+      'ebbflow_http_requests_total{method="POST",route="/stats",status="405"} 1',
+      'ebbflow_http_requests_total{method="GET",route="/fn/:name/*",status="404"} 1',
+    ]) {
+      expect(text).toContain(`\n${series}\n`);
+    }
+  });
+
+  it('Should add the cluster gauges when several servers share a backend', async () => {
+    const cluster: ClusterStats = {
+      serverId: 'a',
+      servers: [
+        { id: 'a', lastSeen: 1 },
+        { id: 'b', lastSeen: 1 },
+      ],
+      queueSize: 3,
+      activeTasks: 1,
+      functions: { echo: { queued: 3, running: 1 } },
+      at: 2,
+    };
+    const { call } = fakeApp(functions, { cluster: () => cluster });
+    const text: string = (await call('/metrics')).body;
+    expect(text).toContain('\nebbflow_cluster_servers 2\n');
+    expect(text).toContain('\nebbflow_cluster_queued_tasks{function="echo"} 3\n');
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * The server's own routes: liveness (`/health`, no token), the runtime's stats with the
+ * cluster's totals when several servers share a backend, and the Prometheus exposition.
+ * @module
+ */
+import * as v from 'valibot';
+import { json, PoolStatsSchema } from '../responses.ts';
+import { type Route, route } from '../route.ts';
+
+export const serverRoutes: readonly Route[] = [
+  route({
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness',
+    tag: 'server',
+    public: true,
+    responses: {
+      '200': json('Serving.', v.object({ status: v.literal('ok') })),
+      '503': json('Draining.', v.object({ status: v.literal('draining') })),
+    },
+    handle: (c, { runtime }) =>
+      runtime.draining ? c.json({ status: 'draining' }, 503) : c.json({ status: 'ok' }),
+  }),
+  route({
+    method: 'get',
+    path: '/stats',
+    summary: 'Pool statistics',
+    tag: 'server',
+    responses: { '200': json('Totals and per-function stats.', PoolStatsSchema) },
+    handle: (c, { runtime, cluster }) =>
+      c.json(cluster ? { ...runtime.stats(), cluster: cluster() } : runtime.stats()),
+  }),
+  route({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    tag: 'server',
+    responses: { '200': { description: 'Text exposition format.', media: 'text/plain' } },
+    handle: (c, { runtime, metrics, cluster }) =>
+      c.body(metrics.render(runtime, cluster?.()), 200, {
+        'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+      }),
+  }),
+];
