@@ -33,6 +33,8 @@ export interface AppOptions {
   maxFunctionBytes?: number;
   /** Where unexpected errors are reported. @default console.error */
   log?: (message: string) => void;
+  /** Where routine audit lines go (each deploy and delete). @default `log` */
+  audit?: (message: string) => void;
   /** Several servers: totals over the cluster, shown in `/stats` as `cluster` and in `/metrics`. */
   cluster?: () => ClusterStats;
   /** Reads the files of the pages (dashboard, API reference); without it they answer 404. */
@@ -116,6 +118,7 @@ export const createApp = (options: AppOptions): Hono => {
     runtime,
     metrics,
     log,
+    audit: options.audit ?? log,
     token,
     adminToken,
     maxFunctionBytes: options.maxFunctionBytes ?? 1_048_576,

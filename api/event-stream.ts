@@ -159,9 +159,16 @@ export class EventFanout {
   #runtime: Runtime;
   #readers = new Set<Reader>();
   #unsubscribe: (() => void) | undefined;
+  /** With `perReader`, each reader's own subscription. */
+  #own: Map<Reader, () => void> | undefined;
 
-  constructor(runtime: Runtime) {
+  /**
+   * `perReader`: one runtime subscription per reader instead of one shared by all. On Workers a
+   * subscription's streams and timers belong to the request that opened it and end with it.
+   */
+  constructor(runtime: Runtime, { perReader = false }: { perReader?: boolean } = {}) {
     this.#runtime = runtime;
+    if (perReader) this.#own = new Map();
   }
 
   /** The readers connected now (for tests and metrics). */
@@ -171,6 +178,16 @@ export class EventFanout {
 
   add(reader: Reader): void {
     this.#readers.add(reader);
+    if (this.#own) {
+      this.#own.set(
+        reader,
+        this.#runtime.subscribe(
+          (event) => this.#publish(event, [reader]),
+          () => reader.end(),
+        ),
+      );
+      return;
+    }
     // When the runtime has shut down every stream ends, so the server can close behind it.
     this.#unsubscribe ??= this.#runtime.subscribe(
       (event) => this.#publish(event),
@@ -183,15 +200,20 @@ export class EventFanout {
   remove(reader: Reader): void {
     reader.close();
     this.#readers.delete(reader);
+    if (this.#own) {
+      this.#own.get(reader)?.();
+      this.#own.delete(reader);
+      return;
+    }
     if (this.#readers.size === 0) {
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
     }
   }
 
-  #publish(event: RuntimeEvent): void {
+  #publish(event: RuntimeEvent, readers: Iterable<Reader> = this.#readers): void {
     let made: Frame | undefined;
-    for (const reader of this.#readers) {
+    for (const reader of readers) {
       if (!reader.types.has(event.type)) continue;
       made ??= toFrame(event);
       if (reader.wants(made)) reader.push(made.text);

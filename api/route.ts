@@ -42,6 +42,8 @@ export interface Deps {
   runtime: Runtime;
   metrics: Metrics;
   log: (message: string) => void;
+  /** Routine lines a person may want to keep (a deploy, a delete). @default log */
+  audit: (message: string) => void;
   /** The invoke token, when set. */
   token?: string;
   /** The admin token (deploys), when set. */

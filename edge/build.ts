@@ -1,22 +1,30 @@
 /**
  * The Workers build step (wrangler.toml's `[build] command`): compiles each function module of
- * `EBBFLOW_FUNCTIONS` (default `./functions`) to one JavaScript module with esbuild and writes
- * `.wrangler/ebbflow/functions.js`, which the Worker imports as `ebbflow:functions`: each
- * function's name, code and SHA-256. Workers cannot import a module by a path known only at run
- * time, nor compile TypeScript there, so this happens before `wrangler dev` and `deploy`.
+ * `EBBFLOW_FUNCTIONS` (default `./functions`) to one JavaScript module with esbuild, and the
+ * isolates' main module (`edge/isolate/main.ts`), into `.wrangler/ebbflow/functions.js`, which
+ * the Worker imports as `ebbflow:functions`; and copies the files of the pages (the dashboard,
+ * `/docs`) into `.wrangler/ebbflow/assets`, served as the Worker's static assets. Workers cannot
+ * import a module by a path known only at run time, so this happens before `wrangler dev` and
+ * `deploy`.
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Message } from 'esbuild';
+import { PAGE_FILES } from '../api/routes/pages.ts';
 import { isFunctionName, MODULE_EXTENSIONS } from '../runtime/names.ts';
+import { assetPath } from './assets.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Where the generated module goes (wrangler.toml aliases `ebbflow:functions` to it). */
 export const GENERATED = join(ROOT, '.wrangler', 'ebbflow', 'functions.js');
+
+/** The static assets folder (wrangler.toml's `[assets] directory`). */
+export const ASSETS = join(ROOT, '.wrangler', 'ebbflow', 'assets');
 
 export interface CompiledFunction {
   name: string;
@@ -31,6 +39,13 @@ export interface CompiledFunction {
 
 const hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
+/** esbuild's first error as the other hosts word a syntax error: `Unexpected ";" (line 1)`. */
+const compileError = (error: unknown): string => {
+  const first = (error as { errors?: Message[] }).errors?.[0];
+  if (!first) return (error as Error).message;
+  return first.location ? `${first.text} (line ${first.location.line})` : first.text;
+};
+
 /** One function module as a single ES module (its imports bundled in; `node:` left to workerd). */
 export const compileFunction = async (file: string): Promise<string> => {
   const out = await build({
@@ -43,6 +58,22 @@ export const compileFunction = async (file: string): Promise<string> => {
     mainFields: ['module', 'main'],
     conditions: ['workerd', 'worker', 'import'],
     external: ['node:*', 'cloudflare:*'],
+    logLevel: 'silent',
+  });
+  return (out.outputFiles[0] as { text: string }).text;
+};
+
+/** The main module of every function's isolate, as one JavaScript module. */
+export const compileIsolateMain = async (): Promise<string> => {
+  const out = await build({
+    entryPoints: [join(ROOT, 'edge', 'isolate', 'main.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    // The function is loaded beside it; node: and cloudflare: are workerd's own.
+    external: ['./function.js', 'node:*', 'cloudflare:*'],
     logLevel: 'silent',
   });
   return (out.outputFiles[0] as { text: string }).text;
@@ -71,7 +102,7 @@ export const compileFolder = async (
     } catch (error) {
       // A module that does not compile is listed as unavailable with the compiler's message, as
       // a broken file is on the other hosts; the build itself goes on.
-      const message = `the module failed to load: ${(error as Error).message}`;
+      const message = `the module failed to load: ${compileError(error)}`;
       functions.push({
         name,
         js: '',
@@ -85,18 +116,48 @@ export const compileFolder = async (
   return { functions, warnings };
 };
 
-/** Write the generated module for `folder` (atomically, so a running dev server never reads half). */
+/** Write `text` to `target` atomically, so a running dev server never reads half of it. */
+const writeAtomically = async (target: string, text: string | Buffer): Promise<void> => {
+  await mkdir(dirname(target), { recursive: true });
+  const temp = `${target}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, target);
+};
+
+/** Write the generated module for `folder`. */
 export const writeBundle = async (folder: string, target = GENERATED): Promise<string[]> => {
   const { functions, warnings } = await compileFolder(folder);
-  await mkdir(join(target, '..'), { recursive: true });
-  const temp = `${target}.${process.pid}.tmp`;
-  await writeFile(temp, `export default ${JSON.stringify({ functions, warnings })};\n`);
-  await rename(temp, target);
+  const isolate = await compileIsolateMain();
+  await writeAtomically(
+    target,
+    `export default ${JSON.stringify({ functions, warnings, isolate })};\n`,
+  );
   return warnings;
+};
+
+/** Copy the pages' files into the assets folder, each where `assetPath` says the Worker asks. */
+export const writeAssets = async (target = ASSETS): Promise<void> => {
+  const packages = createRequire(join(ROOT, 'package.json'));
+  for (const file of PAGE_FILES) {
+    const from = file.startsWith('./') ? join(ROOT, file) : packageFile(packages, file);
+    const to = join(target, assetPath(file));
+    await mkdir(dirname(to), { recursive: true });
+    const temp = `${to}.${process.pid}.tmp`;
+    await copyFile(from, temp);
+    await rename(temp, to);
+  }
+};
+
+const packageFile = (packages: NodeRequire, file: string): string => {
+  const parts = file.split('/');
+  const size = file.startsWith('@') ? 2 : 1;
+  const name = parts.slice(0, size).join('/');
+  return join(dirname(packages.resolve(`${name}/package.json`)), ...parts.slice(size));
 };
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const folder = resolve(process.env.EBBFLOW_FUNCTIONS || './functions');
   const warnings = await writeBundle(folder);
+  await writeAssets();
   for (const warning of warnings) console.warn(`ebbflow build: ${warning}`);
 }

@@ -1,4 +1,4 @@
-/** The module the build generates (`edge/build.ts`): each function compiled. */
+/** The module the build generates (`edge/build.ts`): each function compiled, and the isolates' main. */
 declare module 'ebbflow:functions' {
   const bundle: {
     functions: Array<{
@@ -9,6 +9,8 @@ declare module 'ebbflow:functions' {
       error?: string;
     }>;
     warnings: string[];
+    /** edge/isolate/main.ts as JavaScript: the module every function's isolate runs first. */
+    isolate: string;
   };
   export default bundle;
 }

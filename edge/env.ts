@@ -6,6 +6,7 @@
  */
 import type {
   DurableObjectNamespace,
+  Fetcher,
   WorkerLoader,
 } from '@cloudflare/workers-types/latest/index.ts';
 import { DEFAULTS } from '../runtime/options.ts';
@@ -17,6 +18,8 @@ export interface EdgeEnv {
   TASKS: DurableObjectNamespace;
   /** The function registry (`FunctionRegistry`), one instance named `registry`. */
   FUNCTIONS: DurableObjectNamespace;
+  /** The static assets: the pages' files (wrangler.toml `[assets]`). */
+  ASSETS?: Fetcher;
   /** How many task shards (default 8); changing it strands the records of removed shards. */
   EBBFLOW_SHARDS?: string;
   [variable: string]: unknown;

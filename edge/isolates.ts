@@ -1,20 +1,23 @@
 /**
  * Functions in their own isolates through the Worker Loader binding: the edge's Web Worker.
- * An isolate is loaded under `<name>@<sha256>#<generation>`, so a new version gets a fresh one
- * and a timed-out, crashed or cancelled run is "replaced" by moving to the next generation
- * (the old isolate is dropped; workerd frees it). Network is cut (`globalOutbound: null`) unless
- * `config.permissions.net` grants it, and then goes through a `NetGate` that checks the hosts.
+ * An isolate is loaded under `<owner>/<name>@<sha256>#<generation>`, so a new version gets a
+ * fresh one and a timed-out, crashed or cancelled run is "replaced" by moving to the next
+ * generation (the old isolate is dropped; workerd frees it). Network is cut
+ * (`globalOutbound: null`) unless `config.permissions.net` grants it, and then goes through a
+ * `NetGate` that checks the hosts. The deadline of a run is the caller's: its own timer, and the
+ * wall clock when the answer comes (a CPU loop holds every timer of local workerd with it).
  * @module
  */
 import type { Fetcher, WorkerLoader } from '@cloudflare/workers-types/latest/index.ts';
 import { messageOf } from '../runtime/errors.ts';
 import type { FailureCode, FunctionPermissions, TaskLog } from '../runtime/types.ts';
 import {
-  ISOLATE_MAIN,
-  ISOLATE_PATHS,
-  type IsolateAnswer,
   type IsolateProbe,
-} from './isolate-main.ts';
+  RUNNER_ENTRYPOINT,
+  RUNNER_PATHS,
+  type RunLine,
+  type RunRequest,
+} from './isolate/protocol.ts';
 import { grantedHosts, type NetGateProps } from './net-gate.ts';
 
 /** One version of a function's code, compiled to a single JavaScript module. */
@@ -31,6 +34,9 @@ export const COMPATIBILITY_DATE = '2026-04-26';
 /** The most CPU time a run may be given (Cloudflare's ceiling for a request: 5 minutes). */
 const MAX_CPU_MS = 300_000;
 
+/** How long past its deadline an isolate keeps a timer pending, so workerd never calls it hung. */
+const KEEP_ALIVE_MARGIN_MS = 5_000;
+
 /** How one run ended, as the Durable Object records it. */
 export type RunOutcome =
   | { ok: true; result: unknown; executionTime: number; workerId: number; logs?: TaskLog[] }
@@ -43,12 +49,24 @@ export type RunOutcome =
       logs?: TaskLog[];
     };
 
+/** What a run is told besides its arguments. */
+export interface RunControl {
+  /** Resolves (with why) when the run must stop: a cancel. */
+  stop: Promise<string>;
+  /** Each line the function prints (and the task keeps), as it is printed; none when unset. */
+  onLog?: (line: TaskLog) => void;
+}
+
 /** Makes the outbound of an isolate granted network (a `NetGate` with its hosts). */
 export type Outbound = (gate: NetGateProps) => unknown;
+
+/** The module the isolate runs first (edge/isolate/main.ts, built to JavaScript). */
+export type IsolateMain = string;
 
 export class Isolates {
   #loader: WorkerLoader;
   #outbound: Outbound;
+  #main: IsolateMain;
   #owner: string;
   #generation = new Map<string, number>();
   #workerIds = new Map<string, number>();
@@ -59,9 +77,16 @@ export class Isolates {
    * into every id: one owner replacing an isolate never hands another a hung one.
    * `firstWorkerId` keeps the worker ids of different owners apart.
    */
-  constructor(loader: WorkerLoader, outbound: Outbound, owner: string, firstWorkerId = 1) {
+  constructor(
+    loader: WorkerLoader,
+    outbound: Outbound,
+    main: IsolateMain,
+    owner: string,
+    firstWorkerId = 1,
+  ) {
     this.#loader = loader;
     this.#outbound = outbound;
+    this.#main = main;
     this.#owner = owner;
     this.#nextWorkerId = firstWorkerId;
   }
@@ -69,50 +94,56 @@ export class Isolates {
   /** The module's exports and `config`, or the loader's message when it does not load. */
   async probe(code: FunctionCode): Promise<IsolateProbe> {
     try {
-      const res = await this.#fetch(code, undefined, ISOLATE_PATHS.config);
+      const res = await this.#runner(code, undefined).fetch(`http://isolate${RUNNER_PATHS.probe}`);
       return (await res.json()) as IsolateProbe;
     } catch (error) {
       this.replace(code.name);
-      return { ok: false, error: `the module failed to load: ${messageOf(error)}` };
+      return { ok: false, error: `the module failed to load: ${loadMessage(messageOf(error))}` };
     }
   }
 
   /**
    * Run one task. Ends with a failure (and a fresh isolate for the next run) when it runs past
-   * `timeoutMs`, when `stop` resolves (cancel), or when the isolate dies (`process.exit`, a crash).
+   * `timeoutMs`, when `control.stop` resolves (cancel), or when the isolate dies.
    */
   async run(
     code: FunctionCode,
     permissions: FunctionPermissions | undefined,
     args: unknown[],
     timeoutMs: number,
-    stop: Promise<string>,
+    control: RunControl,
   ): Promise<RunOutcome> {
     const workerId = this.workerId(code);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<RunOutcome>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({
-            ok: false,
-            code: 'timed_out',
-            error: `timed out after ${timeoutMs} ms`,
-            workerId,
-          }),
-        timeoutMs,
-      );
+    const started = Date.now();
+    const timeout = (): RunOutcome => ({
+      ok: false,
+      code: 'timed_out',
+      error: `timed out after ${timeoutMs} ms`,
+      workerId,
+      executionTime: Date.now() - started,
     });
-    const stopped = stop.then(
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<RunOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(timeout()), timeoutMs);
+    });
+    const stopped = control.stop.then(
       (why): RunOutcome => ({ ok: false, code: 'worker_exited', error: why, workerId }),
     );
-    const ran = this.#call(code, permissions, args, timeoutMs, workerId);
-    const outcome = await Promise.race([ran, timedOut, stopped]);
+    const ran = this.#call(code, permissions, args, timeoutMs, workerId, abort.signal, control);
+    let outcome = await Promise.race([ran, late, stopped]);
     clearTimeout(timer);
+    // The deadline is ours: an answer that came after it (a CPU loop holds our timer with it
+    // on local workerd) is a timeout all the same.
+    if ((outcome.ok || outcome.code !== 'timed_out') && Date.now() - started > timeoutMs) {
+      outcome = timeout();
+    }
     if (
       !outcome.ok &&
       outcome.code !== 'function_threw' &&
       outcome.code !== 'result_not_serializable'
     ) {
+      abort.abort(); // stop reading it: its request ends, and its isolate is not used again
       this.replace(code.name);
     }
     return outcome;
@@ -136,85 +167,6 @@ export class Isolates {
     this.#generation.set(name, (this.#generation.get(name) ?? 0) + 1);
   }
 
-  async #call(
-    code: FunctionCode,
-    permissions: FunctionPermissions | undefined,
-    args: unknown[],
-    timeoutMs: number,
-    workerId: number,
-  ): Promise<RunOutcome> {
-    let answer: IsolateAnswer;
-    try {
-      // On Cloudflare the CPU limit ends a run that computes past its timeout; local workerd
-      // does not enforce it (docs/workers.md), and there such a run blocks the whole runtime.
-      const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
-      const res = await this.#fetch(
-        code,
-        permissions,
-        ISOLATE_PATHS.run,
-        JSON.stringify({ args }),
-        limits,
-      );
-      answer = (await res.json()) as IsolateAnswer;
-    } catch (error) {
-      const message = messageOf(error);
-      const exit = /process\.exit\((-?\d+)\)/.exec(message);
-      return exit
-        ? {
-            ok: false,
-            code: 'worker_exited',
-            error: `the worker exited with code ${exit[1]}`,
-            workerId,
-          }
-        : { ok: false, code: 'worker_exited', error: `the worker crashed: ${message}`, workerId };
-    }
-    const logs = answer.logs && answer.logs.length > 0 ? { logs: answer.logs } : {};
-    if (answer.ok) {
-      return {
-        ok: true,
-        result: answer.result,
-        executionTime: answer.executionTime,
-        workerId,
-        ...logs,
-      };
-    }
-    const ran = answer.executionTime === undefined ? {} : { executionTime: answer.executionTime };
-    return { ok: false, code: answer.code, error: answer.error, workerId, ...ran, ...logs };
-  }
-
-  #fetch(
-    code: FunctionCode,
-    permissions: FunctionPermissions | undefined,
-    path: string,
-    body?: string,
-    limits?: { cpuMs: number },
-  ): Promise<{ json(): Promise<unknown> }> {
-    const init = body === undefined ? {} : { method: 'POST', body };
-    return this.#stub(code, permissions)
-      .getEntrypoint(undefined, limits ? { limits } : undefined)
-      .fetch(`http://isolate${path}`, init);
-  }
-
-  #stub(code: FunctionCode, permissions: FunctionPermissions | undefined) {
-    const gate = grantedHosts(permissions?.net);
-    // The id names everything the code gets, the network grant included.
-    const net = gate ? `+net=${gate.hosts?.join(',') ?? '*'}` : '';
-    return this.#loader.get(`${this.#key(code)}${net}`, () => ({
-      compatibilityDate: COMPATIBILITY_DATE,
-      // `process.exit` then ends the isolate the way it ends a worker elsewhere.
-      compatibilityFlags: ['nodejs_compat'],
-      mainModule: 'ebbflow-main.js',
-      modules: { 'ebbflow-main.js': ISOLATE_MAIN, 'function.js': code.js },
-      env: {},
-      // `null` cuts the isolate off the network; a grant routes its fetches through the gate.
-      globalOutbound: gate ? (this.#outbound(gate) as Fetcher) : null,
-    }));
-  }
-
-  #key(code: FunctionCode): string {
-    return `${this.#owner}/${code.name}@${code.codeSha256}#${this.#generation.get(code.name) ?? 0}`;
-  }
-
   /** The worker id of the function's current isolate. */
   workerId(code: FunctionCode): number {
     const key = this.#key(code);
@@ -225,4 +177,145 @@ export class Isolates {
     }
     return id;
   }
+
+  async #call(
+    code: FunctionCode,
+    permissions: FunctionPermissions | undefined,
+    args: unknown[],
+    timeoutMs: number,
+    workerId: number,
+    signal: AbortSignal,
+    control: RunControl,
+  ): Promise<RunOutcome> {
+    const live = control.onLog !== undefined;
+    const body: RunRequest = { args, keepAliveMs: timeoutMs + KEEP_ALIVE_MARGIN_MS, live };
+    let end: Extract<RunLine, { type: 'end' }> | undefined;
+    try {
+      // On Cloudflare the CPU limit ends a run that computes past its timeout; local workerd
+      // does not enforce it (docs/workers.md).
+      const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
+      const res = await this.#runner(code, permissions, limits).fetch(
+        `http://isolate${RUNNER_PATHS.run}`,
+        { method: 'POST', body: JSON.stringify(body) },
+      );
+      end = live
+        ? await readLines(res.body as ReadableStream<Uint8Array> | null, signal, (line) => {
+            control.onLog?.({ at: line.at, level: line.level, message: line.message });
+          })
+        : (JSON.parse(await res.text()) as Extract<RunLine, { type: 'end' }> | undefined);
+    } catch (error) {
+      if (signal.aborted) return crashed(workerId, 'stopped');
+      const message = messageOf(error);
+      const exit = /process\.exit\((-?\d+)\)/.exec(message) ?? /exit code (-?\d+)/.exec(message);
+      return exit
+        ? {
+            ok: false,
+            code: 'worker_exited',
+            error: `the worker exited with code ${exit[1]}`,
+            workerId,
+          }
+        : crashed(workerId, message);
+    }
+    if (!end) return crashed(workerId, 'its isolate ended the run without an answer');
+    const logs = end.logs && end.logs.length > 0 ? { logs: end.logs } : {};
+    if (end.ok) {
+      return {
+        ok: true,
+        result: end.result,
+        executionTime: end.executionTime,
+        workerId,
+        ...logs,
+      };
+    }
+    return {
+      ok: false,
+      code: end.code,
+      error: end.error,
+      workerId,
+      executionTime: end.executionTime,
+      ...logs,
+    };
+  }
+
+  #runner(
+    code: FunctionCode,
+    permissions: FunctionPermissions | undefined,
+    limits?: { cpuMs: number },
+  ) {
+    return this.#stub(code, permissions).getEntrypoint(
+      RUNNER_ENTRYPOINT,
+      limits ? { limits } : undefined,
+    );
+  }
+
+  #stub(code: FunctionCode, permissions: FunctionPermissions | undefined) {
+    const gate = grantedHosts(permissions?.net);
+    // The id names everything the code gets, the network grant included.
+    const net = gate ? `+net=${gate.hosts?.join(',') ?? '*'}` : '';
+    return this.#loader.get(`${this.#key(code)}${net}`, () => ({
+      compatibilityDate: COMPATIBILITY_DATE,
+      // `process.exit` then ends the isolate the way it ends a worker elsewhere, and the main
+      // module keeps each run's log in its own async context.
+      compatibilityFlags: ['nodejs_compat'],
+      mainModule: 'ebbflow-main.js',
+      modules: { 'ebbflow-main.js': this.#main, 'function.js': code.js },
+      env: {},
+      // `null` cuts the isolate off the network; a grant routes its fetches through the gate.
+      globalOutbound: gate ? (this.#outbound(gate) as Fetcher) : null,
+    }));
+  }
+
+  #key(code: FunctionCode): string {
+    return `${this.#owner}/${code.name}@${code.codeSha256}#${this.#generation.get(code.name) ?? 0}`;
+  }
 }
+
+const crashed = (workerId: number, message: string): RunOutcome => ({
+  ok: false,
+  code: 'worker_exited',
+  error: `the worker crashed: ${message}`,
+  workerId,
+});
+
+/** Read a run's NDJSON answer: each `log` line told, the `end` line returned. */
+const readLines = async (
+  body: ReadableStream<Uint8Array> | null,
+  signal: AbortSignal,
+  onLog: (line: Extract<RunLine, { type: 'log' }>) => void,
+): Promise<Extract<RunLine, { type: 'end' }> | undefined> => {
+  if (!body) return undefined;
+  const reader = body
+    .pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>)
+    .getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal.addEventListener('abort', cancel);
+  try {
+    let buffered = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      buffered += chunk.value;
+      let at = buffered.indexOf('\n');
+      while (at >= 0) {
+        const line = JSON.parse(buffered.slice(0, at)) as RunLine;
+        buffered = buffered.slice(at + 1);
+        if (line.type === 'end') return line;
+        onLog(line);
+        at = buffered.indexOf('\n');
+      }
+    }
+    return undefined;
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+};
+
+/**
+ * The loader's message for a module that failed to start, as the other hosts word it:
+ * workerd's "Failed to start Worker: Uncaught Error: thrown at load at function.js:2:7" reads
+ * "thrown at load".
+ */
+export const loadMessage = (message: string): string => {
+  const uncaught = /Uncaught (\w*Error): ([^\n]*)/.exec(message);
+  if (!uncaught) return message;
+  const [, name, text] = uncaught as unknown as [string, string, string];
+  return name === 'Error' ? text : `${name}: ${text}`;
+};

@@ -58,6 +58,7 @@ interface OutcomeRow extends Record<string, string | number> {
 
 export class OutcomeTable {
   #sql: SqlStorage;
+  #buckets = new Map<string, number[]>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -66,10 +67,15 @@ export class OutcomeTable {
 
   /** Count one task of `fn` that ended as `outcome`, after running `runMs` when it ran. */
   record(fn: string, outcome: TaskOutcome, runMs: number | undefined): void {
-    const row = this.#sql
-      .exec<{ buckets: string }>('SELECT buckets FROM outcomes WHERE fn = ?', fn)
-      .toArray()[0];
-    const buckets = row ? (JSON.parse(row.buckets) as number[]) : RUN_TIME_BOUNDS.map(() => 0);
+    // The histogram is read once per function and kept: this object is its only writer.
+    let buckets = this.#buckets.get(fn);
+    if (!buckets) {
+      const row = this.#sql
+        .exec<{ buckets: string }>('SELECT buckets FROM outcomes WHERE fn = ?', fn)
+        .toArray()[0];
+      buckets = row ? (JSON.parse(row.buckets) as number[]) : RUN_TIME_BOUNDS.map(() => 0);
+      this.#buckets.set(fn, buckets);
+    }
     if (runMs !== undefined) {
       RUN_TIME_BOUNDS.forEach((le, i) => {
         buckets[i] = (buckets[i] ?? 0) + (runMs / 1000 <= le ? 1 : 0);

@@ -3,8 +3,9 @@
  * built into the Worker bundle plus the ones deployed by name (`PUT /functions/:name`, JavaScript
  * kept in SQLite). Each name has a version that grows with every change and survives restarts.
  * The newest of a build and a deploy wins: a rebuilt bundle whose function changed takes over
- * from a deployed one of that name. A delete leaves a tombstone that keeps the code, so tasks
- * already accepted still run.
+ * from a deployed one of that name. A delete leaves a tombstone that keeps the code (and the
+ * version it had, so the next deploy of the name is the next version), so tasks already accepted
+ * still run.
  * @module
  */
 import { DurableObject } from 'cloudflare:workers';
@@ -69,7 +70,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
-    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'registry');
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), bundle.isolate, 'registry');
     ctx.storage.sql.exec(SCHEMA);
     void ctx.blockConcurrencyWhile(() => this.#syncBundle());
   }
@@ -87,14 +88,19 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     return row && { ...entryOf(row), js: row.js, codeSha256: row.code_sha };
   }
 
-  /** Store a new version after it loaded and its config checked out; the old one stays otherwise. */
+  /**
+   * Store a new version after it loaded and its config checked out; the old one stays otherwise.
+   * `source` is what was deployed (TypeScript before its types were stripped), whose hash
+   * FunctionInfo shows.
+   */
   async deploy(
     name: string,
     js: string,
+    source: string = js,
   ): Promise<Answer<{ entry: DeployedFunction; created: boolean }>> {
-    // A deployed module is its own source: one hash for both.
-    const sha256 = await sha256Hex(js);
-    const probe = await this.#isolates.probe({ name, js, codeSha256: sha256 });
+    const codeSha = await sha256Hex(js);
+    const sha256 = source === js ? codeSha : await sha256Hex(source);
+    const probe = await this.#isolates.probe({ name, js, codeSha256: codeSha });
     if (!probe.ok) return failed('invalid_function', probe.error);
     try {
       resolveFunctionConfig(probe.config ?? undefined, edgeDefaults(this.env));
@@ -109,7 +115,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     this.#put(
       name,
       js,
-      { sha256, code: sha256 },
+      { sha256, code: codeSha },
       probe.config,
       undefined,
       probe.handler,
@@ -121,15 +127,17 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     });
   }
 
+  /** Delete: the entry as it was (the version that was deleted), or undefined when none. */
   async remove(name: string): Promise<DeployedFunction | undefined> {
     const found = await this.code(name);
     if (!found || found.deleted) return undefined;
     this.ctx.storage.sql.exec(
-      'UPDATE functions SET deleted = 1, version = version + 1, deployed_at = ? WHERE name = ?',
+      'UPDATE functions SET deleted = 1, deployed_at = ? WHERE name = ?',
       Date.now(),
       name,
     );
-    return (await this.list()).find((e) => e.name === name);
+    const { js: _js, codeSha256: _code, ...entry } = found;
+    return entry;
   }
 
   /** Bring the bundle's functions in: new or changed ones get a version, gone ones a tombstone. */
@@ -156,7 +164,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     for (const row of rows.values()) {
       if (row.bundle_sha !== null && !built.has(row.name) && row.bundle_sha === row.code_sha) {
         this.ctx.storage.sql.exec(
-          'UPDATE functions SET deleted = 1, version = version + 1 WHERE name = ? AND deleted = 0',
+          'UPDATE functions SET deleted = 1 WHERE name = ? AND deleted = 0',
           row.name,
         );
       }

@@ -7,6 +7,7 @@
  * metrics ask every shard each time).
  * @module
  */
+import bundle from 'ebbflow:functions';
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
 import { toRetryPolicy } from '../runtime/backend/retry.ts';
 import { checkSubmission } from '../runtime/backend/submission.ts';
@@ -26,12 +27,16 @@ import type {
   TaskRecord,
 } from '../runtime/types.ts';
 import { unwrap } from './answer.ts';
+import { addCosts, type ShardCosts } from './costs.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { type EdgeEvent, EdgeEvents } from './events.ts';
 import { gateOf } from './gate.ts';
+import { fnv1a } from './hash.ts';
 import { Isolates } from './isolates.ts';
+import { laneShare } from './lanes.ts';
 import type { DeployedFunction, FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { type EdgeStats, edgeStats, mergeCounts } from './stats.ts';
+import { stripTypes } from './strip-types.ts';
 import type { ShardCounts, TaskShard } from './task-object.ts';
 
 /** How long a snapshot of the function list is used before the registry is asked again. */
@@ -51,6 +56,7 @@ export class EdgeRuntime implements Runtime {
   #functions = new Map<string, EdgeFunction>();
   #fetchedAt = 0;
   #counts: ShardCounts = {};
+  #costs: ShardCosts = { calls: {}, statements: 0 };
   #woken: Promise<void> | undefined;
   #loading: Promise<void> | undefined;
   /** Code of functions run here (handlers, ephemeral runs) by name and version. */
@@ -69,7 +75,7 @@ export class EdgeRuntime implements Runtime {
     this.#env = env;
     this.#defaults = edgeDefaults(env);
     this.#shards = shardCount(env);
-    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'worker');
+    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), bundle.isolate, 'worker');
   }
 
   readonly draining = false;
@@ -158,7 +164,7 @@ export class EdgeRuntime implements Runtime {
     if (!fn) throw unknownFunction(name);
     checkSubmission(args, options);
     return {
-      id: options.id ?? crypto.randomUUID(),
+      id: options.id ?? this.#newId(name, fn.config),
       function: name,
       args,
       timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
@@ -206,7 +212,7 @@ export class EdgeRuntime implements Runtime {
     const source = unwrap(await this.#shardOf(id).replaySource(id));
     const fn = this.#functions.get(source.function);
     if (!fn) throw unknownFunction(source.function);
-    const next = crypto.randomUUID();
+    const next = this.#newId(source.function, fn.config);
     return unwrap(
       await this.#shardOf(next).submit({
         ...source,
@@ -219,21 +225,16 @@ export class EdgeRuntime implements Runtime {
   }
 
   /**
-   * Deploy by name: JavaScript only (the edge has no TypeScript compiler at run time; the CLI
-   * compiles first when told `javascript_required`). Loaded and checked before it takes over.
+   * Deploy by name: TypeScript has its types stripped here (`strip-types.ts`), so one module of
+   * either language deploys as on every host. Loaded and checked before it takes over.
    */
   async deploy(
     name: string,
     source: string,
     language: 'ts' | 'js',
   ): Promise<{ info: FunctionInfo; created: boolean }> {
-    if (language !== 'js') {
-      throw new EbbflowError(
-        'javascript_required',
-        'this server (Cloudflare Workers) runs JavaScript only: compile the TypeScript first (ebbflow deploy does it) and send it as application/javascript',
-      );
-    }
-    const { created } = unwrap(await this.#registry().deploy(name, source));
+    const js = language === 'ts' ? stripTypes(source) : source;
+    const { created } = unwrap(await this.#registry().deploy(name, js, source));
     await this.#changed(name);
     return { info: this.getFunction(name) as FunctionInfo, created };
   }
@@ -243,10 +244,12 @@ export class EdgeRuntime implements Runtime {
     const removed = await this.#registry().remove(name);
     if (!info || !removed) throw unknownFunction(name);
     await this.#changed(name);
+    // The version that was deleted, as every host reports it.
     return {
       ...info,
       status: 'deleted' as FunctionInfo['status'],
       version: removed.version,
+      sha256: removed.sha256,
     } as FunctionInfo;
   }
 
@@ -311,7 +314,7 @@ export class EdgeRuntime implements Runtime {
       fn.config.permissions,
       args,
       options.timeoutMs ?? fn.config.timeoutMs,
-      new Promise<string>(() => {}),
+      { stop: new Promise<string>(() => {}) },
     );
     const ran = { startedAt, endedAt: Date.now(), workerId: outcome.workerId };
     const logs = outcome.logs ? { logs: outcome.logs } : {};
@@ -326,7 +329,10 @@ export class EdgeRuntime implements Runtime {
       : { status: 'failed', error: outcome.error, errorCode: outcome.code, ...ran, ...logs };
   }
 
-  /** Task changes from every shard, their printed lines, and stats once a second. */
+  /**
+   * Task changes and printed lines from every shard as they happen, and stats once a second:
+   * each subscriber's own feeds, opened in its own request.
+   */
   subscribe(listener: (event: EdgeEvent) => void, _onClose?: () => void): () => void {
     // `onClose` is for a runtime that shuts down; the edge's never does (nothing to drain).
     return this.#events.subscribe(listener);
@@ -334,7 +340,7 @@ export class EdgeRuntime implements Runtime {
 
   stats(): EdgeStats {
     const configs = new Map([...this.#functions].map(([name, fn]) => [name, fn.config]));
-    return edgeStats(configs, this.#counts, this.#defaults, this.#shards);
+    return edgeStats(configs, this.#counts, this.#defaults, this.#shards, this.#costs);
   }
 
   /** The shards' outcome counts per function, for `/metrics` (kept with the records). */
@@ -373,7 +379,22 @@ export class EdgeRuntime implements Runtime {
     const all = await Promise.all(
       Array.from({ length: this.#shards }, (_, i) => this.#shard(i).counts()),
     );
-    this.#counts = mergeCounts(all);
+    this.#counts = mergeCounts(all.map((shard) => shard.functions));
+    this.#costs = addCosts(all.map((shard) => shard.costs));
+  }
+
+  /**
+   * A new task id. A function with fewer lanes than shards runs only in the shards holding its
+   * lanes (`lanes.ts`): its ids are drawn until one lands in such a shard, so its runs need no
+   * other shard (a client-chosen id elsewhere has its runs lent).
+   */
+  #newId(name: string, config: ResolvedFunctionConfig): string {
+    const lanes = config.maxWorkers * config.concurrency;
+    for (;;) {
+      const id = crypto.randomUUID();
+      if (lanes >= this.#shards) return id;
+      if (laneShare(name, lanes, this.#shards, this.#shardIndex(id)) > 0) return id;
+    }
   }
 
   /** A function's current code, read from the registry once per version. */
@@ -402,15 +423,10 @@ export class EdgeRuntime implements Runtime {
 
   /** Tasks are spread by a hash of their id: one hop to any record, and no hot function's shard. */
   #shardOf(id: string): TaskShard {
-    return this.#shard(fnv1a(id) % this.#shards);
+    return this.#shard(this.#shardIndex(id));
+  }
+
+  #shardIndex(id: string): number {
+    return fnv1a(id) % this.#shards;
   }
 }
-
-const fnv1a = (text: string): number => {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-};

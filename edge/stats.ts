@@ -5,13 +5,14 @@
  * @module
  */
 import type { FunctionStats, PoolStats, ResolvedFunctionConfig } from '../runtime/types.ts';
+import type { ShardCosts } from './costs.ts';
 import type { EdgeDefaults } from './env.ts';
 import { noOutcomes } from './outcome-table.ts';
 import type { ShardCounts } from './task-object.ts';
 
 /** What `/stats` says about workers at the edge, where the platform runs and scales isolates. */
 export const WORKERS_NOTE =
-  'Cloudflare Workers runs each function in isolates that the platform starts, places and scales; ebbflow keeps no worker pools here, so worker counts read 0. maxWorkers × concurrency is how many tasks of a function one task shard runs at once.';
+  'Cloudflare Workers runs each function in isolates that the platform starts, places and scales; ebbflow keeps no worker pools here, so worker counts read 0. maxWorkers × concurrency is how many tasks of a function run at once, over all task shards.';
 
 /** Pool readings that workerd does not expose (no CPU, memory or event-loop figures). */
 const UNMEASURED = ['cpuUsage', 'memoryUsage', 'eventLoopUtilization', 'eventLoopLagMs'];
@@ -20,6 +21,8 @@ export interface EdgeStats extends PoolStats {
   platform: 'workers';
   workers: string;
   shards: number;
+  /** What the shards' work cost so far: object calls by name and SQL statements (`costs.ts`). */
+  costs: ShardCosts;
   performanceMetrics: PoolStats['performanceMetrics'] & { unmeasured: string[] };
 }
 
@@ -52,6 +55,7 @@ export const edgeStats = (
   counts: ShardCounts,
   defaults: EdgeDefaults,
   shards: number,
+  costs: ShardCosts = { calls: {}, statements: 0 },
 ): EdgeStats => {
   const functions: Record<string, FunctionStats> = {};
   let queueSize = 0;
@@ -88,6 +92,7 @@ export const edgeStats = (
     platform: 'workers',
     workers: WORKERS_NOTE,
     shards,
+    costs,
     activeWorkers: 0,
     queueSize,
     activeTasks,

@@ -1,22 +1,37 @@
 /**
  * One task shard: a SQLite-backed Durable Object that keeps its tasks (`SqlTaskTable`) and runs
- * them in the functions' isolates. A submit answers as soon as the row is written; the run
- * starts right after, and an alarm keeps the object at work until nothing is due, so work
- * outlives the request that brought it. Alarms also wake the object for retries after their
- * backoff and after a restart (the Worker re-arms every shard on its first request, because a
- * local restart loses alarms, workers-sdk#4372). Runs left `running` by an earlier life of the
- * object were lost with it: they fail as `server_lost`, so they are retried while attempts last.
+ * them in the functions' isolates, at most its share of each function's lanes at once
+ * (`lanes.ts`). A submit answers as soon as the row is written and its run starts in the same
+ * turn; an invoke is one call that submits, runs and answers with the end (two commits: the
+ * start, the end). A retry's backoff is waited with a timer; an alarm a few seconds out is the
+ * safety net for work when the object is evicted or restarted (the Worker re-arms every shard on
+ * its first request, because a local restart loses alarms, workers-sdk#4372). Runs left
+ * `running` by an earlier life of the object were lost with it: they fail as `server_lost`, so
+ * they are retried while attempts last.
  * @module
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
+import bundle from 'ebbflow:functions';
+import type {
+  DurableObjectNamespace,
+  DurableObjectState,
+} from '@cloudflare/workers-types/latest/index.ts';
 import { messageOf } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
-import type { NewTask, TaskLog, TaskQuery, TaskRecord } from '../runtime/types.ts';
+import type {
+  ClaimedTask,
+  NewTask,
+  ResolvedFunctionConfig,
+  TaskLog,
+  TaskQuery,
+  TaskRecord,
+} from '../runtime/types.ts';
 import { type Answer, answer, failed, ok } from './answer.ts';
+import { Costs, countingSql, type ShardCosts } from './costs.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { gateOf } from './gate.ts';
 import { Isolates, type RunOutcome } from './isolates.ts';
+import { Lanes, laneShard, laneShare } from './lanes.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { TaskFeed } from './task-feed.ts';
@@ -34,73 +49,103 @@ export interface ReplaySource {
   retry: { attempts: number; backoffMs: number };
 }
 
+/** How far out the safety-net alarm is set while work is live (one storage write per period). */
+const SAFETY_MS = 5_000;
+
+/** A run of another shard's task done here in one of this shard's lanes. */
+export type LentRun = { id: string; outcome: RunOutcome; startedAt: number; version?: number };
+
 export class TaskShard extends DurableObject<EdgeEnv> {
   #table: SqlTaskTable;
   #isolates: Isolates;
   #defaults: EdgeDefaults;
-  /** Runs in flight in this life of the object, each with the way to stop it. */
+  #shards: number;
+  #index: number;
+  #lanes = new Lanes();
+  /** Runs in flight here (this shard's tasks and lent runs), each with the way to stop it. */
   #running = new Map<string, { fn: string; stop: (why: string) => void }>();
   #code = new Map<string, Promise<FunctionRecord | undefined>>();
   #idle: Array<() => void> = [];
   /** When the alarm is set for (null: none), as this life of the object last set or read it. */
   #alarmAt: number | null | undefined;
+  #inAlarm = false;
+  /** The timer for the earliest retry's end of backoff, and when it fires. */
+  #wake: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
   #feed = new TaskFeed();
+  #costs = new Costs();
+  /** Lane requests sent to other shards and not yet answered, per function. */
+  #borrowing = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
     this.#defaults = edgeDefaults(env);
-    const shards = shardCount(env);
-    this.#table = new SqlTaskTable(ctx.storage.sql, {
+    this.#shards = shardCount(env);
+    this.#table = new SqlTaskTable(countingSql(ctx.storage.sql, this.#costs), {
       ttlMs: this.#defaults.resultTtlMs,
-      maxResults: Math.ceil(this.#defaults.maxResults / shards),
+      maxResults: Math.ceil(this.#defaults.maxResults / this.#shards),
     });
-    const index = Number(/^shard-(\d+)$/.exec(ctx.id.name ?? '')?.[1] ?? 0);
+    this.#index = Number(/^shard-(\d+)$/.exec(ctx.id.name ?? '')?.[1] ?? 0);
     // Worker ids of different shards never collide: shard n numbers its isolates from n × 10^6.
-    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), `shard-${index}`, index * 1_000_000 + 1);
+    this.#isolates = new Isolates(
+      env.LOADER,
+      gateOf(ctx),
+      bundle.isolate,
+      `shard-${this.#index}`,
+      this.#index * 1_000_000 + 1,
+    );
     this.#table.onCancel((id) => this.#running.get(id)?.stop('cancelled by request'));
-    this.#table.onAvailable(() => this.#pump());
-    this.#table.subscribe((record) => this.#feed.tell(record));
+    this.#table.onAvailable((fn) => this.#pump(fn));
+    this.#table.subscribe((record) => this.#feed.tell({ type: 'task', record }));
     void ctx.blockConcurrencyWhile(() => this.#recover());
   }
 
   async submit(task: NewTask): Promise<Answer<TaskRecord>> {
+    this.#costs.call('submit');
     const result = await answer(() => this.#table.submit(task));
-    if (result.ok) await this.#arm(Date.now());
+    if (result.ok) await this.#armSafety();
     return result;
   }
 
-  /** Submit and hold the call until the task ends: an invoke in one hop. */
+  /** Submit, run and hold the call until the task ends: an invoke in one call. */
   async invoke(task: NewTask): Promise<Answer<TaskRecord>> {
-    const accepted = await this.submit(task);
+    this.#costs.call('invoke');
+    const accepted = await answer(() => this.#table.submit(task));
     if (!accepted.ok) return accepted;
+    await this.#armSafety();
     const ended = await this.#table.wait(accepted.value.id, Number.POSITIVE_INFINITY);
     return ok(ended ?? accepted.value);
   }
 
-  /** Every state change of this shard's tasks from now on, as NDJSON (live events). */
+  /** Every state change of this shard's tasks and every kept line they print, as NDJSON. */
   async events(): Promise<ReadableStream<Uint8Array>> {
+    this.#costs.call('events');
     return this.#feed.open();
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {
+    this.#costs.call('read');
     return this.#table.read(id);
   }
 
   /** The long-poll, held here until the task ends or `ms` passes. */
   async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    this.#costs.call('wait');
     return this.#table.wait(id, ms);
   }
 
   async cancel(id: string): Promise<Answer<TaskRecord>> {
+    this.#costs.call('cancel');
     return answer(() => this.#table.cancel(id));
   }
 
   async list(query: Omit<TaskQuery, 'before'>, cursor?: ListCursor): Promise<TaskRecord[]> {
+    this.#costs.call('list');
     return this.#table.listAfter(query, cursor);
   }
 
   /** The function and args of a failed or cancelled task, for a replay under a new id. */
   async replaySource(id: string): Promise<Answer<ReplaySource>> {
+    this.#costs.call('replaySource');
     const record = await this.#table.read(id);
     if (!record) return failed('unknown_task', `no task with id "${id}" (unknown or expired)`);
     if (record.status !== 'failed' && record.status !== 'cancelled') {
@@ -112,31 +157,77 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     return ok(this.#table.replaySource(id) as ReplaySource);
   }
 
-  async counts(): Promise<ShardCounts> {
-    return this.#table.counts();
+  /** Per function, queued and running tasks and outcomes; and what this shard's work cost. */
+  async counts(): Promise<{ functions: ShardCounts; costs: ShardCosts }> {
+    return { functions: this.#table.counts(), costs: this.#costs.read() };
   }
 
   /** A function was deployed or deleted: read its code again before the next run. */
   async forget(name: string): Promise<void> {
+    this.#costs.call('forget');
     this.#code.delete(name);
   }
 
   /** Called by the Worker on its first request: constructing the object re-arms its work. */
   async wake(): Promise<void> {
-    this.#pump();
+    this.#costs.call('wake');
+    this.#pumpAll();
+  }
+
+  /**
+   * Another shard's run of `fn`, done here in one of this shard's lanes, in turn with this
+   * shard's own: when a lane is free, `take` (back to that shard) claims its next task, which
+   * runs here; undefined when it had nothing left to run.
+   */
+  async lend(
+    fn: string,
+    take: () => Promise<ClaimedTask | undefined>,
+  ): Promise<LentRun | undefined> {
+    this.#costs.call('lend');
+    const code = await this.#lookup(fn);
+    const config = code && !code.error ? this.#config(code) : undefined;
+    const share = config ? this.#share(fn, config) : 1;
+    await this.#lanes.borrow(fn, Math.max(share, 1));
+    let task: ClaimedTask | undefined;
+    try {
+      task = await take();
+    } catch (error) {
+      this.#free(fn);
+      throw error;
+    }
+    if (!task) {
+      this.#free(fn);
+      return undefined;
+    }
+    const startedAt = Date.now();
+    const outcome = await this.#execute(task, code, config, true);
+    return code
+      ? { id: task.id, outcome, startedAt, version: code.version }
+      : { id: task.id, outcome, startedAt };
+  }
+
+  /** Stop a run lent to this shard (its task was cancelled in its own shard). */
+  async stopLent(id: string, why: string): Promise<void> {
+    this.#costs.call('stopLent');
+    this.#running.get(id)?.stop(why);
   }
 
   override async alarm(): Promise<void> {
+    this.#costs.call('alarm');
     this.#alarmAt = null; // the alarm that fired is spent
-    await this.#table.expire(Date.now());
-    this.#pump();
-    // The alarm stays open while runs are in flight, which keeps the object at work.
-    await new Promise<void>((resolve) => {
-      if (this.#running.size === 0) resolve();
-      else this.#idle.push(resolve);
-    });
-    // The record cap is applied once the burst is over, not at every task's end.
-    await this.#table.expire(Date.now());
+    this.#inAlarm = true;
+    try {
+      await this.#table.expire(Date.now());
+      this.#pumpAll();
+      // The alarm stays open while runs are in flight, which keeps the object at work.
+      await new Promise<void>((resolve) => {
+        if (this.#running.size === 0) resolve();
+        else this.#idle.push(resolve);
+      });
+      await this.#table.expire(Date.now());
+    } finally {
+      this.#inAlarm = false;
+    }
     // Next: a retry's backoff ending, or the oldest record's time to live.
     const times = [this.#table.nextDue(), this.#table.nextExpiry()].filter((t) => t !== undefined);
     if (times.length > 0) await this.#arm(Math.max(Math.min(...times), Date.now()));
@@ -155,105 +246,238 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     if (next !== undefined) await this.#arm(next);
   }
 
+  /**
+   * Make sure an alarm will come while work is live: one storage write per few seconds at most,
+   * none while the alarm handler runs (it re-arms when it ends).
+   */
+  async #armSafety(): Promise<void> {
+    if (this.#inAlarm) return;
+    await this.#arm(Date.now() + SAFETY_MS);
+  }
+
   /** Make sure the alarm fires by `at`: one storage write only when it would fire later. */
   async #arm(at: number): Promise<void> {
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
+    this.#costs.call('setAlarm');
     await this.ctx.storage.setAlarm(at);
   }
 
-  /** Start what is due, up to each function's lanes (`concurrency × maxWorkers`) in this shard. */
-  #pump(): void {
-    for (const fn of this.#table.due(Date.now())) {
-      // A failed registry read leaves the tasks queued: the next pump (or alarm) tries again.
-      this.#start(fn).catch((error: unknown) =>
-        console.error(`ebbflow: starting ${fn}: ${messageOf(error)}`),
-      );
-    }
+  /** A timer for the next retry whose backoff ends soon (the alarm covers an evicted object). */
+  #wakeAt(at: number): void {
+    if (this.#wake && this.#wake.at <= at) return;
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    const timer = setTimeout(
+      () => {
+        this.#wake = undefined;
+        this.#pumpAll();
+        const next = this.#table.nextDue();
+        if (next !== undefined && next > Date.now()) this.#wakeAt(next);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.#wake = { at, timer };
+  }
+
+  /** Start what is due, of every function. */
+  #pumpAll(): void {
+    for (const fn of this.#table.due(Date.now())) this.#pump(fn);
+  }
+
+  /** Start what is due of `fn`, up to this shard's share of its lanes. */
+  #pump(fn: string): void {
+    // A failed registry read leaves the tasks queued: the next pump (or alarm) tries again.
+    this.#start(fn).catch((error: unknown) =>
+      console.error(`ebbflow: starting ${fn}: ${messageOf(error)}`),
+    );
   }
 
   async #start(fn: string): Promise<void> {
     const code = await this.#lookup(fn);
     const config = code && !code.error ? this.#config(code) : undefined;
-    const lanes = config ? config.concurrency * config.maxWorkers : 1;
-    // Counted in the table, which a claim updates before any other start can interleave.
-    const busy = this.#table.runningCount(fn);
-    if (busy >= lanes) return;
+    const share = config ? this.#share(fn, config) : 1;
+    if (share === 0 && config) {
+      this.#borrowLanes(fn, config);
+      return;
+    }
+    // Other shards' runs waiting for these lanes hold theirs already (`Lanes.free`).
+    const room = share - this.#lanes.busy(fn);
+    if (room <= 0) return;
     const workerId = code ? this.#isolates.workerId(code) : 0;
-    const claimed = await this.#table.claim(fn, lanes - busy, workerId);
+    const claimed = await this.#table.claim(fn, room, workerId);
     for (const task of claimed) {
-      let stop: (why: string) => void = () => {};
-      const stopped = new Promise<string>((resolve) => {
-        stop = resolve;
-      });
-      this.#running.set(task.id, { fn, stop });
-      this.#run(task.id, code, config?.permissions, task.args, task.timeoutMs, stopped).catch(
-        (error: unknown) =>
-          console.error(`ebbflow: recording task ${task.id}: ${messageOf(error)}`),
+      this.#lanes.take(fn);
+      this.#runHere(task, code, config).catch((error: unknown) =>
+        console.error(`ebbflow: recording task ${task.id}: ${messageOf(error)}`),
       );
     }
   }
 
-  async #run(
-    id: string,
-    code: FunctionRecord | undefined,
-    permissions: Parameters<Isolates['run']>[1],
-    args: unknown[],
-    timeoutMs: number,
-    stopped: Promise<string>,
-  ): Promise<void> {
-    const startedAt = Date.now();
-    let outcome: RunOutcome;
-    if (!code) {
-      outcome = {
-        ok: false,
-        code: 'function_deleted',
-        error: 'its function was deleted',
-        workerId: 0,
-      };
-    } else if (code.error) {
-      outcome = { ok: false, code: 'load_failed', error: code.error, workerId: 0 };
-    } else {
-      outcome = await this.#isolates.run(code, permissions, args, timeoutMs, stopped);
-    }
-    const endedAt = Date.now();
-    const common = {
-      startedAt,
-      endedAt,
-      workerId: outcome.workerId,
-      ...(code ? { version: code.version } : {}),
-      ...(outcome.logs ? { logs: outcome.logs } : {}),
-    };
-    try {
-      await this.#finish(id, outcome, common);
-    } finally {
-      // Whatever happened to the write, the lane is free again and waiting work may start.
-      this.#running.delete(id);
-      const next = this.#table.nextDue();
-      if (next !== undefined && next > Date.now()) await this.#arm(next);
-      this.#pump();
-      if (this.#running.size === 0) {
-        // The burst is over: apply the record cap now, not only when an alarm next fires
-        // (tasks run from a request, such as invokes, arm no alarm of their own).
-        await this.#table.expire(Date.now());
-        for (const resolve of this.#idle.splice(0)) resolve();
-      }
+  /** This shard's share of a function's lanes (maxWorkers × concurrency over all shards). */
+  #share(fn: string, config: ResolvedFunctionConfig): number {
+    return laneShare(fn, config.maxWorkers * config.concurrency, this.#shards, this.#index);
+  }
+
+  /** Ask shards that hold lanes of `fn` to run its queued tasks here, one request per task. */
+  #borrowLanes(fn: string, config: ResolvedFunctionConfig): void {
+    const lanes = config.maxWorkers * config.concurrency;
+    const queued = this.#table.queued(fn);
+    const asked = this.#borrowing.get(fn) ?? 0;
+    for (let n = asked; n < Math.min(queued, lanes); n++) {
+      this.#borrowing.set(fn, (this.#borrowing.get(fn) ?? 0) + 1);
+      const target = laneShard(fn, lanes, this.#shards, `${this.#index}:${n}:${Date.now()}`);
+      this.#borrowOnce(fn, target)
+        .catch((error: unknown) =>
+          console.error(`ebbflow: running ${fn} in shard ${target}: ${messageOf(error)}`),
+        )
+        .finally(() => {
+          this.#borrowing.set(fn, (this.#borrowing.get(fn) ?? 1) - 1);
+          if (this.#table.queued(fn) > 0) this.#pump(fn);
+        });
     }
   }
 
-  #finish(
+  async #borrowOnce(fn: string, target: number): Promise<void> {
+    const shard = this.#shard(target);
+    let claimed: ClaimedTask | undefined;
+    const take = async (): Promise<ClaimedTask | undefined> => {
+      const [task] = await this.#table.claim(fn, 1, target * 1_000_000);
+      claimed = task;
+      if (task) {
+        this.#running.set(task.id, {
+          fn,
+          stop: (why) => void shard.stopLent(task.id, why).catch(() => {}),
+        });
+      }
+      return task;
+    };
+    let lent: LentRun | undefined;
+    try {
+      lent = await shard.lend(fn, take);
+    } catch (error) {
+      if (!claimed) throw error;
+      lent = {
+        id: claimed.id,
+        startedAt: Date.now(),
+        outcome: {
+          ok: false,
+          code: 'worker_exited',
+          error: `the shard running it was lost: ${messageOf(error)}`,
+          workerId: 0,
+        },
+      };
+    }
+    if (!lent) return;
+    try {
+      await this.#finish(lent.id, lent.outcome, lent.startedAt, lent.version);
+    } finally {
+      this.#ended(lent.id);
+    }
+  }
+
+  /** Run one of this shard's tasks in one of its lanes, and record how it ended. */
+  async #runHere(
+    task: ClaimedTask,
+    code: FunctionRecord | undefined,
+    config: ResolvedFunctionConfig | undefined,
+  ): Promise<void> {
+    const startedAt = Date.now();
+    const outcome = await this.#execute(task, code, config);
+    try {
+      await this.#finish(task.id, outcome, startedAt, code?.version);
+    } finally {
+      this.#ended(task.id);
+    }
+  }
+
+  /** Run a claimed task in the function's isolate (in a lane already taken), then free the lane. */
+  async #execute(
+    task: ClaimedTask,
+    code: FunctionRecord | undefined,
+    config: ResolvedFunctionConfig | undefined,
+    lent = false,
+  ): Promise<RunOutcome> {
+    let stop: (why: string) => void = () => {};
+    const stopped = new Promise<string>((resolve) => {
+      stop = resolve;
+    });
+    this.#running.set(task.id, { fn: task.function, stop });
+    try {
+      if (!code) {
+        return {
+          ok: false,
+          code: 'function_deleted',
+          error: 'its function was deleted',
+          workerId: 0,
+        };
+      }
+      if (code.error) return { ok: false, code: 'load_failed', error: code.error, workerId: 0 };
+      this.#costs.call('isolate');
+      // Lines are streamed as printed only while someone follows this shard's events.
+      const onLog = this.#feed.listening
+        ? (line: TaskLog) =>
+            this.#feed.tell({ type: 'log', taskId: task.id, function: task.function, ...line })
+        : undefined;
+      const outcome = await this.#isolates.run(
+        code,
+        config?.permissions,
+        task.args,
+        task.timeoutMs,
+        {
+          stop: stopped,
+          ...(onLog ? { onLog } : {}),
+        },
+      );
+      if (!onLog && this.#feed.listening) {
+        // Someone began to follow while it ran: its lines come now, with its end.
+        for (const line of outcome.logs ?? []) {
+          this.#feed.tell({ type: 'log', taskId: task.id, function: task.function, ...line });
+        }
+      }
+      return outcome;
+    } finally {
+      if (lent) this.#running.delete(task.id);
+      this.#free(task.function);
+    }
+  }
+
+  /** A lane of `fn` is free: another shard's waiting run or this shard's next task takes it. */
+  #free(fn: string): void {
+    const due = this.#table.queued(fn) > 0;
+    if (!this.#lanes.free(fn, due) && due) this.#pump(fn);
+  }
+
+  /** A task of this shard is recorded: what waited for the shard to be idle may go on. */
+  #ended(id: string): void {
+    this.#running.delete(id);
+    if (this.#running.size === 0 && this.#lanes.total === 0) {
+      // The burst is over: apply the record cap now (a read when there is nothing to remove).
+      void this.#table.expire(Date.now());
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  async #finish(
     id: string,
     outcome: RunOutcome,
-    common: {
+    startedAt: number,
+    version: number | undefined,
+  ): Promise<void> {
+    const common: {
       startedAt: number;
       endedAt: number;
       workerId: number;
       version?: number;
       logs?: TaskLog[];
-    },
-  ): Promise<void> {
-    return this.#table.finish(
+    } = {
+      startedAt,
+      endedAt: Date.now(),
+      workerId: outcome.workerId,
+      ...(version === undefined ? {} : { version }),
+      ...(outcome.logs ? { logs: outcome.logs } : {}),
+    };
+    await this.#table.finish(
       id,
       outcome.ok
         ? {
@@ -272,9 +496,15 @@ export class TaskShard extends DurableObject<EdgeEnv> {
             ...common,
           },
     );
+    // A retry waits its backoff: a timer wakes this shard then (the alarm if it was evicted).
+    const next = this.#table.nextDue();
+    if (next !== undefined && next > Date.now()) {
+      this.#wakeAt(next);
+      await this.#armSafety();
+    }
   }
 
-  #config(code: FunctionRecord) {
+  #config(code: FunctionRecord): ResolvedFunctionConfig | undefined {
     try {
       return resolveFunctionConfig(code.config ?? undefined, this.#defaults);
     } catch {
@@ -288,11 +518,17 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       const registry = this.env.FUNCTIONS.get(
         this.env.FUNCTIONS.idFromName('registry'),
       ) as unknown as FunctionRegistry;
+      this.#costs.call('registry');
       found = registry.code(name);
       this.#code.set(name, found);
       // A failed lookup is not kept: the next run asks again.
       found.catch(() => this.#code.delete(name));
     }
     return found;
+  }
+
+  #shard(index: number): TaskShard {
+    const ns = this.env.TASKS as DurableObjectNamespace;
+    return ns.get(ns.idFromName(`shard-${index}`)) as unknown as TaskShard;
   }
 }

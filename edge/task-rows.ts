@@ -195,9 +195,19 @@ export class TaskRows {
       .map((row) => JSON.parse(row.record) as TaskRecord);
   }
 
-  /** Drop the records ended by `endedBy`, then all but the `keep` that ended last. */
+  /**
+   * Drop the records ended by `endedBy`, then all but the `keep` that ended last. One read when
+   * there is nothing to drop: a write, even one that deletes nothing, costs a commit.
+   */
   trim(endedBy: number, keep: number): void {
-    this.#sql.exec('DELETE FROM tasks WHERE ended_at IS NOT NULL AND ended_at <= ?', endedBy);
+    const { n, first } = this.#sql
+      .exec<{ n: number; first: number | null }>(
+        'SELECT count(*) AS n, min(ended_at) AS first FROM tasks WHERE ended_at IS NOT NULL',
+      )
+      .one();
+    if (first !== null && first <= endedBy) {
+      this.#sql.exec('DELETE FROM tasks WHERE ended_at IS NOT NULL AND ended_at <= ?', endedBy);
+    } else if (n <= keep) return;
     this.#sql.exec(
       `DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ended_at IS NOT NULL
        ORDER BY ended_at DESC LIMIT -1 OFFSET ?)`,

@@ -6,9 +6,11 @@
  */
 import type { Hono } from 'hono';
 import { createApp } from '../api/app.ts';
+import { EventFanout } from '../api/event-stream.ts';
 import { Metrics } from '../api/metrics.ts';
 import { messageOf } from '../runtime/errors.ts';
 import { parseSettings } from '../server/settings.ts';
+import { edgeAssets } from './assets.ts';
 import type { EdgeEnv } from './env.ts';
 import { EdgeRuntime } from './runtime.ts';
 
@@ -39,6 +41,12 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     adminToken: settings?.adminToken,
     maxFunctionBytes: settings?.maxFunctionBytes,
     corsOrigin: settings?.corsOrigin,
+    // The pages' files are the Worker's static assets (wrangler.toml `[assets]`).
+    assets: edgeAssets(env.ASSETS),
+    // A subscription's streams belong to the request that opened it: one per reader.
+    events: new EventFanout(runtime, { perReader: true }),
+    // Deploys and deletes are routine: wrangler shows console.error as "✘ [ERROR]".
+    audit: (line) => console.info(line),
   });
   return { runtime, metrics, app };
 };

@@ -75,7 +75,7 @@ export const functionRoutes: readonly Route[] = [
     },
     // The app's body limit leaves deploys to this one (EBBFLOW_MAX_FUNCTION_BYTES).
     guards: (deps) => [admin(deps), sourceLimit(deps.maxFunctionBytes)],
-    handle: async (c, { runtime, log }, input) => {
+    handle: async (c, { runtime, audit }, input) => {
       const name = input.param(c, 'name');
       const type = (c.req.header('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       const language = LANGUAGE[type];
@@ -88,7 +88,7 @@ export const functionRoutes: readonly Route[] = [
       }
       const source = await c.req.text();
       const { info, created } = await runtime.deploy(name, source, language);
-      log(deployLine('deploy', info, new TextEncoder().encode(source).length));
+      audit(deployLine('deploy', info, new TextEncoder().encode(source).length));
       return c.json(info, created ? 201 : 200);
     },
   }),
@@ -107,9 +107,9 @@ export const functionRoutes: readonly Route[] = [
       '404': E404,
     },
     guards: (deps) => [admin(deps)],
-    handle: async (c, { runtime, log }, input) => {
+    handle: async (c, { runtime, audit }, input) => {
       const info = await runtime.remove(input.param(c, 'name'));
-      log(deployLine('delete', info));
+      audit(deployLine('delete', info));
       return c.json(info);
     },
   }),

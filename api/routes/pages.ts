@@ -71,6 +71,9 @@ const PAGES: readonly Page[] = [
   },
 ];
 
+/** Every file the pages read, as the host's `AssetReader` is asked for it (a host that bundles them reads this). */
+export const PAGE_FILES: readonly string[] = PAGES.map((page) => page.file);
+
 export const pageRoutes: readonly Route[] = PAGES.map(({ path, file, type, summary }) =>
   route({
     method: 'get',

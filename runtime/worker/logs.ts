@@ -27,14 +27,16 @@ export class TaskLog {
     return this.#closed;
   }
 
-  add(level: Level, message: string, at: number): void {
+  /** Keep one line; false when it was dropped (past the entry or byte bound). */
+  add(level: Level, message: string, at: number): boolean {
     const bytes = encoder.encode(message).length;
     if (this.#entries.length >= MAX_LOG_ENTRIES || this.#bytes + bytes > MAX_LOG_BYTES) {
       this.#dropped++;
-      return;
+      return false;
     }
     this.#bytes += bytes;
     this.#entries.push({ at, level, message });
+    return true;
   }
 
   /** The entries kept, with the note about dropped ones; undefined when nothing was printed. */

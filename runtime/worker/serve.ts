@@ -19,6 +19,7 @@ import {
   type WorkerApi,
   type WorkerFailure,
 } from './protocol.ts';
+import { describeThrown } from './thrown.ts';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 type ModuleLoader = () => Promise<Record<string, unknown>>;
@@ -214,33 +215,8 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
 
-/** Bun's syntax errors keep the place apart (`position`); the message alone has no line. */
-const where = (error: Error): string => {
-  const line = (error as { position?: { line?: unknown } }).position?.line;
-  return typeof line === 'number' && !error.message.includes(`line ${line}`)
-    ? ` (line ${line})`
-    : '';
-};
 const describeKind = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
-
-const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
-
-/** A message for anything thrown: an Error's own, or a description of a non-Error value. */
-export const describeThrown = (error: unknown): string => {
-  if (error instanceof Error) {
-    // Deno colours the locations inside some messages (module load errors); callers get text.
-    const message = error.message.replace(ANSI_COLOUR, '') + where(error);
-    return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
-  }
-  let shown: string;
-  try {
-    shown = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
-  } catch {
-    shown = String(error);
-  }
-  return `the function failed with a non-Error value: ${shown}`;
-};
 
 // The config crosses by structured clone; a function inside it would make init fail obscurely.
 const toPlain = (value: unknown): unknown => {
