@@ -1,29 +1,67 @@
 /**
  * One HTTP contract, four hosts: a real server started by each user-facing command (`npm start`,
- * `deno task start`, `bun run start`, `npm run dev:workers`) with PORT=0 and the functions in fixtures/conformance,
- * driven over HTTP through the same checks, ending with a SIGTERM drain that must exit 0.
+ * `deno task start`, `bun run start`, `npm run dev:workers`) with PORT=0 and a copy of the
+ * functions in fixtures/conformance, driven over HTTP through the same checks (timeouts of hung
+ * and computing functions, results JSON cannot carry, a function's concurrency bound, deploys of
+ * TypeScript and deletes, retries, listing, live events, pages, bodies near the limit, modules
+ * that fail to load, the handler's paths, error and cancel texts), ending with a SIGTERM drain
+ * that must exit 0. The only checks skipped on a host are what it cannot do, each with its reason
+ * (test/support/server.ts, docs/workers.md).
  */
-import { expect } from 'vitest';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
 import {
   checkOn,
   describeEachTarget,
+  type Json,
   readJson as json,
   type ServerRuntime,
   serverForSuite,
+  TERMINAL,
 } from './support/server.ts';
+import { collectUntil, readSse } from './support/sse.ts';
 import { until } from './support/wait.ts';
+
+const ADMIN = 'conformance-admin';
+/** The body limit: a submission of 60 KB fits under it, one of 70 KB does not. */
+const MAX_BODY = 65_536;
+
+/** The functions of fixtures/conformance, as /stats lists them. */
+const FUNCTIONS = [
+  'boom',
+  'broken',
+  'echo',
+  'flaky',
+  'hang',
+  'nap',
+  'quits',
+  'range',
+  'single',
+  'spin',
+  'talk',
+  'unsendable',
+  'web',
+];
 
 const title = (runtime: ServerRuntime) => `the HTTP contract through ${runtime.readme}`;
 
 describeEachTarget(title, (runtime) => {
   // Skips, with the reason, what the runtime cannot hold (the Workers list, docs/runtimes.md).
   const it = checkOn(runtime);
+  // Deploys write into the functions folder on a server's host: each run has its own copy.
+  const functions = mkdtempSync(join(tmpdir(), `ebbflow-conformance-${runtime.name}-`));
+  cpSync(new URL('./fixtures/conformance/', import.meta.url), functions, { recursive: true });
+  afterAll(() => rmSync(functions, { recursive: true, force: true }));
   const suite = serverForSuite(
     runtime,
     {
-      EBBFLOW_FUNCTIONS: 'test/fixtures/conformance',
+      EBBFLOW_FUNCTIONS: functions,
       EBBFLOW_MIN_WORKERS: '1',
       EBBFLOW_MAX_WORKERS: '4',
+      EBBFLOW_ADMIN_TOKEN: ADMIN,
+      EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY),
     },
     // The last test drains the server; after a failure, whatever is left is killed.
     { stopMs: 0 },
@@ -35,6 +73,18 @@ describeEachTarget(title, (runtime) => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const get = (path: string) => fetch(`${suite.server.url}${path}`);
+  const put = (name: string, source: string, type: string) =>
+    fetch(`${suite.server.url}/functions/${name}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': type },
+      body: source,
+    });
+  const settle = async (id: string) => {
+    for (;;) {
+      const record = await json(await get(`/tasks/${id}?wait=20000`));
+      if (TERMINAL.has(record.status)) return record;
+    }
+  };
 
   it('Should accept a task and answer a long-poll with its result', async () => {
     const res = await post('/functions/echo/tasks', { args: ['over', 'http'] });
@@ -62,7 +112,7 @@ describeEachTarget(title, (runtime) => {
     const stats = await json(res);
     expect(stats).toMatchObject({ minWorkers: 1, maxWorkers: 4 });
     expect(stats.activeWorkers).toBeLessThanOrEqual(4);
-    expect(Object.keys(stats.functions).sort()).toEqual(['boom', 'echo', 'nap', 'quits']);
+    expect(Object.keys(stats.functions).sort()).toEqual(FUNCTIONS);
     expect(stats.functions.echo.tasksCompleted).toBeGreaterThanOrEqual(2);
     expect(stats.performanceMetrics).toMatchObject({
       tasksCompleted: expect.any(Number),
@@ -116,6 +166,234 @@ describeEachTarget(title, (runtime) => {
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).error.code).toBe('unknown_function');
     expect((await get('/health')).status).toBe(200);
+  });
+
+  it('Should time out a function that never settles, and one that computes past its timeout, and keep serving', async () => {
+    const hung = await post('/functions/hang/invoke', { timeoutMs: 500 });
+    expect(hung.status).toBe(504);
+    expect(await json(hung)).toMatchObject({
+      status: 'failed',
+      errorCode: 'timed_out',
+      error: 'timed out after 500 ms',
+    });
+    const spun = await post('/functions/spin/invoke', { args: [1_500], timeoutMs: 300 });
+    expect(spun.status).toBe(504);
+    expect(await json(spun)).toMatchObject({
+      errorCode: 'timed_out',
+      error: 'timed out after 300 ms',
+    });
+    const next = await post('/functions/echo/invoke', { args: ['after'] });
+    expect(await json(next)).toMatchObject({ status: 'completed', result: ['after'] });
+  });
+
+  it('Should fail a result that JSON cannot carry, and say what it was', async () => {
+    for (const [kind, what] of [
+      ['symbol', 'a symbol'],
+      ['function', 'a function'],
+    ]) {
+      const res = await post('/functions/unsendable/invoke', { args: [kind] });
+      expect(res.status).toBe(500);
+      const record = await json(res);
+      expect(record).toMatchObject({ status: 'failed', errorCode: 'result_not_serializable' });
+      expect(record.error).toContain(what);
+    }
+  });
+
+  it('Should run no more of a function at once than maxWorkers × concurrency', async () => {
+    // config { maxWorkers: 1, concurrency: 1 }: four tasks run one after another.
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push((await json(await post('/functions/single/tasks', { args: [300] }))).id);
+    }
+    let most = 0;
+    let ended: Json[] = [];
+    await until(async () => {
+      const page = await json(await get('/tasks?function=single&limit=10'));
+      ended = page.tasks.filter((t: Json) => ids.includes(t.id));
+      most = Math.max(most, ended.filter((t) => t.status === 'running').length);
+      return ended.length === ids.length && ended.every((t) => t.status === 'completed');
+    }, 60_000);
+    expect(most).toBeLessThanOrEqual(1);
+    // Each began after the one before it had ended.
+    const byStart = [...ended].sort((a, b) => a.startedAt - b.startedAt);
+    for (let i = 1; i < byStart.length; i++) {
+      expect(byStart[i].startedAt).toBeGreaterThanOrEqual(byStart[i - 1].completedAt);
+    }
+  });
+
+  it('Should deploy TypeScript by name, number versions on, and report the deleted version', async () => {
+    const first = await put(
+      'typed',
+      'export default (n: number): number => n + 1;\n',
+      'application/typescript',
+    );
+    expect(first.status).toBe(201);
+    expect(await json(first)).toMatchObject({ name: 'typed', version: 1, status: 'ready' });
+    expect(await json(await post('/functions/typed/invoke', { args: [1] }))).toMatchObject({
+      status: 'completed',
+      result: 2,
+    });
+    const second = await put(
+      'typed',
+      'export default (n: number): number => n * 10;\n',
+      'text/typescript',
+    );
+    expect(second.status).toBe(200);
+    expect(await json(second)).toMatchObject({ version: 2 });
+    const removed = await fetch(`${suite.server.url}/functions/typed`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${ADMIN}` },
+    });
+    expect(removed.status).toBe(200);
+    expect(await json(removed)).toMatchObject({ name: 'typed', status: 'deleted', version: 2 });
+    expect((await post('/functions/typed/invoke', { args: [1] })).status).toBe(404);
+    const again = await put(
+      'typed',
+      'export default (n: number): number => n - 1;\n',
+      'application/typescript',
+    );
+    expect(again.status).toBe(201);
+    expect(await json(again)).toMatchObject({ version: 3 });
+    expect(await json(await post('/functions/typed/invoke', { args: [1] }))).toMatchObject({
+      result: 0,
+      version: 3,
+    });
+  });
+
+  it('Should retry after the backoff, not much later', async () => {
+    // config.retry: 3 attempts, 50 ms backoff: two failures, then a success.
+    const res = await post('/functions/flaky/invoke', {});
+    expect(res.status).toBe(200);
+    const record = await json(res);
+    expect(record).toMatchObject({ status: 'completed', attempt: 3, attempts: 3 });
+    // 50 + 100 ms of backoff (plus jitter); a retry left to a late wake-up takes seconds.
+    expect(record.completedAt - record.submittedAt).toBeLessThan(5_000);
+  });
+
+  it("Should list a function's tasks page by page, only its own, ending with the last page", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(
+        (await json(await post('/functions/echo/tasks', { args: [i], id: `page-${i}` }))).id,
+      );
+      await post('/functions/boom/tasks', {}); // another function's tasks in between
+    }
+    await Promise.all(ids.map(settle));
+    const seen: string[] = [];
+    let query = '/tasks?function=echo&limit=3';
+    for (let pages = 1; ; pages++) {
+      const page = await json(await get(query));
+      expect(page.tasks.length).toBeGreaterThan(0);
+      expect(page.tasks.every((t: { function: string }) => t.function === 'echo')).toBe(true);
+      seen.push(...page.tasks.map((t: { id: string }) => t.id));
+      if (!page.next) break;
+      expect(pages).toBeLessThan(20);
+      query = `/tasks?function=echo&limit=3&before=${page.next}`;
+    }
+    expect(seen.filter((id) => id.startsWith('page-'))).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it("Should send stats once a second and a task's printed lines as log events", async () => {
+    const res = await fetch(`${suite.server.url}/events?types=stats,log`);
+    expect(res.status).toBe(200);
+    const events = readSse(res);
+    const { id } = await json(await post('/functions/talk/tasks', { args: [500] }));
+    const seen = await collectUntil(
+      events,
+      (_, all) =>
+        all.filter((e) => e.event === 'stats').length >= 2 &&
+        all.some((e) => e.event === 'log' && (e.data as { taskId: string }).taskId === id),
+    );
+    expect(seen.find((e) => e.event === 'log')?.data).toMatchObject({
+      taskId: id,
+      function: 'talk',
+      level: 'log',
+      message: 'started',
+    });
+    expect(seen.find((e) => e.event === 'stats')?.data).toMatchObject({
+      functions: { talk: expect.any(Object) },
+    });
+    await events.return(undefined);
+    expect(await settle(id)).toMatchObject({ status: 'completed', result: 'done' });
+  });
+
+  it("Should stream one task's changes and end with the completed record", async () => {
+    const { id } = await json(await post('/functions/nap/tasks', { args: [500] }));
+    const res = await fetch(`${suite.server.url}/tasks/${id}`, {
+      headers: { Accept: 'text/event-stream' },
+    });
+    expect(res.status).toBe(200);
+    const seen = await collectUntil(readSse(res), (e) =>
+      TERMINAL.has((e.data as { status: string }).status),
+    );
+    expect(seen.at(-1)?.data).toMatchObject({ id, status: 'completed', result: 500 });
+  });
+
+  it('Should serve the dashboard and the API reference', async () => {
+    for (const path of ['/', '/docs']) {
+      const res = await get(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/html');
+      expect(await res.text()).toContain('<html');
+    }
+  });
+
+  it('Should take a body just under the limit and refuse one over it', async () => {
+    const fits = JSON.stringify({ args: ['x'.repeat(60_000)] });
+    const accepted = await post('/functions/echo/tasks', fits);
+    expect(accepted.status).toBe(202);
+    expect((await settle((await json(accepted)).id)).result).toEqual(['x'.repeat(60_000)]);
+    const over = await post(
+      '/functions/echo/tasks',
+      JSON.stringify({ args: ['x'.repeat(70_000)] }),
+    );
+    expect(over.status).toBe(413);
+  });
+
+  it('Should fail the tasks of a module that throws at load, at once, naming why', async () => {
+    const info = await json(await get('/functions/broken'));
+    expect(info.status).toBe('unavailable');
+    const res = await post('/functions/broken/tasks', {});
+    expect(res.status).toBe(202);
+    const record = await settle((await json(res)).id);
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+    expect(record.error).toContain('broken at load');
+  });
+
+  it("Should hand every /fn/ path to the function's own handler, internal-looking ones included", async () => {
+    for (const path of ['/__ebbflow/run', '/__ebbflow/config', '/__ebbflow/probe', '/run']) {
+      const res = await post(`/fn/web${path}`, { args: [1] });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(`POST ${path}`);
+    }
+    // A function with no fetch export has nothing there, internal paths included.
+    const none = await post('/fn/echo/__ebbflow/run', { args: [1] });
+    expect(none.status).toBe(404);
+    expect((await json(none)).error.code).toBe('no_fetch_handler');
+  });
+
+  it('Should word errors and cancels as every host does', async () => {
+    const thrown = await json(await post('/functions/range/invoke', { args: [-1] }));
+    expect(thrown).toMatchObject({
+      errorCode: 'function_threw',
+      error: 'RangeError: n must be >= 0',
+    });
+    const running = await json(await post('/functions/nap/tasks', { args: [20_000] }));
+    await until(async () => (await json(await get(`/tasks/${running.id}`))).status === 'running');
+    const cancelled = await fetch(`${suite.server.url}/tasks/${running.id}`, { method: 'DELETE' });
+    expect(await json(cancelled)).toMatchObject({
+      status: 'cancelled',
+      error: 'cancelled while running',
+    });
+    // A queued one: single runs one at a time, so the second waits.
+    await post('/functions/single/tasks', { args: [2_000] });
+    const queued = await json(await post('/functions/single/tasks', { args: [1] }));
+    const early = await fetch(`${suite.server.url}/tasks/${queued.id}`, { method: 'DELETE' });
+    expect(await json(early)).toMatchObject({
+      status: 'cancelled',
+      error: 'cancelled before it started',
+    });
   });
 
   it('Should drain on SIGTERM: finish running work, answer 503 for new work, exit 0', async () => {
