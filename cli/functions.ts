@@ -59,11 +59,14 @@ export const deploy = defineCommand({
     try {
       answer = await put(source, contentType);
     } catch (error) {
-      // A server that runs JavaScript only (Cloudflare Workers): compile here and send that.
+      // A server that runs JavaScript only, or a module whose relative imports the server does
+      // not have (a deployed module is one file at the edge): bundle here and send that.
       const typescript = contentType === 'application/typescript';
-      if (!(error instanceof CliFailure && error.code === 'javascript_required' && typescript)) {
-        throw error;
-      }
+      const code = error instanceof CliFailure ? error.code : undefined;
+      const bundle =
+        (code === 'javascript_required' && typescript) ||
+        (code === 'invalid_function' && RELATIVE_IMPORT.test(source));
+      if (!bundle) throw error;
       sent = await compileModule(args.file);
       answer = await put(sent, 'application/javascript');
     }
@@ -75,6 +78,9 @@ export const deploy = defineCommand({
     });
   },
 });
+
+/** An import of another file beside the module (`./twice.ts`, `../lib/x.js`). */
+const RELATIVE_IMPORT = /(?:from|import)\s*\(?\s*['"]\.\.?\//;
 
 export const rm = defineCommand({
   meta: { name: 'rm', description: 'delete a function (accepted tasks still finish)' },

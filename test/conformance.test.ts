@@ -318,6 +318,26 @@ describeEachTarget(title, (runtime) => {
     expect(await settle(id)).toMatchObject({ status: 'completed', result: 'done' });
   });
 
+  it('Should keep telling one event stream after another one closes', async () => {
+    const first = readSse(await fetch(`${suite.server.url}/events?types=task,stats`));
+    const second = readSse(await fetch(`${suite.server.url}/events?types=task,stats`));
+    await collectUntil(first, (e) => e.event === 'stats');
+    await first.return(undefined);
+    const { id } = await json(await post('/functions/echo/tasks', { args: ['still'] }));
+    const seen = await collectUntil(
+      second,
+      (_, all) =>
+        all.some(
+          (e) =>
+            e.event === 'task' &&
+            (e.data as { id: string; status: string }).id === id &&
+            (e.data as { status: string }).status === 'completed',
+        ) && all.filter((e) => e.event === 'stats').length >= 2,
+    );
+    expect(seen.some((e) => e.event === 'stats')).toBe(true);
+    await second.return(undefined);
+  });
+
   it("Should stream one task's changes and end with the completed record", async () => {
     const { id } = await json(await post('/functions/nap/tasks', { args: [500] }));
     const res = await fetch(`${suite.server.url}/tasks/${id}`, {

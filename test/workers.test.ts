@@ -1,9 +1,11 @@
 /**
- * What the Workers build adds beyond the shared HTTP contract, checked on the local runtime
- * (`npm run dev:workers`: wrangler + workerd, offline): tasks in the Durable Objects survive a
- * restart and finish, each function's isolate has no network unless its config grants it, task
- * logs, a module that fails to load, `/stats` saying where worker figures do not apply, and
- * deploys by name (JavaScript only; `ebbflow deploy` compiles TypeScript when told so).
+ * What the Workers build adds beyond the shared HTTP contract (test/conformance.test.ts runs that
+ * at the edge too), checked on the local runtime (`npm run dev:workers`: workerd, offline): tasks
+ * in the Durable Objects survive a restart and finish, each function's isolate has no network
+ * unless its config grants it, task logs (told live), a module that fails to load, `/stats` saying
+ * where worker figures do not apply and what the shards' work cost, a retry on time while a long
+ * run holds the shard's alarm, a function's lanes over the shards with client-chosen ids, deploys
+ * by name with plain audit lines (`ebbflow deploy` bundles a module's relative imports).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -249,7 +251,7 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
     });
   }, 120_000);
 
-  it('Should deploy JavaScript by name, swap versions, keep the old on a broken one, refuse TypeScript, and delete', async () => {
+  it('Should deploy by name, swap versions, keep the old on a broken one, bundle imports from the CLI, log plainly, and delete', async () => {
     const env = {
       ...ENV,
       EBBFLOW_TOKEN: 'edge-invoke',
@@ -291,19 +293,24 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         result: 40,
         version: 2,
       });
-      // The edge runs JavaScript only; the invoke token does not deploy; the size is capped.
+      // TypeScript has its types stripped at the edge; the invoke token does not deploy; the size
+      // is capped.
       const typescript = await put(
-        'export default (n: number): number => n;',
+        'export const config = { timeoutMs: 5_000 } satisfies object;\nexport default (n: number): number => n * 100;',
         'application/typescript',
       );
-      expect(typescript.status).toBe(415);
-      expect(typescript.body.error.code).toBe('javascript_required');
+      expect(typescript.status).toBe(200);
+      expect(typescript.body).toMatchObject({ version: 3, timeoutMs: 5_000 });
+      expect((await api.post('/functions/edged/invoke', { args: [2] })).body).toMatchObject({
+        result: 200,
+        version: 3,
+      });
       const invoker = await put('export default () => 0;', 'application/javascript', 'edge-invoke');
       expect(invoker.status).toBe(403);
       expect(invoker.body.error.code).toBe('forbidden');
       const large = await put(`export default () => '${'x'.repeat(5_000)}';`);
       expect(large.status).toBe(413);
-      // `ebbflow deploy` of a TypeScript file compiles it when told `javascript_required`.
+      // A deployed module is one file at the edge: `ebbflow deploy` bundles a relative import in.
       const dir = mkdtempSync(join(tmpdir(), 'ebbflow-edge-cli-'));
       onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
       writeFileSync(
@@ -327,11 +334,68 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         headers: { Authorization: 'Bearer edge-admin' },
       });
       expect(removed.status).toBe(200);
-      expect(((await removed.json()) as Json).name).toBe('edged');
+      expect(await removed.json()).toMatchObject({ name: 'edged', status: 'deleted', version: 3 });
+      // Deploys and deletes are routine lines, not errors.
+      await until(() => server.output().includes('ebbflow: delete edged version=3'));
+      expect(server.output()).toContain('ebbflow: deploy edged version=1');
+      expect(server.output()).not.toMatch(/\[ERROR\]|✘/);
       expect((await api.post('/functions/edged/invoke', { args: [1] })).status).toBe(404);
       expect((await api.get('/functions/edged')).status).toBe(404);
     });
   }, 180_000);
+});
+
+describe.skipIf(WORKERS.missing !== undefined)('the edge beyond the shared contract', () => {
+  it("Should tell a task's printed line while it still runs, and count each shard's work in /stats", async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      const events = readSse(await fetch(`${server.url}/events?types=log`));
+      // `talker` prints at once, then sleeps: its line is told while it runs.
+      const { body } = await api.post('/functions/talker/tasks', { args: [3_000] });
+      const seen = await collectUntil(events, (e) => e.event === 'log');
+      expect((await api.get(`/tasks/${body.id}`)).body.status).toBe('running');
+      expect(seen[0]?.data).toMatchObject({ taskId: body.id, level: 'log', message: 'talking' });
+      await events.return(undefined);
+      expect(await api.settle(body.id)).toMatchObject({ status: 'completed' });
+      const { costs } = (await api.get('/stats')).body;
+      expect(costs.calls.submit).toBeGreaterThanOrEqual(1);
+      expect(costs.calls.isolate).toBeGreaterThanOrEqual(1);
+      expect(costs.statements).toBeGreaterThan(0);
+    });
+  }, 120_000);
+
+  it('Should retry after its backoff while a long run holds the shard', async () => {
+    // One shard: a long run keeps its alarm handler open, which an alarm-only retry waited on.
+    await withServer(WORKERS, { ...ENV, EBBFLOW_SHARDS: '1' }, async (_server, api) => {
+      const long = (await api.post('/functions/slow/tasks', { args: [15_000] })).body;
+      await until(async () => (await api.get(`/tasks/${long.id}`)).body.status === 'running');
+      const flaky = (await api.post('/functions/flaky/invoke', {})).body;
+      expect(flaky).toMatchObject({ status: 'completed', attempt: 2 });
+      // Its 20 ms backoff, not the long run's 15 s.
+      expect(flaky.completedAt - flaky.submittedAt).toBeLessThan(5_000);
+      expect((await api.get(`/tasks/${long.id}`)).body.status).toBe('running');
+    });
+  }, 120_000);
+
+  it("Should hold a function's lanes over all shards, client-chosen ids included", async () => {
+    // `slow`: concurrency 2 × maxWorkers 1 = 2 lanes over 8 shards; ids chosen by the client
+    // land in shards that hold none, whose runs are lent to the ones that do.
+    await withServer(WORKERS, ENV, async (_server, api) => {
+      const ids = Array.from({ length: 8 }, (_, i) => `lane-${i}`);
+      for (const id of ids) {
+        expect((await api.post('/functions/slow/tasks', { id, args: [400] })).status).toBe(202);
+      }
+      let most = 0;
+      await until(async () => {
+        const records = await Promise.all(
+          ids.map(async (id) => (await api.get(`/tasks/${id}`)).body),
+        );
+        most = Math.max(most, records.filter((r) => r.status === 'running').length);
+        return records.every((r) => r.status === 'completed');
+      }, 60_000);
+      expect(most).toBeLessThanOrEqual(2);
+      for (const id of ids) expect((await api.get(`/tasks/${id}`)).body.result).toBe(400);
+    });
+  }, 120_000);
 });
 
 /** The `ebbflow` CLI from source, with its exit code and output. */
