@@ -4,7 +4,9 @@
  * (`npm start`), each started by its user-facing command over bench/functions, driven by
  * autocannon on 127.0.0.1 after an uncounted warm-up. Modes as in the HTTP case: `invoke`
  * (POST /functions/inc/invoke) and `poll` (POST /functions/inc/tasks, then GET
- * /tasks/:id?wait=5000, two requests per task).
+ * /tasks/:id?wait=5000, two requests per task). For the Worker it also prints what each task
+ * cost its task shards over the measured run, from `/stats`'s `costs` (edge/costs.ts): calls into
+ * the Durable Objects (alarm runs included), storage alarm writes and SQL statements per task.
  * Usage: edge.ts <workers|node> <invoke|poll> <connections> <seconds>
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -46,6 +48,41 @@ const start = async (): Promise<{ url: string; child: ChildProcess }> => {
   return { url, child };
 };
 
+interface Costs {
+  tasks: number;
+  calls: Record<string, number>;
+  statements: number;
+}
+
+/** The shards' costs so far (Worker only), with the tasks that ended; undefined elsewhere. */
+const costs = async (url: string): Promise<Costs | undefined> => {
+  // Let a burst's last records land (and its alarm run) before reading.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const stats = (await (await fetch(`${url}/stats`)).json()) as {
+    costs?: { calls: Record<string, number>; statements: number };
+    performanceMetrics: { tasksCompleted: number; tasksFailed: number };
+  };
+  if (!stats.costs) return undefined;
+  const { tasksCompleted, tasksFailed } = stats.performanceMetrics;
+  return { tasks: tasksCompleted + tasksFailed, ...stats.costs };
+};
+
+/** Object calls (by name and in all), alarm writes and SQL statements per task between two reads. */
+const perTask = (before: Costs | undefined, after: Costs | undefined): Record<string, number> => {
+  if (!before || !after || after.tasks === before.tasks) return {};
+  const tasks = after.tasks - before.tasks;
+  const delta = (name: string) => ((after.calls[name] ?? 0) - (before.calls[name] ?? 0)) / tasks;
+  const objectCalls = Object.keys(after.calls)
+    .filter((name) => !['setAlarm', 'isolate', 'registry'].includes(name))
+    .reduce((sum, name) => sum + delta(name), 0);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    objectCallsPerTask: round(objectCalls),
+    alarmWritesPerTask: round(delta('setAlarm')),
+    statementsPerTask: round((after.statements - before.statements) / tasks),
+  };
+};
+
 const { url, child } = await start();
 const exited = new Promise((resolve) => child.once('exit', resolve));
 try {
@@ -57,8 +94,10 @@ try {
       ? pollRequests(headers, body)
       : [{ method: 'POST', path: '/functions/inc/invoke', headers, body }];
   await autocannon({ url, connections, duration: warmupSeconds, requests });
+  const before = await costs(url);
   const result = await autocannon({ url, connections, duration: seconds, requests });
-  emit(loadFigures(result, mode === 'poll' ? 2 : 1));
+  const after = await costs(url);
+  emit({ ...loadFigures(result, mode === 'poll' ? 2 : 1), ...perTask(before, after) });
 } finally {
   // npm leads the group: the server (and workerd under it) stop with it.
   process.kill(-(child.pid as number), 'SIGTERM');

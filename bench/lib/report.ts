@@ -359,6 +359,21 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       '',
       undefined,
     );
+    for (const [what, field] of [
+      ['Durable Object calls', 'objectCallsPerTask'],
+      ['alarm writes', 'alarmWritesPerTask'],
+      ['SQL statements', 'statementsPerTask'],
+    ] as const) {
+      row(
+        `9. Workers (local workerd) invoke: ${what} per task`,
+        get('edge-workers-invoke', field),
+        'edge/costs.ts, from /stats',
+        undefined,
+        '',
+        undefined,
+        2,
+      );
+    }
     row(
       '9. Workers (local workerd) submit + long-poll (tasks/s)',
       edgePoll,
