@@ -176,6 +176,24 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it("Should keep the code that runs in a function's isolate to the worker-side helpers", () => {
+    // edge/isolate/main.ts is built into every function's isolate: no pool, runtime core, API or
+    // edge code may come along, only what every host's worker runs and the wire it speaks.
+    const isolate = sources('edge/isolate');
+    expect(isolate).toContain('edge/isolate/main.ts');
+    expect(
+      offenders(
+        isolate,
+        (s) =>
+          /^(runtime|api|server|edge|cli|client)\//.test(s) &&
+          !s.startsWith('runtime/worker/') &&
+          !s.startsWith('edge/isolate/'),
+      ),
+    ).toEqual([]);
+    // And the Worker does not bundle it: the build compiles it to text for the isolates.
+    expect(reachable('edge/worker.ts')).not.toContain('edge/isolate/main.ts');
+  });
+
   it('Should keep everything Cloudflare in edge/', () => {
     const everything = ['runtime', 'api', 'server', 'edge', 'cli', 'client'].flatMap(sources);
     const touching = everything.filter((file) =>
