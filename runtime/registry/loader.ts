@@ -21,7 +21,10 @@ import {
 import type { ResolvedFunctionConfig } from '../types.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker } from '../worker-host.ts';
 
-export type LoaderDeps = Pick<PoolDeps, 'host' | 'clock' | 'ceiling' | 'nextWorkerId'> & {
+export type LoaderDeps = Pick<
+  PoolDeps,
+  'host' | 'clock' | 'ceiling' | 'nextWorkerId' | 'limits'
+> & {
   options: ResolvedOptions;
 };
 
@@ -113,7 +116,7 @@ export const probe = async (
   const stop = () => handle.stop('the worker that read the config was stopped');
   let found: unknown;
   try {
-    found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
+    found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS, deps.limits);
   } catch (error) {
     await stop();
     throw error;
