@@ -5,7 +5,7 @@
  * always goes on, so paging always moves.
  * @module
  */
-import type { TaskRecord } from '../types.ts';
+import type { TaskPage, TaskRecord } from '../types.ts';
 import { jsonBytes } from '../worker/json-size.ts';
 
 /** About how much JSON (UTF-8 bytes) one page of `list` holds at most. */
@@ -29,3 +29,20 @@ export class PageBudget {
     return true;
   }
 }
+
+/**
+ * A page of `records` (newest first, read one past `limit` to know whether another follows):
+ * at most `limit` of them, fewer when the size bound is reached, with `next` when any is left.
+ */
+export const pageOf = (records: readonly TaskRecord[], limit: number): TaskPage => {
+  const budget = new PageBudget();
+  const tasks: TaskRecord[] = [];
+  for (const record of records) {
+    if (tasks.length === limit || !budget.take(record)) break;
+    tasks.push(record);
+  }
+  const page: TaskPage = { tasks };
+  const last = tasks.at(-1);
+  if (records.length > tasks.length && last) page.next = last.id;
+  return page;
+};

@@ -22,14 +22,19 @@ export const tooLarge = (result: unknown, max: number | undefined): boolean =>
 export const resultTooLarge = (max: number): string =>
   `the result is larger than ${max} bytes as JSON (maxResultBytes, EBBFLOW_MAX_RESULT_BYTES)`;
 
-/** `message` with at most `MAX_ERROR_CHARS` characters of its own, saying so when it was cut. */
+/**
+ * `message` if it has at most `MAX_ERROR_CHARS` characters; else its start with a note saying it
+ * was cut, `MAX_ERROR_CHARS` at most in all (so cutting again changes nothing).
+ */
 export const cutMessage = (message: string): string => {
   if (message.length <= MAX_ERROR_CHARS) return message;
-  let end = MAX_ERROR_CHARS;
+  const note = (kept: number) =>
+    ` [cut: the message had ${message.length} characters; the first ${kept} are kept]`;
+  let kept = MAX_ERROR_CHARS - note(MAX_ERROR_CHARS).length;
   // Never half of a surrogate pair.
-  const last = message.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${message.slice(0, end)} [cut: the message had ${message.length} characters; the first ${end} are kept]`;
+  const last = message.charCodeAt(kept - 1);
+  if (last >= 0xd800 && last <= 0xdbff) kept--;
+  return `${message.slice(0, kept)}${note(kept)}`;
 };
 
 const LEVELS: ReadonlySet<unknown> = new Set(['log', 'info', 'warn', 'error', 'debug']);

@@ -81,7 +81,8 @@ describe('jsonBytes', () => {
       { a: undefined, b: () => 1, c: Symbol('s'), d: 1, 'k"é': [1, { x: 'y' }] },
       Object.create(null),
     ];
-    for (const value of values) expect(jsonBytes(value, BIG), JSON.stringify(value)).toBe(real(value));
+    for (const value of values)
+      expect(jsonBytes(value, BIG), JSON.stringify(value)).toBe(real(value));
   });
 
   it('Should agree with JSON.stringify on random values', () => {
