@@ -69,6 +69,21 @@ describe('jsonBytes', () => {
       -0,
       -12.5e-9,
       Number.NaN,
+      -0,
+      9,
+      10,
+      -10,
+      99,
+      100,
+      999_999,
+      2 ** 53,
+      -(2 ** 53) - 2,
+      1e20,
+      999_999_999_999_999_900_000,
+      1e21,
+      -1e21,
+      Number.MAX_VALUE,
+      Number.MIN_VALUE,
       '',
       'plain',
       'quote " and \\ backslash',
@@ -80,6 +95,14 @@ describe('jsonBytes', () => {
       [undefined, () => 1, Symbol('s'), null, 1],
       { a: undefined, b: () => 1, c: Symbol('s'), d: 1, 'k"é': [1, { x: 'y' }] },
       Object.create(null),
+      // Long arrays of numbers are written out at once.
+      Array.from({ length: 40 }, (_, i) => [i * 1.37, -0, Number.NaN, -1e300, 2 ** 60][i % 5]),
+      {
+        nested: [
+          Array.from({ length: 20 }, (_, i) => i),
+          [1, 2, 'three', ...new Array(20).fill(4)],
+        ],
+      },
     ];
     for (const value of values)
       expect(jsonBytes(value, BIG), JSON.stringify(value)).toBe(real(value));
@@ -111,6 +134,7 @@ describe('jsonBytes', () => {
     for (let i = 0; i < 40; i++) wide = [wide, wide];
     expect(jsonBytes(wide, 1_000_000)).toBeGreaterThan(1_000_000);
     expect(jsonBytes(new Array(2 ** 31), 1000)).toBeGreaterThan(1000);
+    expect(jsonBytes(new Array(10_000_000).fill(1.5), 1000)).toBeGreaterThan(1000);
     expect(jsonBytes('é'.repeat(10_000_000), 100)).toBeGreaterThan(100);
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
