@@ -98,3 +98,17 @@ describe('a worker that rewrites what it sends', () => {
     });
   });
 });
+
+describe('a module whose load fails with a long message', () => {
+  it("Should cut the loader's message in the function's info and in its tasks", async () => {
+    const info = runtime.getFunction('loud-at-load');
+    expect(info?.status).toBe('unavailable');
+    expect(info?.error).toHaveLength(MAX_ERROR_CHARS);
+    expect(info?.error).toMatch(
+      /^the module failed to load: .*L+ \[cut: the message had \d+ characters/s,
+    );
+    const record = await runtime.call('loud-at-load', []);
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
+    expect(record.error).toHaveLength(MAX_ERROR_CHARS);
+  });
+});

@@ -8,6 +8,7 @@
 
 import type { Clock } from '../time/clock.ts';
 import type { FailureCode, FunctionStatus, ResolvedFunctionConfig } from '../types.ts';
+import { cutMessage } from '../worker/bounds.ts';
 import type { WireRequest, WorkerLimits } from '../worker/protocol.ts';
 import type { PreparedFunction, WorkerHost } from '../worker-host.ts';
 import { PoolCounters } from './counters.ts';
@@ -401,7 +402,8 @@ export class FunctionPool {
    * `unavailable`: what waits for the function, and all later tasks, fail with `error`. An
    * ended version stays `ending` (its workers still retire) and fails what it holds.
    */
-  async markUnavailable(error: string): Promise<void> {
+  async markUnavailable(reason: string): Promise<void> {
+    const error = cutMessage(reason);
     this.#error = error;
     if (this.#state === 'loading' || this.#state === 'ready') this.#state = 'unavailable';
     await this.failWaiting('load_failed', error);

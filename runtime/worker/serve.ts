@@ -179,7 +179,7 @@ export const serveWorker = (
       try {
         mod = await load();
       } catch (error) {
-        throw new Error(`the module failed to load: ${describeThrown(error)}`);
+        throw new Error(cutMessage(`the module failed to load: ${describeThrown(error)}`));
       }
       const exports = {
         default: typeof mod.default === 'function',
