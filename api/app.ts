@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { mountRoutes } from './mount.ts';
 import { API_ROUTES, ROUTES } from './routes/index.ts';
 import { refuseOtherMethods } from './routes/other-methods.ts';
+import { StreamSlots } from './stream-slots.ts';
 
 export interface AppOptions {
   runtime: Runtime;
@@ -41,6 +42,11 @@ export interface AppOptions {
   assets?: AssetReader;
   /** The fan-out of live events to `/events` readers. @default one over `runtime` */
   events?: EventFanout;
+  /**
+   * Event streams and long-polls open together before a new one gets 503 `too_many_streams`.
+   * @default 1000
+   */
+  maxStreams?: number;
 }
 
 /** Paths that need no token: the routes marked `public` (each a fixed path). */
@@ -64,6 +70,7 @@ export const createApp = (options: AppOptions): Hono => {
     corsOrigin = '*',
   } = options;
   const log = options.log ?? ((m: string) => console.error(m));
+  const streams = new StreamSlots(options.maxStreams ?? 1000);
   const app = new Hono();
 
   const origins = corsOrigins(corsOrigin);
@@ -90,6 +97,9 @@ export const createApp = (options: AppOptions): Hono => {
     await next();
     const route = matchedRoutes(c).find((r) => r.path !== '/*' && r.path !== '*')?.path;
     metrics.request(c.req.method, route ?? 'unmatched', c.res.status);
+    // Hono serves HEAD with the GET handler and drops its body unread: cancel it here, so a
+    // streamed answer (the stream routes answer HEAD themselves) never stays open for nobody.
+    if (c.req.method === 'HEAD') await c.res.body?.cancel().catch(() => {});
   });
   if (token !== undefined) {
     app.use(bearerAuth(PUBLIC_PATHS, [token, ...(adminToken ? [adminToken] : [])]));
@@ -125,6 +135,7 @@ export const createApp = (options: AppOptions): Hono => {
     cluster: options.cluster,
     assets: options.assets,
     events: options.events ?? new EventFanout(runtime),
+    streams,
     routes: ROUTES,
   });
   refuseOtherMethods(app, API_ROUTES);

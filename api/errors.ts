@@ -23,7 +23,9 @@ export type ApiErrorCode =
   | 'internal'
   | 'unsupported_media_type'
   | 'deploy_disabled'
-  | 'forbidden';
+  | 'forbidden'
+  /** EBBFLOW_MAX_STREAMS event streams and long-polls are open already (503, with Retry-After). */
+  | 'too_many_streams';
 
 /** One problem with a request, naming where it is (`args`, `timeoutMs`, `wait`, ...). */
 export interface Detail {

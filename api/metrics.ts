@@ -93,8 +93,15 @@ export class Metrics {
     this.#http.set(key, (this.#http.get(key) ?? 0) + 1);
   }
 
-  /** The exposition text. Every known function gets every series, zeros included. */
-  render(runtime: Runtime, cluster?: ClusterStats): string {
+  /**
+   * The exposition text. Every known function gets every series, zeros included. `streams`:
+   * the event streams and long-polls open now, and their bound.
+   */
+  render(
+    runtime: Runtime,
+    cluster?: ClusterStats,
+    streams?: { open: number; max: number },
+  ): string {
     const stats = runtime.stats();
     const names = [...new Set([...Object.keys(stats.functions), ...this.#tasks.keys()])].sort();
     const out: string[] = [];
@@ -155,6 +162,13 @@ export class Metrics {
     out.push(`ebbflow_workers_max ${stats.maxWorkers}`);
     family('ebbflow_draining', 'gauge', '1 while the server shuts down.');
     out.push(`ebbflow_draining ${runtime.draining ? 1 : 0}`);
+
+    if (streams) {
+      family('ebbflow_open_streams', 'gauge', 'Event streams and long-polls open now.');
+      out.push(`ebbflow_open_streams ${streams.open}`);
+      family('ebbflow_open_streams_max', 'gauge', 'The bound on them (EBBFLOW_MAX_STREAMS).');
+      out.push(`ebbflow_open_streams_max ${streams.max}`);
+    }
 
     if (cluster) renderCluster(cluster, family, out);
 

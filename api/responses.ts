@@ -104,4 +104,7 @@ export const E400 = err(
   'The request is invalid (`invalid_body`, `invalid_json`, `invalid_query`, ...).',
 );
 export const E404 = err('No such function or task.');
+export const E503_STREAMS = err(
+  'EBBFLOW_MAX_STREAMS event streams and long-polls are open already (`too_many_streams`; see Retry-After).',
+);
 export const json = (description: string, schema: Schema): Reply => ({ description, schema });

@@ -12,6 +12,7 @@ import type { ClusterStats, Runtime } from '../runtime/index.ts';
 import type { AssetReader } from './assets.ts';
 import type { EventFanout } from './event-stream.ts';
 import type { Metrics } from './metrics.ts';
+import type { StreamSlots } from './stream-slots.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Schema = v.GenericSchema;
@@ -53,6 +54,8 @@ export interface Deps {
   assets?: AssetReader;
   /** The live events' fan-out to `/events` readers. */
   events: EventFanout;
+  /** Slots of the requests that stay open: event streams and long-polls (EBBFLOW_MAX_STREAMS). */
+  streams: StreamSlots;
   /** Every route the app serves (the OpenAPI document lists them). */
   routes: readonly Route[];
 }

@@ -1,7 +1,7 @@
 /**
  * The one error the client throws: the HTTP status and the server's machine-readable `code`
- * (`unknown_function`, `queue_full`, `function_threw`, `timed_out`, ...), or status 0 with code
- * `network_error` / `aborted` when no answer came.
+ * (`unknown_function`, `queue_full`, `too_many_streams`, `function_threw`, `timed_out`,
+ * `result_too_large`, ...), or status 0 with code `network_error` / `aborted` when no answer came.
  * @module
  */
 import type { TaskRecord } from './types.ts';
@@ -15,6 +15,11 @@ export class EbbflowClientError extends Error {
   readonly details: { field: string; message: string }[] | undefined;
   /** The task, when the error is a task that failed or timed out (`invoke`). */
   readonly task: TaskRecord | undefined;
+  /**
+   * Seconds to wait before trying again, when the server said (`Retry-After` of a 429
+   * `queue_full` or a 503 `too_many_streams`).
+   */
+  readonly retryAfter: number | undefined;
 
   constructor(
     status: number,
@@ -24,6 +29,7 @@ export class EbbflowClientError extends Error {
       details?: { field: string; message: string }[];
       task?: TaskRecord;
       cause?: unknown;
+      retryAfter?: number;
     } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
@@ -31,6 +37,7 @@ export class EbbflowClientError extends Error {
     this.code = code;
     this.details = extra.details;
     this.task = extra.task;
+    this.retryAfter = extra.retryAfter;
   }
 }
 
@@ -47,6 +54,7 @@ export const errorFrom = async (response: Response): Promise<EbbflowClientError>
   if (error && typeof error.code === 'string') {
     return new EbbflowClientError(response.status, error.code, String(error.message ?? ''), {
       details: Array.isArray(error.details) ? error.details : undefined,
+      retryAfter: seconds(response.headers.get('Retry-After')),
     });
   }
   return new EbbflowClientError(
@@ -55,3 +63,7 @@ export const errorFrom = async (response: Response): Promise<EbbflowClientError>
     `the server answered ${response.status} ${response.statusText}`,
   );
 };
+
+/** A `Retry-After` in seconds (the server sends whole seconds), or undefined. */
+const seconds = (header: string | null): number | undefined =>
+  header !== null && /^\d+$/.test(header) ? Number(header) : undefined;

@@ -123,7 +123,23 @@ describe('submit, result and cancel', () => {
     expect(await failure(client.submit('hold' as 'later', []))).toMatchObject({
       status: 429,
       code: 'queue_full',
+      retryAfter: expect.any(Number),
     });
+  });
+
+  it('Should throw 503 too_many_streams with Retry-After when the server holds its bound', async () => {
+    const served = fakeApp({ later: { run: new Latch().run } }, { maxStreams: 1 });
+    const client = createClient({ baseUrl: 'http://ebbflow.test', fetch: served.app.request });
+    const watching = new AbortController();
+    const events = client.events({ signal: watching.signal });
+    const first = events.next();
+    await expect
+      .poll(async () => (await served.app.request('/metrics')).text())
+      .toContain('ebbflow_open_streams 1');
+    const refused = await failure(client.events().next());
+    expect(refused).toMatchObject({ status: 503, code: 'too_many_streams', retryAfter: 5 });
+    watching.abort();
+    await first.catch(() => {});
   });
 });
 

@@ -9,6 +9,7 @@
  */
 import bundle from 'ebbflow:functions';
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import { pageOf } from '../runtime/backend/page-size.ts';
 import { toRetryPolicy } from '../runtime/backend/retry.ts';
 import { checkSubmission } from '../runtime/backend/submission.ts';
 import { EbbflowError, messageOf, unknownCursor, unknownFunction } from '../runtime/errors.ts';
@@ -202,9 +203,8 @@ export class EdgeRuntime implements Runtime {
     const merged = pages
       .flat()
       .sort((a, b) => b.submittedAt - a.submittedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const page: TaskPage = { tasks: merged.slice(0, query.limit) };
-    if (merged.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
-    return page;
+    // Cut short by size too (runtime/backend/page-size.ts).
+    return pageOf(merged, query.limit);
   }
 
   /** A failed or cancelled task again, under a new id (which may live in another shard). */

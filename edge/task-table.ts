@@ -14,6 +14,7 @@
 import type { SqlStorage } from '@cloudflare/workers-types/latest/index.ts';
 import type { TaskBackend, TaskListener } from '../runtime/backend/contract.ts';
 import { BackendListeners } from '../runtime/backend/listeners.ts';
+import { pageOf } from '../runtime/backend/page-size.ts';
 import { retryDelay, shouldRetry } from '../runtime/backend/retry.ts';
 import {
   alreadyTerminal,
@@ -210,9 +211,8 @@ export class SqlTaskTable implements TaskBackend {
     }
     // One more than asked: whether another page follows.
     const tasks = this.listAfter({ ...query, limit: query.limit + 1 }, cursor);
-    const page: TaskPage = { tasks: tasks.slice(0, query.limit) };
-    if (tasks.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
-    return page;
+    // Cut short by size too (runtime/backend/page-size.ts).
+    return pageOf(tasks, query.limit);
   }
 
   /** Live records newest first, strictly older than `cursor` (how shards merge one listing). */

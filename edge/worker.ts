@@ -36,6 +36,8 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     runtime,
     metrics,
     maxBodyBytes: settings?.maxBodyBytes,
+    // Per isolate: each bounds the streams and long-polls it holds.
+    maxStreams: settings?.maxStreams,
     token: settings?.token,
     // Deploys by name (PUT/DELETE /functions/:name): off unless EBBFLOW_ADMIN_TOKEN is set.
     adminToken: settings?.adminToken,

@@ -9,7 +9,7 @@ export { MemoryTaskBackend } from './backend/memory/backend.ts';
 export { MAX_ATTEMPTS } from './backend/retry.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError, messageOf } from './errors.ts';
 export { FUNCTION_NAME, isFunctionName, isTaskId, TASK_ID } from './names.ts';
-export { DEFAULTS, type RuntimeOptions } from './options.ts';
+export { DEFAULTS, MAX_RESULT_BYTES, type RuntimeOptions } from './options.ts';
 export { createRuntime } from './runtime.ts';
 export type { Clock } from './time/clock.ts';
 export { ManualClock } from './time/manual-clock.ts';

@@ -78,6 +78,12 @@ export interface RuntimeOptions {
   /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
   memoryLimitMb?: number;
   /**
+   * A result whose JSON is larger than this (UTF-8 bytes) fails its task with
+   * `result_too_large`: checked in the worker before it is sent, and again by the pool, so no
+   * record holds more. At most 268435456 (256 MiB). @default 4194304
+   */
+  maxResultBytes?: number;
+  /**
    * Whether `createRuntime` resolves only once every function has loaded. With `false` it
    * resolves after listing them: each serves as soon as it is loaded (tasks for one still
    * loading wait, and move it to the front of the loading order). @default true
@@ -117,8 +123,15 @@ export const DEFAULTS = {
   maxResults: 100_000,
   drainTimeoutMs: 30_000,
   memoryLimitMb: 512,
+  maxResultBytes: 4_194_304,
   waitForFunctions: true,
 } as const;
+
+/**
+ * The largest `maxResultBytes`: a record's JSON must stay well inside the longest string a
+ * JavaScript engine makes (V8: 2^29 - 24 characters), or no answer could carry it.
+ */
+export const MAX_RESULT_BYTES = 256 * 1024 * 1024;
 
 export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   const o = {
@@ -163,6 +176,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('maxResults', o.maxResults, 0);
   integer('drainTimeoutMs', o.drainTimeoutMs, 0, MAX_TIMER_MS);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
+  integer('maxResultBytes', o.maxResultBytes, 1, MAX_RESULT_BYTES);
   return o;
 };
 

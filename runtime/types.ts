@@ -15,6 +15,8 @@ export type FailureCode =
   | 'out_of_memory'
   /** The result is not JSON (the path is in `error`). */
   | 'result_not_serializable'
+  /** The result's JSON is larger than `maxResultBytes` (EBBFLOW_MAX_RESULT_BYTES). */
+  | 'result_too_large'
   /** The module did not load (syntax error, throws at load, no default export, bad config). */
   | 'load_failed'
   /** The runtime shut down (drain timeout) before the task ended. */

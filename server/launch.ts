@@ -19,6 +19,7 @@ import {
   type WorkerHost,
 } from '../runtime/index.ts';
 import { drainOnSignal } from './drain.ts';
+import { exposureWarning } from './exposure.ts';
 import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
@@ -73,6 +74,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
     return h.exit(0);
   }
   const s = parsed.settings;
+  const exposed = exposureWarning(s.host, s.token);
+  if (exposed) log(exposed);
   const metrics = new Metrics();
   let cluster: Cluster | undefined;
   try {
@@ -115,6 +118,7 @@ export const launch = async (h: HostEntry): Promise<void> => {
     token: s.token,
     adminToken: s.adminToken,
     maxFunctionBytes: s.maxFunctionBytes,
+    maxStreams: s.maxStreams,
     corsOrigin: s.corsOrigin,
     log,
     cluster: cluster?.stats,

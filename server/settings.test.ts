@@ -36,6 +36,7 @@ describe('parseSettings', () => {
       corsOrigin: '*',
       maxFunctionBytes: 1_048_576,
       clusterLostAfterMs: 30_000,
+      maxStreams: 1000,
     });
   });
 
@@ -69,13 +70,16 @@ describe('parseSettings', () => {
       maxFunctionBytes: '4096',
       redisUrl: 'redis://127.0.0.1:6380',
       clusterLostAfterMs: '5000',
+      maxStreams: '3',
+      maxResultBytes: '65536',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
     const expected = Object.fromEntries(
       SETTINGS.map((s) => {
         const raw = values[s.key] as string;
-        return [s.key, s.kind === 'text' || s.kind === 'redis' ? raw : Number(raw)];
+        const textual = s.kind === 'text' || s.kind === 'redis' || s.kind === 'token';
+        return [s.key, textual ? raw : Number(raw)];
       }),
     );
     expect(settings([], env)).toEqual(expected);
@@ -84,7 +88,7 @@ describe('parseSettings', () => {
 
   it('Should hand every runtime setting to the runtime under its option name, and only those', () => {
     const valid = (spec: (typeof SETTINGS)[number]): string => {
-      if (spec.kind === 'text') return 'x';
+      if (spec.kind === 'text' || spec.kind === 'token') return 'x';
       if (spec.kind === 'redis') return 'redis://127.0.0.1:6379';
       if (spec.kind === 'ratio' || spec.kind === 'share') {
         return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
@@ -134,6 +138,38 @@ describe('parseSettings', () => {
       'EBBFLOW_REDIS_URL must be a URL such as redis://host:6379, got "localhost:6379"',
     );
     expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
+    expect(failure([], { EBBFLOW_MAX_RESULT_BYTES: '268435457' })).toBe(
+      'EBBFLOW_MAX_RESULT_BYTES must be an integer from 1 to 268435456, got "268435457"',
+    );
+    expect(failure(['--max-streams', '0'])).toContain('--max-streams must be an integer >= 1');
+  });
+
+  it('Should refuse a token no Bearer header could carry, naming the variable and not the token', () => {
+    const bad: Array<[string, string]> = [
+      ['two words', 'has a space at character 4'],
+      [' lead', 'has a space at character 1'],
+      ['tab\there', 'has a space at character 4'],
+      ['caf\u00e9', 'has a character outside visible ASCII (U+00E9) at character 4'],
+      ['line\nbreak', 'has a character outside visible ASCII (U+000A) at character 5'],
+    ];
+    for (const [token, problem] of bad) {
+      for (const env of ['EBBFLOW_TOKEN', 'EBBFLOW_ADMIN_TOKEN']) {
+        const message = failure([], { [env]: token });
+        expect(message).toContain(`${env} ${problem}`);
+        expect(message).toContain('no "Authorization: Bearer <token>" header could ever match it');
+        expect(message).not.toContain(token);
+      }
+    }
+    expect(failure(['--token', ''])).toContain('--token is empty');
+    expect(failure(['--admin-token', 'a b'])).toContain('--admin-token has a space');
+    // What a header can carry is kept as it is.
+    const fine = 'Az09-._~+/=!#$%&*^`|';
+    expect(settings([], { EBBFLOW_TOKEN: fine, EBBFLOW_ADMIN_TOKEN: 'x' })).toMatchObject({
+      token: fine,
+      adminToken: 'x',
+    });
+    // An empty variable is unset, as for every setting.
+    expect(settings([], { EBBFLOW_TOKEN: '' }).token).toBeUndefined();
   });
 
   it('Should ask for help', () => {

@@ -4,7 +4,7 @@
  * variable or flag and the bad value.
  * @module
  */
-import { DEFAULTS, MAX_TIMER_MS, type RuntimeOptions } from '../runtime/index.ts';
+import { DEFAULTS, MAX_RESULT_BYTES, MAX_TIMER_MS, type RuntimeOptions } from '../runtime/index.ts';
 
 export interface Settings {
   port: number;
@@ -38,9 +38,13 @@ export interface Settings {
   redisUrl?: string;
   /** Several servers: longest time from a server's death to its tasks being retried or failed. */
   clusterLostAfterMs: number;
+  /** Open event streams and long-polls together before a new one gets 503 `too_many_streams`. */
+  maxStreams: number;
+  /** A result whose JSON is larger fails its task with `result_too_large`. */
+  maxResultBytes?: number;
 }
 
-type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis';
+type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis' | 'token';
 
 export interface SettingSpec {
   key: keyof Settings;
@@ -49,6 +53,8 @@ export interface SettingSpec {
   kind: Kind;
   /** Smallest integer allowed (for `int` and `ms`). */
   min?: number;
+  /** Largest integer allowed (for `int`). */
+  max?: number;
   default: string;
   doc: string;
 }
@@ -249,7 +255,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'token',
     env: 'EBBFLOW_TOKEN',
     flag: '--token',
-    kind: 'text',
+    kind: 'token',
     default: '',
     doc: 'when set, every route but `/health` needs `Authorization: Bearer <token>`',
   },
@@ -265,7 +271,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'adminToken',
     env: 'EBBFLOW_ADMIN_TOKEN',
     flag: '--admin-token',
-    kind: 'text',
+    kind: 'token',
     default: '',
     doc: 'when set, `PUT`/`DELETE /functions/:name` deploy and delete with `Authorization: Bearer <admin token>` (it also works wherever `EBBFLOW_TOKEN` does); unset, deploys answer 403',
   },
@@ -294,6 +300,25 @@ export const SETTINGS: readonly SettingSpec[] = [
     min: 1000,
     default: '30000',
     doc: "several servers: longest time until a dead server's tasks are retried elsewhere or failed",
+  },
+  {
+    key: 'maxStreams',
+    env: 'EBBFLOW_MAX_STREAMS',
+    flag: '--max-streams',
+    kind: 'int',
+    min: 1,
+    default: '1000',
+    doc: 'open event streams and long-polls together; past it a new one gets 503 `too_many_streams`',
+  },
+  {
+    key: 'maxResultBytes',
+    env: 'EBBFLOW_MAX_RESULT_BYTES',
+    flag: '--max-result-bytes',
+    kind: 'int',
+    min: 1,
+    max: MAX_RESULT_BYTES,
+    default: String(DEFAULTS.maxResultBytes),
+    doc: 'a result whose JSON is larger (UTF-8 bytes) fails its task with `result_too_large`',
   },
 ];
 
@@ -391,11 +416,37 @@ const convert = (spec: SettingSpec, value: string, from: string): unknown => {
     case 'redis':
       if (!/^rediss?:\/\/[^\s/]+/.test(value)) throw fail('a URL such as redis://host:6379');
       return value;
+    case 'token': {
+      // Never echoed: the message names the variable and the problem, not the secret.
+      const problem = tokenProblem(value);
+      if (problem) {
+        throw new SettingsError(
+          `${from} ${problem}, so no "Authorization: Bearer <token>" header could ever match it; use letters, digits and -._~+/= (e.g. openssl rand -hex 32)`,
+        );
+      }
+      return value;
+    }
     case 'ms':
       return integer(value, spec.min ?? 0, MAX_TIMER_MS, fail);
     case 'int':
-      return integer(value, spec.min ?? 0, Number.MAX_SAFE_INTEGER, fail);
+      return integer(value, spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER, fail);
   }
+};
+
+/**
+ * Why a token can never be sent as `Authorization: Bearer <token>`, or undefined when it can: a
+ * header carries visible ASCII, and the token ends at the first space (api/auth.ts reads it so).
+ */
+export const tokenProblem = (token: string): string | undefined => {
+  if (token === '') return 'is empty';
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code === 0x20 || code === 0x09) return `has a space at character ${i + 1}`;
+    if (code < 0x21 || code > 0x7e) {
+      return `has a character outside visible ASCII (U+${code.toString(16).toUpperCase().padStart(4, '0')}) at character ${i + 1}`;
+    }
+  }
+  return undefined;
 };
 
 const integer = (value: string, min: number, max: number, fail: (e: string) => Error): number => {

@@ -30,11 +30,13 @@ const MAX_BODY = 65_536;
 
 /** The functions of fixtures/conformance, as /stats lists them. */
 const FUNCTIONS = [
+  'big',
   'boom',
   'broken',
   'echo',
   'flaky',
   'hang',
+  'mirror',
   'nap',
   'quits',
   'range',
@@ -46,6 +48,11 @@ const FUNCTIONS = [
 ];
 
 const title = (runtime: ServerRuntime) => `the HTTP contract through ${runtime.readme}`;
+
+/** Small bounds, so the checks of the limits stay quick. */
+const MAX_STREAMS = 4;
+const MAX_RESULT = 1_048_576;
+const SSE = { Accept: 'text/event-stream' };
 
 describeEachTarget(title, (runtime) => {
   // Skips, with the reason, what the runtime cannot hold (the Workers list, docs/runtimes.md).
@@ -62,6 +69,8 @@ describeEachTarget(title, (runtime) => {
       EBBFLOW_MAX_WORKERS: '4',
       EBBFLOW_ADMIN_TOKEN: ADMIN,
       EBBFLOW_MAX_BODY_BYTES: String(MAX_BODY),
+      EBBFLOW_MAX_STREAMS: String(MAX_STREAMS),
+      EBBFLOW_MAX_RESULT_BYTES: String(MAX_RESULT),
     },
     // The last test drains the server; after a failure, whatever is left is killed.
     { stopMs: 0 },
@@ -84,6 +93,18 @@ describeEachTarget(title, (runtime) => {
       const record = await json(await get(`/tasks/${id}?wait=20000`));
       if (TERMINAL.has(record.status)) return record;
     }
+  };
+  /** The event streams and long-polls the server holds now (`/metrics`). */
+  const openStreams = async () =>
+    Number(/^ebbflow_open_streams (\d+)$/m.exec(await (await get('/metrics')).text())?.[1]);
+  /** A task of `nap` that runs until the test cancels it. */
+  const napping = async () => {
+    const { id } = await json(await post('/functions/nap/tasks', { args: [60_000] }));
+    await until(async () => (await json(await get(`/tasks/${id}`))).status === 'running');
+    return {
+      id,
+      cancel: () => fetch(`${suite.server.url}/tasks/${id}`, { method: 'DELETE' }),
+    };
   };
 
   it('Should accept a task and answer a long-poll with its result', async () => {
@@ -414,6 +435,133 @@ describeEachTarget(title, (runtime) => {
       status: 'cancelled',
       error: 'cancelled before it started',
     });
+  it('Should answer HEAD on the stream routes with their headers at once, holding nothing open', async () => {
+    const task = await napping();
+    for (let i = 0; i < 2 * MAX_STREAMS; i++) {
+      const events = await fetch(`${suite.server.url}/events`, { method: 'HEAD' });
+      expect(events.status).toBe(200);
+      expect(events.headers.get('content-type')).toContain('text/event-stream');
+      expect(await events.text()).toBe('');
+      const stream = await fetch(`${suite.server.url}/tasks/${task.id}`, {
+        method: 'HEAD',
+        headers: SSE,
+      });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toContain('text/event-stream');
+      // A HEAD that waited would answer only when the task ends, after the test's time.
+      const poll = await fetch(`${suite.server.url}/tasks/${task.id}?wait=30000`, {
+        method: 'HEAD',
+      });
+      expect(poll.status).toBe(200);
+    }
+    expect(await openStreams()).toBe(0);
+    await task.cancel();
+  });
+
+  it('Should hold at most EBBFLOW_MAX_STREAMS streams and long-polls, each given back when its client goes', async () => {
+    const task = await napping();
+    for (let round = 0; round < 3; round++) {
+      const clients = Array.from({ length: MAX_STREAMS }, () => new AbortController());
+      const [a, b, c, d] = clients.map((client) => client.signal) as AbortSignal[];
+      const opened = await Promise.all([
+        fetch(`${suite.server.url}/events`, { signal: a }),
+        fetch(`${suite.server.url}/events?types=task`, { signal: b }),
+        fetch(`${suite.server.url}/tasks/${task.id}`, { headers: SSE, signal: c }),
+      ]);
+      expect(opened.map((res) => res.status)).toEqual([200, 200, 200]);
+      // A long-poll answers only when the task ends, or when its client goes.
+      const poll = fetch(`${suite.server.url}/tasks/${task.id}?wait=30000`, { signal: d }).catch(
+        () => undefined,
+      );
+      await until(async () => (await openStreams()) === MAX_STREAMS);
+      const refused = await get('/events');
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect((await json(refused)).error.code).toBe('too_many_streams');
+      for (const client of clients) client.abort();
+      await poll;
+      // Dropped mid-stream and mid-wait: every slot comes back.
+      await until(async () => (await openStreams()) === 0);
+    }
+    await task.cancel();
+  });
+
+  it('Should fail a result larger than EBBFLOW_MAX_RESULT_BYTES with result_too_large', async () => {
+    // A string's JSON is its characters and two quotes: this one is exactly the limit.
+    const fits = await post('/functions/big/invoke', { args: [MAX_RESULT - 2] });
+    expect(fits.status).toBe(200);
+    expect((await json(fits)).result).toHaveLength(MAX_RESULT - 2);
+    const over = await post('/functions/big/invoke', { args: [MAX_RESULT - 1] });
+    expect(over.status).toBe(500);
+    const record = await json(over);
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'result_too_large' });
+    expect(record.error).toContain(`larger than ${MAX_RESULT} bytes`);
+    expect(record).not.toHaveProperty('result');
+    expect(await json(await post('/functions/big/invoke', { args: [2] }))).toMatchObject({
+      result: 'xx',
+    });
+  });
+
+  it('Should cut an error message longer than 65536 characters, saying so', async () => {
+    const record = await json(await post('/functions/boom/invoke', { args: [200_000] }));
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'function_threw' });
+    expect(record.error).toHaveLength(65_536);
+    expect(record.error).toMatch(
+      /^E+ \[cut: the message had 200000 characters; the first \d+ are kept\]$/,
+    );
+  });
+
+  it('Should cut a page of GET /tasks short of about 16 MiB, with next, however large its records', async () => {
+    // 17 results of 1 MiB: more than one page may hold.
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) {
+      const res = await post('/functions/big/invoke', { args: [MAX_RESULT - 2] });
+      expect(res.status).toBe(200);
+      ids.push((await json(res)).id);
+    }
+    const seen: string[] = [];
+    let before: string | undefined;
+    let pages = 0;
+    do {
+      const res = await get(`/tasks?function=big&limit=100${before ? `&before=${before}` : ''}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text.length).toBeLessThanOrEqual(16 * 1024 * 1024 + 4096);
+      const page = JSON.parse(text);
+      seen.push(...page.tasks.map((t: { id: string }) => t.id));
+      before = page.next;
+      pages++;
+    } while (before !== undefined && pages < 10);
+    expect(pages).toBeGreaterThan(1);
+    expect(seen.slice(0, ids.length)).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it("Should give a handler the server's origin whatever the path, and never the runtime's own routes", async () => {
+    const host = new URL(suite.server.url).host;
+    const ask = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${suite.server.url}${path}`, init);
+      expect(res.status).toBe(200);
+      const seen = await json(res);
+      expect(new URL(seen.url).host).toBe(host);
+      return { ...seen, path: seen.url.slice(seen.url.indexOf(host) + host.length) };
+    };
+    expect((await ask('/fn/mirror//evil.example/x?y=1')).path).toBe('//evil.example/x?y=1');
+    expect((await ask('/fn/mirror///evil.example')).path).toBe('///evil.example');
+    // `%77` is `w`: the path starts after the name however it was written.
+    expect((await ask('/fn/%77eb/a/b?q=1')).path).toBe('/a/b?q=1');
+    for (const inner of ['/__ebbflow/run', '/__ebbflow/config']) {
+      for (const method of ['GET', 'POST']) {
+        const body = method === 'POST' ? '{"args":[]}' : undefined;
+        expect(await ask(`/fn/mirror${inner}`, { method, body })).toMatchObject({
+          method,
+          path: inner,
+        });
+      }
+    }
+    // With no server token, a handler's own Authorization is its own.
+    const auth = await ask('/fn/mirror', { headers: { Authorization: 'Bearer theirs' } });
+    expect(auth.authorization).toBe('Bearer theirs');
   });
 
   it('Should drain on SIGTERM: finish running work, answer 503 for new work, exit 0', async () => {

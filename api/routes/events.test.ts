@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ScalingEvent, TaskRecord } from '../../runtime/index.ts';
-import { expectError, fakeApp, Latch } from '../../test/support/fake-app.ts';
+import { callers, expectError, fakeApp, Latch } from '../../test/support/fake-app.ts';
 import { collectUntil, readSse } from '../../test/support/sse.ts';
 
 const STREAM = { headers: { Accept: 'text/event-stream' } };
@@ -119,3 +119,108 @@ describe('GET /tasks/:id as an event stream', () => {
     expectError(await call('/tasks/unknown-id?wait=x', STREAM), 404, 'unknown_task');
   });
 });
+
+describe('HEAD on the stream routes', () => {
+  it('Should answer HEAD /events with the headers only, and hold no reader', async () => {
+    const { app, runtime } = setup();
+    const head = await app.request('/events?types=task', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('Content-Type')).toContain('text/event-stream');
+    expect(head.body).toBeNull();
+    expect((await app.request('/events?types=nope', { method: 'HEAD' })).status).toBe(400);
+    // A reader left by the HEAD would keep the server listening after the real one is gone.
+    const events = await app.request('/events');
+    await expect.poll(() => runtime.listening).toBe(1);
+    await events.body?.cancel();
+    await expect.poll(() => runtime.listening).toBe(0);
+    expect(await openStreams(app)).toBe(0);
+  });
+
+  it("Should answer HEAD on a task's stream, and on a long-poll, at once and holding nothing", async () => {
+    const { app, post, runtime, latch } = setup();
+    const { body } = await post('/functions/later/tasks', {});
+    await expect.poll(() => latch.waiting).toBe(1);
+    const head = await app.request(`/tasks/${body.id}`, { method: 'HEAD', ...STREAM });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('Content-Type')).toContain('text/event-stream');
+    expect(runtime.listening).toBe(0);
+    const unknown = await app.request('/tasks/nope', { method: 'HEAD', ...STREAM });
+    expect(unknown.status).toBe(404);
+    // The task runs on: a HEAD that waited would not answer within the test's time.
+    const poll = await app.request(`/tasks/${body.id}?wait=60000`, { method: 'HEAD' });
+    expect(poll.status).toBe(200);
+    expect(await openStreams(app)).toBe(0);
+    latch.open();
+  });
+});
+
+describe('EBBFLOW_MAX_STREAMS', () => {
+  const limited = (maxStreams: number) => {
+    const latch = new Latch();
+    return { ...fakeApp({ later: { run: latch.run } }, { maxStreams }), latch };
+  };
+
+  it('Should refuse a stream past the bound with 503 too_many_streams and Retry-After', async () => {
+    const { app, call } = limited(2);
+    const held = [await app.request('/events'), await app.request('/events')];
+    expect(held.map((r) => r.status)).toEqual([200, 200]);
+    const refused = await call('/events');
+    expectError(refused, 503, 'too_many_streams', 'EBBFLOW_MAX_STREAMS');
+    expect(refused.headers.get('Retry-After')).toBe('5');
+    expect(refused.headers.get('Access-Control-Expose-Headers')).toContain('Retry-After');
+    expect(await openStreams(app)).toBe(2);
+    for (const response of held) await response.body?.cancel();
+    await expect.poll(() => openStreams(app)).toBe(0);
+  });
+
+  it('Should give a slot back when its client goes: mid-stream, and in a long-poll', async () => {
+    const { app, post, runtime, latch } = limited(1);
+    const { body } = await post('/functions/later/tasks', {});
+    await expect.poll(() => latch.waiting).toBe(1);
+    // A task's stream, dropped after its first event.
+    for (let round = 0; round < 3; round++) {
+      const response = await app.request(`/tasks/${body.id}`, STREAM);
+      expect(response.status).toBe(200);
+      const events = readSse(response);
+      expect((await events.next()).value).toMatchObject({ data: { status: 'running' } });
+      await events.return(undefined);
+      await expect.poll(() => openStreams(app)).toBe(0);
+      expect(runtime.listening).toBe(0);
+    }
+    // A long-poll holds the slot while it waits, and gives it back when its client goes.
+    for (let round = 0; round < 3; round++) {
+      const client = new AbortController();
+      const polling = app.request(`/tasks/${body.id}?wait=60000`, { signal: client.signal });
+      await expect.poll(() => openStreams(app)).toBe(1);
+      expectError(await callOf(app, '/events'), 503, 'too_many_streams');
+      client.abort();
+      await polling;
+      await expect.poll(() => openStreams(app)).toBe(0);
+    }
+    // One that ends with its task gives it back too.
+    const polling = app.request(`/tasks/${body.id}?wait=60000`);
+    await expect.poll(() => openStreams(app)).toBe(1);
+    latch.open();
+    expect(await (await polling).json()).toMatchObject({ status: 'completed' });
+    expect(await openStreams(app)).toBe(0);
+  });
+
+  it('Should not count a read without a wait, nor a zero wait', async () => {
+    const { app, post } = limited(1);
+    const { body } = await post('/functions/later/tasks', {});
+    const held = await app.request('/events');
+    expect((await app.request(`/tasks/${body.id}`)).status).toBe(200);
+    expect((await app.request(`/tasks/${body.id}?wait=0`)).status).toBe(200);
+    await held.body?.cancel();
+  });
+});
+
+type App = ReturnType<typeof setup>['app'];
+
+/** The event streams and long-polls the app holds now, as `/metrics` tells. */
+const openStreams = async (app: App): Promise<number> => {
+  const text = await (await app.request('/metrics')).text();
+  return Number(/^ebbflow_open_streams (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+};
+
+const callOf = (app: App, path: string) => callers(app).call(path);

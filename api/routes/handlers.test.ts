@@ -71,6 +71,36 @@ describe('/fn/:name', () => {
     expect(a.body.authorization).toBe('Bearer theirs');
   });
 
+  it("Should keep the server's origin whatever the path says, and cut an encoded name at its end", async () => {
+    const { app } = fakeApp(functions);
+    const urlOf = async (path: string) =>
+      ((await (await app.request(`http://server.test${path}`)).json()) as { url: string }).url;
+    // A path that starts with `//` would make a URL of another host if it were joined to one.
+    const evil = await urlOf('/fn/mirror//evil.example/x?next=1');
+    expect(new URL(evil).host).toBe('server.test');
+    expect(evil).toBe('http://server.test//evil.example/x?next=1');
+    expect(new URL(await urlOf('/fn/mirror///evil.example')).host).toBe('server.test');
+    expect(new URL(await urlOf('/fn/mirror/%2F%2Fevil.example/x')).host).toBe('server.test');
+    // `%6d` is `m`: the name is decoded, and the function's path starts after it as sent.
+    expect(await urlOf('/fn/%6dirror/a/b?q=%2F')).toBe('http://server.test/a/b?q=%2F');
+    expect(await urlOf('/fn/mi%72ror')).toBe('http://server.test/');
+  });
+
+  it('Should hide Authorization from a handler whenever either server token is set', async () => {
+    // Only the admin token set: every route is open, and that token must still never leak.
+    const adminOnly = fakeApp(functions, { adminToken: 'admin-secret' });
+    for (const value of ['Bearer admin-secret', 'Bearer admin-secre', 'Basic dXNlcjpwYXNz']) {
+      const a = await adminOnly.call('/fn/mirror', { headers: { Authorization: value } });
+      expect(a.status).toBe(207);
+      expect(a.body.authorization).toBeNull();
+    }
+    const invokeOnly = fakeApp(functions, { token: 'invoke-secret' });
+    const b = await invokeOnly.call('/fn/mirror/x', {
+      headers: { Authorization: 'bearer   invoke-secret ' },
+    });
+    expect(b.body.authorization).toBeNull();
+  });
+
   it('Should answer 404 without a fetch export or function, 400 for a bad name', async () => {
     const { call } = fakeApp(functions);
     expectError(await call('/fn/plain/x'), 404, 'no_fetch_handler');

@@ -1,7 +1,8 @@
 /**
  * Functions as HTTP handlers: any method on `/fn/:name` and `/fn/:name/*` reaches the function's
- * `fetch` export with a Request of its own (the path after `/fn/<name>`, the query kept), and its
- * Response goes back as it is, with the CORS headers added.
+ * `fetch` export with a Request of its own (the server's origin, the path after `/fn/<name>`,
+ * the query kept; no path can name another host), and its Response goes back as it is, with the
+ * CORS headers added. `Authorization` never reaches it when the server has a token of its own.
  * @module
  */
 import type { Context } from 'hono';
@@ -14,7 +15,7 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
   path,
   summary: "Call a function's fetch export",
   description:
-    'Any method. The function gets a Request whose path is the part after `/fn/<name>`, with the query, headers (minus Authorization when a server token is set) and body; its Response comes back as it is, with CORS headers added.',
+    "Any method. The function gets a Request with the server's origin and the path after `/fn/<name>`, with the query, headers (minus Authorization when a server token, EBBFLOW_TOKEN or EBBFLOW_ADMIN_TOKEN, is set) and body; its Response comes back as it is, with CORS headers added.",
   tag: 'handlers',
   params: { name: FunctionNameParam },
   body: { media: '*/*', description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).' },
@@ -24,9 +25,12 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
     '500': err('The handler threw (`handler_failed`).'),
     '504': err('The handler ran past its timeout (`handler_timed_out`).'),
   },
-  handle: async (c, { runtime, token }, input) => {
+  handle: async (c, { runtime, token, adminToken }, input) => {
     const name = input.param(c, 'name');
-    const response = await runtime.handle(name, await innerRequest(c, name, token !== undefined));
+    // Either token set: Authorization is the server's, whatever it carries (a function must
+    // never see a token, nor a near miss of one).
+    const serverAuth = token !== undefined || adminToken !== undefined;
+    const response = await runtime.handle(name, await innerRequest(c, serverAuth));
     // The CORS headers the app set for this request, over whatever the function set.
     for (const [key, value] of c.res.headers) response.headers.set(key, value);
     return response;
@@ -39,14 +43,26 @@ export const handlerRoutes: readonly Route[] = [
 ];
 
 /** The request as the function sees it: its own path below `/fn/<name>`, the query kept. */
-const innerRequest = async (c: Context, name: string, hideAuthorization: boolean) => {
-  const outer = new URL(c.req.url);
-  const rest = outer.pathname.slice(`/fn/${name}`.length);
-  const url = new URL(`${rest.startsWith('/') ? rest : `/${rest}`}${outer.search}`, outer.origin);
+const innerRequest = async (c: Context, hideAuthorization: boolean) => {
+  const url = innerUrl(c.req.url);
   const headers = new Headers(c.req.raw.headers);
   if (hideAuthorization) headers.delete('Authorization');
   const method = c.req.method;
   // Read whole (the body limit already held it to EBBFLOW_MAX_BODY_BYTES): it crosses as bytes.
   const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
   return new Request(url, { method, headers, body });
+};
+
+/**
+ * The handler's URL: the outer request's origin, and the path after its first two segments
+ * (`/fn/<name>`, however the name was encoded). The path is set as a path, so one that starts
+ * with `//` stays a path and never becomes another host.
+ */
+export const innerUrl = (outerUrl: string): string => {
+  const outer = new URL(outerUrl);
+  const third = outer.pathname.indexOf('/', '/fn/'.length);
+  const url = new URL(outer.origin);
+  url.pathname = third < 0 ? '/' : outer.pathname.slice(third);
+  url.search = outer.search;
+  return url.href;
 };

@@ -36,8 +36,8 @@ export const serverRoutes: readonly Route[] = [
     summary: 'Prometheus metrics',
     tag: 'server',
     responses: { '200': { description: 'Text exposition format.', media: 'text/plain' } },
-    handle: (c, { runtime, metrics, cluster }) =>
-      c.body(metrics.render(runtime, cluster?.()), 200, {
+    handle: (c, { runtime, metrics, cluster, streams }) =>
+      c.body(metrics.render(runtime, cluster?.(), streams), 200, {
         'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
       }),
   }),

@@ -4,12 +4,15 @@
  * (newest first, filtered and paged) and replay of a failed or cancelled task as a new one.
  * @module
  */
+import type { Context } from 'hono';
+import type { StatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../../runtime/index.ts';
 import { ApiError } from '../errors.ts';
-import { E400, E404, err, json, TaskRecordSchema } from '../responses.ts';
+import { E400, E404, E503_STREAMS, err, json, TaskRecordSchema } from '../responses.ts';
 import { type Route, route } from '../route.ts';
 import { FunctionNameParam, ListQuery, ResultQuery, TaskBody, TaskIdParam } from '../schemas.ts';
+import type { StreamSlots } from '../stream-slots.ts';
 import { taskStream, wantsStream } from './events.ts';
 
 const taskBody = (what: string) => ({
@@ -74,7 +77,7 @@ export const taskRoutes: readonly Route[] = [
     path: '/tasks/:id',
     summary: 'A task',
     description:
-      'With `wait`, answers as soon as the task is terminal or the wait ends. With `Accept: text/event-stream`, streams `task` events: the record now and at each change, ending after the terminal one (whole record).',
+      'With `wait`, answers as soon as the task is terminal or the wait ends. With `Accept: text/event-stream`, streams `task` events: the record now and at each change, ending after the terminal one (whole record). Both hold one of the EBBFLOW_MAX_STREAMS slots while open. HEAD answers at once, without waiting or streaming.',
     tag: 'tasks',
     params: { id: TaskIdParam },
     query: ResultQuery,
@@ -85,13 +88,19 @@ export const taskRoutes: readonly Route[] = [
       },
       '400': E400,
       '404': E404,
+      '503': E503_STREAMS,
     },
-    handle: async (c, { runtime }, input) => {
+    handle: async (c, { runtime, streams }, input) => {
       const id = input.param(c, 'id');
-      if (wantsStream(c)) return taskStream(c, runtime, id);
+      if (wantsStream(c)) return taskStream(c, runtime, streams, id);
       // Most reads carry no query: the schema runs only when there is a wait to read.
       const wait = c.req.query('wait') === undefined ? undefined : input.query(c).wait;
-      const record = await (wait === undefined ? runtime.result(id) : runtime.wait(id, wait));
+      // HEAD never waits: it answers the headers of the record as it is now.
+      const polls = wait !== undefined && wait > 0 && c.req.method !== 'HEAD';
+      const record = polls
+        ? await longPoll(c, runtime, streams, id, wait)
+        : await runtime.result(id);
+      if (record === GONE) return c.body(null, CLIENT_GONE);
       if (!record) throw unknownTask(id);
       return c.json(record);
     },
@@ -146,6 +155,38 @@ export const taskRoutes: readonly Route[] = [
     },
   }),
 ];
+
+const GONE = Symbol('the client went away');
+/** What a long-poll answers a client that went away (nginx's "client closed request"). */
+const CLIENT_GONE = 499 as StatusCode;
+
+/**
+ * Wait up to `ms` for the task to end, holding a stream slot; the slot comes back, and the wait
+ * is left, as soon as the client goes away.
+ */
+const longPoll = async (
+  c: Context,
+  runtime: Runtime,
+  streams: StreamSlots,
+  id: string,
+  ms: number,
+): Promise<TaskRecord | undefined | typeof GONE> => {
+  const release = streams.take();
+  const signal = c.req.raw.signal;
+  let stop: (() => void) | undefined;
+  const gone = new Promise<typeof GONE>((resolve) => {
+    const leave = () => resolve(GONE);
+    if (signal.aborted) return leave();
+    signal.addEventListener('abort', leave, { once: true });
+    stop = () => signal.removeEventListener('abort', leave);
+  });
+  try {
+    return await Promise.race([runtime.wait(id, ms), gone]);
+  } finally {
+    stop?.();
+    release();
+  }
+};
 
 /** A function that takes tasks now: 503 while draining, 404 when there is none of that name. */
 const knownFunction = (runtime: Runtime, name: string): string => {

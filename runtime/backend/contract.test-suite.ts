@@ -12,6 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../types.ts';
 import type { TaskBackend } from './contract.ts';
+import { MAX_PAGE_BYTES } from './page-size.ts';
 
 /** The jitter source a manual-clock subject must use: a retry waits its base + 10 %. */
 export const HALF_JITTER = (): number => 0.5;
@@ -573,6 +574,30 @@ export const describeTaskBackendContract = (target: ContractTarget): void => {
         code: 'invalid_argument',
         message: expect.stringContaining('before'),
       });
+    });
+
+    it('Should cut a page short rather than grow past about 16 MiB, and page on with next', async () => {
+      const { b, completed, tick } = await open();
+      // 17 results of 1 MB: 17 MB in all, past the 16 MiB a page may hold.
+      const ids = Array.from({ length: 17 }, (_, i) => `big-${String(i).padStart(2, '0')}`);
+      for (const id of ids) {
+        await b.submit(task({ id }));
+        await b.claim('f', 1, 1);
+        await b.finish(id, completed('x'.repeat(1_000_000)));
+        await tick();
+      }
+      const pages: string[][] = [];
+      let before: string | undefined;
+      do {
+        const page = await b.list({ limit: 100, before });
+        expect(JSON.stringify(page).length).toBeLessThanOrEqual(MAX_PAGE_BYTES);
+        pages.push(idsOf(page));
+        before = page.next;
+      } while (before !== undefined && pages.length < 20);
+      expect(pages.length).toBeGreaterThan(1);
+      expect(pages.flat()).toEqual([...ids].reverse());
+      // The limit still holds as well.
+      expect((await b.list({ limit: 2 })).tasks).toHaveLength(2);
     });
 
     it(`Should list tasks of the same millisecond by ${capabilities.sameInstantOrder}`, async () => {

@@ -8,6 +8,7 @@
 
 import type { Clock } from '../time/clock.ts';
 import type { FailureCode } from '../types.ts';
+import { boundLogs, cutMessage, resultTooLarge, tooLarge } from '../worker/bounds.ts';
 import type { Outcome } from '../worker/protocol.ts';
 import type { PoolCounters } from './counters.ts';
 import type { RunTimes, Task } from './task.ts';
@@ -24,6 +25,8 @@ export interface EndingDeps {
   version(): number | undefined;
   /** Told after each ending (the runtime's drain watches for idle pools). */
   ended(): void;
+  /** A task's result larger than this as JSON fails it (`result_too_large`). @default none */
+  maxResultBytes?: number;
 }
 
 export class TaskEndings {
@@ -40,12 +43,16 @@ export class TaskEndings {
     const times = {
       startedAt: Math.round(outcome.start),
       executionTime: outcome.time,
-      logs: outcome.logs,
+      // The worker bounds these; the server does again, as it does results and errors below.
+      logs: outcome.logs && boundLogs(outcome.logs),
     };
-    if (outcome.ok) {
-      if (task.complete(outcome.value, at, times)) this.#report(task);
-    } else {
-      this.fail(task, outcome.code, outcome.error, at, times);
+    const max = this.#d.maxResultBytes;
+    if (!outcome.ok) {
+      this.fail(task, outcome.code, String(outcome.error), at, times);
+    } else if (!task.ephemeral && tooLarge(outcome.value, max)) {
+      this.fail(task, 'result_too_large', resultTooLarge(max as number), at, times);
+    } else if (task.complete(outcome.value, at, times)) {
+      this.#report(task);
     }
   }
 
@@ -92,7 +99,7 @@ export class TaskEndings {
   }
 
   fail(task: Task, code: FailureCode, message: string, at: number, times?: RunTimes): void {
-    if (task.fail(code, message, at, times)) this.#report(task);
+    if (task.fail(code, cutMessage(message), at, times)) this.#report(task);
   }
 
   #report(task: Task): void {

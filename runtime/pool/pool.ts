@@ -8,7 +8,8 @@
 
 import type { Clock } from '../time/clock.ts';
 import type { FailureCode, FunctionStatus, ResolvedFunctionConfig } from '../types.ts';
-import type { WireRequest } from '../worker/protocol.ts';
+import { cutMessage } from '../worker/bounds.ts';
+import type { WireRequest, WorkerLimits } from '../worker/protocol.ts';
 import type { PreparedFunction, WorkerHost } from '../worker-host.ts';
 import { PoolCounters } from './counters.ts';
 import { Dispatcher } from './dispatch.ts';
@@ -41,6 +42,8 @@ export interface PoolDeps {
   /** Told after each run ends here (the drain watches for idle pools). */
   ended(): void;
   log(message: string): void;
+  /** What workers hold their tasks' outcomes to; the endings check it again. @default none */
+  limits?: WorkerLimits;
 }
 
 /** A function's module, prepared and probed (registry/loader.ts): what its workers start from. */
@@ -128,6 +131,7 @@ export class FunctionPool {
       requeueLocal: (tasks) => this.#dispatcher.unshift(tasks),
       version: () => this.version,
       ended: deps.ended,
+      maxResultBytes: deps.limits?.maxResultBytes,
     });
     this.#events = this.#handleEvents();
     if (module) {
@@ -137,6 +141,7 @@ export class FunctionPool {
         nextWorkerId: deps.nextWorkerId,
         prepared: module.prepared,
         events: this.#events,
+        limits: deps.limits,
         workers: this.#workers,
         counters: this.counters,
         ready: (worker) => {
@@ -397,7 +402,8 @@ export class FunctionPool {
    * `unavailable`: what waits for the function, and all later tasks, fail with `error`. An
    * ended version stays `ending` (its workers still retire) and fails what it holds.
    */
-  async markUnavailable(error: string): Promise<void> {
+  async markUnavailable(reason: string): Promise<void> {
+    const error = cutMessage(reason);
     this.#error = error;
     if (this.#state === 'loading' || this.#state === 'ready') this.#state = 'unavailable';
     await this.failWaiting('load_failed', error);

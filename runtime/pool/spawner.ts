@@ -8,6 +8,7 @@
 import { messageOf } from '../errors.ts';
 import type { Clock } from '../time/clock.ts';
 import type { ResolvedFunctionConfig } from '../types.ts';
+import type { WorkerLimits } from '../worker/protocol.ts';
 import type { PreparedFunction, WorkerHost } from '../worker-host.ts';
 import type { PoolCounters } from './counters.ts';
 import type { Lease } from './lease.ts';
@@ -20,6 +21,8 @@ export interface SpawnerDeps {
   nextWorkerId(): number;
   prepared: PreparedFunction;
   events: HandleEvents;
+  /** What its workers hold their tasks' outcomes to. */
+  limits?: WorkerLimits;
   workers: WorkerSet;
   counters: PoolCounters;
   /** A worker finished loading. */
@@ -58,7 +61,7 @@ export class Spawner {
       return;
     }
     d.workers.add(handle);
-    const started = handle.start(config.concurrency, LOAD_TIMEOUT_MS).then(
+    const started = handle.start(config.concurrency, LOAD_TIMEOUT_MS, d.limits).then(
       () => {
         this.#failures = 0;
         d.counters.coldStart((handle.readyAt as number) - handle.spawnedAt);

@@ -16,6 +16,7 @@ import {
   type TaskMessage,
   TIMING_CELLS,
   type WorkerApi,
+  type WorkerLimits,
 } from '../worker/protocol.ts';
 import type { SpawnedWorker } from '../worker-host.ts';
 import type { Lease } from './lease.ts';
@@ -158,7 +159,7 @@ export class WorkerHandle {
   exports?: ModuleExports;
 
   /** Load the module in the worker; resolves with its `config` export. */
-  async start(concurrency: number, deadlineMs: number): Promise<unknown> {
+  async start(concurrency: number, deadlineMs: number, limits?: WorkerLimits): Promise<unknown> {
     let timer: TimerId | undefined;
     const exited = new Promise<never>((_, reject) => {
       this.#onEarlyDeath = (cause) => reject(new Error(`the module failed to load: ${cause}`));
@@ -171,7 +172,7 @@ export class WorkerHandle {
       this.#results.port1.onmessage = (event: MessageEvent<OutcomeMessage>) =>
         this.#deliver(event.data);
       const port = this.#results.port2;
-      const init = this.#remote.init(this.#buffer, concurrency, transfer(port, [port]));
+      const init = this.#remote.init(this.#buffer, concurrency, transfer(port, [port]), limits);
       const reply = await Promise.race([init, exited]);
       this.#state = 'ready';
       this.#readyAt = this.#clock.now();

@@ -19,9 +19,13 @@ import {
   WorkerHandle,
 } from '../pool/worker-handle.ts';
 import type { ResolvedFunctionConfig } from '../types.ts';
+import { cutMessage } from '../worker/bounds.ts';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker } from '../worker-host.ts';
 
-export type LoaderDeps = Pick<PoolDeps, 'host' | 'clock' | 'ceiling' | 'nextWorkerId'> & {
+export type LoaderDeps = Pick<
+  PoolDeps,
+  'host' | 'clock' | 'ceiling' | 'nextWorkerId' | 'limits'
+> & {
   options: ResolvedOptions;
 };
 
@@ -34,13 +38,16 @@ export type Loaded =
     })
   | { ok: false; error: string };
 
+/** A load that failed; its message bounded, as a task's error is (it becomes theirs). */
+const failed = (error: string): Loaded => ({ ok: false, error: cutMessage(error) });
+
 /** Prepare and probe one module; never throws (a failure is `{ ok: false, error }`). */
 export const loadFunction = async (entry: FunctionEntry, deps: LoaderDeps): Promise<Loaded> => {
   let prepared: PreparedFunction;
   try {
     prepared = await deps.host.prepare(entry);
   } catch (error) {
-    return { ok: false, error: `the module failed to load: ${messageOf(error)}` };
+    return failed(`the module failed to load: ${messageOf(error)}`);
   }
   const started = resolveFunctionConfig(undefined, deps.options);
   let probed: Probed;
@@ -48,14 +55,14 @@ export const loadFunction = async (entry: FunctionEntry, deps: LoaderDeps): Prom
     probed = await probe(prepared, started, deps);
   } catch (error) {
     // The worker and the handle phrase their load failures for people already.
-    return { ok: false, error: messageOf(error) };
+    return failed(messageOf(error));
   }
   let config: ResolvedFunctionConfig;
   try {
     config = resolveFunctionConfig(probed.config, deps.options);
   } catch (error) {
     await probed.spare?.discard();
-    return { ok: false, error: `the module's config is invalid: ${messageOf(error)}` };
+    return failed(`the module's config is invalid: ${messageOf(error)}`);
   }
   let spare = probed.spare;
   // It keeps the limits it started with: a config that changes them, or grants a sandbox more,
@@ -113,7 +120,7 @@ export const probe = async (
   const stop = () => handle.stop('the worker that read the config was stopped');
   let found: unknown;
   try {
-    found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS);
+    found = await handle.start(config.concurrency, LOAD_TIMEOUT_MS, deps.limits);
   } catch (error) {
     await stop();
     throw error;

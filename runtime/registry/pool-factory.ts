@@ -17,7 +17,11 @@ export class PoolFactory {
   #workerIds = 0;
 
   constructor(deps: Omit<PoolDeps, 'nextWorkerId'>, options: ResolvedOptions) {
-    this.#deps = { ...deps, nextWorkerId: () => ++this.#workerIds };
+    this.#deps = {
+      ...deps,
+      nextWorkerId: () => ++this.#workerIds,
+      limits: { maxResultBytes: options.maxResultBytes },
+    };
     this.#o = options;
   }
 

@@ -38,7 +38,13 @@ export interface LogEntry {
 }
 
 /** Why a task failed inside the worker (the pool cannot tell these apart from the message). */
-export type WorkerFailure = 'function_threw' | 'result_not_serializable';
+export type WorkerFailure = 'function_threw' | 'result_not_serializable' | 'result_too_large';
+
+/** Bounds the worker holds its tasks to before it sends their outcomes. */
+export interface WorkerLimits {
+  /** A result whose JSON is larger (UTF-8 bytes) fails with `result_too_large`. */
+  maxResultBytes: number;
+}
 
 /** How one task ended inside the worker. Times are epoch milliseconds. */
 export type Outcome =
@@ -97,12 +103,13 @@ export interface WorkerApi {
    * tasks without a message per start. Rejects with the loader's message. From then on the
    * pool posts its batches and withdrawals (`PortMessage`) on `results` too, handled as `run`
    * and `skip` handle them: the hot path skips comlink's per-call id, proxy and reply, and a
-   * withdrawal can never overtake its batch.
+   * withdrawal can never overtake its batch. `limits` bound what its tasks send back.
    */
   init(
     timings: SharedArrayBuffer | null,
     concurrency: number,
     results: MessagePort,
+    limits?: WorkerLimits,
   ): Promise<InitReply>;
   /**
    * Queue a batch of tasks (run up to `concurrency` at once); each outcome is posted on the

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Endpoint, expose } from 'comlink';
+import { cutMessage, resultTooLarge, tooLarge } from './bounds.ts';
 import { fromWireRequest, toWireResponse } from './http.ts';
 import { jsonProblem } from './json-check.ts';
 import { captureConsole, TaskLog, taskFinder } from './logs.ts';
@@ -18,6 +19,7 @@ import {
   type WireResponse,
   type WorkerApi,
   type WorkerFailure,
+  type WorkerLimits,
 } from './protocol.ts';
 import { describeThrown } from './thrown.ts';
 
@@ -41,6 +43,8 @@ export const serveWorker = (
   let handler: AnyFunction | undefined;
   let timings: Float64Array<ArrayBufferLike> = new Float64Array(0);
   let limit = 1;
+  /** Unbounded until `init` says (a pool always does). */
+  let maxResultBytes: number | undefined;
   let runningCount = 0;
   /** Tasks received but not begun, in arrival order (a cancelled one is taken out). */
   const waiting: TaskMessage[] = [];
@@ -78,6 +82,11 @@ export const serveWorker = (
           ok = false;
           code = 'result_not_serializable';
           payload = `the result could not be serialised: ${problem}`;
+        } else if (tooLarge(payload, maxResultBytes)) {
+          // Never sent: the server would hold it in the record.
+          ok = false;
+          code = 'result_too_large';
+          payload = resultTooLarge(maxResultBytes as number);
         }
       } catch (error) {
         // A getter on the result threw while it was checked.
@@ -86,6 +95,7 @@ export const serveWorker = (
         payload = describeThrown(error);
       }
     }
+    if (!ok) payload = cutMessage(payload as string);
     const end = now();
     const base = slot * TIMING_CELLS;
     if (base < timings.length) timings[base + 1] = end;
@@ -164,12 +174,13 @@ export const serveWorker = (
   };
 
   const api: WorkerApi = {
-    async init(buffer, concurrency, port): Promise<InitReply> {
+    async init(buffer, concurrency, port, limits?: WorkerLimits): Promise<InitReply> {
+      if (limits) maxResultBytes = limits.maxResultBytes;
       let mod: Record<string, unknown>;
       try {
         mod = await load();
       } catch (error) {
-        throw new Error(`the module failed to load: ${describeThrown(error)}`);
+        throw new Error(cutMessage(`the module failed to load: ${describeThrown(error)}`));
       }
       const exports = {
         default: typeof mod.default === 'function',

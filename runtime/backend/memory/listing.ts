@@ -50,15 +50,21 @@ export class Listing {
 
   /**
    * Up to `limit` live entries matching `filter`, newest first, starting below `beforeSeq` when
-   * given; `more` tells whether another matching entry follows the page.
+   * given, each while `take` accepts it (a page bounded by size); `more` tells whether another
+   * matching entry follows the page.
    */
-  page(filter: Filter, limit: number, beforeSeq?: number): { entries: TaskEntry[]; more: boolean } {
+  page(
+    filter: Filter,
+    limit: number,
+    beforeSeq?: number,
+    take: (entry: TaskEntry) => boolean = () => true,
+  ): { entries: TaskEntry[]; more: boolean } {
     const entries: TaskEntry[] = [];
     let i = beforeSeq === undefined ? this.#entries.length - 1 : this.#indexBelow(beforeSeq);
     for (; i >= this.#head; i--) {
       const entry = this.#entries[i] as TaskEntry;
       if (!this.#matches(entry, filter)) continue;
-      if (entries.length === limit) return { entries, more: true };
+      if (entries.length === limit || !take(entry)) return { entries, more: true };
       entries.push(entry);
     }
     return { entries, more: false };

@@ -7,7 +7,8 @@
 
 import { Deque } from '../../deque.ts';
 import { unknownCursor } from '../../errors.ts';
-import type { TaskPage, TaskQuery } from '../../types.ts';
+import type { TaskPage, TaskQuery, TaskRecord } from '../../types.ts';
+import { PageBudget } from '../page-size.ts';
 import type { TaskEntry } from './entry.ts';
 import { Listing } from './listing.ts';
 
@@ -71,8 +72,15 @@ export class MemoryRecords {
       if (!cursor) throw unknownCursor(query.before);
       beforeSeq = cursor.seq;
     }
-    const { entries, more } = this.#listing.page(query, query.limit, beforeSeq);
-    const page: TaskPage = { tasks: entries.map((entry) => entry.toRecord()) };
+    const budget = new PageBudget();
+    const tasks: TaskRecord[] = [];
+    const { entries, more } = this.#listing.page(query, query.limit, beforeSeq, (entry) => {
+      const record = entry.toRecord();
+      if (!budget.take(record)) return false;
+      tasks.push(record);
+      return true;
+    });
+    const page: TaskPage = { tasks };
     const last = entries[entries.length - 1];
     if (more && last) page.next = last.id;
     return page;

@@ -34,6 +34,7 @@ import type {
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
 import { BackendListeners } from '../listeners.ts';
+import { PageBudget } from '../page-size.ts';
 import { ClusterView } from './cluster-view.ts';
 import { type Keys, keysFor, toJobId } from './keys.ts';
 import {
@@ -373,8 +374,11 @@ export class RedisTaskBackend implements TaskBackend {
       max = `(${score}`;
     }
     const tasks: TaskRecord[] = [];
+    // A page is cut short rather than grow past about 16 MiB (page-size.ts).
+    const budget = new PageBudget();
+    let more = false;
     const batch = Math.max(50, Math.min(1000, query.limit * 2));
-    while (tasks.length <= query.limit) {
+    while (!more) {
       const page = await this.#call(() =>
         this.#redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
       );
@@ -389,14 +393,17 @@ export class RedisTaskBackend implements TaskBackend {
           gone.push(id);
           return;
         }
+        if (more) return;
         const record = toRecord(id, raw);
-        if (query.status === undefined || record.status === query.status) tasks.push(record);
+        if (query.status !== undefined && record.status !== query.status) return;
+        if (tasks.length === query.limit || !budget.take(record)) more = true;
+        else tasks.push(record);
       });
       if (gone.length > 0) void this.#forget(gone);
       if (ids.length < batch) break;
     }
-    const page: TaskPage = { tasks: tasks.slice(0, query.limit) };
-    if (tasks.length > query.limit) page.next = (page.tasks.at(-1) as TaskRecord).id;
+    const page: TaskPage = { tasks };
+    if (more) page.next = (tasks.at(-1) as TaskRecord).id;
     return page;
   }
 
