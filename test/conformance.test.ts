@@ -435,6 +435,8 @@ describeEachTarget(title, (runtime) => {
       status: 'cancelled',
       error: 'cancelled before it started',
     });
+  });
+
   it('Should answer HEAD on the stream routes with their headers at once, holding nothing open', async () => {
     const task = await napping();
     for (let i = 0; i < 2 * MAX_STREAMS; i++) {
