@@ -29,13 +29,13 @@ describeEachRuntime('tokens', (runtime) => {
 
   it('Should never hand a handler the admin token, when it is the only token set', async () => {
     for (const authorization of [`Bearer ${ADMIN}`, `bearer  ${ADMIN}`, 'Bearer another']) {
-      const res = await fetch(`${suite.server.url}/fn/web/x`, {
+      const res = await fetch(`${suite.server.url}/fn/mirror/x`, {
         headers: { Authorization: authorization },
       });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ authorization: null });
     }
     // Without EBBFLOW_TOKEN the other routes stay open, as documented.
-    expect((await fetch(`${suite.server.url}/functions/web`)).status).toBe(200);
+    expect((await fetch(`${suite.server.url}/functions/mirror`)).status).toBe(200);
   });
 });
