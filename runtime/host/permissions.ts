@@ -32,10 +32,14 @@ export const denoPermissions = (
   };
 };
 
-/** The variables a worker may see: none unless `config.permissions.env` names them. */
-export const grantedEnv = (grant: Grant): Record<string, string> => {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
-    ?.env;
+/**
+ * The variables a worker may see: none unless `config.permissions.env` names them (`true`: all),
+ * picked from `env` (the server hands its functions' variables here; process.env by default).
+ */
+export const grantedEnv = (
+  grant: Grant,
+  env: Readonly<Record<string, string | undefined>> | undefined = processEnv(),
+): Record<string, string> => {
   if (!env || !grant) return {};
   const names = grant === true ? Object.keys(env) : grant;
   const picked: Record<string, string> = {};
@@ -45,3 +49,6 @@ export const grantedEnv = (grant: Grant): Record<string, string> => {
   }
   return picked;
 };
+
+const processEnv = (): Record<string, string | undefined> | undefined =>
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;

@@ -1,6 +1,7 @@
 /**
  * Inside a Web Worker (Deno, Bun): waits for the host to name the function module, answers
  * liveness pings, tells the host before the function exits the worker, and serves the module.
+ * Nothing of the function runs before `serveWorker` has taken what it reports with.
  */
 import { serveWorker } from '../worker/serve.ts';
 import { asyncTaskContext } from './async-context.ts';
@@ -35,6 +36,13 @@ announce(scope.Deno, 'exit', 'Deno.exit', true);
 announce(scope.process, 'exit', 'process.exit', true);
 announce(scope, 'close', 'self.close', false);
 
+// The host names each worker `ebbflow:<function>#<worker id>` (web.ts); Deno and Bun print a
+// worker's console on the server's own stdout, so lines printed outside a task carry that name.
+const name = typeof scope.name === 'string' ? scope.name : '';
+const label = name.startsWith('ebbflow:') ? `function ${name.slice('ebbflow:'.length)}` : undefined;
+
+// The module is imported inside `init`, once the port and the timing table are in place.
 serveWorker(async () => import(await moduleUrl), comlinkEndpoint(scope), {
   context: asyncTaskContext(),
+  label,
 });
