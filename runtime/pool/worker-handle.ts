@@ -229,7 +229,7 @@ export class WorkerHandle {
       const base = slot * TIMING_CELLS;
       this.#timings[base] = 0;
       this.#timings[base + 1] = 0;
-      const latestStart = ahead > now ? ahead : now;
+      const latestStart = Math.max(ahead, now);
       this.#bounds[slot * 2 + SENT] = now;
       this.#bounds[slot * 2 + LATEST_START] = latestStart;
       ahead = latestStart + task.timeoutMs;
@@ -351,7 +351,7 @@ export class WorkerHandle {
       this.#results.port1.postMessage(message);
       const now = this.#clock.now();
       const latestStart = this.#bounds[slot * 2 + LATEST_START] as number;
-      const by = (latestStart > now ? latestStart : now) + WITHDRAW_CONFIRM_MS;
+      const by = Math.max(latestStart, now) + WITHDRAW_CONFIRM_MS;
       this.#withdrawing.set(slot, by);
       this.#arm(by);
       return true;
