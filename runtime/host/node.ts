@@ -214,7 +214,7 @@ const watchWorker = (worker: Worker, memoryLimitMb: number): SpawnedWorker => {
         if (stopping) return listener('the worker was stopped');
         if (lastError?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
           return listener(
-            `the worker ran out of memory (its JavaScript heap passed the limit of ${memoryLimitMb} MiB)`,
+            `the worker ran out of memory (limit ${memoryLimitMb} MiB): its JavaScript heap passed it`,
             'out_of_memory',
           );
         }

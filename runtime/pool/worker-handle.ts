@@ -316,7 +316,7 @@ export class WorkerHandle {
   #overMemory({ memoryBytes, limitMb }: MemoryReport): void {
     const usedMb = Math.round(memoryBytes / (1024 * 1024));
     void this.stop(
-      `the worker ran out of memory (its JavaScript heap and buffers used ${usedMb} MiB, over the limit of ${limitMb} MiB)`,
+      `the worker ran out of memory (limit ${limitMb} MiB): its JavaScript heap and buffers used ${usedMb} MiB`,
       'out_of_memory',
     );
   }
