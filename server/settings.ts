@@ -51,6 +51,11 @@ export interface SettingSpec {
   min?: number;
   default: string;
   doc: string;
+  /**
+   * A secret: never left in the environment of the process that runs functions (the launchers
+   * hand it over on a pipe, server/environment.ts).
+   */
+  secret?: true;
 }
 
 export const SETTINGS: readonly SettingSpec[] = [
@@ -252,6 +257,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'text',
     default: '',
     doc: 'when set, every route but `/health` needs `Authorization: Bearer <token>`',
+    secret: true,
   },
   {
     key: 'corsOrigin',
@@ -268,6 +274,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'text',
     default: '',
     doc: 'when set, `PUT`/`DELETE /functions/:name` deploy and delete with `Authorization: Bearer <admin token>` (it also works wherever `EBBFLOW_TOKEN` does); unset, deploys answer 403',
+    secret: true,
   },
   {
     key: 'maxFunctionBytes',
@@ -285,6 +292,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'redis',
     default: '',
     doc: 'several servers: `redis://host:port` of the Redis they share for tasks and records (docs/cluster.md)',
+    secret: true,
   },
   {
     key: 'clusterLostAfterMs',

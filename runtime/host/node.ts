@@ -18,7 +18,7 @@ import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from 
 import { BundleCache, defaultCacheDir, sha256 } from './bundle-cache.ts';
 import { nodeEndpoint } from './node-endpoint.ts';
 import { nodeSample } from './node-pressure.ts';
-import { grantedEnv } from './permissions.ts';
+import { envRefusal, grantedEnv } from './permissions.ts';
 
 interface NodePrepared extends PreparedFunction {
   bundle: URL;
@@ -67,6 +67,8 @@ export interface NodeHostOptions {
    * @default process.env
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Variables never granted, even when a config names them: the function is refused. */
+  reservedEnv?: readonly string[];
 }
 
 /** esbuild's version, read without loading esbuild (a cache hit never needs it). */
@@ -79,6 +81,7 @@ const thisFile = fileURLToPath(import.meta.url);
 export const nodeHost = ({
   bundleCache = defaultCacheDir(),
   env,
+  reservedEnv,
 }: NodeHostOptions = {}): WorkerHost => {
   const cache = bundleCache === false ? undefined : new BundleCache(bundleCache);
   let cacheDir: Promise<string> | undefined;
@@ -91,6 +94,7 @@ export const nodeHost = ({
     name: 'node',
     hardwareConcurrency: () => availableParallelism(),
     sample: nodeSample,
+    refuses: (_entry, permissions) => envRefusal(permissions.env, reservedEnv),
     async prepare(entry) {
       const key = cache
         ? sha256(
