@@ -54,7 +54,12 @@ export const webHost = (options: WebHostOptions): WorkerHost => ({
         ? options.refused(error, spawnOptions)
         : error;
     }
-    worker.postMessage({ ebbflow: 'load', url: prepared.entry.url } satisfies ControlMessage);
+    const label = `function ${prepared.entry.name}#${spawnOptions.workerId}`;
+    worker.postMessage({
+      ebbflow: 'load',
+      url: prepared.entry.url,
+      label,
+    } satisfies ControlMessage);
     return watch(worker, options);
   },
 });

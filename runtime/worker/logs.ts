@@ -60,14 +60,15 @@ export class TaskLog {
 export const captureConsole = (
   current: () => TaskLog | undefined,
   now: () => number,
-  label?: string,
+  label?: () => string | undefined,
 ): void => {
   const target = console as unknown as Record<Level, (...data: unknown[]) => void>;
   for (const level of LEVELS) {
     const original = target[level].bind(console);
-    const outside = label
-      ? (data: unknown[]) => original(labelled(label, format(data)))
-      : (data: unknown[]) => original(...data);
+    const outside = (data: unknown[]) => {
+      const name = label?.();
+      return name ? original(labelled(name, format(data))) : original(...data);
+    };
     target[level] = (...data: unknown[]) => {
       const log = current();
       if (!log || log.closed) return outside(data);

@@ -40,10 +40,10 @@ export interface WorkerCapabilities {
   memory?: { limitMb: number; used(): number };
   /**
    * Where the host cannot tell this worker's output apart (Deno and Bun print a worker's console
-   * on the server's own stdout), a label put before each line printed outside a task: at load,
+   * on the server's own stdout), the label put before each line printed outside a task: at load,
    * or after the task that started it ended. The Node host labels its workers' streams itself.
    */
-  label?: string;
+  label?: () => string | undefined;
 }
 
 /** Serve the module that `load` resolves to on `endpoint`. */
