@@ -248,7 +248,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'int',
     min: 16,
     default: String(DEFAULTS.memoryLimitMb),
-    doc: "each worker's default heap limit in MiB (a function's `config.memoryLimitMb` overrides; enforced on Node only)",
+    doc: "each worker's default memory limit in MiB, JavaScript heap plus buffers (a function's `config.memoryLimitMb` overrides; enforced on Node only)",
   },
   {
     key: 'token',
