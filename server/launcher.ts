@@ -7,8 +7,9 @@
  * on the child's stdin, relays SIGTERM, SIGINT and SIGHUP, and exits with the child's code (it
  * never resolves). In the child it resolves with what was handed over, kept in memory only.
  *
- * The child runs in its own process group, so a signal sent to the launcher's group (Ctrl-C,
- * `kill -- -pgid`, and npm relaying it again) reaches the server once, through the launcher.
+ * The child runs in its own process group, so every signal reaches it through the launcher,
+ * each one relayed once: the server counts them as it would have counted them itself (npm
+ * relays a signal sent to its process group again, as it did before there was a launcher).
  * The child holds its stdin open: when the launcher is gone (SIGKILLed with its group) the
  * server ends at once, as it would have.
  * @module
@@ -17,8 +18,6 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { cleanedEnvironment, type Env, HANDED_ENV, handOver, takeOver } from './environment.ts';
 
-/** Copies of one signal sent to a process group arrive together; two a person sends do not. */
-const SAME_SIGNAL_MS = 250;
 const RELAYED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 let environment: Promise<Env> | undefined;
@@ -47,13 +46,8 @@ const relaunch = (): Promise<never> =>
     child.stdin?.on('error', () => {});
     // Left open: the server watches it to notice when this launcher is gone.
     child.stdin?.write(handOver(process.env));
-    const lastSeen = new Map<string, number>();
     for (const signal of RELAYED) {
       process.on(signal, () => {
-        const at = Date.now();
-        const previous = lastSeen.get(signal) ?? Number.NEGATIVE_INFINITY;
-        lastSeen.set(signal, at);
-        if (at - previous < SAME_SIGNAL_MS) return;
         try {
           child.kill(signal);
         } catch {
