@@ -7,13 +7,13 @@
  * @module
  */
 import type { FunctionPermissions } from '../runtime/index.ts';
-import { HANDED_ENV } from './environment.ts';
+import { HANDED_ENV } from './launch.mjs';
 import { parseSettings, SETTINGS, type Settings } from './settings.ts';
 
 /**
  * The variables the launcher reads (deno.json grants it exactly these): those the grants are
  * derived from, and the secrets it takes out of the server's environment and hands over on the
- * server's stdin (server/environment.ts). A setting that needs a grant of its own (a Redis
+ * server's stdin (server/launch.mjs). A setting that needs a grant of its own (a Redis
  * address, a folder written by deploys) adds its variable here and its grant in `denoGrants`;
  * a new secret setting adds its variable here (a test checks every secret is listed).
  */

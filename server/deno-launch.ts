@@ -4,7 +4,7 @@
  * with the grants derived from them (deno-grants.ts), so a functions folder or an address
  * anywhere gets exactly its own permission and nothing more. The secrets (the tokens, the Redis
  * address) are taken out of the environment the server starts with and written on its stdin
- * (server/environment.ts). It relays SIGTERM/SIGINT and the exit code.
+ * (server/launch.mjs). It relays SIGTERM/SIGINT and the exit code.
  * @module
  */
 
@@ -19,7 +19,7 @@ import {
   SECRETS,
   unlistable,
 } from './deno-grants.ts';
-import { HANDED_ENV, handOver } from './environment.ts';
+import { HANDED_ENV, handOver } from './launch.mjs';
 import { SettingsError } from './settings.ts';
 
 interface Child {

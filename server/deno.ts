@@ -17,8 +17,8 @@ import {
   PROJECT_ROOT,
   redisAddress,
 } from './deno-grants.ts';
-import { HANDED_ENV, takeOver } from './environment.ts';
 import { reservedVariables } from './function-env.ts';
+import { HANDED_ENV, takeOver } from './launch.mjs';
 import { launch } from './launch.ts';
 import { SETTINGS } from './settings.ts';
 

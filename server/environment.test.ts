@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAUNCHER_ENV, SECRETS } from './deno-grants.ts';
-import { cleanedEnvironment, HANDED_ENV, handOver, isKept, takeOver } from './environment.ts';
 import { functionVariables, reservedVariables, secretVariables } from './function-env.ts';
+import { cleanedEnvironment, HANDED_ENV, handOver, isKept, takeOver } from './launch.mjs';
 import { SETTINGS } from './settings.ts';
 
 describe('the environment a launcher starts the server with', () => {

@@ -5,7 +5,7 @@
  * on every host.
  * @module
  */
-import { type Env, HANDED_ENV } from './environment.ts';
+import { type Env, HANDED_ENV } from './launch.mjs';
 import { SETTINGS } from './settings.ts';
 
 /** The server's own variables: every setting's, and the launcher's marker. */

@@ -53,7 +53,7 @@ export interface SettingSpec {
   doc: string;
   /**
    * A secret: never left in the environment of the process that runs functions (the launchers
-   * hand it over on a pipe, server/environment.ts).
+   * hand it over on a pipe, server/launch.mjs).
    */
   secret?: true;
 }

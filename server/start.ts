@@ -1,9 +1,8 @@
 /**
- * `npm start` and `bun run start` both run this file (bunfig.toml makes `bun run` execute
- * package.json scripts with Bun, not Node): it loads the entry of the host it finds itself on.
- * On Node and Bun this process first becomes the launcher (launcher.ts): it starts the server
- * again with a cleaned environment and stays only to relay signals and the exit code; it loads
- * nothing else, so the extra process costs little.
+ * The server `npm start` and `bun run start` run (bunfig.toml makes `bun run` execute
+ * package.json scripts with Bun, not Node), through their launcher, start.mjs: it loads the
+ * entry of the host it finds itself on. Run by hand, on Node and Bun this process first becomes
+ * the launcher itself (launcher.ts).
  * @module
  */
 import { detectHost } from '../runtime/host/detect.ts';

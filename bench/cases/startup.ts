@@ -4,9 +4,9 @@
  * `new Piscina` to its first result. The bundle cache is either empty (`cold`: a fresh folder,
  * as on a first start) or as the same start left it in another process (`warm`: a restart).
  * `server`: the whole server as `npm start` runs it, from spawning the process to the first
- * invoke answered over HTTP, `launched` (through its launcher, server/launcher.ts, which starts
- * the server again without its secrets) or `alone` (the server process as the launcher starts
- * it, its environment written on its stdin here): the ratio is what the launcher costs.
+ * invoke answered over HTTP, `launched` (through its launcher, server/start.mjs, which starts
+ * the server without its secrets) or `alone` (the server process as the launcher starts it, its
+ * environment written on its stdin here): the ratio is what the launcher costs.
  * Usage: startup.ts <ebbflow|piscina> [cold|warm] [one|all]   (one: inc only; all: bench/functions)
  *        startup.ts server <launched|alone>
  */
@@ -19,7 +19,7 @@ import { Piscina } from 'piscina';
 import { folderSource } from '../../runtime/host/fs-source.ts';
 import { nodeHost } from '../../runtime/host/node.ts';
 import { createRuntime, type FunctionSource } from '../../runtime/index.ts';
-import { cleanedEnvironment } from '../../server/environment.ts';
+import { cleanedEnvironment } from '../../server/launch.mjs';
 import { arg, emit } from '../lib/emit.ts';
 import { FIXTURES } from '../lib/fixture-runtime.ts';
 import { PLAIN } from '../lib/peers.ts';
@@ -100,7 +100,9 @@ async function serverStart(alone: boolean): Promise<number> {
     EBBFLOW_MIN_WORKERS: '1',
   };
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/start.ts'], {
+  // Launched: `npm start`'s command. Alone: the command its launcher runs.
+  const command = alone ? ['--import', 'tsx', 'server/start.ts'] : ['server/start.mjs'];
+  const child = spawn(process.execPath, command, {
     cwd: root,
     env: alone ? cleanedEnvironment(env) : env,
     stdio: ['pipe', 'pipe', 'pipe'],
