@@ -13,6 +13,7 @@ const functions = { echo: { run: (...args: unknown[]) => args } };
 /** Each path of the JSON API and the methods it takes, as `Allow` lists them. */
 const ALLOW: Record<string, string> = {
   '/health': 'GET',
+  '/ready': 'GET',
   '/functions': 'GET',
   '/functions/echo': 'GET, PUT, DELETE',
   '/functions/echo/tasks': 'POST',
@@ -30,6 +31,7 @@ describe('the route table', () => {
   /** A request each route of the table answers with success, by `method path` of the table. */
   const SUCCESS: Record<string, [string, RequestInit, number]> = {
     'get /health': ['/health', {}, 200],
+    'get /ready': ['/ready', {}, 200],
     'get /stats': ['/stats', {}, 200],
     'get /metrics': ['/metrics', {}, 200],
     'get /functions': ['/functions', {}, 200],
@@ -218,9 +220,10 @@ describe('bearer token', () => {
     expect(task.status).toBe(200);
   });
 
-  it('Should let /health, /openapi.json and the pages through without one', async () => {
+  it('Should let /health, /ready, /openapi.json and the pages through without one', async () => {
     const { call } = secured();
     expect((await call('/health')).status).toBe(200);
+    expect((await call('/ready')).status).toBe(200);
     expect((await call('/openapi.json')).status).toBe(200);
     // No asset reader here: the page is looked for (404), not refused (401).
     expectError(await call('/docs'), 404, 'not_found');

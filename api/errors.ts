@@ -75,6 +75,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   no_fetch_handler: 404,
   handler_failed: 500,
   handler_timed_out: 504,
+  function_unavailable: 503,
   javascript_required: 415,
 };
 

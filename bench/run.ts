@@ -133,6 +133,15 @@ for (const [impl, cache, functions] of [
     quick ? 1 : reps + 2,
   );
 }
+// The server as `npm start` starts it, through its launcher or alone, in the same run.
+for (const mode of ['launched', 'alone']) {
+  add(
+    'startup',
+    `startup-server-${mode}`,
+    { file: 'startup.ts', args: ['server', mode] },
+    quick ? 1 : reps + 2,
+  );
+}
 add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],

@@ -4,6 +4,8 @@
  * @module
  */
 import { type ArgsDef, defineCommand } from 'citty';
+import { detectHost } from '../runtime/host/detect.ts';
+import { serverEnvironment } from '../server/launcher.ts';
 import { SETTINGS } from '../server/settings.ts';
 
 const settingArgs: ArgsDef = Object.fromEntries(
@@ -40,6 +42,9 @@ export const serve = defineCommand({
     ...settingArgs,
   },
   async run({ rawArgs }) {
+    // Node and Bun: this process becomes the launcher and runs this command again with a
+    // cleaned environment (server/launcher.ts); that child goes on from here.
+    if (detectHost() !== 'deno') await serverEnvironment();
     const { folder, rest } = withoutFolder(rawArgs);
     // The serve entries read their flags from process.argv, as `npm start -- <flags>` gives them.
     process.argv = [

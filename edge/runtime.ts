@@ -17,6 +17,7 @@ import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   FunctionInfo,
   NewTask,
+  Readiness,
   ResolvedFunctionConfig,
   RetryPolicy,
   RunEnding,
@@ -153,6 +154,11 @@ export class EdgeRuntime implements Runtime {
   /** Resolves at once: the functions are read from the registry with the first request. */
   async loaded(): Promise<void> {
     await this.refresh();
+  }
+
+  /** Always ready: the functions are bundled into the Worker and read with each request. */
+  readiness(): Readiness {
+    return { status: 'ready' };
   }
 
   /** No scaling decisions are made here: the platform scales (nothing is ever told). */

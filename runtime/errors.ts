@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'no_fetch_handler'
   | 'handler_failed'
   | 'handler_timed_out'
+  /** A handler call to a function whose module failed to load (HTTP 503). */
+  | 'function_unavailable'
   /** A deployed source that does not load or check (HTTP 422): the loader's message says why. */
   | 'invalid_function'
   /** A host that runs JavaScript only (Workers) was sent TypeScript: compile it first (415). */

@@ -23,6 +23,7 @@ import { functionInfo, StatsReports } from './stats/reports.ts';
 import type {
   FunctionInfo,
   PoolStats,
+  Readiness,
   RunEnding,
   Runtime,
   RuntimeListener,
@@ -188,8 +189,26 @@ class EbbflowRuntime implements Runtime {
     return pool;
   }
 
-  async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+  /**
+   * The pool of `name` once its module has loaded (or failed to): what comes while a function
+   * found at start still loads waits for it, so it runs under its own config and exports, never
+   * under the defaults a placeholder stands with.
+   */
+  async #loadedPool(name: string): Promise<FunctionPool> {
     const pool = this.#accepting(name);
+    if (pool.state !== 'loading') return pool;
+    await this.#registry.whenLoaded(name);
+    return this.#accepting(name);
+  }
+
+  readiness(): Readiness {
+    if (this.#draining) return { status: 'draining' };
+    const loading = this.#registry.loading();
+    return loading.length > 0 ? { status: 'loading', loading } : { status: 'ready' };
+  }
+
+  async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
+    const pool = await this.#loadedPool(name);
     const task = newTask(name, args, options, pool.config);
     if (pool.version !== undefined) task.version = pool.version;
     const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
@@ -203,7 +222,7 @@ class EbbflowRuntime implements Runtime {
   call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
     const memory = this.#memory;
-    if (memory && this.#registry.get(name)?.status === 'ready') {
+    if (memory && this.#registry.get(name)?.state === 'ready') {
       try {
         const pool = this.#accepting(name);
         const task = newTask(name, args, options, pool.config);
@@ -244,36 +263,28 @@ class EbbflowRuntime implements Runtime {
   async retry(id: string): Promise<TaskRecord> {
     const old = await this.#backend.read(id);
     if (!old) throw unknownTask(id);
-    const pool = this.#accepting(old.function);
+    const pool = await this.#loadedPool(old.function);
     const record = await this.#backend.replay(id, pool.config.maxQueue);
     if (pool.status === 'ready') return record;
     await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
     return (await this.#backend.read(record.id)) ?? record;
   }
 
-  runEphemeral(
+  async runEphemeral(
     name: string,
     args: unknown[],
     { timeoutMs }: { timeoutMs?: number } = {},
   ): Promise<RunEnding> {
-    try {
-      const pool = this.#accepting(name);
-      return pool.runEphemeral(args, timeoutMs);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const pool = await this.#loadedPool(name);
+    return pool.runEphemeral(args, timeoutMs);
   }
 
   subscribe(listener: RuntimeListener, onClose?: () => void): () => void {
     return this.#events.subscribe(listener, onClose);
   }
 
-  handle(name: string, request: Request): Promise<Response> {
-    try {
-      return callHandler(this.#accepting(name), request, this.#events);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async handle(name: string, request: Request): Promise<Response> {
+    return callHandler(await this.#loadedPool(name), request, this.#events);
   }
 
   /**

@@ -333,6 +333,15 @@ export type RuntimeEvent =
 
 export type RuntimeListener = (event: RuntimeEvent) => void;
 
+/**
+ * Whether the runtime serves every function it found at start (`GET /ready`): `loading` names
+ * those whose module has not loaded yet (a call to one waits for it), `draining` it shuts down.
+ */
+export type Readiness =
+  | { status: 'ready' }
+  | { status: 'loading'; loading: string[] }
+  | { status: 'draining' };
+
 /** The in-process API: what the HTTP layer (and any embedding program) calls. */
 export interface Runtime {
   /** Every function found, ready or unavailable, sorted by name. */
@@ -391,6 +400,8 @@ export interface Runtime {
    * for it unless `waitForFunctions` is false: then it serves what is ready first.
    */
   loaded(): Promise<void>;
+  /** `ready` once every function found at start has loaded or failed to (`GET /ready`). */
+  readiness(): Readiness;
   stats(): PoolStats;
   /**
    * Be told of each scaling decision as it is recorded (the objects of `stats().scalingEvents`);

@@ -143,6 +143,12 @@ export interface WorkerHost {
   /** Bundle or check a function module; throws with the loader's message when it cannot load. */
   prepare(entry: FunctionEntry): Promise<PreparedFunction>;
   spawn(prepared: PreparedFunction, options: SpawnOptions): SpawnedWorker;
+  /**
+   * Why this host will never grant a function of `entry` these `permissions` (the server's own
+   * variables, its state files, other functions' files), or undefined when it may. A refused
+   * function does not load: its config is invalid, with this reason.
+   */
+  refuses?(entry: FunctionEntry, permissions: FunctionPermissions): string | undefined;
   /** Logical cores this process may use. */
   hardwareConcurrency(): number;
   /** Read the process's CPU time and memory (optional: without it the scaler uses lag alone). */

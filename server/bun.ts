@@ -6,7 +6,9 @@ import { bunHost } from '../runtime/host/bun.ts';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
+import { functionVariables, reservedVariables } from './function-env.ts';
 import { launch } from './launch.ts';
+import { serverEnvironment } from './launcher.ts';
 
 interface BunServer {
   hostname: string;
@@ -36,10 +38,13 @@ const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
  */
 const IDLE_TIMEOUT_S = 255;
 
+// Started by hand, this process becomes the launcher and goes no further (launcher.ts).
+const env = await serverEnvironment();
+
 await launch({
   argv: process.argv.slice(2),
-  env: process.env,
-  workers: bunHost(),
+  env,
+  workers: bunHost({ env: functionVariables(env), reservedEnv: reservedVariables() }),
   source: folderSource,
   assets: readAsset,
   listen: async (app, hostname, port) => {

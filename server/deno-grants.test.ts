@@ -28,7 +28,8 @@ describe('denoGrants', () => {
         '/srv/ebbflow/api/pages',
       ],
       net: ['127.0.0.2:8080'],
-      env: SETTINGS.map((s) => s.env),
+      // The settings' variables, and the mark of a server whose launcher hands over its secrets.
+      env: [...SETTINGS.map((s) => s.env), 'EBBFLOW_HANDED_ENV'],
       sys: ['systemMemoryInfo'],
       write: ['/home/me/fns'],
       run: [],
@@ -81,7 +82,7 @@ describe('withFunctionGrants and denoFlags', () => {
     expect(flags).toEqual([
       '--allow-read=/fns,/srv/ebbflow/runtime,/srv/ebbflow/node_modules,/srv/ebbflow/api/pages,/fns/data',
       '--allow-net=127.0.0.1,api.example',
-      `--allow-env=${[...SETTINGS.map((s) => s.env), 'SECRET'].join(',')}`,
+      `--allow-env=${[...SETTINGS.map((s) => s.env), 'EBBFLOW_HANDED_ENV', 'SECRET'].join(',')}`,
       '--allow-sys=systemMemoryInfo',
       '--allow-write=/fns',
     ]);

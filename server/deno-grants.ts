@@ -7,14 +7,33 @@
  * @module
  */
 import type { FunctionPermissions } from '../runtime/index.ts';
+import { HANDED_ENV } from './launch.mjs';
 import { parseSettings, SETTINGS, type Settings } from './settings.ts';
 
 /**
- * The variables the launcher reads to derive the grants (deno.json grants it exactly these).
- * A setting that needs a grant of its own (a Redis address, a folder written by deploys) adds
- * its variable here and its grant in `denoGrants`.
+ * The variables the launcher reads (deno.json grants it exactly these): those the grants are
+ * derived from, and the secrets it takes out of the server's environment and hands over on the
+ * server's stdin (server/launch.mjs). A setting that needs a grant of its own (a Redis
+ * address, a folder written by deploys) adds its variable here and its grant in `denoGrants`;
+ * a new secret setting adds its variable here (a test checks every secret is listed).
  */
-export const LAUNCHER_ENV = ['PORT', 'HOST', 'EBBFLOW_FUNCTIONS', 'EBBFLOW_REDIS_URL'] as const;
+export const LAUNCHER_ENV = [
+  'PORT',
+  'HOST',
+  'EBBFLOW_FUNCTIONS',
+  'EBBFLOW_REDIS_URL',
+  'EBBFLOW_TOKEN',
+  'EBBFLOW_ADMIN_TOKEN',
+] as const;
+
+/** The secrets among `LAUNCHER_ENV`: never left in the server's environment. */
+export const SECRETS = ['EBBFLOW_TOKEN', 'EBBFLOW_ADMIN_TOKEN', 'EBBFLOW_REDIS_URL'] as const;
+
+/**
+ * Folders of the project no function may be granted write of, even by a server started with
+ * more grants by hand: the server's own code.
+ */
+export const PROJECT_CODE = ['runtime', 'node_modules', 'api', 'server'] as const;
 
 /**
  * Project folders the server reads while it runs: a worker's module graph is read with the
@@ -60,7 +79,7 @@ export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGra
     ],
     // Several servers: ioredis's `debug` dependency lists every variable when it loads, which
     // Deno grants only with all of them (the workers' sandbox is unchanged: env denied).
-    env: settings.redisUrl ? true : SETTINGS.map((s) => s.env),
+    env: settings.redisUrl ? true : [...SETTINGS.map((s) => s.env), HANDED_ENV],
     sys: ['systemMemoryInfo'],
     // The functions folder only: deploys land there, and the versions file keeps `version`
     // across restarts (docs/deploy.md).

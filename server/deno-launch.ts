@@ -1,8 +1,10 @@
 /**
  * `deno task start` runs this launcher with only what it needs (the variables that decide the
- * grants, and running Deno): it reads the settings and starts the server (deno.ts) with the
- * grants derived from them (deno-grants.ts), so a functions folder or an address anywhere gets
- * exactly its own permission and nothing more. It relays SIGTERM/SIGINT and the exit code.
+ * grants, the secrets, and running Deno): it reads the settings and starts the server (deno.ts)
+ * with the grants derived from them (deno-grants.ts), so a functions folder or an address
+ * anywhere gets exactly its own permission and nothing more. The secrets (the tokens, the Redis
+ * address) are taken out of the environment the server starts with and written on its stdin
+ * (server/launch.mjs). It relays SIGTERM/SIGINT and the exit code.
  * @module
  */
 
@@ -14,12 +16,15 @@ import {
   LAUNCHER_ENV,
   listenSettings,
   PROJECT_ROOT,
+  SECRETS,
   unlistable,
 } from './deno-grants.ts';
+import { HANDED_ENV, handOver } from './launch.mjs';
 import { SettingsError } from './settings.ts';
 
 interface Child {
   pid: number;
+  stdin: WritableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   status: Promise<{ code: number }>;
   kill(signal: string): void;
@@ -27,12 +32,18 @@ interface Child {
 
 interface DenoApi {
   args: string[];
-  env: { get(name: string): string | undefined };
+  env: { get(name: string): string | undefined; delete(name: string): void };
   cwd(): string;
   stderr: { write(bytes: Uint8Array): Promise<number> };
   Command: new (
     command: string,
-    options: { args: string[]; stdin: 'inherit'; stdout: 'inherit'; stderr: 'piped' },
+    options: {
+      args: string[];
+      env: Record<string, string>;
+      stdin: 'piped';
+      stdout: 'inherit';
+      stderr: 'piped';
+    },
   ) => { spawn(): Child };
   addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
   exit(code: number): never;
@@ -59,6 +70,14 @@ const grants = denoGrants(listen(), root, Deno.cwd());
 const why = unlistable(grants);
 if (why) fail(why, 2);
 
+// Out of the environment the server inherits; in memory there, from its stdin.
+const secrets: Record<string, string> = {};
+for (const name of SECRETS) {
+  const value = env[name];
+  if (value !== undefined) secrets[name] = value;
+  Deno.env.delete(name);
+}
+
 const spawn = (): Child => {
   try {
     return new Deno.Command(`${root}/${DENO_BIN}`, {
@@ -69,7 +88,8 @@ const spawn = (): Child => {
         `${root}/server/deno.ts`,
         ...Deno.args,
       ],
-      stdin: 'inherit',
+      env: { [HANDED_ENV]: 'stdin' },
+      stdin: 'piped',
       stdout: 'inherit',
       stderr: 'piped',
     }).spawn();
@@ -81,6 +101,13 @@ const spawn = (): Child => {
   }
 };
 const child = spawn();
+// Left open: the server watches it to notice when this launcher is gone.
+const handing = child.stdin
+  .getWriter()
+  .write(new TextEncoder().encode(handOver(secrets)))
+  .catch(() => {
+    // The server is gone before it read it; its exit code follows.
+  });
 
 /**
  * Relaying signals exactly once. A signal sent to the whole process group (Ctrl-C,
@@ -144,4 +171,5 @@ const relayed = (async () => {
 
 const status = await child.status;
 await relayed;
+await handing;
 Deno.exit(status.code);

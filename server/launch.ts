@@ -145,6 +145,13 @@ export const launch = async (h: HostEntry): Promise<void> => {
       drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
     }),
   );
+  const readiness = runtime.readiness();
+  if (readiness.status === 'loading') {
+    // Requests are taken from now on: a call to a function still loading waits for it.
+    log(
+      `ebbflow: accepting requests on ${server.url} while ${readiness.loading.length} functions load (GET /ready answers 200 once they have)`,
+    );
+  }
   await runtime.loaded();
   const names = runtime
     .functions()

@@ -8,12 +8,17 @@ import { folderSource } from '../runtime/host/fs-source.ts';
 import { nodeHost } from '../runtime/host/node.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
+import { functionVariables, reservedVariables } from './function-env.ts';
 import { launch } from './launch.ts';
+import { serverEnvironment } from './launcher.ts';
+
+// Started by hand, this process becomes the launcher and goes no further (launcher.ts).
+const env = await serverEnvironment();
 
 await launch({
   argv: process.argv.slice(2),
-  env: process.env,
-  workers: nodeHost(),
+  env,
+  workers: nodeHost({ env: functionVariables(env), reservedEnv: reservedVariables() }),
   source: folderSource,
   assets: readAsset,
   listen: (app, hostname, port) =>

@@ -57,6 +57,11 @@ export interface SettingSpec {
   max?: number;
   default: string;
   doc: string;
+  /**
+   * A secret: never left in the environment of the process that runs functions (the launchers
+   * hand it over on a pipe, server/launch.mjs).
+   */
+  secret?: true;
 }
 
 export const SETTINGS: readonly SettingSpec[] = [
@@ -249,7 +254,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'int',
     min: 16,
     default: String(DEFAULTS.memoryLimitMb),
-    doc: "each worker's default heap limit in MiB (a function's `config.memoryLimitMb` overrides; enforced on Node only)",
+    doc: "each worker's default memory limit in MiB, JavaScript heap plus buffers (a function's `config.memoryLimitMb` overrides; enforced on Node only)",
   },
   {
     key: 'token',
@@ -258,6 +263,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'token',
     default: '',
     doc: 'when set, every route but `/health` needs `Authorization: Bearer <token>`',
+    secret: true,
   },
   {
     key: 'corsOrigin',
@@ -274,6 +280,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'token',
     default: '',
     doc: 'when set, `PUT`/`DELETE /functions/:name` deploy and delete with `Authorization: Bearer <admin token>` (it also works wherever `EBBFLOW_TOKEN` does); unset, deploys answer 403',
+    secret: true,
   },
   {
     key: 'maxFunctionBytes',
@@ -291,6 +298,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'redis',
     default: '',
     doc: 'several servers: `redis://host:port` of the Redis they share for tasks and records (docs/cluster.md)',
+    secret: true,
   },
   {
     key: 'clusterLostAfterMs',

@@ -82,33 +82,17 @@ describe('long error messages', () => {
   });
 });
 
-describe('a worker that rewrites what it sends', () => {
-  it('Should still cut its error and bound its logs', async () => {
-    // From now on that worker reports every task failed with a 1 MB message and 5 MB of logs.
-    const record = await runtime.call('tamper', [1_000_000]);
-    expect(record).toMatchObject({ status: 'failed', errorCode: 'function_threw' });
-    expect(record.error).toHaveLength(MAX_ERROR_CHARS);
-    expect(record.error).toContain('[cut: the message had 1000000 characters');
-    const logs = record.logs ?? [];
-    expect(logs.length).toBeLessThanOrEqual(102);
-    expect(logs.reduce((sum, line) => sum + line.message.length, 0)).toBeLessThan(70_000);
-    expect(logs.at(-1)).toMatchObject({
-      level: 'warn',
-      message: expect.stringContaining('left out by the server'),
+describe('a function that rewrites what its worker sends', () => {
+  // The worker takes what it reports with before any function code runs (primordials.ts), so
+  // rewriting MessagePort.prototype.postMessage changes nothing; the server's own bounds on a
+  // worker that lies anyway are runtime/pool/endings.test.ts's.
+  it('Should still report its own outcomes: the tampering task and the one after it', async () => {
+    expect(await runtime.call('tamper', [1_000_000])).toMatchObject({
+      status: 'completed',
+      result: 'tampered',
     });
-  });
-});
-
-describe('a module whose load fails with a long message', () => {
-  it("Should cut the loader's message in the function's info and in its tasks", async () => {
-    const info = runtime.getFunction('loud-at-load');
-    expect(info?.status).toBe('unavailable');
-    expect(info?.error).toHaveLength(MAX_ERROR_CHARS);
-    expect(info?.error).toMatch(
-      /^the module failed to load: .*L+ \[cut: the message had \d+ characters/s,
-    );
-    const record = await runtime.call('loud-at-load', []);
-    expect(record).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
-    expect(record.error).toHaveLength(MAX_ERROR_CHARS);
+    const next = await runtime.call('tamper', [10]);
+    expect(next).toMatchObject({ status: 'completed', result: 'tampered' });
+    expect(next.logs ?? []).toEqual([]);
   });
 });

@@ -190,6 +190,28 @@ describe('failures', () => {
     await failedWith('oom', 'the worker ran out of memory (limit 32 MiB)', 'out_of_memory');
   });
 
+  it('Should count Buffers against memoryLimitMb: 256 MiB of them end a 32 MiB worker', async () => {
+    const record = await runtime.call('faulty', ['hoard-buffers', 256]);
+    expect(record).toMatchObject({ status: 'failed', errorCode: 'out_of_memory' });
+    expect(record.error).toMatch(
+      /^the worker ran out of memory \(limit 32 MiB\): its JavaScript heap and buffers used \d+ MiB$/,
+    );
+    await expectOkAfter();
+    // Stopped near the limit, long before it held what it asked for.
+    expect(Number(/used (\d+) MiB/.exec(record.error ?? '')?.[1])).toBeLessThan(128);
+  });
+
+  it('Should keep a throw that cannot be described a throw, the worker serving on', async () => {
+    for (const mode of ['throw-unprintable', 'throw-proxy']) {
+      const thrown = await runtime.call('faulty', [mode]);
+      expect(thrown).toMatchObject({ status: 'failed', errorCode: 'function_threw' });
+      expect(thrown.error).toMatch(/^the function failed with a (non-Error )?value/);
+      // The same worker answers next: it did not die of it.
+      const next = await runtime.call('faulty', ['ok', 'after'], {});
+      expect(next.status).toBe('completed');
+    }
+  });
+
   it('Should fail results that cannot be sent as JSON, naming what is wrong', async () => {
     await failedWith(
       'return-function',

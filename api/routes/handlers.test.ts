@@ -108,6 +108,11 @@ describe('/fn/:name', () => {
     expectError(await call('/fn/a.b/x'), 400, 'invalid_name');
   });
 
+  it('Should answer 503 function_unavailable for a function that failed to load', async () => {
+    const { call } = fakeApp({ broken: { fetch: () => new Response('x'), loadError: 'no' } });
+    expectError(await call('/fn/broken'), 503, 'function_unavailable', 'unavailable');
+  });
+
   it('Should answer 500 when the handler throws, 504 past its timeout, 503 draining', async () => {
     const { call, runtime } = fakeApp(functions);
     expectError(await call('/fn/throws'), 500, 'handler_failed', 'handler broke');

@@ -23,6 +23,7 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
     default: { description: "The function's own response.", media: '*/*' },
     '404': err('No such function, or it has no fetch export (`no_fetch_handler`).'),
     '500': err('The handler threw (`handler_failed`).'),
+    '503': err('The function failed to load (`function_unavailable`).'),
     '504': err('The handler ran past its timeout (`handler_timed_out`).'),
   },
   handle: async (c, { runtime, token, adminToken }, input) => {

@@ -94,6 +94,7 @@ describe('GET /openapi.json', () => {
         '/docs/swagger-ui.js',
         '/health',
         '/openapi.json',
+        '/ready',
       ]
         .map((path) => `get ${path}`)
         .sort(),

@@ -25,6 +25,23 @@ describe('GET /health', () => {
   });
 });
 
+describe('GET /ready', () => {
+  it('Should answer 503 naming what still loads, 200 once all loaded, 503 while draining', async () => {
+    const { call, runtime } = fakeApp({ ...functions, slow: { run: () => 1, loading: true } });
+    const loading = await call('/ready');
+    expect(loading.status).toBe(503);
+    expect(loading.body).toEqual({ status: 'loading', loading: ['slow'] });
+    runtime.finishLoading('slow');
+    const ready = await call('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready' });
+    await runtime.close();
+    const draining = await call('/ready');
+    expect(draining.status).toBe(503);
+    expect(draining.body).toEqual({ status: 'draining' });
+  });
+});
+
 describe('GET /stats', () => {
   it("Should answer the runtime's stats as they are", async () => {
     const { call, post, runtime } = fakeApp(functions);

@@ -23,6 +23,32 @@ export const serverRoutes: readonly Route[] = [
   }),
   route({
     method: 'get',
+    path: '/ready',
+    summary: 'Readiness',
+    description:
+      'Whether every function found at start has loaded (or failed to): a load balancer sends traffic once this answers 200. Calls made before then wait for their function to load.',
+    tag: 'server',
+    public: true,
+    responses: {
+      '200': json(
+        'Every function found at start has loaded.',
+        v.object({ status: v.literal('ready') }),
+      ),
+      '503': json(
+        'Functions still loading (named), or draining.',
+        v.union([
+          v.object({ status: v.literal('loading'), loading: v.array(v.string()) }),
+          v.object({ status: v.literal('draining') }),
+        ]),
+      ),
+    },
+    handle: (c, { runtime }) => {
+      const readiness = runtime.readiness();
+      return c.json(readiness, readiness.status === 'ready' ? 200 : 503);
+    },
+  }),
+  route({
+    method: 'get',
     path: '/stats',
     summary: 'Pool statistics',
     tag: 'server',

@@ -312,6 +312,19 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
       1,
     );
   }
+  const launched = get('startup-server-launched', 'ms');
+  if (launched) {
+    const alone = get('startup-server-alone', 'ms');
+    row(
+      '8. Server start to first invoke, `npm start` through its launcher (ms)',
+      launched,
+      `the server process alone: ${show(alone, 1)}`,
+      ratio(launched, alone),
+      '',
+      undefined,
+      1,
+    );
+  }
   const deployMs = get('deploy-first-result', 'ms');
   if (deployMs) {
     const cold = get('deploy-first-result', 'coldMs');

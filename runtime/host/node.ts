@@ -1,7 +1,9 @@
 /**
  * The Node host: each function is bundled once with esbuild (TypeScript included, about 37 ms
  * from spawn to first call, against 280 ms through a tsx loader) and run in `worker_threads`
- * with a heap limit and an empty environment, so functions cannot read the server's secrets.
+ * with a memory limit (V8's heap limit, and heap plus buffers checked by the worker) and only the
+ * variables their config names. Workers share the server's process: see docs/security.md for
+ * what that leaves a function able to read.
  * Bundles are kept on disk by content hash (bundle-cache.ts), so a restart skips esbuild.
  * @module
  */
@@ -9,13 +11,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { FunctionEntry, PreparedFunction, SpawnedWorker, WorkerHost } from '../worker-host.ts';
 import { BundleCache, defaultCacheDir, sha256 } from './bundle-cache.ts';
 import { nodeEndpoint } from './node-endpoint.ts';
 import { nodeSample } from './node-pressure.ts';
-import { grantedEnv } from './permissions.ts';
+import { envRefusal, grantedEnv } from './permissions.ts';
 
 interface NodePrepared extends PreparedFunction {
   bundle: URL;
@@ -57,6 +60,15 @@ export interface NodeHostOptions {
    * @default a folder of this user's under the OS temp dir
    */
   bundleCache?: string | false;
+  /**
+   * The variables a function's `config.permissions.env` picks from (a worker sees none unless
+   * its config names them). The server passes what its launcher handed over, minus its own
+   * settings (server/clean-env.ts); an embedder may pass its own.
+   * @default process.env
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Variables never granted, even when a config names them: the function is refused. */
+  reservedEnv?: readonly string[];
 }
 
 /** esbuild's version, read without loading esbuild (a cache hit never needs it). */
@@ -66,7 +78,11 @@ const esbuildVersion = (): string =>
 /** This file holds the build options, so a change to it makes every cached bundle stale. */
 const thisFile = fileURLToPath(import.meta.url);
 
-export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = {}): WorkerHost => {
+export const nodeHost = ({
+  bundleCache = defaultCacheDir(),
+  env,
+  reservedEnv,
+}: NodeHostOptions = {}): WorkerHost => {
   const cache = bundleCache === false ? undefined : new BundleCache(bundleCache);
   let cacheDir: Promise<string> | undefined;
   let bundles = 0;
@@ -78,6 +94,7 @@ export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = 
     name: 'node',
     hardwareConcurrency: () => availableParallelism(),
     sample: nodeSample,
+    refuses: (_entry, permissions) => envRefusal(permissions.env, reservedEnv),
     async prepare(entry) {
       const key = cache
         ? sha256(
@@ -101,9 +118,17 @@ export const nodeHost = ({ bundleCache = defaultCacheDir() }: NodeHostOptions = 
     spawn(prepared, { workerId, memoryLimitMb, permissions }) {
       const worker = newWorker((prepared as NodePrepared).bundle, {
         name: `ebbflow:${prepared.entry.name}#${workerId}`,
-        env: grantedEnv(permissions?.env),
+        env: grantedEnv(permissions?.env, env),
         resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
+        // The worker checks heap plus buffers against this (node-worker-entry.ts).
+        workerData: { memoryLimitMb },
+        // Its output comes through here, each line labelled: a function never prints as the server.
+        stdout: true,
+        stderr: true,
       });
+      const label = `function ${prepared.entry.name}#${workerId}`;
+      labelLines(worker.stdout, label, process.stdout);
+      labelLines(worker.stderr, label, process.stderr);
       return watchWorker(worker, memoryLimitMb);
     },
     async dispose() {
@@ -166,6 +191,20 @@ const bundleFunction = async (
   }
 };
 
+/** Copy `from` to `to` with `[label] ` before every line (a last line without `\n` included). */
+const labelLines = (from: Readable, label: string, to: Writable): void => {
+  let partial = '';
+  from.setEncoding('utf8');
+  from.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() as string;
+    if (lines.length > 0) to.write(`${lines.map((line) => `[${label}] ${line}`).join('\n')}\n`);
+  });
+  from.on('end', () => {
+    if (partial !== '') to.write(`[${label}] ${partial}\n`);
+  });
+};
+
 const watchWorker = (worker: Worker, memoryLimitMb: number): SpawnedWorker => {
   let lastError: (Error & { code?: string }) | undefined;
   let stopping = false;
@@ -179,7 +218,7 @@ const watchWorker = (worker: Worker, memoryLimitMb: number): SpawnedWorker => {
         if (stopping) return listener('the worker was stopped');
         if (lastError?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
           return listener(
-            `the worker ran out of memory (limit ${memoryLimitMb} MiB)`,
+            `the worker ran out of memory (limit ${memoryLimitMb} MiB): its JavaScript heap passed it`,
             'out_of_memory',
           );
         }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveFunctionConfig, resolveOptions } from '../options.ts';
 import type { FunctionSource, WorkerHost } from '../worker-host.ts';
-import { denoPermissions, grantedEnv } from './permissions.ts';
+import { denoPermissions, denoRefusal, envRefusal, grantedEnv } from './permissions.ts';
 
 const options = resolveOptions({ source: {} as FunctionSource, host: {} as WorkerHost });
 const moduleUrl = 'file:///srv/app/functions/fib.ts';
@@ -73,5 +73,71 @@ describe('grantedEnv', () => {
       EBBFLOW_TEST_GRANT: 'yes',
     });
     expect(grantedEnv(true)).toMatchObject({ EBBFLOW_TEST_GRANT: 'yes' });
+  });
+});
+
+describe('what no host grants a function', () => {
+  const reserved = ['EBBFLOW_TOKEN', 'EBBFLOW_ADMIN_TOKEN', 'PORT'];
+
+  it("Should refuse a function that names the server's own variables, and only those", () => {
+    expect(envRefusal(['API_KEY', 'EBBFLOW_TOKEN', 'PORT'], reserved)).toBe(
+      "config.permissions.env names EBBFLOW_TOKEN, PORT: a function is never granted the server's own variables",
+    );
+    expect(envRefusal(['API_KEY'], reserved)).toBeUndefined();
+    expect(envRefusal(true, reserved)).toBeUndefined();
+    expect(envRefusal(['EBBFLOW_TOKEN'], undefined)).toBeUndefined();
+  });
+
+  const protections = {
+    reservedEnv: reserved,
+    noAccess: ['/srv/app/.ebbflow'],
+    noWrite: ['/srv/app/runtime', '/srv/app/node_modules'],
+    noNet: ['10.0.0.5:6379'],
+  };
+  const refusal = (grants: Parameters<typeof denoRefusal>[1]) =>
+    denoRefusal(moduleUrl, grants, protections);
+
+  it.each([
+    [{ env: ['EBBFLOW_ADMIN_TOKEN'] }, /env names EBBFLOW_ADMIN_TOKEN/],
+    [{ env: true }, /env must name its variables/],
+    [{ write: true }, /write must name its paths/],
+    [{ write: ['.'] }, /write may not name "\.": it holds the functions folder/],
+    [{ write: ['./'] }, /it holds the functions folder/],
+    [{ write: ['..'] }, /it holds the functions folder/],
+    [{ write: ['other.ts'] }, /write may not name "other\.ts": it is a function module/],
+    [{ write: ['lib.mjs'] }, /it is a function module/],
+    [{ write: ['.ebbflow-versions.json'] }, /hidden files beside the functions are the server's/],
+    [{ write: ['.fib.1a2b3c4d.deploy.ts'] }, /hidden files/],
+    [{ write: ['../runtime/worker'] }, /it reaches \/srv\/app\/runtime, which the server keeps/],
+    [{ write: ['/srv/app/node_modules/comlink'] }, /node_modules, which the server keeps/],
+    [{ write: ['../.ebbflow/tasks.db'] }, /\.ebbflow, which the server keeps/],
+    [
+      { read: ['../.ebbflow'] },
+      /read may not name "\.\.\/\.ebbflow": it reaches \/srv\/app\/\.ebbflow/,
+    ],
+    [{ read: ['/srv'] }, /it reaches \/srv\/app\/\.ebbflow/],
+    [{ read: true }, /read must name its paths/],
+    [{ net: true }, /net must name its hosts: true would reach 10\.0\.0\.5:6379/],
+    [{ net: ['10.0.0.5:6379'] }, /net may not name 10\.0\.0\.5:6379/],
+    [{ net: ['10.0.0.5'] }, /net may not name 10\.0\.0\.5/],
+  ])(
+    "Should refuse on Deno %j: it reaches the server's variables, state or code",
+    (grants, why) => {
+      expect(refusal(grants)).toMatch(why);
+    },
+  );
+
+  it('Should let a function have its own subfolders, files and hosts', () => {
+    expect(
+      refusal({
+        env: ['API_KEY'],
+        write: ['data', 'out/', 'notes.json', 'cache/fib.ts'],
+        read: ['data', '/etc/ssl/certs'],
+        net: ['api.example', '127.0.0.1:9000'],
+        sys: true,
+      }),
+    ).toBeUndefined();
+    // With nothing of the server's to reach, `true` reads and nets within its grants.
+    expect(denoRefusal(moduleUrl, { read: true, net: true })).toBeUndefined();
   });
 });

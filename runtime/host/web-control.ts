@@ -1,12 +1,13 @@
 /**
  * The few messages a Web Worker host and its worker entry exchange beside comlink's: which module
- * to load, a liveness ping, and a word before the worker exits (Deno reports no exit at all).
+ * to load (and the worker's name for its lines outside a task), a liveness ping, and a word
+ * before the worker exits (Deno reports no exit at all).
  * @module
  */
 import type { Endpoint } from 'comlink';
 
 export type ControlMessage =
-  | { ebbflow: 'load'; url: string }
+  | { ebbflow: 'load'; url: string; label: string }
   | { ebbflow: 'ping' }
   | { ebbflow: 'pong' }
   | { ebbflow: 'exit'; via: string; code?: number };

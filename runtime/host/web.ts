@@ -27,6 +27,8 @@ export interface WebHostOptions {
   sample(): HostSample;
   /** Rewrites the error of a worker the host refused to start (Deno: more permissions than the server holds). */
   refused?(error: Error, options: SpawnOptions): Error;
+  /** Why a function can never have these grants (`WorkerHost.refuses`). */
+  refuses?: WorkerHost['refuses'];
 }
 
 const workerEntry = new URL('./web-worker-entry.ts', import.meta.url);
@@ -36,6 +38,7 @@ export const webHost = (options: WebHostOptions): WorkerHost => ({
   hardwareConcurrency: () => navigator.hardwareConcurrency || 1,
   sample: options.sample,
   importsAtSpawn: true,
+  refuses: options.refuses,
   // Deno and Bun import TypeScript as it is; the probe worker reports any load error.
   prepare: async (entry) => ({ entry }),
   spawn(prepared, spawnOptions) {
@@ -51,7 +54,12 @@ export const webHost = (options: WebHostOptions): WorkerHost => ({
         ? options.refused(error, spawnOptions)
         : error;
     }
-    worker.postMessage({ ebbflow: 'load', url: prepared.entry.url } satisfies ControlMessage);
+    const label = `function ${prepared.entry.name}#${spawnOptions.workerId}`;
+    worker.postMessage({
+      ebbflow: 'load',
+      url: prepared.entry.url,
+      label,
+    } satisfies ControlMessage);
     return watch(worker, options);
   },
 });

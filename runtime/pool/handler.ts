@@ -18,7 +18,10 @@ export const callHandler = async (
 ): Promise<Response> => {
   const name = pool.name;
   if (pool.status === 'unavailable') {
-    throw new EbbflowError('handler_failed', `function "${name}" is unavailable: ${pool.error}`);
+    throw new EbbflowError(
+      'function_unavailable',
+      `function "${name}" is unavailable: ${pool.error}`,
+    );
   }
   if (!pool.exports?.fetch) {
     throw new EbbflowError(

@@ -417,7 +417,10 @@ export class FunctionPool {
     const at = this.#deps.clock.now();
     for (const task of this.#dispatcher.drainLocal()) this.#endings.fail(task, code, message, at);
     const source = this.#deps.source;
-    if (!source.shared) await source.failQueued(this.name, message, code);
+    if (source.shared) return;
+    // Failed without ever reaching a worker, they count as failed runs all the same (/stats).
+    const failed = await source.failQueued(this.name, message, code);
+    for (let i = 0; i < failed; i++) this.counters.ended('failed');
   }
 
   /** `closed`: fail what waits or runs (`shutdown`) and stop every worker. */

@@ -19,8 +19,8 @@ export interface TaskSource {
   claimable(fn: string): number;
   /** Tasks waiting to run, backing-off retries included (429s, drain). */
   queued(fn: string): number;
-  /** Fail what waits for `fn`; resolves once done. */
-  failQueued(fn: string, error: string, code: FailureCode): Promise<void>;
+  /** Fail what waits for `fn`; resolves with how many tasks it failed. */
+  failQueued(fn: string, error: string, code: FailureCode): Promise<number>;
 }
 
 /** The synchronous twins an in-process backend may offer (the in-memory one does). */
@@ -28,7 +28,7 @@ interface SyncTwins {
   claimNow(fn: string, max: number, workerId: number): ClaimedTask[];
   finishNow(id: string, ending: TaskEnding): void;
   claimable(fn: string): number;
-  failQueued(fn: string, error: string, code: FailureCode): void;
+  failQueued(fn: string, error: string, code: FailureCode): number;
 }
 
 const hasTwins = (backend: TaskBackend): backend is TaskBackend & SyncTwins => {
@@ -72,9 +72,10 @@ export const taskSource = (
     queued: (fn) => backend.queued(fn),
     // Claim what can be claimed and fail it: any backend can do that much.
     async failQueued(fn, error, code) {
-      for (;;) {
+      for (let failed = 0; ; ) {
         const batch = await backend.claim(fn, 100, 0);
-        if (batch.length === 0) return;
+        if (batch.length === 0) return failed;
+        failed += batch.length;
         const endedAt = clock.now();
         await Promise.all(
           batch.map((t) =>

@@ -2,6 +2,10 @@
  * The pool's record of one worker: its comlink remote, the tasks in flight on it by slot, the
  * shared timing table the worker writes, and the watchdog that enforces each task's timeout.
  * comlink never settles a call whose worker died, so this record is what fails or requeues them.
+ *
+ * The deadline is the server's word: the worker's start times only place a task's clock within
+ * bounds this record sets from its own clock (see `#deadline`), and a task withdrawn on a cancel
+ * lets its worker stay only once the worker confirms it never began (`withdraw`).
  * @module
  */
 import { type Remote, transfer, wrap } from 'comlink';
@@ -10,12 +14,16 @@ import { unrefTimer } from '../time/timers.ts';
 import type { FailureCode } from '../types.ts';
 import {
   type InitReply,
+  type MemoryReport,
   type Outcome,
   type OutcomeMessage,
   type PortMessage,
+  type ResultsMessage,
   type TaskMessage,
   TIMING_CELLS,
+  WITHDRAWN,
   type WorkerApi,
+  type WorkerFailure,
   type WorkerLimits,
 } from '../worker/protocol.ts';
 import type { SpawnedWorker } from '../worker-host.ts';
@@ -76,6 +84,16 @@ export const LOAD_TIMEOUT_MS = 30_000;
 /** How long a dead worker's posted outcomes may take to arrive before they count as lost. */
 const LATE_OUTCOME_MS = 2_000;
 
+/**
+ * How long after a withdrawn task could have begun at the latest (`#bounds`) its worker may take
+ * to confirm it never did, before the worker is stopped (a confirmation is one message away).
+ */
+export const WITHDRAW_CONFIRM_MS = 1_000;
+
+/** Per slot in `#bounds`: when the task was sent, and the latest it can honestly have begun. */
+const SENT = 0;
+const LATEST_START = 1;
+
 export class WorkerHandle {
   #state: WorkerState = 'starting';
   readonly spawnedAt: number;
@@ -88,9 +106,18 @@ export class WorkerHandle {
   #timings: Float64Array<ArrayBufferLike>;
   #buffer: SharedArrayBuffer | null;
   #free: number[] = [];
+  /**
+   * Per slot, from this server's clock: `[sentAt, latestStart]`. A task begins no later than
+   * every task ahead of it on this worker has ended or timed out, so `latestStart` is the latest
+   * deadline ahead of it when it was sent (or its send time).
+   */
+  #bounds = new Float64Array(MAX_SLOTS * 2);
+  /** Withdrawn tasks whose worker has not confirmed yet, by slot: when to stop waiting. */
+  #withdrawing = new Map<number, number>();
   #timer: TimerId | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #stopCause: string | undefined;
+  #stopCode: Death['code'] = 'worker_exited';
   #clock: Clock;
   /** Its room under the worker ceiling, given back the moment it is gone (`#died`). */
   #lease: Lease | undefined;
@@ -125,7 +152,7 @@ export class WorkerHandle {
     worker.onExit((cause, kind) =>
       this.#died(
         this.#stopCause
-          ? { cause: this.#stopCause, code: 'worker_exited' }
+          ? { cause: this.#stopCause, code: this.#stopCode }
           : { cause, code: kind ?? 'worker_exited' },
       ),
     );
@@ -169,7 +196,7 @@ export class WorkerHandle {
       );
     });
     try {
-      this.#results.port1.onmessage = (event: MessageEvent<OutcomeMessage>) =>
+      this.#results.port1.onmessage = (event: MessageEvent<ResultsMessage>) =>
         this.#deliver(event.data);
       const port = this.#results.port2;
       const init = this.#remote.init(this.#buffer, concurrency, transfer(port, [port]), limits);
@@ -196,12 +223,17 @@ export class WorkerHandle {
     this.worker.setIdle?.(false);
     const batch: TaskMessage[] = new Array(tasks.length);
     const now = this.#clock.now();
+    let ahead = this.#latestEnd();
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i] as Task;
       const slot = this.#free.pop() as number;
       const base = slot * TIMING_CELLS;
       this.#timings[base] = 0;
       this.#timings[base + 1] = 0;
+      const latestStart = Math.max(ahead, now);
+      this.#bounds[slot * 2 + SENT] = now;
+      this.#bounds[slot * 2 + LATEST_START] = latestStart;
+      ahead = latestStart + task.timeoutMs;
       this.#inflight.set(slot, task);
       task.markRunning(this.id, now);
       batch[i] = task.request
@@ -226,17 +258,68 @@ export class WorkerHandle {
     }
   }
 
-  #deliver([slot, ok, payload, start, time, code, logs]: OutcomeMessage): void {
+  /** The latest a task in flight here can end without being timed out, by this server's clock. */
+  #latestEnd(): number {
+    let latest = 0;
+    for (const [slot, task] of this.#inflight) {
+      const end = (this.#bounds[slot * 2 + LATEST_START] as number) + task.timeoutMs;
+      if (end > latest) latest = end;
+    }
+    return latest;
+  }
+
+  #deliver(message: ResultsMessage): void {
+    if (!Array.isArray(message)) {
+      this.#overMemory(message as MemoryReport);
+      return;
+    }
+    const [slot, ok, payload, start, time, code, logs] = message as OutcomeMessage;
+    if (this.#withdrawing.size > 0 && this.#withdrawing.has(slot)) {
+      this.#answered(slot, code === 'withdrawn');
+      return;
+    }
     const task = this.#inflight.get(slot);
     if (!task) return;
     this.#inflight.delete(slot);
     this.#free.push(slot);
     const outcome: Outcome = ok
       ? { ok, value: payload, start, time }
-      : { ok, error: payload as string, code: code ?? 'function_threw', start, time };
+      : {
+          ok,
+          error: payload as string,
+          code: (code as WorkerFailure | undefined) ?? 'function_threw',
+          start,
+          time,
+        };
     if (logs) outcome.logs = logs;
     this.events.outcome(task, outcome, this);
     this.#settled();
+  }
+
+  /**
+   * The worker's word on a withdrawn task: it never began (the slot is free again), or it did
+   * (its outcome, or `began`): then whatever it started may still run, and the worker stops.
+   */
+  #answered(slot: number, skipped: boolean): void {
+    this.#withdrawing.delete(slot);
+    const task = this.#inflight.get(slot);
+    if (skipped) {
+      this.#inflight.delete(slot);
+      this.#free.push(slot);
+      this.#settled();
+      return;
+    }
+    void this.stop(
+      `the worker was stopped because task ${task?.id ?? `in slot ${slot}`} was cancelled after it began`,
+    );
+  }
+
+  #overMemory({ memoryBytes, limitMb }: MemoryReport): void {
+    const usedMb = Math.round(memoryBytes / (1024 * 1024));
+    void this.stop(
+      `the worker ran out of memory (limit ${limitMb} MiB): its JavaScript heap and buffers used ${usedMb} MiB`,
+      'out_of_memory',
+    );
   }
 
   // Slots came free (a result, or a batch that could not be sent): the one place `drained` is
@@ -251,31 +334,47 @@ export class WorkerHandle {
   }
 
   /**
-   * Withdraw a task sent here that has not begun (its worker has others to run first): the
-   * worker skips it and can stay. False when it has begun, or when start times are not known.
+   * Withdraw a task sent here that may not have begun (its worker has others to run first): it
+   * is marked in its start cell (a worker about to begin it skips it instead) and the worker is
+   * told on the batches' port. The worker stays only if it confirms the task never began, within
+   * `WITHDRAW_CONFIRM_MS` of when it could have begun at the latest; otherwise it is stopped.
+   * False (stop it now) when it has begun, or when start times are not known.
    */
   withdraw(task: Task): boolean {
     if (!this.exactTimings || this.#state !== 'ready') return false;
     for (const [slot, inflight] of this.#inflight) {
       if (inflight !== task) continue;
-      if ((this.#timings[slot * TIMING_CELLS] as number) > 0) return false;
+      const base = slot * TIMING_CELLS;
+      if ((this.#timings[base] as number) > 0) return false;
+      this.#timings[base] = WITHDRAWN;
       // On the port the batch went on, so the withdrawal cannot overtake it.
       const message: PortMessage = { skip: slot };
       this.#results.port1.postMessage(message);
+      const now = this.#clock.now();
+      const latestStart = this.#bounds[slot * 2 + LATEST_START] as number;
+      const by = Math.max(latestStart, now) + WITHDRAW_CONFIRM_MS;
+      this.#withdrawing.set(slot, by);
+      this.#arm(by);
       return true;
     }
     return false;
   }
 
-  /** Stop the worker; its in-flight tasks are reported to `dead` with `cause`. */
-  async stop(cause: string): Promise<void> {
+  /**
+   * Stop the worker; its in-flight tasks are reported to `dead` with `cause` (and `code`, e.g.
+   * `out_of_memory` when the worker reported its memory over the limit).
+   */
+  async stop(cause: string, code: Death['code'] = 'worker_exited'): Promise<void> {
     if (this.#state === 'dead') return;
-    this.#stopCause ??= cause;
+    if (this.#stopCause === undefined) {
+      this.#stopCause = cause;
+      this.#stopCode = code;
+    }
     this.#state = 'stopping';
     this.#disarm();
     await this.worker.terminate();
     // Hosts that report no exit (Deno's Web Workers) still end up here.
-    this.#died({ cause: this.#stopCause, code: 'worker_exited' });
+    this.#died({ cause: this.#stopCause, code: this.#stopCode });
   }
 
   #died(death: Death): void {
@@ -345,17 +444,47 @@ export class WorkerHandle {
     const now = this.#clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [slot, task] of this.#inflight) {
-      const started = this.#timings[slot * TIMING_CELLS] as number;
-      // Not begun yet: it waits behind tasks that have deadlines of their own.
-      const deadline =
-        (this.exactTimings ? started || now : (task.startedAt as number)) + task.timeoutMs;
-      if (deadline <= now && (started > 0 || !this.exactTimings)) {
+      const confirmBy = this.#withdrawing.size > 0 ? this.#withdrawing.get(slot) : undefined;
+      if (confirmBy !== undefined) {
+        if (confirmBy <= now) {
+          void this.stop(
+            `the worker was stopped because task ${task.id} was cancelled and the worker did not confirm it had not begun`,
+          );
+          return;
+        }
+        next = Math.min(next, confirmBy);
+        continue;
+      }
+      const deadline = this.#deadline(slot, task);
+      if (deadline <= now) {
         this.events.timedOut(task, this);
         return;
       }
       next = Math.min(next, deadline);
     }
     if (next < Number.POSITIVE_INFINITY) this.#arm(next);
+  }
+
+  /**
+   * When `task` times out. Its clock starts when the worker began it, read from the shared table
+   * (a task waiting behind batch-mates has no clock running), but only within what this server
+   * knows: never before it was sent, never after it could have begun at the latest. A start the
+   * worker never wrote (or wrote as anything else) counts as that latest start, so whatever a
+   * function does to the table, it cannot run past `latestStart + timeoutMs`.
+   */
+  #deadline(slot: number, task: Task): number {
+    if (!this.exactTimings) return (task.startedAt as number) + task.timeoutMs;
+    const started = this.#timings[slot * TIMING_CELLS] as number;
+    const sent = this.#bounds[slot * 2 + SENT] as number;
+    const latest = this.#bounds[slot * 2 + LATEST_START] as number;
+    // Written as NaN, below zero or past the bound, it falls to the bound (comparisons with NaN fail).
+    const begun =
+      started >= sent && started <= latest
+        ? started
+        : started > 0 && started < sent
+          ? sent
+          : latest;
+    return begun + task.timeoutMs;
   }
 }
 

@@ -64,6 +64,11 @@ export const loadFunction = async (entry: FunctionEntry, deps: LoaderDeps): Prom
     await probed.spare?.discard();
     return failed(`the module's config is invalid: ${messageOf(error)}`);
   }
+  const refused = config.permissions && deps.host.refuses?.(entry, config.permissions);
+  if (refused) {
+    await probed.spare?.discard();
+    return { ok: false, error: `the module's config is invalid: ${refused}` };
+  }
   let spare = probed.spare;
   // It keeps the limits it started with: a config that changes them, or grants a sandbox more,
   // needs a fresh worker; one that scales to zero starts none before its first call.

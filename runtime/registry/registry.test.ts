@@ -4,6 +4,7 @@
  * racing deploys, an edit during a deploy) are driven step by step.
  */
 import { describe, expect, it } from 'vitest';
+import { flush } from '../../test/support/in-process.ts';
 import { until } from '../../test/support/wait.ts';
 import { inProcessHost } from '../host/in-process.ts';
 import { createRuntime, type Runtime } from '../index.ts';
@@ -109,21 +110,28 @@ const start = async (
   });
 
 describe('the function registry', () => {
-  it('Should queue a call to a function still loading and run it once loaded', async () => {
+  it('Should hold a call to a function still loading and run it once loaded', async () => {
     const folder = memoryFolder();
     folder.files.set('slow', 'answer:late');
     const { hold, load } = heldLoads(folder.text);
     const release = hold('slow');
     const rt = await start(folder, load, { waitForFunctions: false });
     expect(rt.getFunction('slow')?.status).toBe('loading');
-    const call = rt.call('slow', []);
-    expect(rt.getFunction('slow')?.queueSize).toBe(1);
+    expect(rt.readiness()).toEqual({ status: 'loading', loading: ['slow'] });
+    let settled = false;
+    const call = rt.call('slow', []).finally(() => {
+      settled = true;
+    });
+    await flush();
+    expect(settled).toBe(false);
     release();
     expect(await call).toMatchObject({ status: 'completed', result: 'late', version: 1 });
+    expect(rt.readiness()).toEqual({ status: 'ready' });
     await rt.close();
+    expect(rt.readiness()).toEqual({ status: 'draining' });
   });
 
-  it('Should fail what waits for a function deleted before it loaded', async () => {
+  it('Should refuse what waited for a function deleted before it loaded', async () => {
     const folder = memoryFolder();
     folder.files.set('a', 'answer:a');
     folder.files.set('b', 'answer:b');
@@ -131,13 +139,10 @@ describe('the function registry', () => {
     const release = hold('a');
     // One load at a time: b waits behind a.
     const rt = await start(folder, load, { waitForFunctions: false, maxWorkers: 1 });
-    const task = await rt.submit('b', []);
+    const task = rt.submit('b', []);
     const removed = await rt.remove('b');
     expect(removed).toMatchObject({ name: 'b', status: 'deleted' });
-    expect(await rt.wait(task.id, 5_000)).toMatchObject({
-      status: 'failed',
-      errorCode: 'function_deleted',
-    });
+    await expect(task).rejects.toMatchObject({ code: 'unknown_function' });
     release();
     await rt.loaded();
     expect(rt.functions().map((f) => f.name)).toEqual(['a']);

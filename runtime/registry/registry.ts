@@ -72,6 +72,12 @@ export class Registry implements PoolView {
   #locks = new Map<string, Promise<unknown>>();
   #warned = new Set<string>();
   #loaded: Promise<void> = Promise.resolve();
+  /** Whether every function found at start has loaded (or failed to). */
+  #startDone = false;
+  /** Per function found at start, settled when its placeholder gives way (`whenLoaded`). */
+  #placeholders = new Map<string, { settled: Promise<void>; settle: () => void }>();
+  /** Functions found at start that a caller waits for: they load first. */
+  #asked = new Set<string>();
   #draining = false;
   #closed = false;
 
@@ -120,8 +126,18 @@ export class Registry implements PoolView {
       const pool = this.#factory.placeholder(entry);
       const version = this.#versions.last(entry.name);
       this.#current.set(entry.name, { pool, version, sha256: '', deployedAt: 0 });
+      let settle: () => void = () => {};
+      const settled = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      this.#placeholders.set(entry.name, { settled, settle });
     }
-    this.#loaded = this.#loadAll(entries);
+    this.#loaded = this.#loadAll(entries).finally(() => {
+      this.#startDone = true;
+      // A placeholder still standing now (its file vanished before it loaded) waits no more.
+      for (const { settle } of this.#placeholders.values()) settle();
+      this.#placeholders.clear();
+    });
     this.#hotReload.start();
   }
 
@@ -130,11 +146,41 @@ export class Registry implements PoolView {
     return this.#loaded;
   }
 
+  /**
+   * The functions found at start that have not loaded yet (none once all have, or failed to):
+   * what `GET /ready` waits for.
+   */
+  loading(): string[] {
+    if (this.#startDone) return [];
+    return [...this.#placeholders.keys()].filter((name) => isPlaceholder(this.#current.get(name)));
+  }
+
+  /**
+   * Resolves once `name` no longer stands as a placeholder: its module loaded (or failed to, or
+   * it was deleted). It loads next if it has not begun: a caller waits for it.
+   */
+  whenLoaded(name: string): Promise<void> {
+    const placeholder = this.#placeholders.get(name);
+    if (!placeholder || !isPlaceholder(this.#current.get(name))) return Promise.resolve();
+    this.#asked.add(name);
+    return placeholder.settled;
+  }
+
+  /** The placeholder of `name` gave way: whoever waits for it goes on. */
+  #settle(name: string): void {
+    const placeholder = this.#placeholders.get(name);
+    if (!placeholder) return;
+    this.#placeholders.delete(name);
+    placeholder.settle();
+  }
+
   async #loadAll(entries: FunctionEntry[]): Promise<void> {
     const waiting = [...entries];
-    // A function someone already called goes first: serve what is asked for.
+    // A function someone waits for goes first: serve what is asked for.
     const next = () => {
-      const asked = waiting.findIndex((e) => (this.#current.get(e.name)?.pool.queueSize ?? 0) > 0);
+      const asked = waiting.findIndex(
+        (e) => this.#asked.has(e.name) || (this.#current.get(e.name)?.pool.queueSize ?? 0) > 0,
+      );
       return waiting.splice(Math.max(asked, 0), 1)[0];
     };
     const lanes = Array.from({ length: Math.max(1, this.#loadConcurrency) }, async () => {
@@ -347,6 +393,7 @@ export class Registry implements PoolView {
     this.#versions.record(name, next);
     if (staged) this.#copies.track(staged);
     if (pool.status === 'ready') this.#refused.delete(name);
+    if (isPlaceholder(previous)) this.#settle(name);
     if (previous) {
       // Counters stay with the name, so /stats does not restart at each deploy.
       pool.counters.carryOver(previous.pool.counters);
@@ -375,6 +422,7 @@ export class Registry implements PoolView {
     });
     // Deleted before it loaded: nothing will ever run what waits for it.
     if (placeholder) {
+      this.#settle(name);
       void current.pool.failWaiting(
         'function_deleted',
         `function "${name}" was deleted before it loaded`,

@@ -56,19 +56,32 @@ export class TaskLog {
 /**
  * Route `console.*` to the log of the task that printed. `current` names it: from the async
  * context when the host gave one, else the only running task (exact when concurrency is 1).
- * Lines printed outside any task (at load, or after a task ended) go to the real console.
+ * Lines printed outside any task (at load, or after a task ended) go to the real console, with
+ * `[label] ` before each line when a label is given, so they never pass for the server's.
  */
-export const captureConsole = (current: () => TaskLog | undefined, now: () => number): void => {
+export const captureConsole = (
+  current: () => TaskLog | undefined,
+  now: () => number,
+  label?: () => string | undefined,
+): void => {
   const target = console as unknown as Record<Level, (...data: unknown[]) => void>;
   for (const level of LEVELS) {
     const original = target[level].bind(console);
+    const outside = (data: unknown[]) => {
+      const name = label?.();
+      return name ? original(labelled(name, format(data))) : original(...data);
+    };
     target[level] = (...data: unknown[]) => {
       const log = current();
-      if (!log || log.closed) return original(...data);
+      if (!log || log.closed) return outside(data);
       log.add(level, format(data), now());
     };
   }
 };
+
+/** `text` with `[label] ` before each of its lines. */
+export const labelled = (label: string, text: string): string =>
+  `[${label}] ${text.split('\n').join(`\n[${label}] `)}`;
 
 /** Find the task that printed: the async context's, or the only one running. */
 export const taskFinder =
@@ -86,15 +99,20 @@ export const taskFinder =
 export const format = (data: unknown[]): string => data.map(show).join(' ');
 
 const show = (value: unknown): string => {
-  if (typeof value === 'string') return value;
-  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    return String(value);
-  }
-  if (typeof value === 'bigint') return `${value}n`;
   try {
+    if (typeof value === 'string') return value;
+    if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+      return String(value);
+    }
+    if (typeof value === 'bigint') return `${value}n`;
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    // A Proxy whose traps throw, an object whose toJSON or toString throws.
+    try {
+      return String(value);
+    } catch {
+      return `[${typeof value} that cannot be shown]`;
+    }
   }
 };

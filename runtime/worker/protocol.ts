@@ -46,6 +46,13 @@ export interface WorkerLimits {
   maxResultBytes: number;
 }
 
+/**
+ * The worker's answer about a task the pool withdrew (`PortMessage` `skip`, or the withdrawn
+ * mark in its timing cell): `withdrawn`, it never began and never will; `began`, too late, it
+ * began before the word came. Only `withdrawn` lets the worker stay (worker-handle.ts).
+ */
+export type WithdrawReply = 'withdrawn' | 'began';
+
 /** How one task ended inside the worker. Times are epoch milliseconds. */
 export type Outcome =
   | { ok: true; value: unknown; start: number; time: number; logs?: LogEntry[] }
@@ -69,9 +76,22 @@ export type OutcomeMessage = [
   payload: unknown,
   start: number,
   time: number,
-  code?: WorkerFailure,
+  code?: WorkerFailure | WithdrawReply,
   logs?: LogEntry[],
 ];
+
+/**
+ * Posted on the results port beside outcomes when the worker's JavaScript heap and buffers
+ * together passed its memory limit (Node: `memoryLimitMb` bounds both, see serve.ts); the pool
+ * then stops the worker with `out_of_memory`.
+ */
+export interface MemoryReport {
+  memoryBytes: number;
+  limitMb: number;
+}
+
+/** What the worker posts on the results port. */
+export type ResultsMessage = OutcomeMessage | MemoryReport;
 
 /**
  * What the pool posts on the port it hands over in `init`, in order: a batch to run, or a task of
@@ -98,9 +118,11 @@ export interface TaskContext {
 
 export interface WorkerApi {
   /**
-   * Load the function module and attach the shared timing table: two float64 per slot,
-   * `[startedAt, endedAt]`, written by the worker so the pool can time out and account for
-   * tasks without a message per start. Rejects with the loader's message. From then on the
+   * Attach the shared timing table and the results port, then load the function module (so no
+   * function code runs before the worker holds what it reports with). The table has two float64
+   * per slot, `[startedAt, endedAt]`, written by the worker so the pool can account for tasks
+   * without a message per start; the pool trusts a start only within the bounds its own clock
+   * sets (worker-handle.ts), so no value written there can extend a deadline. Rejects with the loader's message. From then on the
    * pool posts its batches and withdrawals (`PortMessage`) on `results` too, handled as `run`
    * and `skip` handle them: the hot path skips comlink's per-call id, proxy and reply, and a
    * withdrawal can never overtake its batch. `limits` bound what its tasks send back.
@@ -118,11 +140,18 @@ export interface WorkerApi {
    */
   run(batch: TaskMessage[]): void;
   /**
-   * The task in `slot` was cancelled: if it has not begun, it never will (its outcome is posted
-   * at once, only to free the slot). One that has begun runs on; the pool drops its result.
+   * The task in `slot` was cancelled: if it has not begun, it never will, and the worker answers
+   * `withdrawn`; one that has begun gets `began`, and the pool stops the worker.
    */
   skip(slot: number): void;
 }
 
 /** Float64 cells per slot in the timing table. */
 export const TIMING_CELLS = 2;
+
+/**
+ * What the pool writes in a slot's start cell to withdraw a task the worker holds but may not
+ * have begun: a worker about to begin it sees the mark and skips it instead (the `skip` message
+ * may still be queued behind the task that held the worker).
+ */
+export const WITHDRAWN = -1;

@@ -9,10 +9,13 @@ import { cutMessage, resultTooLarge, tooLarge } from './bounds.ts';
 import { fromWireRequest, toWireResponse } from './http.ts';
 import { jsonProblem } from './json-check.ts';
 import { captureConsole, TaskLog, taskFinder } from './logs.ts';
+import { clearTimer, dataOf, Float64, isArray, now, postOn, setTimer } from './primordials.ts';
 import {
   type InitReply,
+  type MemoryReport,
   type OutcomeMessage,
   type PortMessage,
+  type ResultsMessage,
   type TaskContext,
   type TaskMessage,
   TIMING_CELLS,
@@ -26,22 +29,35 @@ import { describeThrown } from './thrown.ts';
 type AnyFunction = (...args: unknown[]) => unknown;
 type ModuleLoader = () => Promise<Record<string, unknown>>;
 
-const now = (): number => performance.timeOrigin + performance.now();
+/** How often the worker compares its memory with its limit (where the host can measure it). */
+export const MEMORY_SAMPLE_MS = 50;
 
-/** What a host's worker entry may add (see `TaskContext`). */
+/** What a host's worker entry may add. */
 export interface WorkerCapabilities {
+  /** An async context that follows a task through its awaits (see `TaskContext`). */
   context?: TaskContext;
+  /**
+   * The worker's JavaScript heap plus buffers, in bytes, and the limit they must stay under
+   * (Node: V8 bounds only the heap, so the worker checks both every `MEMORY_SAMPLE_MS`).
+   */
+  memory?: { limitMb: number; used(): number };
+  /**
+   * Where the host cannot tell this worker's output apart (Deno and Bun print a worker's console
+   * on the server's own stdout), the label put before each line printed outside a task: at load,
+   * or after the task that started it ended. The Node host labels its workers' streams itself.
+   */
+  label?: () => string | undefined;
 }
 
 /** Serve the module that `load` resolves to on `endpoint`. */
 export const serveWorker = (
   load: ModuleLoader,
   endpoint: Endpoint,
-  { context }: WorkerCapabilities = {},
+  { context, memory, label }: WorkerCapabilities = {},
 ): void => {
   let fn: AnyFunction | undefined;
   let handler: AnyFunction | undefined;
-  let timings: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  let timings: Float64Array<ArrayBufferLike> = new Float64(0);
   let limit = 1;
   /** Unbounded until `init` says (a pool always does). */
   let maxResultBytes: number | undefined;
@@ -59,10 +75,32 @@ export const serveWorker = (
   captureConsole(
     taskFinder(context, () => running),
     now,
+    label,
   );
+  /** Slots withdrawn by their mark before the pool's `skip` for them arrived. */
+  const withdrawnEarly = new Set<number>();
 
-  const post = (message: OutcomeMessage, transfer?: Transferable[]): void => {
-    (results as MessagePort).postMessage(message, transfer ?? []);
+  const post = (message: ResultsMessage, transfer?: Transferable[]): void => {
+    postOn(results as MessagePort, message, transfer);
+  };
+
+  // The pool marked the task withdrawn in its start cell: it never begins, and the pool is told.
+  const withdrawn = (slot: number): boolean => {
+    const base = slot * TIMING_CELLS;
+    if (base >= timings.length || (timings[base] as number) >= 0) return false;
+    withdrawnEarly.add(slot);
+    post([slot, false, 'withdrawn', now(), 0, 'withdrawn']);
+    return true;
+  };
+
+  /** Begin the next waiting task that was not withdrawn, if any. */
+  const beginNext = (): void => {
+    for (let next = waiting.shift(); next; next = waiting.shift()) {
+      if (!withdrawn(next.slot)) {
+        begin(next);
+        return;
+      }
+    }
   };
 
   // A finishing task hands its place to the next waiter in the same step, so a batch arriving
@@ -112,10 +150,15 @@ export const serveWorker = (
         ? [slot, ok, payload, start, end - start, code]
         : [slot, ok, payload, start, end - start];
     const body = response && ok ? (payload as WireResponse).body : null;
-    post(message, body ? [body] : undefined);
+    try {
+      post(message, body ? [body] : undefined);
+    } catch (error) {
+      // A value the JSON check passed that still cannot be cloned (a Proxy, a getter that throws).
+      const why = `the result could not be sent: ${describeThrown(error)}`;
+      post([slot, false, why, start, end - start, 'result_not_serializable', printed]);
+    }
     runningCount--;
-    const next = waiting.shift();
-    if (next) begin(next);
+    beginNext();
   };
 
   // No async function per task: a synchronous function's whole batch runs in one go, and only a
@@ -176,6 +219,18 @@ export const serveWorker = (
   const api: WorkerApi = {
     async init(buffer, concurrency, port, limits?: WorkerLimits): Promise<InitReply> {
       if (limits) maxResultBytes = limits.maxResultBytes;
+      // Everything the worker reports with is in place before the module's code runs.
+      if (buffer) timings = new Float64(buffer);
+      limit = concurrency;
+      if (limit > 1) tracked = context;
+      results = port;
+      // The pool sends its batches and withdrawals on the same port, in order (protocol.ts).
+      port.onmessage = (event: MessageEvent) => {
+        const message = dataOf(event) as PortMessage;
+        if (isArray(message)) api.run(message);
+        else api.skip(message.skip);
+      };
+      if (memory) watchMemory(memory, post);
       let mod: Record<string, unknown>;
       try {
         mod = await load();
@@ -191,34 +246,52 @@ export const serveWorker = (
       }
       if (exports.default) fn = mod.default as AnyFunction;
       if (exports.fetch) handler = mod.fetch as AnyFunction;
-      if (buffer) timings = new Float64Array(buffer);
-      limit = concurrency;
-      if (limit > 1) tracked = context;
-      results = port;
-      // The pool sends its batches and withdrawals on the same port, in order (protocol.ts).
-      port.onmessage = (event: MessageEvent<PortMessage>) => {
-        const message = event.data;
-        if (Array.isArray(message)) api.run(message);
-        else api.skip(message.skip);
-      };
       const config = mod.config;
       return { config: config === undefined ? undefined : toPlain(config), exports };
     },
     run(batch) {
-      for (const task of batch) {
-        if (runningCount < limit && waiting.length === 0) begin(task);
-        else waiting.push(task);
+      for (let i = 0; i < batch.length; i++) {
+        const task = batch[i] as TaskMessage;
+        if (runningCount < limit && waiting.length === 0) {
+          if (!withdrawn(task.slot)) begin(task);
+        } else waiting.push(task);
       }
     },
     skip(slot) {
-      const at = waiting.findIndex((task) => task.slot === slot);
-      if (at < 0) return;
+      // Already answered when its mark was seen.
+      if (withdrawnEarly.delete(slot)) return;
+      let at = -1;
+      for (let i = 0; i < waiting.length; i++)
+        if ((waiting[i] as TaskMessage).slot === slot) at = i;
+      if (at < 0) {
+        // It began (or ended) before the word came: the pool stops this worker.
+        post([slot, false, 'began', now(), 0, 'began']);
+        return;
+      }
       waiting.splice(at, 1);
-      // It never runs; the outcome only frees its slot.
-      post([slot, false, 'cancelled before it started', now(), 0]);
+      post([slot, false, 'withdrawn', now(), 0, 'withdrawn']);
     },
   };
   expose(api, endpoint);
+};
+
+/**
+ * Compare heap plus buffers with the limit every `MEMORY_SAMPLE_MS` while the event loop turns,
+ * and tell the pool once when they pass it (it stops this worker). A synchronous stretch of code
+ * is measured when it yields; its timeout bounds how long that can take.
+ */
+const watchMemory = (
+  memory: NonNullable<WorkerCapabilities['memory']>,
+  post: (message: MemoryReport) => void,
+): void => {
+  const limitBytes = memory.limitMb * 1024 * 1024;
+  const timer = setTimer(() => {
+    const used = memory.used();
+    if (used <= limitBytes) return;
+    clearTimer(timer);
+    post({ memoryBytes: used, limitMb: memory.limitMb });
+  }, MEMORY_SAMPLE_MS);
+  (timer as { unref?: () => void }).unref?.();
 };
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>

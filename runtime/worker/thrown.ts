@@ -14,18 +14,35 @@ const where = (error: Error): string => {
 };
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
-/** A message for anything thrown: an Error's own, or a description of a non-Error value. */
-export const describeThrown = (error: unknown): string => {
-  if (error instanceof Error) {
-    // Deno colours the locations inside some messages (module load errors); callers get text.
-    const message = error.message.replace(ANSI_COLOUR, '') + where(error);
-    return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
-  }
-  let shown: string;
+/** `read()`, or `fallback` when reading throws (a getter, a Proxy trap, a `toString`). */
+const attempt = <T>(read: () => T, fallback: T): T => {
   try {
-    shown = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+    return read();
   } catch {
-    shown = String(error);
+    return fallback;
   }
-  return `the function failed with a non-Error value: ${shown}`;
 };
+
+/**
+ * A message for anything thrown: an Error's own, or a description of a non-Error value. Never
+ * throws, whatever was thrown (a Proxy whose traps throw, an object whose `toString` throws), so
+ * a throw stays `function_threw` and never ends the worker.
+ */
+export const describeThrown = (error: unknown): string =>
+  attempt(
+    () => {
+      if (error instanceof Error) {
+        // Deno colours the locations inside some messages (module load errors); callers get text.
+        const message = String(error.message).replace(ANSI_COLOUR, '') + where(error);
+        const name = String(error.name);
+        return name && name !== 'Error' ? `${name}: ${message}` : message;
+      }
+      const shown =
+        typeof error === 'string'
+          ? error
+          : (attempt(() => JSON.stringify(error), undefined) ??
+            attempt(() => String(error), undefined));
+      return `the function failed with a non-Error value: ${shown ?? `${typeof error} that cannot be shown`}`;
+    },
+    `the function failed with a value that cannot be shown (${typeof error})`,
+  );

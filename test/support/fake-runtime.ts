@@ -10,6 +10,7 @@ import {
   EbbflowError,
   type FunctionInfo,
   type PoolStats,
+  type Readiness,
   type ResolvedFunctionConfig,
   type RunEnding,
   type Runtime,
@@ -29,6 +30,8 @@ export interface FakeFunction {
   fetch?: (request: Request) => Response | Promise<Response>;
   /** A function whose module failed to load: it is listed unavailable with this message. */
   loadError?: string;
+  /** Found at start and still loading (`readiness()` names it) until `finishLoading`. */
+  loading?: boolean;
   config?: Partial<ResolvedFunctionConfig>;
 }
 
@@ -167,6 +170,18 @@ export class FakeRuntime implements Runtime {
 
   async loaded(): Promise<void> {}
 
+  readiness(): Readiness {
+    if (this.#draining) return { status: 'draining' };
+    const loading = [...this.#functions].filter(([, e]) => e.fn.loading).map(([name]) => name);
+    return loading.length > 0 ? { status: 'loading', loading } : { status: 'ready' };
+  }
+
+  /** A function that was `loading` has loaded. */
+  finishLoading(name: string): void {
+    const entry = this.#functions.get(name);
+    if (entry) entry.fn = { ...entry.fn, loading: false };
+  }
+
   stats(): PoolStats {
     const functions: PoolStats['functions'] = {};
     const totals = { activeWorkers: 0, queueSize: 0, activeTasks: 0, maxWorkers: 0 };
@@ -233,7 +248,13 @@ export class FakeRuntime implements Runtime {
 
   /** The function's `fetch` export, within its timeout; what it throws is `handler_failed`. */
   async handle(name: string, request: Request): Promise<Response> {
-    const { fn, config } = this.#intake(name);
+    const { fn, config, unavailable } = this.#intake(name);
+    if (unavailable !== undefined) {
+      throw new EbbflowError(
+        'function_unavailable',
+        `function "${name}" is unavailable: ${unavailable}`,
+      );
+    }
     const { fetch } = fn;
     if (!fetch) {
       throw new EbbflowError('no_fetch_handler', `function "${name}" has no fetch export`);

@@ -32,7 +32,7 @@ export interface ServerRuntime {
 }
 
 /**
- * `npm start` runs `exec node --import tsx server/start.ts`: the shell gives way to the server,
+ * `npm start` runs `exec node server/start.mjs`: the shell gives way to the server's launcher,
  * and npm relays a signal to it (unlike the tsx CLI it used to run, which SIGKILLed a server slow
  * to acknowledge; see docs/reliability.md). `deno task` and `bun run` relay signals too, so tests
  * signal the launcher alone: signalling its process group would signal the server twice.

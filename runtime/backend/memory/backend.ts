@@ -262,16 +262,19 @@ export class MemoryTaskBackend implements TaskBackend {
 
   /**
    * Fail every queued task of `fn`, those backing off included (its module stopped loading, or
-   * the runtime shuts down). Running tasks are left to their `finish`.
+   * the runtime shuts down); how many. Running tasks are left to their `finish`.
    */
-  failQueued(fn: string, error: string, errorCode: FailureCode): void {
+  failQueued(fn: string, error: string, errorCode: FailureCode): number {
     const queue = this.#queues.get(fn);
-    if (!queue || queue.queued === 0) return;
+    if (!queue || queue.queued === 0) return 0;
     const now = this.#clock.now();
+    let failed = 0;
     for (const entry of queue.drain()) {
       entry.fail({ status: 'failed', error, errorCode, endedAt: now }, now);
       this.#ended(entry, now);
+      failed++;
     }
+    return failed;
   }
 
   onAvailable(listener: (fn: string) => void): void {
