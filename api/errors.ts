@@ -74,6 +74,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   handler_failed: 500,
   handler_timed_out: 504,
   javascript_required: 415,
+  unknown_version: 404,
+  no_previous_version: 409,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

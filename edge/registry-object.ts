@@ -4,16 +4,25 @@
  * kept in SQLite). Each name has a version that grows with every change and survives restarts.
  * The newest of a build and a deploy wins: a rebuilt bundle whose function changed takes over
  * from a deployed one of that name. A delete leaves a tombstone that keeps the code, so tasks
- * already accepted still run.
+ * already accepted still run. Each name's newest versions (EBBFLOW_KEEP_VERSIONS, default 10)
+ * are kept with their code in a second table, so a rollback serves one again under its own
+ * number; a deploy of the code that serves makes no new version.
  * @module
  */
 import { DurableObject } from 'cloudflare:workers';
 import bundle from 'ebbflow:functions';
 import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
-import { resolveFunctionConfig } from '../runtime/options.ts';
+import {
+  EbbflowError,
+  noPreviousVersion,
+  unknownFunction,
+  unknownVersion,
+} from '../runtime/errors.ts';
+import { DEFAULTS, resolveFunctionConfig } from '../runtime/options.ts';
 import { sha256Hex } from '../runtime/registry/sha256.ts';
+import type { FunctionVersions } from '../runtime/types.ts';
 import type { Answer } from './answer.ts';
-import { failed, ok } from './answer.ts';
+import { answer, failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
 import { edgeDefaults } from './env.ts';
 import { gateOf } from './gate.ts';
@@ -64,6 +73,34 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS functions (
   bundle_sha TEXT
 )`;
 
+/** Kept versions: the code of each, by name and number (a rollback copies one back). */
+const VERSIONS_SCHEMA = `CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  js TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  code_sha TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  config TEXT,
+  handler INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (name, version)
+)`;
+
+interface VersionRow extends Record<string, string | number | null> {
+  name: string;
+  version: number;
+  js: string;
+  sha256: string;
+  code_sha: string;
+  deployed_at: number;
+  config: string | null;
+  handler: number;
+}
+
+/** The next number of a name: past both its current row and every kept version. */
+const NEXT_VERSION =
+  'max(version, (SELECT coalesce(max(v.version), 0) FROM versions v WHERE v.name = functions.name)) + 1';
+
 export class FunctionRegistry extends DurableObject<EdgeEnv> {
   #isolates: Isolates;
 
@@ -71,6 +108,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     super(ctx, env);
     this.#isolates = new Isolates(env.LOADER, gateOf(ctx), 'registry');
     ctx.storage.sql.exec(SCHEMA);
+    ctx.storage.sql.exec(VERSIONS_SCHEMA);
     void ctx.blockConcurrencyWhile(() => this.#syncBundle());
   }
 
@@ -91,9 +129,13 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
   async deploy(
     name: string,
     js: string,
-  ): Promise<Answer<{ entry: DeployedFunction; created: boolean }>> {
+  ): Promise<Answer<{ entry: DeployedFunction; created: boolean; unchanged?: boolean }>> {
     // A deployed module is its own source: one hash for both.
     const sha256 = await sha256Hex(js);
+    const serving = await this.code(name);
+    if (serving && !serving.deleted && serving.error === undefined && serving.sha256 === sha256) {
+      return ok({ entry: entryOf(this.#row(name) as Row), created: false, unchanged: true });
+    }
     const probe = await this.#isolates.probe({ name, js, codeSha256: sha256 });
     if (!probe.ok) return failed('invalid_function', probe.error);
     try {
@@ -125,11 +167,85 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     const found = await this.code(name);
     if (!found || found.deleted) return undefined;
     this.ctx.storage.sql.exec(
-      'UPDATE functions SET deleted = 1, version = version + 1, deployed_at = ? WHERE name = ?',
+      `UPDATE functions SET deleted = 1, version = ${NEXT_VERSION}, deployed_at = ? WHERE name = ?`,
       Date.now(),
       name,
     );
     return (await this.list()).find((e) => e.name === name);
+  }
+
+  /** The kept versions of `name`, newest first (the one serving marked). */
+  async versions(name: string): Promise<Answer<FunctionVersions>> {
+    return answer(async () => {
+      const current = this.#row(name);
+      if (!current || current.deleted === 1) throw unknownFunction(name);
+      const kept = this.#kept(name);
+      const listed = kept.map((k) => ({
+        version: k.version,
+        sha256: k.sha256,
+        deployedAt: k.deployed_at,
+        bytes: new TextEncoder().encode(k.js).length,
+        language: 'js' as const,
+        serving: k.version === current.version,
+      }));
+      return { name, version: current.version, versions: listed };
+    });
+  }
+
+  /**
+   * Serve kept version `version` of `name` again (by default the newest kept one older than the
+   * one serving), checked in an isolate first; it keeps its number.
+   */
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<Answer<{ entry: DeployedFunction; unchanged?: boolean }>> {
+    return answer(async () => {
+      const current = this.#row(name);
+      if (!current || current.deleted === 1) throw unknownFunction(name);
+      const kept = this.#kept(name);
+      const target = version ?? kept.find((k) => k.version < current.version)?.version;
+      if (target === undefined) throw noPreviousVersion(name, current.version);
+      if (target === current.version && current.error === null) {
+        return { entry: entryOf(current), unchanged: true };
+      }
+      const row = kept.find((k) => k.version === target);
+      if (!row) {
+        throw unknownVersion(
+          name,
+          target,
+          kept.map((k) => k.version),
+        );
+      }
+      const probe = await this.#isolates.probe({ name, js: row.js, codeSha256: row.code_sha });
+      const why = probe.ok ? configError(probe.config, this.env) : probe.error;
+      if (why !== undefined) {
+        throw new EbbflowError(
+          'invalid_function',
+          `function "${name}" was not rolled back: ${why}`,
+        );
+      }
+      const now = Date.now();
+      this.ctx.storage.sql.exec(
+        `UPDATE functions SET js = ?2, sha256 = ?3, code_sha = ?4, version = ?5, deployed_at = ?6,
+           config = ?7, error = NULL, deleted = 0, handler = ?8 WHERE name = ?1`,
+        name,
+        row.js,
+        row.sha256,
+        row.code_sha,
+        row.version,
+        now,
+        row.config,
+        row.handler,
+      );
+      this.ctx.storage.sql.exec(
+        'UPDATE versions SET deployed_at = ? WHERE name = ? AND version = ?',
+        now,
+        name,
+        target,
+      );
+      return { entry: entryOf(this.#row(name) as Row) };
+    });
   }
 
   /** Bring the bundle's functions in: new or changed ones get a version, gone ones a tombstone. */
@@ -175,7 +291,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     this.ctx.storage.sql.exec(
       `INSERT INTO functions (name, js, sha256, code_sha, version, deployed_at, config, error, deleted, handler, bundle_sha)
        VALUES (?1, ?2, ?3, ?9, 1, ?4, ?5, ?6, 0, ?7, ?8)
-       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = version + 1, deployed_at = ?4,
+       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = ${NEXT_VERSION}, deployed_at = ?4,
          config = ?5, error = ?6, deleted = 0, handler = ?7, bundle_sha = coalesce(?8, bundle_sha)`,
       name,
       js,
@@ -187,6 +303,43 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       bundleSha ?? null,
       hashes.code,
     );
+    if (error === undefined) this.#keep(name);
+  }
+
+  /** Keep the version of `name` serving now, dropping those past the newest `keepVersions`. */
+  #keep(name: string): void {
+    const row = this.#row(name) as Row;
+    this.ctx.storage.sql.exec(
+      `INSERT OR REPLACE INTO versions (name, version, js, sha256, code_sha, deployed_at, config, handler)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      name,
+      row.version,
+      row.js,
+      row.sha256,
+      row.code_sha,
+      row.deployed_at,
+      row.config,
+      row.handler,
+    );
+    this.ctx.storage.sql.exec(
+      `DELETE FROM versions WHERE name = ?1 AND version <> ?2 AND version NOT IN
+         (SELECT version FROM versions WHERE name = ?1 ORDER BY version DESC LIMIT ?3)`,
+      name,
+      row.version,
+      edgeDefaults(this.env).keepVersions ?? DEFAULTS.keepVersions,
+    );
+  }
+
+  #kept(name: string): VersionRow[] {
+    return this.ctx.storage.sql
+      .exec<VersionRow>('SELECT * FROM versions WHERE name = ? ORDER BY version DESC', name)
+      .toArray();
+  }
+
+  #row(name: string): Row | undefined {
+    return this.ctx.storage.sql
+      .exec<Row>('SELECT * FROM functions WHERE name = ?', name)
+      .toArray()[0];
   }
 
   #rows(): Row[] {

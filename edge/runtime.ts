@@ -14,6 +14,7 @@ import { EbbflowError, messageOf, unknownCursor, unknownFunction } from '../runt
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   FunctionInfo,
+  FunctionVersions,
   NewTask,
   ResolvedFunctionConfig,
   RetryPolicy,
@@ -226,16 +227,38 @@ export class EdgeRuntime implements Runtime {
     name: string,
     source: string,
     language: 'ts' | 'js',
-  ): Promise<{ info: FunctionInfo; created: boolean }> {
+  ): Promise<{ info: FunctionInfo; created: boolean; unchanged?: boolean }> {
     if (language !== 'js') {
       throw new EbbflowError(
         'javascript_required',
         'this server (Cloudflare Workers) runs JavaScript only: compile the TypeScript first (ebbflow deploy does it) and send it as application/javascript',
       );
     }
-    const { created } = unwrap(await this.#registry().deploy(name, source));
+    const { created, unchanged } = unwrap(await this.#registry().deploy(name, source));
+    if (unchanged) {
+      await this.refresh();
+      return { info: this.getFunction(name) as FunctionInfo, created, unchanged };
+    }
     await this.#changed(name);
     return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async versions(name: string): Promise<FunctionVersions> {
+    return unwrap(await this.#registry().versions(name));
+  }
+
+  /** A kept version again (the registry checks it in an isolate); the shards forget the old code. */
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<{ info: FunctionInfo; unchanged?: boolean }> {
+    const { unchanged } = unwrap(await this.#registry().rollback(name, version));
+    if (unchanged) {
+      await this.refresh();
+      return { info: this.getFunction(name) as FunctionInfo, unchanged };
+    }
+    await this.#changed(name);
+    return { info: this.getFunction(name) as FunctionInfo };
   }
 
   async remove(name: string): Promise<FunctionInfo> {

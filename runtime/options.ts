@@ -77,6 +77,8 @@ export interface RuntimeOptions {
   drainTimeoutMs?: number;
   /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
   memoryLimitMb?: number;
+  /** Versions of each function kept with their sources, for rollback (the serving one always). @default 10 */
+  keepVersions?: number;
   /**
    * Whether `createRuntime` resolves only once every function has loaded. With `false` it
    * resolves after listing them: each serves as soon as it is loaded (tasks for one still
@@ -117,6 +119,7 @@ export const DEFAULTS = {
   maxResults: 100_000,
   drainTimeoutMs: 30_000,
   memoryLimitMb: 512,
+  keepVersions: 10,
   waitForFunctions: true,
 } as const;
 
@@ -163,6 +166,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('maxResults', o.maxResults, 0);
   integer('drainTimeoutMs', o.drainTimeoutMs, 0, MAX_TIMER_MS);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
+  integer('keepVersions', o.keepVersions, 1, 1000);
   return o;
 };
 

@@ -35,6 +35,8 @@ export const denoHost = ({ heartbeatMs = 1000, refusalHint }: DenoHostOptions = 
     sample: denoSample,
     closeEvents: false,
     workerOptions: (prepared, { permissions }) => ({
-      deno: { permissions: denoPermissions(prepared.entry.url, permissions) },
+      deno: {
+        permissions: denoPermissions(prepared.entry.home ?? prepared.entry.url, permissions),
+      },
     }),
   });
