@@ -164,7 +164,7 @@ describe('CORS', () => {
     for (const a of answers) {
       expect(a.headers.get('Access-Control-Allow-Origin')).toBe('*');
       expect(a.headers.get('Access-Control-Expose-Headers')).toBe(
-        'Location,Retry-After,WWW-Authenticate',
+        'Location,Retry-After,WWW-Authenticate,Ebbflow-Unchanged',
       );
       expect(a.headers.get('Vary')).toBeNull();
     }

@@ -135,7 +135,12 @@ export const createApp = (options: AppOptions): Hono => {
 /** `PUT /functions/:name`: a deploy, whose body is a module's source. */
 const DEPLOY_PATH = /^\/functions\/[^/]+$/;
 
-const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
+const EXPOSE_HEADERS = [
+  'Location',
+  'Retry-After',
+  'WWW-Authenticate',
+  'Ebbflow-Unchanged',
+] as const;
 
 const allowedOrigin = (origins: string[], origin: string | undefined): string | undefined =>
   origin !== undefined && origins.includes(origin) ? origin : undefined;

@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from 'valibot';
-import type { FunctionInfo, PoolStats, TaskRecord } from '../runtime/index.ts';
+import type { FunctionInfo, FunctionVersions, PoolStats, TaskRecord } from '../runtime/index.ts';
 import type { Reply, Schema } from './route.ts';
 
 const LEVELS = ['log', 'info', 'warn', 'error', 'debug'] as const;
@@ -62,6 +62,21 @@ export const FunctionInfoSchema = v.object({
   activeTasks: num,
 });
 
+export const FunctionVersionsSchema = v.object({
+  name: v.string(),
+  version: num,
+  versions: v.array(
+    v.object({
+      version: num,
+      sha256: v.string(),
+      deployedAt: num,
+      bytes: num,
+      language: v.picklist(['ts', 'js']),
+      serving: v.boolean(),
+    }),
+  ),
+});
+
 const ScalingEventSchema = v.object({
   at: num,
   function: v.string(),
@@ -98,6 +113,7 @@ const fits = <S extends Schema>(_schema: S, _value: v.InferOutput<S>) => {};
 fits(TaskRecordSchema, {} as TaskRecord);
 fits(FunctionInfoSchema, {} as FunctionInfo);
 fits(PoolStatsSchema, {} as PoolStats);
+fits(FunctionVersionsSchema, {} as FunctionVersions);
 
 export const err = (description: string): Reply => ({ description, schema: ErrorSchema });
 export const E400 = err(

@@ -74,6 +74,26 @@ export const TaskBody = v.pipe(
   ),
 );
 
+/** Body of `POST /functions/:name/rollback`: the version to serve again (default: the previous). */
+export const RollbackBody = v.pipe(
+  v.custom<Record<string, unknown>>(
+    (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+    'the body must be a JSON object',
+  ),
+  v.strictObject(
+    {
+      version: v.optional(
+        v.pipe(
+          v.number('version must be a version number'),
+          v.integer('version must be an integer'),
+          v.minValue(1, 'version must be at least 1'),
+        ),
+      ),
+    },
+    (issue) => `unknown field ${issue.received}; allowed: version`,
+  ),
+);
+
 export const WaitQuery = v.pipe(
   v.string(),
   v.regex(
