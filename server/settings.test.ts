@@ -69,6 +69,7 @@ describe('parseSettings', () => {
       maxFunctionBytes: '4096',
       redisUrl: 'redis://127.0.0.1:6380',
       clusterLostAfterMs: '5000',
+      keepVersions: '3',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);

@@ -38,6 +38,8 @@ export interface Settings {
   redisUrl?: string;
   /** Several servers: longest time from a server's death to its tasks being retried or failed. */
   clusterLostAfterMs: number;
+  /** Versions of each function kept with their sources, for rollback. */
+  keepVersions?: number;
 }
 
 type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis';
@@ -294,6 +296,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     min: 1000,
     default: '30000',
     doc: "several servers: longest time until a dead server's tasks are retried elsewhere or failed",
+  },
+  {
+    key: 'keepVersions',
+    env: 'EBBFLOW_KEEP_VERSIONS',
+    flag: '--keep-versions',
+    kind: 'int',
+    min: 1,
+    default: String(DEFAULTS.keepVersions),
+    doc: 'versions of each function kept with their sources, for a rollback (the serving one always)',
   },
 ];
 
