@@ -4,6 +4,7 @@
  * @module
  */
 import { type ArgsDef, defineCommand } from 'citty';
+import { useServerArgs } from '../server/argv.ts';
 import { SETTINGS } from '../server/settings.ts';
 
 const settingArgs: ArgsDef = Object.fromEntries(
@@ -41,13 +42,7 @@ export const serve = defineCommand({
   },
   async run({ rawArgs }) {
     const { folder, rest } = withoutFolder(rawArgs);
-    // The serve entries read their flags from process.argv, as `npm start -- <flags>` gives them.
-    process.argv = [
-      process.argv[0] as string,
-      'ebbflow',
-      ...(folder ? ['--functions', folder] : []),
-      ...rest,
-    ];
+    useServerArgs([...(folder ? ['--functions', folder] : []), ...rest]);
     await import('../server/start.ts');
   },
 });

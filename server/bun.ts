@@ -4,6 +4,7 @@
  */
 import { bunHost } from '../runtime/host/bun.ts';
 import { folderSource } from '../runtime/host/fs-source.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { launch } from './launch.ts';
@@ -17,6 +18,7 @@ interface BunServer {
 }
 
 interface BunApi {
+  version: string;
   serve(options: {
     hostname: string;
     port: number;
@@ -37,7 +39,8 @@ const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 const IDLE_TIMEOUT_S = 255;
 
 await launch({
-  argv: process.argv.slice(2),
+  runtime: `Bun ${Bun.version}`,
+  argv: serverArgs(process.argv.slice(2)),
   env: process.env,
   workers: bunHost(),
   source: folderSource,

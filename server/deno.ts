@@ -5,6 +5,7 @@
 import { denoHost } from '../runtime/host/deno.ts';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import type { FunctionPermissions } from '../runtime/index.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { grantingCommand } from './deno-grants.ts';
@@ -18,6 +19,7 @@ interface DenoServer {
 
 interface DenoApi {
   args: string[];
+  version: { deno: string };
   env: { get(name: string): string | undefined };
   cwd(): string;
   serve(
@@ -45,7 +47,8 @@ for (const { env: name } of SETTINGS) {
   }
 }
 
-const command = (extra?: FunctionPermissions) => grantingCommand(Deno.args, env, Deno.cwd(), extra);
+const argv = serverArgs(Deno.args);
+const command = (extra?: FunctionPermissions) => grantingCommand(argv, env, Deno.cwd(), extra);
 
 if (unreadable.length > 0) {
   console.error(
@@ -55,7 +58,8 @@ if (unreadable.length > 0) {
 }
 
 await launch({
-  argv: Deno.args,
+  runtime: `Deno ${Deno.version.deno}`,
+  argv,
   env,
   workers: denoHost({ refusalHint: (wanted) => `to grant it, run: ${command(wanted)}` }),
   hint: (error) => (isNotCapable(error) ? `; to grant it, run: ${command()}` : ''),

@@ -6,12 +6,14 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import { nodeHost } from '../runtime/host/node.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { launch } from './launch.ts';
 
 await launch({
-  argv: process.argv.slice(2),
+  runtime: `Node ${process.versions.node}`,
+  argv: serverArgs(process.argv.slice(2)),
   env: process.env,
   workers: nodeHost(),
   source: folderSource,

@@ -226,11 +226,27 @@ const describeKind = (value: unknown): string =>
 
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
+/**
+ * Deno's sandbox refusal tells to run the process again with a flag; a function gets the grant
+ * from its own `config.permissions` instead (the server needs to hold it too: a worker asking
+ * for more is refused at start, with the command that grants it).
+ */
+const DENO_FLAG_HINT = /^(Requires (\w+) access to (.*?)), run again with the --allow-\w+ flag$/;
+
+const sandboxHint = (message: string): string => {
+  const found = DENO_FLAG_HINT.exec(message);
+  if (!found) return message;
+  const [, refused, kind, what] = found;
+  const example = what ? `[${what.startsWith('"') ? what : JSON.stringify(what)}]` : 'true';
+  return `${refused}: a function is granted it by its config, e.g. export const config = { permissions: { ${kind}: ${example} } } (config.permissions.${kind}, docs/runtimes.md)`;
+};
+
 /** A message for anything thrown: an Error's own, or a description of a non-Error value. */
 export const describeThrown = (error: unknown): string => {
   if (error instanceof Error) {
     // Deno colours the locations inside some messages (module load errors); callers get text.
-    const message = error.message.replace(ANSI_COLOUR, '') + where(error);
+    let message = error.message.replace(ANSI_COLOUR, '') + where(error);
+    if (error.name === 'NotCapable') message = sandboxHint(message);
     return error.name && error.name !== 'Error' ? `${error.name}: ${message}` : message;
   }
   let shown: string;
