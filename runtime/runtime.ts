@@ -37,7 +37,7 @@ import type {
 /**
  * Load the functions of `options.source` and start their warm workers.
  * @example
- * const runtime = await createRuntime({ source: folderSource('functions'), host: defaultHost() });
+ * const runtime = await createRuntime({ source: folderSource('functions'), host: await defaultHost() });
  * const record = await runtime.call('fib', [20]);
  */
 export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> => {

@@ -68,5 +68,6 @@ await launch({
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));
   },
+  parentPid: () => process.ppid,
   exit: (code) => process.exit(code),
 });

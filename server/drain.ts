@@ -23,15 +23,17 @@ export interface DrainOptions {
   drainTimeoutMs: number;
 }
 
+/** What the drain is told when npm, which started the server, went away without a signal. */
+export const PARENT_GONE = 'the npm process that started it exited';
+
 /** The handler to register for SIGTERM and SIGINT. */
 export const drainOnSignal = (o: DrainOptions): ((signal: string) => void) => {
   let signals = 0;
   return (signal) => {
     signals++;
     if (signals === 1) {
-      o.log(
-        `ebbflow: ${signal}: draining (up to ${o.drainTimeoutMs} ms; send it again to stop now)`,
-      );
+      const again = signal.startsWith('SIG') ? 'send it again' : 'send SIGTERM';
+      o.log(`ebbflow: ${signal}: draining (up to ${o.drainTimeoutMs} ms; ${again} to stop now)`);
       void shutdown(o);
     } else if (signals === 2) {
       o.log(`ebbflow: ${signal} again: ending the drain now, unfinished tasks fail`);

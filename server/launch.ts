@@ -18,7 +18,8 @@ import {
   type TaskBackend,
   type WorkerHost,
 } from '../runtime/index.ts';
-import { drainOnSignal } from './drain.ts';
+import { drainOnSignal, PARENT_GONE } from './drain.ts';
+import { watchParent } from './parent-watch.ts';
 import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
@@ -48,6 +49,11 @@ export interface HostEntry {
   source(folder: string): FunctionSource;
   listen(app: Hono, hostname: string, port: number): Promise<Listening>;
   onSignal(handler: (signal: string) => void): void;
+  /**
+   * This process's parent id (Node, Bun). Started through npm (`npx`, `npm start`, `npm run`),
+   * the server drains when that parent goes away without passing on a signal.
+   */
+  parentPid?(): number;
   /**
    * The shared task backend when the settings name one (`EBBFLOW_REDIS_URL`), else undefined.
    * Throws when it cannot be reached.
@@ -133,16 +139,24 @@ export const launch = async (h: HostEntry): Promise<void> => {
     await cluster?.close();
     return h.exit(1);
   }
-  h.onSignal(
-    drainOnSignal({
-      runtime,
-      cluster,
-      closeServer: () => server.close(),
-      exit: h.exit,
-      log,
-      drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
-    }),
-  );
+  const drain = drainOnSignal({
+    runtime,
+    cluster,
+    closeServer: () => server.close(),
+    exit: h.exit,
+    log,
+    drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+  });
+  // npm runs a bin (`npx ebbflow serve`) under `sh -c`, which dies of a SIGTERM it does not pass
+  // on: the server notices its parent gone and drains as if it had got the signal itself.
+  const unwatch =
+    h.parentPid && h.env.npm_command
+      ? watchParent(h.parentPid, () => drain(PARENT_GONE))
+      : () => {};
+  h.onSignal((signal) => {
+    unwatch();
+    drain(signal);
+  });
   await runtime.loaded();
   console.log(listeningLine(server.url, h.runtime, runtime.functions(), s.functions));
 };

@@ -43,5 +43,6 @@ await launch({
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));
   },
+  parentPid: () => process.ppid,
   exit: (code) => process.exit(code),
 });

@@ -1,9 +1,11 @@
 /**
  * The package as a new user gets it: `npm pack`, installed into a fresh project offline (the
  * project's lock is the repository's, so `npm ci --offline` takes every dependency from the npm
- * cache that `npm ci` filled), then `npx ebbflow serve ./functions`, `npx ebbflow deploy` and
- * `npx ebbflow invoke` there, with no TypeScript loader. Also: package.json and deno.json export
- * the same entry points.
+ * cache that `npm ci` filled), then the path docs/getting-started.md walks: `npx ebbflow init`,
+ * `npx ebbflow serve`, invoke the example, deploy a change, roll it back, and stop the server
+ * with a SIGTERM to `npx` (it drains and exits; nothing is left answering). README's in-process
+ * example runs there as it is written. Also: package.json and deno.json export the same entry
+ * points, and `npm publish --dry-run` has nothing to warn about.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,9 +35,23 @@ describe('package.json and deno.json', () => {
       expect(deno.exports[key]).toBe(`./${source}`);
     }
     expect(Object.keys(deno.exports).sort()).toEqual(Object.keys(ENTRIES).sort());
-    expect(pkg.bin).toEqual({ ebbflow: `./dist/${BIN.dist}.js` });
+    expect(pkg.bin).toEqual({ ebbflow: `dist/${BIN.dist}.js` });
     expect(deno.name).toMatch(/^@[a-z0-9-]+\/ebbflow$/);
     expect(deno.version).toBe(pkg.version);
+  });
+
+  it('Should say where it lives and under which licence, and need no TypeScript loader to run', () => {
+    expect(pkg.license).toBe('MIT');
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
+    const home = String(pkg.repository?.url)
+      .replace(/^git\+/, '')
+      .replace(/\.git$/, '');
+    expect(home).toMatch(/^https:\/\/\S+\/ebbflow$/);
+    expect(pkg.homepage).toBe(`${home}#readme`);
+    expect(pkg.bugs?.url).toBe(`${home}/issues`);
+    // dist/ is plain JavaScript: tsx is for this repository's scripts only.
+    expect(pkg.dependencies.tsx).toBeUndefined();
+    expect(pkg.devDependencies.tsx).toBeDefined();
   });
 });
 
@@ -43,6 +59,7 @@ describe('the packed package in a fresh project', () => {
   let dir: string;
   let project: string;
   const children: Array<{ pid?: number }> = [];
+  const ADMIN = 'pkg-admin';
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ebbflow-package-'));
@@ -51,7 +68,7 @@ describe('the packed package in a fresh project', () => {
     });
     const tarball = stdout.trim().split('\n').at(-1) as string;
     project = join(dir, 'project');
-    await mkdir(join(project, 'functions'), { recursive: true });
+    await mkdir(project, { recursive: true });
     await writeFile(
       join(project, 'package.json'),
       JSON.stringify({
@@ -81,10 +98,41 @@ describe('the packed package in a fresh project', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('Should publish cleanly (npm publish --dry-run, to a closed loopback port: nothing leaves the machine)', async () => {
+    const { stdout, stderr } = await run(
+      'npm',
+      [
+        'publish',
+        '--dry-run',
+        '--json',
+        // dist/ was built by the pack above (prepack): the same files, built once.
+        '--ignore-scripts',
+        // Its look-up of the published versions is refused at once, with no retry to wait for.
+        '--fetch-retries=0',
+        '--registry=http://127.0.0.1:9/',
+        '--//127.0.0.1:9/:_authToken=dry-run',
+      ],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(stderr.split('\n').filter((line) => /^npm (warn|error)/.test(line))).toEqual([]);
+    // npm 11 keys the report by the package's name.
+    const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<
+      string,
+      { files: { path: string }[] }
+    >;
+    const files = (report.ebbflow?.files ?? []).map((f) => f.path);
+    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/index.js']) {
+      expect(files).toContain(file);
+    }
+    expect(files).toContain('runtime/host/node-worker-entry.ts');
+    expect(files).toContain('docs/getting-started.md');
+    expect(files.filter((f) => /\.test\.ts$|^test\//.test(f))).toEqual([]);
+  }, 120_000);
+
   const npx = (args: string[], env: Record<string, string> = {}) =>
     run('npx', ['--no-install', 'ebbflow', ...args], {
       cwd: project,
-      env: { ...process.env, NO_COLOR: '1', ...env },
+      env: { ...process.env, EBBFLOW_ADMIN_TOKEN: ADMIN, ...env },
     });
 
   it('Should ship JavaScript, types and the worker sources, and import without a loader', async () => {
@@ -93,11 +141,11 @@ describe('the packed package in a fresh project', () => {
       [
         '--input-type=module',
         '-e',
-        "const [a, b, c] = await Promise.all([import('ebbflow'), import('ebbflow/api'), import('ebbflow/hosts')]); console.log(typeof a.createRuntime, typeof b.createApp, typeof c.folderSource)",
+        "const [a, b, c, d] = await Promise.all([import('ebbflow'), import('ebbflow/api'), import('ebbflow/hosts'), import('ebbflow/server')]); console.log(typeof a.createRuntime, typeof b.createApp, typeof c.folderSource, typeof c.defaultHost, typeof d.parseSettings)",
       ],
       { cwd: project },
     );
-    expect(stdout.trim()).toBe('function function function');
+    expect(stdout.trim()).toBe('function function function function function');
     const installed = join(project, 'node_modules', 'ebbflow');
     expect(await readFile(join(installed, 'dist/types/runtime/index.d.ts'), 'utf8')).toContain(
       'createRuntime',
@@ -107,13 +155,16 @@ describe('the packed package in a fresh project', () => {
     );
   });
 
-  it('Should serve ./functions, deploy a function with the CLI, and invoke it', async () => {
+  it('Should walk the getting-started path: init, serve, invoke, deploy, roll back, stop with SIGTERM to npx', async () => {
+    const init = await npx(['init']);
+    expect(init.stdout).toMatch(/^wrote functions\/hello\.ts\nwrote \.gitignore\n/);
+    // npx, the way a person starts it; a SIGTERM goes to npx alone, as a process manager sends it.
     const server = spawn(
       'npx',
       ['--no-install', 'ebbflow', 'serve', './functions', '--port', '0'],
       {
         cwd: project,
-        env: { ...process.env, EBBFLOW_ADMIN_TOKEN: 'pkg-admin', NO_COLOR: '1' },
+        env: { ...process.env, EBBFLOW_ADMIN_TOKEN: ADMIN },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       },
@@ -126,24 +177,59 @@ describe('the packed package in a fresh project', () => {
     server.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
     await until(() => /listening on http/.test(output), 60_000);
+    expect(output).toMatch(
+      /listening on http:\/\/127\.0\.0\.1:\d+ \(Node [\d.]+\) with 1 function: hello\n/,
+    );
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] as string;
+    const env = { EBBFLOW_URL: url };
+    expect((await npx(['invoke', 'hello', 'Ada'], env)).stdout).toBe('"hello Ada"\n');
     await writeFile(
       join(project, 'hello.ts'),
-      'export default (name: string): string => "hello " + name;\n',
+      "export default (name: string): string => 'hi ' + name + ', from version 2';\n",
     );
-    const deployed = await npx(['deploy', 'hello.ts', '--url', url], {
-      EBBFLOW_ADMIN_TOKEN: 'pkg-admin',
-    });
-    expect(deployed.stdout).toMatch(/^deployed hello version 1 \(sha256 [0-9a-f]{12}, \d+ bytes\)/);
-    const invoked = await npx(['invoke', 'hello', 'Ada', '--url', url]);
-    expect(invoked.stdout.trim()).toBe('"hello Ada"');
+    expect((await npx(['deploy', 'hello.ts'], env)).stdout).toMatch(
+      /^updated hello version 2 \(sha256 [0-9a-f]{12}, \d+ bytes\)/,
+    );
+    expect((await npx(['invoke', 'hello', 'Ada'], env)).stdout).toBe('"hi Ada, from version 2"\n');
+    expect((await npx(['rollback', 'hello'], env)).stdout).toMatch(
+      /^rolled back hello to version 1 /,
+    );
+    expect((await npx(['invoke', 'hello', 'Ada'], env)).stdout).toBe('"hello Ada"\n');
+    expect(await readFile(join(project, 'functions', 'hello.ts'), 'utf8')).not.toContain(
+      'version 2',
+    );
     // The dashboard's files ship too.
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<html');
-    expect(await readFile(join(project, 'functions', 'hello.ts'), 'utf8')).toContain('hello');
-  }, 120_000);
+    // npm ends at once (its shell with it); the server, orphaned, notices and drains.
+    process.kill(server.pid as number, 'SIGTERM');
+    await exited;
+    await until(() => output.includes('ebbflow: drained, bye'), 60_000);
+    expect(output).toMatch(/ebbflow: (SIGTERM|the npm process that started it exited): draining/);
+    // Nothing of the group is left: no server behind npx still answering.
+    await until(() => {
+      try {
+        process.kill(-(server.pid as number), 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 30_000);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  }, 180_000);
+
+  it("Should run README's in-process example as it is written", async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Using the runtime in-process'));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1] as string;
+    expect(example).toContain("from 'ebbflow/hosts'");
+    await writeFile(join(project, 'embed.mjs'), example);
+    const { stdout } = await run(process.execPath, ['embed.mjs'], { cwd: project });
+    expect(stdout).toContain('hello Ada');
+  }, 60_000);
 });
 
 /**
