@@ -15,6 +15,8 @@ const ALLOW: Record<string, string> = {
   '/health': 'GET',
   '/functions': 'GET',
   '/functions/echo': 'GET, PUT, DELETE',
+  '/functions/echo/versions': 'GET',
+  '/functions/echo/rollback': 'POST',
   '/functions/echo/tasks': 'POST',
   '/functions/echo/invoke': 'POST',
   '/tasks': 'GET',
@@ -22,6 +24,7 @@ const ALLOW: Record<string, string> = {
   '/tasks/x/retry': 'POST',
   '/events': 'GET',
   '/stats': 'GET',
+  '/stats/history': 'GET',
   '/metrics': 'GET',
 };
 
@@ -31,6 +34,7 @@ describe('the route table', () => {
   const SUCCESS: Record<string, [string, RequestInit, number]> = {
     'get /health': ['/health', {}, 200],
     'get /stats': ['/stats', {}, 200],
+    'get /stats/history': ['/stats/history', {}, 200],
     'get /metrics': ['/metrics', {}, 200],
     'get /functions': ['/functions', {}, 200],
     'get /functions/:name': ['/functions/echo', {}, 200],
@@ -42,6 +46,12 @@ describe('the route table', () => {
         headers: { ...ADMIN, 'Content-Type': 'application/typescript' },
       },
       201,
+    ],
+    'get /functions/:name/versions': ['/functions/made/versions', {}, 200],
+    'post /functions/:name/rollback': [
+      '/functions/made/rollback',
+      { method: 'POST', body: '{"version":1}', headers: ADMIN },
+      200,
     ],
     'delete /functions/:name': ['/functions/made', { method: 'DELETE', headers: ADMIN }, 200],
     'post /functions/:name/tasks': ['/functions/echo/tasks', { method: 'POST' }, 202],

@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { mountRoutes } from './mount.ts';
 import { API_ROUTES, ROUTES } from './routes/index.ts';
 import { refuseOtherMethods } from './routes/other-methods.ts';
+import { StatsHistory } from './stats-history.ts';
 
 export interface AppOptions {
   runtime: Runtime;
@@ -39,6 +40,11 @@ export interface AppOptions {
   assets?: AssetReader;
   /** The fan-out of live events to `/events` readers. @default one over `runtime` */
   events?: EventFanout;
+  /**
+   * Seconds of per-function samples kept for `GET /stats/history` (the dashboard's charts start
+   * from them). It listens to the runtime's stats for as long as the app lives. @default 0 (off)
+   */
+  statsHistorySeconds?: number;
 }
 
 /** Paths that need no token: the routes marked `public` (each a fixed path). */
@@ -123,6 +129,9 @@ export const createApp = (options: AppOptions): Hono => {
     assets: options.assets,
     events: options.events ?? new EventFanout(runtime),
     routes: ROUTES,
+    history: options.statsHistorySeconds
+      ? new StatsHistory(runtime, options.statsHistorySeconds)
+      : undefined,
   });
   refuseOtherMethods(app, API_ROUTES);
   app.notFound((c) =>

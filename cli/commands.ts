@@ -4,7 +4,7 @@
  * @module
  */
 import { defineCommand, type SubCommandsDef } from 'citty';
-import { VERSION } from './version.ts';
+import { VERSION } from '../api/version.ts';
 
 export const SUBCOMMANDS: SubCommandsDef = {
   init: () => import('./init.ts').then((m) => m.initCommand),

@@ -238,6 +238,11 @@ export interface FunctionInfo extends ResolvedFunctionConfig {
   deployedAt?: number;
   /** Why the last deploy or edit of this name was refused; the version above still serves. */
   lastError?: string;
+  /**
+   * What the module exports, once loaded: a default function (it runs tasks) and a `fetch`
+   * handler (it answers `/fn/<name>/*`).
+   */
+  exports?: { default: boolean; fetch: boolean };
 }
 
 /** One version of a function whose source is kept (`GET /functions/:name/versions`). */

@@ -127,6 +127,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
     log,
     cluster: cluster?.stats,
     assets: h.assets,
+    // The dashboard's charts start with the last three minutes.
+    statsHistorySeconds: 180,
   });
   let server: Listening;
   try {

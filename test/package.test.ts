@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../api/version.ts';
 import { BIN, ENTRIES } from '../scripts/entries.ts';
 import { ROOT } from './support/server.ts';
 import { until } from './support/wait.ts';
@@ -38,6 +39,8 @@ describe('package.json and deno.json', () => {
     expect(pkg.bin).toEqual({ ebbflow: `dist/${BIN.dist}.js` });
     expect(deno.name).toMatch(/^@[a-z0-9-]+\/ebbflow$/);
     expect(deno.version).toBe(pkg.version);
+    // The version the CLI and the OpenAPI document show.
+    expect(VERSION).toBe(pkg.version);
   });
 
   it('Should say where it lives and under which licence, and need no TypeScript loader to run', () => {

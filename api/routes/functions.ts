@@ -10,6 +10,7 @@ import * as v from 'valibot';
 import type { FunctionInfo } from '../../runtime/index.ts';
 import { bearerToken, missingToken, sameToken } from '../auth.ts';
 import { ApiError } from '../errors.ts';
+import { FUNCTION, MODULE_SOURCE, VERSIONS } from '../examples.ts';
 import { E400, E404, err, FunctionInfoSchema, FunctionVersionsSchema, json } from '../responses.ts';
 import { type Deps, type Route, route } from '../route.ts';
 import { FunctionNameParam, RollbackBody } from '../schemas.ts';
@@ -35,6 +36,7 @@ export const functionRoutes: readonly Route[] = [
       '200': json(
         'Every function, sorted by name.',
         v.object({ functions: v.array(FunctionInfoSchema) }),
+        { functions: [FUNCTION] },
       ),
     },
     handle: (c, { runtime }) => c.json({ functions: runtime.functions() }),
@@ -45,7 +47,11 @@ export const functionRoutes: readonly Route[] = [
     summary: 'One function',
     tag: 'functions',
     params: { name: FunctionNameParam },
-    responses: { '200': json('The function.', FunctionInfoSchema), '400': E400, '404': E404 },
+    responses: {
+      '200': json('The function.', FunctionInfoSchema, FUNCTION),
+      '400': E400,
+      '404': E404,
+    },
     handle: (c, { runtime }, input) => {
       const name = input.param(c, 'name');
       const info = runtime.getFunction(name);
@@ -65,16 +71,27 @@ export const functionRoutes: readonly Route[] = [
       media: 'application/typescript',
       description:
         'TypeScript (`application/typescript`, `text/typescript`) or JavaScript (`application/javascript`, `text/javascript`).',
+      example: MODULE_SOURCE,
     },
     responses: {
-      '200': json('A new version replaced the old one.', FunctionInfoSchema),
-      '201': json('A new function.', FunctionInfoSchema),
+      '200': json(
+        'A new version replaced the old one (or, with `Ebbflow-Unchanged: true`, that source serves already: no new version).',
+        FunctionInfoSchema,
+        FUNCTION,
+      ),
+      '201': json('A new function.', FunctionInfoSchema, { ...FUNCTION, version: 1 }),
       '400': E400,
-      '401': err('No or a wrong token.'),
-      '403': err('Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).'),
-      '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.'),
-      '415': err('Another content type.'),
-      '422': err("The module does not load or check (`invalid_function`, the loader's message)."),
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err(
+        'Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).',
+        'deploy_disabled',
+      ),
+      '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.', 'payload_too_large'),
+      '415': err('Another content type.', 'unsupported_media_type'),
+      '422': err(
+        "The module does not load or check (`invalid_function`, the loader's message).",
+        'invalid_function',
+      ),
     },
     // The app's body limit leaves deploys to this one (EBBFLOW_MAX_FUNCTION_BYTES).
     guards: (deps) => [admin(deps), sourceLimit(deps.maxFunctionBytes)],
@@ -105,7 +122,7 @@ export const functionRoutes: readonly Route[] = [
     tag: 'functions',
     params: { name: FunctionNameParam },
     responses: {
-      '200': json('The kept versions, newest first.', FunctionVersionsSchema),
+      '200': json('The kept versions, newest first.', FunctionVersionsSchema, VERSIONS),
       '400': E400,
       '404': E404,
     },
@@ -123,20 +140,32 @@ export const functionRoutes: readonly Route[] = [
       schema: RollbackBody,
       media: 'application/json',
       description: 'The version to serve again; empty means the previous one.',
+      example: { version: 2 },
     },
     responses: {
       '200': json(
         'The function, serving that version (`Ebbflow-Unchanged: true` when it served already).',
         FunctionInfoSchema,
+        { ...FUNCTION, version: 2 },
       ),
       '400': E400,
-      '401': err('No or a wrong token.'),
-      '403': err('Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).'),
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err(
+        'Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).',
+        'deploy_disabled',
+      ),
       '404': err(
         'No such function (`unknown_function`), or that version is not kept (`unknown_version`).',
+        'unknown_version',
       ),
-      '409': err('No kept version older than the one serving (`no_previous_version`).'),
-      '422': err("The version no longer loads (`invalid_function`, the loader's message)."),
+      '409': err(
+        'No kept version older than the one serving (`no_previous_version`).',
+        'no_previous_version',
+      ),
+      '422': err(
+        "The version no longer loads (`invalid_function`, the loader's message).",
+        'invalid_function',
+      ),
     },
     guards: (deps) => [admin(deps)],
     handle: async (c, { runtime, log }, input) => {
@@ -157,9 +186,12 @@ export const functionRoutes: readonly Route[] = [
     tag: 'functions',
     params: { name: FunctionNameParam },
     responses: {
-      '200': json('The function, status `deleted`.', FunctionInfoSchema),
-      '401': err('No or a wrong token.'),
-      '403': err('Deploys are off, or not the admin token.'),
+      '200': json('The function, status `deleted`.', FunctionInfoSchema, {
+        ...FUNCTION,
+        status: 'deleted',
+      }),
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err('Deploys are off, or not the admin token.', 'deploy_disabled'),
       '404': E404,
     },
     guards: (deps) => [admin(deps)],

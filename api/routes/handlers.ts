@@ -17,12 +17,23 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
     'Any method. The function gets a Request whose path is the part after `/fn/<name>`, with the query, headers (minus Authorization when a server token is set) and body; its Response comes back as it is, with CORS headers added.',
   tag: 'handlers',
   params: { name: FunctionNameParam },
-  body: { media: '*/*', description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).' },
+  body: {
+    media: '*/*',
+    description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).',
+    example: '{"text":"buy milk"}',
+  },
   responses: {
-    default: { description: "The function's own response.", media: '*/*' },
-    '404': err('No such function, or it has no fetch export (`no_fetch_handler`).'),
-    '500': err('The handler threw (`handler_failed`).'),
-    '504': err('The handler ran past its timeout (`handler_timed_out`).'),
+    default: {
+      description: "The function's own response.",
+      media: '*/*',
+      example: '{"id":1,"text":"buy milk"}',
+    },
+    '404': err(
+      'No such function, or it has no fetch export (`no_fetch_handler`).',
+      'no_fetch_handler',
+    ),
+    '500': err('The handler threw (`handler_failed`).', 'handler_failed'),
+    '504': err('The handler ran past its timeout (`handler_timed_out`).', 'handler_timed_out'),
   },
   handle: async (c, { runtime, token }, input) => {
     const name = input.param(c, 'name');

@@ -347,7 +347,8 @@ export class FakeRuntime implements Runtime {
   }
 
   #info(name: string): FunctionInfo {
-    const { config, unavailable, version, sha256, deployedAt } = this.#functions.get(name) as Entry;
+    const entry = this.#functions.get(name) as Entry;
+    const { config, unavailable, version, sha256, deployedAt } = entry;
     const { queued, running } = this.#tasks.counts(name);
     return {
       name,
@@ -358,6 +359,9 @@ export class FakeRuntime implements Runtime {
       queueSize: queued,
       activeTasks: running,
       ...(version === undefined ? {} : { version, sha256, deployedAt }),
+      ...(unavailable === undefined
+        ? { exports: { default: entry.fn.run !== undefined, fetch: entry.fn.fetch !== undefined } }
+        : {}),
     };
   }
 
