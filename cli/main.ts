@@ -5,10 +5,10 @@
  * @module
  */
 import { type ArgsDef, type CommandDef, renderUsage, runCommand, runMain } from 'citty';
+import { VERSION } from '../api/version.ts';
 import { ebbflow } from './commands.ts';
 import { CliFailure, EXIT } from './http.ts';
 import { colours, plain } from './output.ts';
-import { VERSION } from '../api/version.ts';
 
 const rawArgs = process.argv.slice(2);
 const showUsage = async <T extends ArgsDef = ArgsDef>(
