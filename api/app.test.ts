@@ -16,6 +16,8 @@ const ALLOW: Record<string, string> = {
   '/ready': 'GET',
   '/functions': 'GET',
   '/functions/echo': 'GET, PUT, DELETE',
+  '/functions/echo/versions': 'GET',
+  '/functions/echo/rollback': 'POST',
   '/functions/echo/tasks': 'POST',
   '/functions/echo/invoke': 'POST',
   '/tasks': 'GET',
@@ -23,6 +25,7 @@ const ALLOW: Record<string, string> = {
   '/tasks/x/retry': 'POST',
   '/events': 'GET',
   '/stats': 'GET',
+  '/stats/history': 'GET',
   '/metrics': 'GET',
 };
 
@@ -33,6 +36,7 @@ describe('the route table', () => {
     'get /health': ['/health', {}, 200],
     'get /ready': ['/ready', {}, 200],
     'get /stats': ['/stats', {}, 200],
+    'get /stats/history': ['/stats/history', {}, 200],
     'get /metrics': ['/metrics', {}, 200],
     'get /functions': ['/functions', {}, 200],
     'get /functions/:name': ['/functions/echo', {}, 200],
@@ -44,6 +48,12 @@ describe('the route table', () => {
         headers: { ...ADMIN, 'Content-Type': 'application/typescript' },
       },
       201,
+    ],
+    'get /functions/:name/versions': ['/functions/made/versions', {}, 200],
+    'post /functions/:name/rollback': [
+      '/functions/made/rollback',
+      { method: 'POST', body: '{"version":1}', headers: ADMIN },
+      200,
     ],
     'delete /functions/:name': ['/functions/made', { method: 'DELETE', headers: ADMIN }, 200],
     'post /functions/:name/tasks': ['/functions/echo/tasks', { method: 'POST' }, 202],
@@ -166,7 +176,7 @@ describe('CORS', () => {
     for (const a of answers) {
       expect(a.headers.get('Access-Control-Allow-Origin')).toBe('*');
       expect(a.headers.get('Access-Control-Expose-Headers')).toBe(
-        'Location,Retry-After,WWW-Authenticate',
+        'Location,Retry-After,WWW-Authenticate,Ebbflow-Unchanged',
       );
       expect(a.headers.get('Vary')).toBeNull();
     }

@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { mountRoutes } from './mount.ts';
 import { API_ROUTES, ROUTES } from './routes/index.ts';
 import { refuseOtherMethods } from './routes/other-methods.ts';
+import { StatsHistory } from './stats-history.ts';
 import { StreamSlots } from './stream-slots.ts';
 
 export interface AppOptions {
@@ -47,6 +48,11 @@ export interface AppOptions {
    * @default 1000
    */
   maxStreams?: number;
+  /**
+   * Seconds of per-function samples kept for `GET /stats/history` (the dashboard's charts start
+   * from them). It listens to the runtime's stats for as long as the app lives. @default 0 (off)
+   */
+  statsHistorySeconds?: number;
 }
 
 /** Paths that need no token: the routes marked `public` (each a fixed path). */
@@ -137,6 +143,9 @@ export const createApp = (options: AppOptions): Hono => {
     events: options.events ?? new EventFanout(runtime),
     streams,
     routes: ROUTES,
+    history: options.statsHistorySeconds
+      ? new StatsHistory(runtime, options.statsHistorySeconds)
+      : undefined,
   });
   refuseOtherMethods(app, API_ROUTES);
   app.notFound((c) =>
@@ -149,7 +158,12 @@ export const createApp = (options: AppOptions): Hono => {
 /** `PUT /functions/:name`: a deploy, whose body is a module's source. */
 const DEPLOY_PATH = /^\/functions\/[^/]+$/;
 
-const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
+const EXPOSE_HEADERS = [
+  'Location',
+  'Retry-After',
+  'WWW-Authenticate',
+  'Ebbflow-Unchanged',
+] as const;
 
 const allowedOrigin = (origins: string[], origin: string | undefined): string | undefined =>
   origin !== undefined && origins.includes(origin) ? origin : undefined;

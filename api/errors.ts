@@ -59,7 +59,8 @@ export class ApiError extends Error {
   }
 }
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+/** The HTTP status of each of the runtime's error codes. */
+export const ERROR_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_argument: 400,
   invalid_option: 400,
   unknown_function: 404,
@@ -77,6 +78,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   handler_timed_out: 504,
   function_unavailable: 503,
   javascript_required: 415,
+  unknown_version: 404,
+  no_previous_version: 409,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>
@@ -92,7 +95,7 @@ export const errorResponse = (
     return c.json(errorBody(error.code, error.message, error.details), error.status, error.headers);
   }
   if (isEbbflowError(error)) {
-    return c.json(errorBody(error.code, error.message), STATUS[error.code]);
+    return c.json(errorBody(error.code, error.message), ERROR_STATUS[error.code]);
   }
   log(
     `internal error on ${c.req.method} ${c.req.path}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

@@ -28,7 +28,7 @@ const operation = (path: string, method: Method, route: Route): Record<string, u
   const parameters: unknown[] = [];
   for (const [name, param] of Object.entries(route.params ?? {})) {
     const schema = jsonSchema(v.pipe(v.string(), v.regex(param.pattern)));
-    parameters.push({ name, in: 'path', required: true, schema });
+    parameters.push({ name, in: 'path', required: true, schema, example: param.example });
   }
   if (path.endsWith('*')) {
     parameters.push({
@@ -37,17 +37,28 @@ const operation = (path: string, method: Method, route: Route): Record<string, u
       required: true,
       description: 'The rest of the path, passed on to the function.',
       schema: { type: 'string' },
+      example: 'notes',
     });
   }
   for (const [name, schema] of Object.entries(route.query?.entries ?? {})) {
     const inner = (schema as v.OptionalSchema<Schema, undefined>).wrapped ?? schema;
-    parameters.push({ name, in: 'query', required: false, schema: jsonSchema(inner) });
+    const parameter: Record<string, unknown> = {
+      name,
+      in: 'query',
+      required: false,
+      schema: jsonSchema(inner),
+    };
+    const example = route.queryExample?.[name];
+    if (example !== undefined) parameter.example = example;
+    parameters.push(parameter);
   }
   const responses: Record<string, unknown> = {};
   for (const [status, reply] of Object.entries(route.responses)) {
     const content: Record<string, unknown> = {};
-    if (reply.schema) content['application/json'] = { schema: jsonSchema(reply.schema) };
-    if (reply.media) content[reply.media] = {};
+    const example = reply.example === undefined ? {} : { example: reply.example };
+    if (reply.schema)
+      content['application/json'] = { schema: jsonSchema(reply.schema), ...example };
+    if (reply.media) content[reply.media] = reply.schema ? {} : example;
     responses[status] = Object.keys(content).length
       ? { description: reply.description, content }
       : { description: reply.description };
@@ -63,11 +74,15 @@ const operation = (path: string, method: Method, route: Route): Record<string, u
   if (route.description) out.description = route.description;
   if (parameters.length > 0) out.parameters = parameters;
   if (route.body) {
+    const { schema, media, description, example } = route.body;
     out.requestBody = {
       required: false,
-      description: route.body.description,
+      description,
       content: {
-        [route.body.media]: route.body.schema ? { schema: jsonSchema(route.body.schema) } : {},
+        [media]: {
+          ...(schema ? { schema: jsonSchema(schema) } : {}),
+          ...(example === undefined ? {} : { example }),
+        },
       },
     };
   }
@@ -96,13 +111,14 @@ export const servedRoutes = (app: { routes: { method: string; path: string }[] }
   return specific;
 };
 
-/** The document of `routes`, in their order. */
+/** The document of `routes`, in their order (hidden ones, a page's own files, left out). */
 export const openApiDocument = (
   version: string,
   routes: readonly Route[],
 ): Record<string, unknown> => {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
+    if (route.hidden) continue;
     const path = openApiPath(route.path);
     const item = paths[path] ?? {};
     paths[path] = item;

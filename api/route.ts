@@ -12,6 +12,7 @@ import type { ClusterStats, Runtime } from '../runtime/index.ts';
 import type { AssetReader } from './assets.ts';
 import type { EventFanout } from './event-stream.ts';
 import type { Metrics } from './metrics.ts';
+import type { StatsHistory } from './stats-history.ts';
 import type { StreamSlots } from './stream-slots.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -27,6 +28,8 @@ export interface PathParam {
   rule: string;
   /** How much of a bad value the 400 repeats. */
   echo: number;
+  /** A value that keeps the rule, shown in the reference. */
+  example: string;
 }
 
 /** One answer of a route, as OpenAPI shows it. */
@@ -36,6 +39,8 @@ export interface Reply {
   schema?: Schema;
   /** Another media type it may come as. */
   media?: string;
+  /** What it looks like: a value of `schema` (JSON), else the text of `media`. */
+  example?: unknown;
 }
 
 /** What every handler may use: the runtime, the app's settings and shared state, made once. */
@@ -56,6 +61,8 @@ export interface Deps {
   events: EventFanout;
   /** Slots of the requests that stay open: event streams and long-polls (EBBFLOW_MAX_STREAMS). */
   streams: StreamSlots;
+  /** The recent stats samples, where the app keeps them (`GET /stats/history`). */
+  history?: StatsHistory;
   /** Every route the app serves (the OpenAPI document lists them). */
   routes: readonly Route[];
 }
@@ -86,10 +93,14 @@ export interface RouteSpec<P extends string, Q, B> {
   tag: string;
   /** Needs no token (a fixed path: the auth middleware looks paths up as they are). */
   public?: boolean;
+  /** Left out of the OpenAPI document: a page's own file (a script, a style sheet, an icon). */
+  hidden?: boolean;
   params?: Record<P, PathParam>;
   query?: Q;
   /** The request body; with a `schema`, JSON read by `input.body`. */
-  body?: { schema?: B; media: string; description?: string };
+  body?: { schema?: B; media: string; description?: string; example?: unknown };
+  /** Query parameters of a request that works (each a value its `query` schema takes). */
+  queryExample?: Record<string, string>;
   /** By status (`default` for a function's own answers). */
   responses: Record<string, Reply>;
   /** Middleware before the handler, made once per app from its settings (deploys: admin token, size). */

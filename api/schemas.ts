@@ -74,6 +74,26 @@ export const TaskBody = v.pipe(
   ),
 );
 
+/** Body of `POST /functions/:name/rollback`: the version to serve again (default: the previous). */
+export const RollbackBody = v.pipe(
+  v.custom<Record<string, unknown>>(
+    (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+    'the body must be a JSON object',
+  ),
+  v.strictObject(
+    {
+      version: v.optional(
+        v.pipe(
+          v.number('version must be a version number'),
+          v.integer('version must be an integer'),
+          v.minValue(1, 'version must be at least 1'),
+        ),
+      ),
+    },
+    (issue) => `unknown field ${issue.received}; allowed: version`,
+  ),
+);
+
 export const WaitQuery = v.pipe(
   v.string(),
   v.regex(
@@ -132,6 +152,7 @@ export const FunctionNameParam: PathParam = {
   code: 'invalid_name',
   rule: 'a function name is 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit',
   echo: 100,
+  example: 'fib',
 };
 
 /** A task id in a path. */
@@ -140,6 +161,7 @@ export const TaskIdParam: PathParam = {
   code: 'invalid_id',
   rule: 'a task id is 1 to 128 characters of A-Z a-z 0-9 . _ : - and not only dots',
   echo: 200,
+  example: '5d2b7a58-9f1e-4c1e-8a51-0b7f3c2d9e11',
 };
 
 const TYPES_LIST = new RegExp(`^(${EVENT_TYPES.join('|')})(,(${EVENT_TYPES.join('|')}))*$`);

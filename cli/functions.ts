@@ -1,10 +1,12 @@
 /**
- * `ebbflow deploy`, `ebbflow rm` and `ebbflow ls`: functions by name on a running server.
+ * `ebbflow deploy`, `rm`, `ls`, `versions` and `rollback`: functions by name on a running
+ * server.
  * @module
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { defineCommand } from 'citty';
+import { typeCheck } from './check.ts';
 import { compileModule } from './compile.ts';
 import { CliFailure, CONNECTION_ARGS, call, connection, EXIT, type Json } from './http.ts';
 import { print, table } from './output.ts';
@@ -19,16 +21,30 @@ const CONTENT_TYPE: Record<string, string> = {
 /** Deploys and deletes need the admin token: EBBFLOW_ADMIN_TOKEN is tried before EBBFLOW_TOKEN. */
 const ADMIN = ['EBBFLOW_ADMIN_TOKEN'] as const;
 
+/** The token flag of commands that change functions (the admin token). */
+const ADMIN_TOKEN_ARG = {
+  token: {
+    type: 'string',
+    description: 'admin token (default: EBBFLOW_ADMIN_TOKEN, else EBBFLOW_TOKEN)',
+  },
+} as const;
+
+/** A server's answer said nothing changed: that version serves already. */
+const unchanged = (headers: Headers | undefined): boolean =>
+  headers?.get('Ebbflow-Unchanged') === 'true';
+
 export const deploy = defineCommand({
   meta: { name: 'deploy', description: 'deploy a function module (a new version if it exists)' },
   args: {
     file: { type: 'positional', required: true, description: 'the module: .ts, .mts, .js or .mjs' },
     name: { type: 'string', description: 'the function’s name (default: the file name)' },
-    ...CONNECTION_ARGS,
-    token: {
-      type: 'string',
-      description: 'admin token (default: EBBFLOW_ADMIN_TOKEN, else EBBFLOW_TOKEN)',
+    check: {
+      type: 'boolean',
+      description:
+        'type-check the module with the project’s TypeScript (tsc) first; without it, types are stripped, never checked',
     },
+    ...CONNECTION_ARGS,
+    ...ADMIN_TOKEN_ARG,
   },
   async run({ args }) {
     const ext = extname(args.file);
@@ -40,6 +56,7 @@ export const deploy = defineCommand({
       );
     }
     const name = args.name ?? basename(args.file, ext);
+    if (args.check) await typeCheck(args.file);
     let source: string;
     try {
       source = await readFile(args.file, 'utf8');
@@ -53,6 +70,7 @@ export const deploy = defineCommand({
         body,
         contentType: type,
         what: `deploy ${name}`,
+        admin: true,
       });
     let sent = source;
     let answer: Awaited<ReturnType<typeof put>>;
@@ -70,11 +88,15 @@ export const deploy = defineCommand({
       sent = await compileModule(args.file);
       answer = await put(sent, 'application/javascript');
     }
-    const { status, body } = answer;
+    const { status, body, headers } = answer;
     print(args.json, body, () => {
+      const sha = String(body.sha256).slice(0, 12);
+      if (unchanged(headers)) {
+        return `unchanged ${body.name} version ${body.version} (sha256 ${sha}): that source serves already`;
+      }
       const verb = status === 201 ? 'deployed' : 'updated';
       const compiled = sent === source ? '' : ', compiled to JavaScript';
-      return `${verb} ${body.name} version ${body.version} (sha256 ${String(body.sha256).slice(0, 12)}, ${Buffer.byteLength(sent)} bytes${compiled})`;
+      return `${verb} ${body.name} version ${body.version} (sha256 ${sha}, ${Buffer.byteLength(sent)} bytes${compiled})`;
     });
   },
 });
@@ -82,21 +104,92 @@ export const deploy = defineCommand({
 /** An import of another file beside the module (`./twice.ts`, `../lib/x.js`). */
 const RELATIVE_IMPORT = /(?:from|import)\s*\(?\s*['"]\.\.?\//;
 
+export const versions = defineCommand({
+  meta: { name: 'versions', description: 'the kept versions of a function (rollback targets)' },
+  args: {
+    name: { type: 'positional', required: true, description: 'the function' },
+    ...CONNECTION_ARGS,
+  },
+  async run({ args }) {
+    const { body } = await call(
+      connection(args, process.env),
+      `/functions/${encodeURIComponent(args.name)}/versions`,
+      { what: `versions ${args.name}` },
+    );
+    print(args.json, body, () =>
+      table(
+        ['VERSION', 'SERVING', 'DEPLOYED', 'BYTES', 'SHA256'],
+        (body.versions as Json[]).map((v) => [
+          v.version,
+          v.serving ? 'yes' : '',
+          new Date(v.deployedAt).toISOString(),
+          v.bytes,
+          String(v.sha256).slice(0, 12),
+        ]),
+        '(no versions kept)',
+      ),
+    );
+  },
+});
+
+export const rollback = defineCommand({
+  meta: {
+    name: 'rollback',
+    description: 'serve a kept version again (default: the one before the version serving)',
+  },
+  args: {
+    name: { type: 'positional', required: true, description: 'the function' },
+    version: {
+      type: 'positional',
+      required: false,
+      description: 'the version to serve (see `ebbflow versions <name>`)',
+    },
+    ...CONNECTION_ARGS,
+    ...ADMIN_TOKEN_ARG,
+  },
+  async run({ args }) {
+    let version: number | undefined;
+    if (args.version !== undefined) {
+      version = Number(args.version);
+      if (!Number.isSafeInteger(version) || version < 1) {
+        throw new CliFailure(
+          `the version must be a positive integer, got ${args.version}`,
+          EXIT.usage,
+        );
+      }
+    }
+    const { body, headers } = await call(
+      connection(args, process.env, ADMIN),
+      `/functions/${encodeURIComponent(args.name)}/rollback`,
+      {
+        method: 'POST',
+        body: JSON.stringify(version === undefined ? {} : { version }),
+        contentType: 'application/json',
+        what: `rollback ${args.name}`,
+        admin: true,
+      },
+    );
+    print(args.json, body, () =>
+      unchanged(headers)
+        ? `unchanged ${body.name}: version ${body.version} serves already`
+        : `rolled back ${body.name} to version ${body.version} (sha256 ${String(body.sha256).slice(0, 12)})`,
+    );
+  },
+});
+
 export const rm = defineCommand({
   meta: { name: 'rm', description: 'delete a function (accepted tasks still finish)' },
   args: {
     name: { type: 'positional', required: true, description: 'the function' },
     ...CONNECTION_ARGS,
-    token: {
-      type: 'string',
-      description: 'admin token (default: EBBFLOW_ADMIN_TOKEN, else EBBFLOW_TOKEN)',
-    },
+    ...ADMIN_TOKEN_ARG,
   },
   async run({ args }) {
     const conn = connection(args, process.env, ADMIN);
     const { body } = await call(conn, `/functions/${encodeURIComponent(args.name)}`, {
       method: 'DELETE',
       what: `rm ${args.name}`,
+      admin: true,
     });
     print(args.json, body, () => `deleted ${body.name} (it was version ${body.version})`);
   },

@@ -73,14 +73,16 @@ export interface CallOptions {
   contentType?: string;
   /** What the call is, for messages ("deploy greet"). */
   what: string;
+  /** It changes functions: the admin token is the one to name in messages. */
+  admin?: boolean;
 }
 
 /** Call the server; resolves with the JSON of a 2xx answer, throws a `CliFailure` otherwise. */
 export const call = async (
   conn: Connection,
   path: string,
-  { method = 'GET', body, contentType, what }: CallOptions,
-): Promise<{ status: number; body: Json }> => {
+  { method = 'GET', body, contentType, what, admin = false }: CallOptions,
+): Promise<{ status: number; body: Json; headers: Headers }> => {
   const headers: Record<string, string> = {};
   if (conn.token) headers.Authorization = `Bearer ${conn.token}`;
   if (contentType) headers['Content-Type'] = contentType;
@@ -96,18 +98,33 @@ export const call = async (
     );
   }
   const text = await res.text();
-  let json: Json;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const json = parseJson(text);
   // Task answers (invoke's 500/504/409) carry a record, not an error: the caller reads them.
   if (res.ok || (json && typeof json === 'object' && 'status' in json && 'id' in json)) {
-    return { status: res.status, body: json };
+    return { status: res.status, body: json, headers: res.headers };
   }
-  throw new CliFailure(
-    explain(res.status, json?.error, text, what, conn),
+  throw failure(res.status, text, what, conn, admin);
+};
+
+const parseJson = (text: string): Json => {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The `CliFailure` for an error answer of `status` with body `text`. */
+export const failure = (
+  status: number,
+  text: string,
+  what: string,
+  conn: Connection,
+  admin = false,
+): CliFailure => {
+  const json = parseJson(text);
+  return new CliFailure(
+    explain(status, json?.error, text, what, conn, admin),
     EXIT.failed,
     typeof json?.error?.code === 'string' ? json.error.code : undefined,
   );
@@ -119,16 +136,21 @@ const explain = (
   text: string,
   what: string,
   conn: Connection,
+  admin: boolean,
 ): string => {
   const said = error?.message ?? (text.slice(0, 200) || `HTTP ${status}`);
   const code = error?.code ? ` [${error.code}]` : '';
+  // Changing functions takes the admin token; running them, the invoke token.
+  const variable = admin ? 'EBBFLOW_ADMIN_TOKEN' : 'EBBFLOW_TOKEN';
   switch (status) {
     case 401:
       return conn.token
-        ? `${what}: the server refused the token (401${code}): ${said}`
-        : `${what}: the server needs a token (401); pass --token or set EBBFLOW_TOKEN`;
+        ? `${what}: the server refused the token (401${code}): ${said}${admin ? ' (this takes the admin token, EBBFLOW_ADMIN_TOKEN)' : ''}`
+        : `${what}: the server needs a token (401); pass --token or set ${variable}`;
     case 403:
-      return `${what}: forbidden (403${code}): ${said}`;
+      return admin && error?.code === 'forbidden'
+        ? `${what}: forbidden (403${code}): ${said}; set EBBFLOW_ADMIN_TOKEN (or --token) to the server's admin token`
+        : `${what}: forbidden (403${code}): ${said}`;
     case 404:
       return `${what}: not found (404${code}): ${said}`;
     case 422:

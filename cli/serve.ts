@@ -5,6 +5,7 @@
  */
 import { type ArgsDef, defineCommand } from 'citty';
 import { detectHost } from '../runtime/host/detect.ts';
+import { useServerArgs } from '../server/argv.ts';
 import { serverEnvironment } from '../server/launcher.ts';
 import { SETTINGS } from '../server/settings.ts';
 
@@ -46,13 +47,7 @@ export const serve = defineCommand({
     // cleaned environment (server/launcher.ts); that child goes on from here.
     if (detectHost() !== 'deno') await serverEnvironment();
     const { folder, rest } = withoutFolder(rawArgs);
-    // The serve entries read their flags from process.argv, as `npm start -- <flags>` gives them.
-    process.argv = [
-      process.argv[0] as string,
-      'ebbflow',
-      ...(folder ? ['--functions', folder] : []),
-      ...rest,
-    ];
+    useServerArgs([...(folder ? ['--functions', folder] : []), ...rest]);
     await import('../server/start.ts');
   },
 });

@@ -80,6 +80,8 @@ export interface FunctionInfo {
   deployedAt?: number;
   /** Why the last deploy or edit of this name was refused; the version above still serves. */
   lastError?: string;
+  /** What the module exports: a default function (tasks) and a `fetch` handler (`/fn/<name>`). */
+  exports?: { default: boolean; fetch: boolean };
   [more: string]: unknown;
 }
 

@@ -35,6 +35,10 @@ export interface CompiledFunction {
   codeSha256: string;
   /** Why it does not compile: the function is listed as unavailable with this message. */
   error?: string;
+  /** The module's language, by its file's extension (`.mjs` is JavaScript). */
+  language: 'ts' | 'js';
+  /** The module's size in bytes, as a kept version lists it. */
+  bytes: number;
 }
 
 const hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -95,20 +99,31 @@ export const compileFolder = async (
       );
       continue;
     }
+    const language = ext === '.ts' ? 'ts' : 'js';
     try {
       const js = await compileFunction(join(folder, file));
       const source = await readFile(join(folder, file));
-      functions.push({ name, js, sha256: hex(source), codeSha256: hex(js) });
+      functions.push({
+        name,
+        js,
+        sha256: hex(source),
+        codeSha256: hex(js),
+        language,
+        bytes: source.length,
+      });
     } catch (error) {
       // A module that does not compile is listed as unavailable with the compiler's message, as
       // a broken file is on the other hosts; the build itself goes on.
       const message = `the module failed to load: ${compileError(error)}`;
+      const source = await readFile(join(folder, file));
       functions.push({
         name,
         js: '',
-        sha256: hex(await readFile(join(folder, file))),
+        sha256: hex(source),
         codeSha256: hex(message),
         error: message,
+        language,
+        bytes: source.length,
       });
       warnings.push(`${file}: ${message}`);
     }

@@ -7,6 +7,8 @@ declare module 'ebbflow:functions' {
       sha256: string;
       codeSha256: string;
       error?: string;
+      language: 'ts' | 'js';
+      bytes: number;
     }>;
     warnings: string[];
     /** edge/isolate/main.ts as JavaScript: the module every function's isolate runs first. */

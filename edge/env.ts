@@ -34,6 +34,8 @@ export interface EdgeDefaults {
   memoryLimitMb: number;
   resultTtlMs: number;
   maxResults: number;
+  /** Versions of each function kept with their code, for rollback. @default 10 */
+  keepVersions?: number;
 }
 
 const read = (
@@ -61,6 +63,7 @@ export const edgeDefaults = (env: Readonly<Record<string, unknown>>): EdgeDefaul
     memoryLimitMb: DEFAULTS.memoryLimitMb,
     resultTtlMs: read(env, 'EBBFLOW_RESULT_TTL_MS', DEFAULTS.resultTtlMs, 0),
     maxResults: read(env, 'EBBFLOW_MAX_RESULTS', DEFAULTS.maxResults, 0),
+    keepVersions: read(env, 'EBBFLOW_KEEP_VERSIONS', DEFAULTS.keepVersions, 1),
   };
 };
 

@@ -5,16 +5,25 @@
  * The newest of a build and a deploy wins: a rebuilt bundle whose function changed takes over
  * from a deployed one of that name. A delete leaves a tombstone that keeps the code (and the
  * version it had, so the next deploy of the name is the next version), so tasks already accepted
- * still run.
+ * still run. Each name's newest versions (EBBFLOW_KEEP_VERSIONS, default 10) are kept with their
+ * code in a second table, so a rollback serves one again under its own number; a deploy of the
+ * source that serves makes no new version.
  * @module
  */
 import { DurableObject } from 'cloudflare:workers';
 import bundle from 'ebbflow:functions';
 import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
-import { resolveFunctionConfig } from '../runtime/options.ts';
+import {
+  EbbflowError,
+  noPreviousVersion,
+  unknownFunction,
+  unknownVersion,
+} from '../runtime/errors.ts';
+import { DEFAULTS, resolveFunctionConfig } from '../runtime/options.ts';
 import { sha256Hex } from '../runtime/registry/sha256.ts';
+import type { FunctionVersions } from '../runtime/types.ts';
 import type { Answer } from './answer.ts';
-import { failed, ok } from './answer.ts';
+import { answer, failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
 import { edgeDefaults } from './env.ts';
 import { gateOf } from './gate.ts';
@@ -65,6 +74,45 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS functions (
   bundle_sha TEXT
 )`;
 
+/** Kept versions: the code of each, by name and number (a rollback copies one back). */
+const VERSIONS_SCHEMA = `CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  js TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  code_sha TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  config TEXT,
+  handler INTEGER NOT NULL DEFAULT 0,
+  language TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+)`;
+
+interface VersionRow extends Record<string, string | number | null> {
+  name: string;
+  version: number;
+  js: string;
+  sha256: string;
+  code_sha: string;
+  deployed_at: number;
+  config: string | null;
+  handler: number;
+  /** What was deployed (or built): TypeScript is kept as the JavaScript it was stripped to. */
+  language: 'ts' | 'js';
+  /** The size of that source in UTF-8 bytes. */
+  bytes: number;
+}
+
+/** What a kept version's listing says of the source it came from. */
+type KeptSource = Pick<VersionRow, 'language' | 'bytes'>;
+
+const utf8Bytes = (text: string): number => new TextEncoder().encode(text).length;
+
+/** The next number of a name: past both its current row and every kept version. */
+const NEXT_VERSION =
+  'max(version, (SELECT coalesce(max(v.version), 0) FROM versions v WHERE v.name = functions.name)) + 1';
+
 export class FunctionRegistry extends DurableObject<EdgeEnv> {
   #isolates: Isolates;
 
@@ -72,6 +120,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     super(ctx, env);
     this.#isolates = new Isolates(env.LOADER, gateOf(ctx), bundle.isolate, 'registry');
     ctx.storage.sql.exec(SCHEMA);
+    ctx.storage.sql.exec(VERSIONS_SCHEMA);
     void ctx.blockConcurrencyWhile(() => this.#syncBundle());
   }
 
@@ -97,9 +146,20 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     name: string,
     js: string,
     source: string = js,
-  ): Promise<Answer<{ entry: DeployedFunction; created: boolean }>> {
+    language: 'ts' | 'js' = 'js',
+  ): Promise<Answer<{ entry: DeployedFunction; created: boolean; unchanged?: boolean }>> {
     const codeSha = await sha256Hex(js);
     const sha256 = source === js ? codeSha : await sha256Hex(source);
+    const serving = this.#row(name);
+    if (
+      serving &&
+      serving.deleted === 0 &&
+      serving.error === null &&
+      serving.sha256 === sha256 &&
+      serving.code_sha === codeSha
+    ) {
+      return ok({ entry: entryOf(serving), created: false, unchanged: true });
+    }
     const probe = await this.#isolates.probe({ name, js, codeSha256: codeSha });
     if (!probe.ok) return failed('invalid_function', probe.error);
     try {
@@ -120,6 +180,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       undefined,
       probe.handler,
       undefined,
+      { language, bytes: utf8Bytes(source) },
     );
     return ok({
       entry: (await this.list()).find((e) => e.name === name) as DeployedFunction,
@@ -140,6 +201,80 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     return entry;
   }
 
+  /** The kept versions of `name`, newest first (the one serving marked). */
+  async versions(name: string): Promise<Answer<FunctionVersions>> {
+    return answer(async () => {
+      const current = this.#row(name);
+      if (!current || current.deleted === 1) throw unknownFunction(name);
+      const kept = this.#kept(name);
+      const listed = kept.map((k) => ({
+        version: k.version,
+        sha256: k.sha256,
+        deployedAt: k.deployed_at,
+        bytes: k.bytes,
+        language: k.language,
+        serving: k.version === current.version,
+      }));
+      return { name, version: current.version, versions: listed };
+    });
+  }
+
+  /**
+   * Serve kept version `version` of `name` again (by default the newest kept one older than the
+   * one serving), checked in an isolate first; it keeps its number.
+   */
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<Answer<{ entry: DeployedFunction; unchanged?: boolean }>> {
+    return answer(async () => {
+      const current = this.#row(name);
+      if (!current || current.deleted === 1) throw unknownFunction(name);
+      const kept = this.#kept(name);
+      const target = version ?? kept.find((k) => k.version < current.version)?.version;
+      if (target === undefined) throw noPreviousVersion(name, current.version);
+      if (target === current.version && current.error === null) {
+        return { entry: entryOf(current), unchanged: true };
+      }
+      const row = kept.find((k) => k.version === target);
+      if (!row) {
+        throw unknownVersion(
+          name,
+          target,
+          kept.map((k) => k.version),
+        );
+      }
+      const probe = await this.#isolates.probe({ name, js: row.js, codeSha256: row.code_sha });
+      const why = probe.ok ? configError(probe.config, this.env) : probe.error;
+      if (why !== undefined) {
+        throw new EbbflowError(
+          'invalid_function',
+          `function "${name}" was not rolled back: ${why}`,
+        );
+      }
+      const now = Date.now();
+      this.ctx.storage.sql.exec(
+        `UPDATE functions SET js = ?2, sha256 = ?3, code_sha = ?4, version = ?5, deployed_at = ?6,
+           config = ?7, error = NULL, deleted = 0, handler = ?8 WHERE name = ?1`,
+        name,
+        row.js,
+        row.sha256,
+        row.code_sha,
+        row.version,
+        now,
+        row.config,
+        row.handler,
+      );
+      this.ctx.storage.sql.exec(
+        'UPDATE versions SET deployed_at = ? WHERE name = ? AND version = ?',
+        now,
+        name,
+        target,
+      );
+      return { entry: entryOf(this.#row(name) as Row) };
+    });
+  }
+
   /** Bring the bundle's functions in: new or changed ones get a version, gone ones a tombstone. */
   async #syncBundle(): Promise<void> {
     const rows = new Map(this.#rows().map((row) => [row.name, row]));
@@ -158,6 +293,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
         error,
         probe.ok && probe.handler,
         fn.codeSha256,
+        { language: fn.language, bytes: fn.bytes },
       );
     }
     const built = new Set(bundle.functions.map((fn) => fn.name));
@@ -179,11 +315,12 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
     error: string | undefined,
     handler: boolean,
     bundleSha: string | undefined,
+    source: KeptSource,
   ): void {
     this.ctx.storage.sql.exec(
       `INSERT INTO functions (name, js, sha256, code_sha, version, deployed_at, config, error, deleted, handler, bundle_sha)
        VALUES (?1, ?2, ?3, ?9, 1, ?4, ?5, ?6, 0, ?7, ?8)
-       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = version + 1, deployed_at = ?4,
+       ON CONFLICT (name) DO UPDATE SET js = ?2, sha256 = ?3, code_sha = ?9, version = ${NEXT_VERSION}, deployed_at = ?4,
          config = ?5, error = ?6, deleted = 0, handler = ?7, bundle_sha = coalesce(?8, bundle_sha)`,
       name,
       js,
@@ -195,6 +332,45 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       bundleSha ?? null,
       hashes.code,
     );
+    if (error === undefined) this.#keep(name, source);
+  }
+
+  /** Keep the version of `name` serving now, dropping those past the newest `keepVersions`. */
+  #keep(name: string, source: KeptSource): void {
+    const row = this.#row(name) as Row;
+    this.ctx.storage.sql.exec(
+      `INSERT OR REPLACE INTO versions (name, version, js, sha256, code_sha, deployed_at, config, handler, language, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      name,
+      row.version,
+      row.js,
+      row.sha256,
+      row.code_sha,
+      row.deployed_at,
+      row.config,
+      row.handler,
+      source.language,
+      source.bytes,
+    );
+    this.ctx.storage.sql.exec(
+      `DELETE FROM versions WHERE name = ?1 AND version <> ?2 AND version NOT IN
+         (SELECT version FROM versions WHERE name = ?1 ORDER BY version DESC LIMIT ?3)`,
+      name,
+      row.version,
+      edgeDefaults(this.env).keepVersions ?? DEFAULTS.keepVersions,
+    );
+  }
+
+  #kept(name: string): VersionRow[] {
+    return this.ctx.storage.sql
+      .exec<VersionRow>('SELECT * FROM versions WHERE name = ? ORDER BY version DESC', name)
+      .toArray();
+  }
+
+  #row(name: string): Row | undefined {
+    return this.ctx.storage.sql
+      .exec<Row>('SELECT * FROM functions WHERE name = ?', name)
+      .toArray()[0];
   }
 
   #rows(): Row[] {

@@ -16,6 +16,7 @@ import { EbbflowError, messageOf, unknownCursor, unknownFunction } from '../runt
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   FunctionInfo,
+  FunctionVersions,
   NewTask,
   Readiness,
   ResolvedFunctionConfig,
@@ -238,11 +239,35 @@ export class EdgeRuntime implements Runtime {
     name: string,
     source: string,
     language: 'ts' | 'js',
-  ): Promise<{ info: FunctionInfo; created: boolean }> {
+  ): Promise<{ info: FunctionInfo; created: boolean; unchanged?: boolean }> {
     const js = language === 'ts' ? stripTypes(source) : source;
-    const { created } = unwrap(await this.#registry().deploy(name, js, source));
+    const { created, unchanged } = unwrap(
+      await this.#registry().deploy(name, js, source, language),
+    );
+    if (unchanged) {
+      await this.refresh();
+      return { info: this.getFunction(name) as FunctionInfo, created, unchanged };
+    }
     await this.#changed(name);
     return { info: this.getFunction(name) as FunctionInfo, created };
+  }
+
+  async versions(name: string): Promise<FunctionVersions> {
+    return unwrap(await this.#registry().versions(name));
+  }
+
+  /** A kept version again (the registry checks it in an isolate); the shards forget the old code. */
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<{ info: FunctionInfo; unchanged?: boolean }> {
+    const { unchanged } = unwrap(await this.#registry().rollback(name, version));
+    if (unchanged) {
+      await this.refresh();
+      return { info: this.getFunction(name) as FunctionInfo, unchanged };
+    }
+    await this.#changed(name);
+    return { info: this.getFunction(name) as FunctionInfo };
   }
 
   async remove(name: string): Promise<FunctionInfo> {

@@ -25,6 +25,10 @@ export type ErrorCode =
   | 'javascript_required'
   /** The runtime's function source cannot be written (deploys need a folder). */
   | 'deploy_unsupported'
+  /** A rollback to a version that is not kept (never was, or no longer among the kept ones). */
+  | 'unknown_version'
+  /** A rollback to "the previous version" when no older version is kept. */
+  | 'no_previous_version'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
   | 'backend_unavailable';
 
@@ -93,6 +97,18 @@ export const describeValue = (value: unknown): string => {
 
 export const invalidFunction = (name: string, why: string) =>
   new EbbflowError('invalid_function', `function "${name}" was not deployed: ${why}`);
+
+export const unknownVersion = (name: string, version: number, kept: readonly number[]) =>
+  new EbbflowError(
+    'unknown_version',
+    `function "${name}" has no version ${version} kept${kept.length ? ` (kept: ${kept.join(', ')})` : ''}`,
+  );
+
+export const noPreviousVersion = (name: string, serving: number) =>
+  new EbbflowError(
+    'no_previous_version',
+    `function "${name}" has no kept version older than version ${serving}, which serves`,
+  );
 
 export const deployUnsupported = (
   why = 'this runtime’s functions come from a source that cannot be written (deploys need a functions folder)',

@@ -77,6 +77,8 @@ export interface RuntimeOptions {
   drainTimeoutMs?: number;
   /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
   memoryLimitMb?: number;
+  /** Versions of each function kept with their sources, for rollback (the serving one always). @default 10 */
+  keepVersions?: number;
   /**
    * A result whose JSON is larger than this (UTF-8 bytes) fails its task with
    * `result_too_large`: checked in the worker before it is sent, and again by the pool, so no
@@ -124,6 +126,7 @@ export const DEFAULTS = {
   drainTimeoutMs: 30_000,
   memoryLimitMb: 512,
   maxResultBytes: 4_194_304,
+  keepVersions: 10,
   waitForFunctions: true,
 } as const;
 
@@ -177,6 +180,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('drainTimeoutMs', o.drainTimeoutMs, 0, MAX_TIMER_MS);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   integer('maxResultBytes', o.maxResultBytes, 1, MAX_RESULT_BYTES);
+  integer('keepVersions', o.keepVersions, 1, 1000);
   return o;
 };
 

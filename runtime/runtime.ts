@@ -22,6 +22,7 @@ import { ScalingMonitor } from './scaling/monitor.ts';
 import { functionInfo, StatsReports } from './stats/reports.ts';
 import type {
   FunctionInfo,
+  FunctionVersions,
   PoolStats,
   Readiness,
   RunEnding,
@@ -37,7 +38,7 @@ import type {
 /**
  * Load the functions of `options.source` and start their warm workers.
  * @example
- * const runtime = await createRuntime({ source: folderSource('functions'), host: nodeHost() });
+ * const runtime = await createRuntime({ source: folderSource('functions'), host: await defaultHost() });
  * const record = await runtime.call('fib', [20]);
  */
 export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> => {
@@ -170,8 +171,27 @@ class EbbflowRuntime implements Runtime {
     if (!isFunctionName(name)) {
       throw new EbbflowError('invalid_argument', `"${name}" is not a valid function name`);
     }
-    const { created } = await this.#registry.deploy(name, source, language);
-    return { info: this.getFunction(name) as FunctionInfo, created };
+    const landed = await this.#registry.deploy(name, source, language);
+    return { info: this.getFunction(name) as FunctionInfo, ...landed };
+  }
+
+  async versions(name: string): Promise<FunctionVersions> {
+    return this.#registry.versions(name);
+  }
+
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<{ info: FunctionInfo; unchanged?: boolean }> {
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+      throw new EbbflowError(
+        'invalid_argument',
+        `version must be a positive integer, got ${version}`,
+      );
+    }
+    const { unchanged } = await this.#registry.rollback(name, version);
+    const info = this.getFunction(name) as FunctionInfo;
+    return unchanged ? { info, unchanged } : { info };
   }
 
   async remove(name: string): Promise<FunctionInfo> {

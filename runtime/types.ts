@@ -240,6 +240,33 @@ export interface FunctionInfo extends ResolvedFunctionConfig {
   deployedAt?: number;
   /** Why the last deploy or edit of this name was refused; the version above still serves. */
   lastError?: string;
+  /**
+   * What the module exports, once loaded: a default function (it runs tasks) and a `fetch`
+   * handler (it answers `/fn/<name>/*`).
+   */
+  exports?: { default: boolean; fetch: boolean };
+}
+
+/** One version of a function whose source is kept (`GET /functions/:name/versions`). */
+export interface FunctionVersion {
+  version: number;
+  /** SHA-256 of its source, hex. */
+  sha256: string;
+  /** When it was last made to serve: deployed, found, edited, or rolled back to (epoch ms). */
+  deployedAt: number;
+  /** The source's size in UTF-8 bytes. */
+  bytes: number;
+  language: 'ts' | 'js';
+  /** Whether it is the version serving now. */
+  serving: boolean;
+}
+
+/** A function's kept versions, newest first (the serving one is always among them). */
+export interface FunctionVersions {
+  name: string;
+  /** The version serving now. */
+  version: number;
+  versions: FunctionVersion[];
 }
 
 /** Counters and gauges of one function's pool. */
@@ -381,14 +408,28 @@ export interface Runtime {
   /**
    * Deploy `source` as function `name`: written beside the others, loaded and checked, then
    * swapped in (new and queued tasks run on it; running ones finish on the old version). Resolves
-   * with its info and whether the name is new. Throws an `EbbflowError`: `invalid_function`
+   * with its info and whether the name is new; the source that serves already is no new
+   * version (`unchanged`). Throws an `EbbflowError`: `invalid_function`
    * (the loader's message; the old version keeps serving), `deploy_unsupported` or `draining`.
    */
   deploy(
     name: string,
     source: string,
     language: 'ts' | 'js',
-  ): Promise<{ info: FunctionInfo; created: boolean }>;
+  ): Promise<{ info: FunctionInfo; created: boolean; unchanged?: boolean }>;
+  /**
+   * The kept versions of `name`, newest first (the last `keepVersions`, 10 by default, with
+   * their sources; the serving one always). Throws `unknown_function`.
+   */
+  versions(name: string): Promise<FunctionVersions>;
+  /**
+   * Serve a kept version of `name` again: `version`, or by default the newest kept one older
+   * than the version serving. It is loaded and checked like a deploy, written into place, and
+   * keeps its number (the next deploy gets a new one). Resolves with its info (and `unchanged`
+   * when that version already serves). Throws `unknown_function`, `unknown_version`,
+   * `no_previous_version`, `invalid_function`, `deploy_unsupported` or `draining`.
+   */
+  rollback(name: string, version?: number): Promise<{ info: FunctionInfo; unchanged?: boolean }>;
   /**
    * Delete function `name` and its file: new submissions get `unknown_function` at once, tasks
    * already accepted finish. Resolves with its last info, status `deleted`.

@@ -11,6 +11,12 @@ export interface FunctionEntry {
   name: string;
   /** The module's URL (`file:` on hosts with a file system). */
   url: string;
+  /**
+   * For a copy of a module kept apart from its folder (a version's own text): the URL of the
+   * module file it stands for. Its relative imports and `import.meta.url` name that place, and
+   * its grants are relative to that folder.
+   */
+  home?: string;
 }
 
 export interface FunctionListing {
@@ -23,29 +29,30 @@ export interface FunctionListing {
 export type SourceLanguage = 'ts' | 'js';
 
 /**
- * A deployed source written beside the functions under a hidden name, so it can be loaded and
- * checked where it will live (relative imports resolve the same) before it replaces anything.
+ * A version's own copy of a source, kept apart from the functions (its relative imports still
+ * reach the files beside the module), so it can be loaded and checked before it replaces
+ * anything, and so a later edit of the module never reaches this version's workers.
  */
 export interface StagedSource {
-  /** The hidden file's entry (its `name` is the function's name). */
+  /** The copy's entry (its `name` is the function's name, its `home` the module's file). */
   entry: FunctionEntry;
   /**
-   * Write it into place as `<name>.<ext>` (atomically), removing the name's other extensions.
-   * The hidden file stays: it is what this version's workers load, until `discard`.
+   * Write the source into place as `<name>.<ext>` (atomically), removing the name's other
+   * extensions. The copy stays: it is what this version's workers load, until `discard`.
    */
   commit(): Promise<FunctionEntry>;
-  /** Delete the hidden file (the check failed, or the version has ended). */
+  /** Delete the copy (the check failed, or the version has ended). */
   discard(): Promise<void>;
   /**
-   * Mark the hidden file as still in use (its modification time), so another server's `sweep`
-   * of a shared folder leaves it. Called every `KEEP_STAGED_MS` while its version lives.
+   * Mark the copy as still in use (its modification time), so another server's `sweep` of a
+   * shared folder leaves it. Called every `KEEP_STAGED_MS` while its version lives.
    */
   keep?(): Promise<void>;
 }
 
-/** How often a live server marks its hidden copies as in use. */
+/** How often a live server marks its copies as in use. */
 export const KEEP_STAGED_MS = 5 * 60_000;
-/** A hidden copy nobody marked for this long was left by a process that is gone. */
+/** A copy nobody marked for this long was left by a process that is gone. */
 export const STAGED_STALE_MS = 3 * KEEP_STAGED_MS;
 
 /**
@@ -57,7 +64,7 @@ export interface FunctionSource {
   list(): Promise<FunctionListing>;
   /** The module's source text (its SHA-256 is the function's `sha256`). */
   read?(entry: FunctionEntry): Promise<string>;
-  /** Write a source under a hidden name beside the functions, to be checked, then committed. */
+  /** Write a version's copy of a source, to be checked, then committed into place. */
   stage?(name: string, source: string, language: SourceLanguage): Promise<StagedSource>;
   /** Delete every module file of `name`; resolves whether there was one. */
   remove?(name: string): Promise<boolean>;
@@ -67,14 +74,26 @@ export interface FunctionSource {
    */
   watch?(changed: () => void): () => void;
   /**
-   * Delete what staging left behind when an earlier process ended without closing: hidden
-   * copies no server marked in use for `STAGED_STALE_MS` (servers may share a folder).
+   * Delete what staging left behind when an earlier process ended without closing: copies no
+   * server marked in use for `STAGED_STALE_MS` (servers may share a folder).
    */
   sweep?(): Promise<void>;
   /** The registry's state (versions) as last saved, or undefined when there is none. */
   loadState?(): Promise<string | undefined>;
   /** Save the registry's state atomically. */
   saveState?(text: string): Promise<void>;
+  /** Keep the source of version `version` of `name`, for rollback (written atomically). */
+  keepSource?(name: string, version: number, text: string, language: SourceLanguage): Promise<void>;
+  /** A kept source, or undefined when none is kept for that version. */
+  keptSource?(name: string, version: number): Promise<KeptSource | undefined>;
+  /** Forget a kept source (it fell out of the versions kept). */
+  dropSource?(name: string, version: number): Promise<void>;
+}
+
+/** A version's source as `keepSource` kept it. */
+export interface KeptSource {
+  text: string;
+  language: SourceLanguage;
 }
 
 /** A function made ready to run in workers (bundled, checked); opaque to the core. */

@@ -4,6 +4,7 @@
  */
 import { bunHost } from '../runtime/host/bun.ts';
 import { folderSource } from '../runtime/host/fs-source.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { functionVariables, reservedVariables } from './function-env.ts';
@@ -19,6 +20,7 @@ interface BunServer {
 }
 
 interface BunApi {
+  version: string;
   serve(options: {
     hostname: string;
     port: number;
@@ -42,7 +44,8 @@ const IDLE_TIMEOUT_S = 255;
 const env = await serverEnvironment();
 
 await launch({
-  argv: process.argv.slice(2),
+  runtime: `Bun ${Bun.version}`,
+  argv: serverArgs(process.argv.slice(2)),
   env,
   workers: bunHost({ env: functionVariables(env), reservedEnv: reservedVariables() }),
   source: folderSource,

@@ -7,6 +7,7 @@
 import { type DenoProtections, denoHost } from '../runtime/host/deno.ts';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import type { FunctionPermissions } from '../runtime/index.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import {
@@ -29,6 +30,7 @@ interface DenoServer {
 
 interface DenoApi {
   args: string[];
+  version: { deno: string };
   env: { get(name: string): string | undefined };
   cwd(): string;
   serve(
@@ -93,7 +95,8 @@ for (const { env: name } of SETTINGS) {
   }
 }
 
-const command = (extra?: FunctionPermissions) => grantingCommand(Deno.args, env, Deno.cwd(), extra);
+const argv = serverArgs(Deno.args);
+const command = (extra?: FunctionPermissions) => grantingCommand(argv, env, Deno.cwd(), extra);
 
 if (unreadable.length > 0) {
   console.error(
@@ -103,7 +106,8 @@ if (unreadable.length > 0) {
 }
 
 await launch({
-  argv: Deno.args,
+  runtime: `Deno ${Deno.version.deno}`,
+  argv,
   env,
   workers: denoHost({
     refusalHint: (wanted) => `to grant it, run: ${command(wanted)}`,
@@ -143,7 +147,7 @@ await launch({
 function protections(): DenoProtections {
   let redisUrl: string | undefined;
   try {
-    redisUrl = listenSettings(Deno.args, env).redisUrl;
+    redisUrl = listenSettings(argv, env).redisUrl;
   } catch {
     // Reported by launch() with the variable's name.
   }

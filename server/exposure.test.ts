@@ -47,6 +47,7 @@ describe('launch', () => {
     let signal: ((name: string) => void) | undefined;
     const exited = new Promise<number>((resolve) => {
       const host: HostEntry = {
+        runtime: 'in-process',
         argv: [],
         env: { PORT: '0', ...env },
         workers: inProcessHost(),

@@ -6,6 +6,9 @@ export type Env = Readonly<Record<string, string | undefined>>;
 /** Set (to `stdin`) in the environment of a server its launcher started. */
 export declare const HANDED_ENV: 'EBBFLOW_HANDED_ENV';
 
+/** What the launcher says when npm, which started it, went away without passing on a signal. */
+export declare const PARENT_GONE: 'the npm process that started it exited';
+
 /** Whether variable `name` stays in the environment of the process that runs functions. */
 export declare const isKept: (name: string) => boolean;
 

@@ -6,8 +6,9 @@
  * the environment the process started with whatever `process.env` says; so the server must start
  * without its secrets. The launcher starts the server as its child with only the variables the
  * runtimes read (`isKept`), writes the whole environment on the child's stdin as one line of
- * JSON (the server keeps it in memory: server/launcher.ts), relays SIGTERM, SIGINT and SIGHUP,
- * and exits with the child's code.
+ * JSON (the server keeps it in memory: server/launcher.ts), relays SIGTERM, SIGINT and SIGHUP
+ * (and a SIGTERM of its own when npm, which started it, is gone: parent-watch.mjs), and exits
+ * with the child's code.
  *
  * The child runs in its own process group, so every signal reaches it through the launcher, each
  * relayed once: the server counts them as it did before there was a launcher (npm relays a
@@ -21,6 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { watchParent } from './parent-watch.mjs';
 
 /**
  * Set (to `stdin`) in the environment of a server its launcher started: the server reads its
@@ -90,6 +92,9 @@ export const takeOver = (line) => {
 
 const RELAYED = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
+/** What the launcher says when npm, which started it, went away without passing on a signal. */
+export const PARENT_GONE = 'the npm process that started it exited';
+
 /**
  * Start `this runtime args` as the server, without its secrets in its environment, and stay only
  * to relay signals and exit with its code: never returns.
@@ -109,13 +114,29 @@ export const relaunch = (args) =>
     child.stdin.on('error', () => {});
     // Left open: the server watches it to notice when this launcher is gone.
     child.stdin.write(handOver(process.env));
+    const relay = (signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone: its exit code follows.
+      }
+    };
+    // npm runs a bin (`npx ebbflow serve`) under `sh -c`, which dies of a SIGTERM it does not
+    // pass on: the launcher notices its parent gone and passes one SIGTERM on itself. A signal
+    // relayed first stops the watch, so npm's own relay of a signal is never counted twice.
+    const unwatch = process.env.npm_command
+      ? watchParent(
+          () => process.ppid,
+          () => {
+            console.error(`ebbflow: ${PARENT_GONE}: passing SIGTERM on to the server`);
+            relay('SIGTERM');
+          },
+        )
+      : () => {};
     for (const signal of RELAYED) {
       process.on(signal, () => {
-        try {
-          child.kill(signal);
-        } catch {
-          // Already gone: its exit code follows.
-        }
+        unwatch();
+        relay(signal);
       });
     }
     child.on('exit', (code, signal) => {

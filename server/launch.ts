@@ -41,6 +41,8 @@ export interface Cluster {
 }
 
 export interface HostEntry {
+  /** The runtime that serves, for the listening line: `Node 20.20.2`, `Deno 2.9.6`, `Bun 1.4.5`. */
+  runtime: string;
   argv: readonly string[];
   env: Record<string, string | undefined>;
   workers: WorkerHost;
@@ -123,6 +125,8 @@ export const launch = async (h: HostEntry): Promise<void> => {
     log,
     cluster: cluster?.stats,
     assets: h.assets,
+    // The dashboard's charts start with the last three minutes.
+    statsHistorySeconds: 180,
   });
   let server: Listening;
   try {
@@ -153,10 +157,23 @@ export const launch = async (h: HostEntry): Promise<void> => {
     );
   }
   await runtime.loaded();
-  const names = runtime
-    .functions()
-    .map((f) => (f.status === 'ready' ? f.name : `${f.name} (unavailable)`));
-  console.log(
-    `ebbflow listening on ${server.url} with ${names.length} functions: ${names.join(', ')}`,
-  );
+  console.log(listeningLine(server.url, h.runtime, runtime.functions(), s.functions));
+};
+
+/**
+ * The one line on stdout once every function found has loaded: the address, the runtime that
+ * serves, and the functions (those that did not load marked).
+ */
+export const listeningLine = (
+  url: string,
+  serving: string,
+  functions: readonly { name: string; status: string }[],
+  folder: string,
+): string => {
+  const names = functions.map((f) => (f.status === 'ready' ? f.name : `${f.name} (unavailable)`));
+  const what =
+    names.length === 0
+      ? `no functions yet (add a module to ${folder}, or deploy one)`
+      : `${names.length} function${names.length === 1 ? '' : 's'}: ${names.join(', ')}`;
+  return `ebbflow listening on ${url} (${serving}) with ${what}`;
 };

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { folderSource } from '../runtime/host/fs-source.ts';
 import { nodeHost } from '../runtime/host/node.ts';
+import { serverArgs } from './argv.ts';
 import { readAsset } from './assets.ts';
 import { clusterBackend } from './cluster.ts';
 import { functionVariables, reservedVariables } from './function-env.ts';
@@ -16,7 +17,8 @@ import { serverEnvironment } from './launcher.ts';
 const env = await serverEnvironment();
 
 await launch({
-  argv: process.argv.slice(2),
+  runtime: `Node ${process.versions.node}`,
+  argv: serverArgs(process.argv.slice(2)),
   env,
   workers: nodeHost({ env: functionVariables(env), reservedEnv: reservedVariables() }),
   source: folderSource,

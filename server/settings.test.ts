@@ -72,6 +72,7 @@ describe('parseSettings', () => {
       clusterLostAfterMs: '5000',
       maxStreams: '3',
       maxResultBytes: '65536',
+      keepVersions: '3',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);

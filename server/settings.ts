@@ -42,6 +42,8 @@ export interface Settings {
   maxStreams: number;
   /** A result whose JSON is larger fails its task with `result_too_large`. */
   maxResultBytes?: number;
+  /** Versions of each function kept with their sources, for rollback. */
+  keepVersions?: number;
 }
 
 type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis' | 'token';
@@ -327,6 +329,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     max: MAX_RESULT_BYTES,
     default: String(DEFAULTS.maxResultBytes),
     doc: 'a result whose JSON is larger (UTF-8 bytes) fails its task with `result_too_large`',
+  },
+  {
+    key: 'keepVersions',
+    env: 'EBBFLOW_KEEP_VERSIONS',
+    flag: '--keep-versions',
+    kind: 'int',
+    min: 1,
+    default: String(DEFAULTS.keepVersions),
+    doc: 'versions of each function kept with their sources, for a rollback (the serving one always)',
   },
 ];
 

@@ -4,7 +4,7 @@
  * queued, a restart that keeps what was deployed, and hand edits picked up by the watcher.
  * Each runtime serves its own copy of `fixtures/deploy/` in a temporary folder.
  */
-import { cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -56,7 +56,7 @@ describeEachRuntime('deploying by name', (runtime) => {
       body: source,
       headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': type },
     });
-    return { status: res.status, body: (await res.json()) as Json };
+    return { status: res.status, body: (await res.json()) as Json, headers: res.headers };
   };
   const invoke = async (name: string, args: unknown[] = []) =>
     (await api.post(`/functions/${name}/invoke`, { args })).body;
@@ -154,6 +154,52 @@ describeEachRuntime('deploying by name', (runtime) => {
     await rename(join(dir, '.greet.ts.swp'), join(dir, 'greet.ts'));
     await until(async () => (await api.get('/functions/greet')).body.version === before + 2);
     expect(await invoke('greet')).toMatchObject({ result: 'renamed', version: before + 2 });
+  }, 60_000);
+
+  it('Should roll back to a kept version under its number, and make no version of an identical deploy', async () => {
+    expect((await deploy('rolled', module('a'))).body.version).toBe(1);
+    expect((await deploy('rolled', module('b'))).body.version).toBe(2);
+    const same = await deploy('rolled', module('b'));
+    expect(same).toMatchObject({ status: 200, body: { version: 2 } });
+    expect(same.headers.get('ebbflow-unchanged')).toBe('true');
+    const listed = (await api.get('/functions/rolled/versions')).body;
+    expect(listed).toMatchObject({ name: 'rolled', version: 2 });
+    expect(listed.versions.map((v: Json) => [v.version, v.serving, v.language])).toEqual([
+      [2, true, 'ts'],
+      [1, false, 'ts'],
+    ]);
+    // Only the admin token rolls back.
+    const anonymous = await fetch(`${server.url}/functions/rolled/rollback`, { method: 'POST' });
+    expect(anonymous.status).toBe(401);
+    const back = await api.post('/functions/rolled/rollback');
+    expect(back).toMatchObject({ status: 200, body: { name: 'rolled', version: 1 } });
+    expect(await invoke('rolled')).toMatchObject({ result: 'a', version: 1 });
+    expect((await api.post('/functions/rolled/rollback')).body.error.code).toBe(
+      'no_previous_version',
+    );
+    const unknown = await api.post('/functions/rolled/rollback', { version: 9 });
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'unknown_version' } } });
+    expect((await api.post('/functions/rolled/rollback', { version: 2 })).body.version).toBe(2);
+    expect((await deploy('rolled', module('c'))).body.version).toBe(3);
+  }, 60_000);
+
+  it("Should keep the user's folder free of ebbflow's copies, and run a function's relative imports from its copy", async () => {
+    await mkdir(join(dir, 'lib'), { recursive: true });
+    await writeFile(join(dir, 'lib/twice.ts'), 'export const twice = (n: number) => n * 2;\n');
+    const calc =
+      "import { twice } from './lib/twice.ts';\nexport default (n: number) => ({ n: twice(n), url: import.meta.url });\n";
+    expect((await deploy('calc', calc)).status).toBe(201);
+    expect(await invoke('calc', [21])).toMatchObject({
+      status: 'completed',
+      result: { n: 42, url: `file://${join(dir, 'calc.ts')}` },
+    });
+    // A hand edit makes the next version, whose copy still reaches the imported file.
+    await writeFile(join(dir, 'calc.ts'), `${calc}// edited\n`);
+    await until(async () => (await api.get('/functions/calc')).body.version === 2);
+    expect(await invoke('calc', [1])).toMatchObject({ result: { n: 2 }, version: 2 });
+    // What a person sees in the folder: their modules, and ebbflow's one hidden folder.
+    const hidden = (await readdir(dir)).filter((f) => f.startsWith('.'));
+    expect(hidden).toEqual(['.ebbflow']);
   }, 60_000);
 
   it('Should keep deployed functions and their versions across a restart', async () => {

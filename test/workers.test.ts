@@ -266,8 +266,9 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
           headers: { Authorization: `Bearer ${token}`, 'Content-Type': type },
           body: source,
         });
-        return { status: res.status, body: (await res.json()) as Json };
+        return { status: res.status, body: (await res.json()) as Json, headers: res.headers };
       };
+      const admin = client(server.url, { Authorization: 'Bearer edge-admin' });
       const first = await put('export default (n) => n + 1;');
       expect(first.status).toBe(201);
       expect(first.body).toMatchObject({ name: 'edged', version: 1, status: 'ready' });
@@ -293,6 +294,32 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         result: 40,
         version: 2,
       });
+      // The code that serves, again: no new version.
+      const same = await put('export default (n) => n * 10;');
+      expect(same).toMatchObject({ status: 200, body: { version: 2 } });
+      expect(same.headers.get('ebbflow-unchanged')).toBe('true');
+      // Both versions are kept; a rollback serves version 1 again, in the task shards too.
+      const kept = (await api.get('/functions/edged/versions')).body;
+      expect(kept.versions.map((v: Json) => [v.version, v.serving])).toEqual([
+        [2, true],
+        [1, false],
+      ]);
+      expect((await api.post('/functions/edged/rollback')).status).toBe(403);
+      expect((await admin.post('/functions/edged/rollback')).body).toMatchObject({
+        name: 'edged',
+        version: 1,
+        status: 'ready',
+      });
+      const queued = (await api.post('/functions/edged/tasks', { args: [5] })).body;
+      expect(await api.settle(queued.id)).toMatchObject({ result: 6, version: 1 });
+      expect((await admin.post('/functions/edged/rollback')).body.error.code).toBe(
+        'no_previous_version',
+      );
+      expect((await admin.post('/functions/edged/rollback', { version: 2 })).body.version).toBe(2);
+      expect((await api.post('/functions/edged/invoke', { args: [4] })).body).toMatchObject({
+        result: 40,
+        version: 2,
+      });
       // TypeScript has its types stripped at the edge; the invoke token does not deploy; the size
       // is capped.
       const typescript = await put(
@@ -305,6 +332,20 @@ describe.skipIf(WORKERS.missing !== undefined)('the Workers build (npm run dev:w
         result: 200,
         version: 3,
       });
+      // The same TypeScript again changes nothing; its version is listed as the source it was.
+      const sameTs = await put(
+        'export const config = { timeoutMs: 5_000 } satisfies object;\nexport default (n: number): number => n * 100;',
+        'application/typescript',
+      );
+      expect(sameTs).toMatchObject({ status: 200, body: { version: 3 } });
+      expect(sameTs.headers.get('ebbflow-unchanged')).toBe('true');
+      const listed = (await api.get('/functions/edged/versions')).body;
+      expect(listed.versions.map((v: Json) => [v.version, v.language, v.serving])).toEqual([
+        [3, 'ts', true],
+        [2, 'js', false],
+        [1, 'js', false],
+      ]);
+      expect(listed.versions[0].sha256).toBe(typescript.body.sha256);
       const invoker = await put('export default () => 0;', 'application/javascript', 'edge-invoke');
       expect(invoker.status).toBe(403);
       expect(invoker.body.error.code).toBe('forbidden');

@@ -6,9 +6,7 @@
  */
 import { openApiDocument } from '../openapi.ts';
 import { type Route, route } from '../route.ts';
-
-/** The version of the HTTP contract the document describes. */
-export const API_VERSION = '2.0.0';
+import { VERSION } from '../version.ts';
 
 /** Each table's document, made at its first request (apps over the same table share it). */
 const documents = new WeakMap<readonly Route[], Record<string, unknown>>();
@@ -20,11 +18,17 @@ export const docsRoutes: readonly Route[] = [
     summary: 'This document',
     tag: 'pages',
     public: true,
-    responses: { '200': { description: 'OpenAPI 3.1.', media: 'application/json' } },
+    responses: {
+      '200': {
+        description: 'OpenAPI 3.1.',
+        media: 'application/json',
+        example: { openapi: '3.1.0', info: { title: 'ebbflow', version: VERSION }, paths: {} },
+      },
+    },
     handle: (c, { routes }) => {
       let document = documents.get(routes);
       if (!document) {
-        document = openApiDocument(API_VERSION, routes);
+        document = openApiDocument(VERSION, routes);
         documents.set(routes, document);
       }
       return c.json(document);

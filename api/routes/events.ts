@@ -11,6 +11,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import type { Runtime, TaskRecord } from '../../runtime/index.ts';
 import { ApiError } from '../errors.ts';
 import { EVENT_TYPES, type EventType, frame, Reader, withoutResult } from '../event-stream.ts';
+import { TASK_EVENT } from '../examples.ts';
 import { E400, E503_STREAMS } from '../responses.ts';
 import { type Route, route } from '../route.ts';
 import { EventsQuery } from '../schemas.ts';
@@ -28,10 +29,12 @@ export const eventRoutes: readonly Route[] = [
       '`task` (a record without result and logs, at every change), `scale` (a scaling decision), `stats` (PoolStats, once a second), `log` (`{taskId, function, at, level, message}`). A comment every 15 s. A slow reader loses its oldest events.',
     tag: 'events',
     query: EventsQuery,
+    queryExample: { function: 'fib', types: 'task,scale' },
     responses: {
       '200': {
         description: 'An event stream (HEAD: its headers only).',
         media: 'text/event-stream',
+        example: TASK_EVENT,
       },
       '400': E400,
       '503': E503_STREAMS,

@@ -1,7 +1,7 @@
 /**
- * The functions: listing and reading them, and deploying (`PUT /functions/:name` with the
- * module's source) and deleting them by name, both behind the admin token
- * (`EBBFLOW_ADMIN_TOKEN`). Each deploy and delete is logged on one line.
+ * The functions: listing and reading them, deploying (`PUT /functions/:name` with the module's
+ * source) and deleting them by name, their kept versions and a rollback to one; what changes a
+ * function needs the admin token (`EBBFLOW_ADMIN_TOKEN`). Each change is logged on one line.
  * @module
  */
 import type { Context, MiddlewareHandler } from 'hono';
@@ -10,9 +10,13 @@ import * as v from 'valibot';
 import type { FunctionInfo } from '../../runtime/index.ts';
 import { bearerToken, missingToken, sameToken } from '../auth.ts';
 import { ApiError } from '../errors.ts';
-import { E400, E404, err, FunctionInfoSchema, json } from '../responses.ts';
+import { FUNCTION, MODULE_SOURCE, VERSIONS } from '../examples.ts';
+import { E400, E404, err, FunctionInfoSchema, FunctionVersionsSchema, json } from '../responses.ts';
 import { type Deps, type Route, route } from '../route.ts';
-import { FunctionNameParam } from '../schemas.ts';
+import { FunctionNameParam, RollbackBody } from '../schemas.ts';
+
+/** Set on a deploy or rollback that changed nothing: that version serves already. */
+export const UNCHANGED_HEADER = 'Ebbflow-Unchanged';
 
 const LANGUAGE: Record<string, 'ts' | 'js'> = {
   'application/typescript': 'ts',
@@ -32,6 +36,7 @@ export const functionRoutes: readonly Route[] = [
       '200': json(
         'Every function, sorted by name.',
         v.object({ functions: v.array(FunctionInfoSchema) }),
+        { functions: [FUNCTION] },
       ),
     },
     handle: (c, { runtime }) => c.json({ functions: runtime.functions() }),
@@ -42,7 +47,11 @@ export const functionRoutes: readonly Route[] = [
     summary: 'One function',
     tag: 'functions',
     params: { name: FunctionNameParam },
-    responses: { '200': json('The function.', FunctionInfoSchema), '400': E400, '404': E404 },
+    responses: {
+      '200': json('The function.', FunctionInfoSchema, FUNCTION),
+      '400': E400,
+      '404': E404,
+    },
     handle: (c, { runtime }, input) => {
       const name = input.param(c, 'name');
       const info = runtime.getFunction(name);
@@ -62,16 +71,27 @@ export const functionRoutes: readonly Route[] = [
       media: 'application/typescript',
       description:
         'TypeScript (`application/typescript`, `text/typescript`) or JavaScript (`application/javascript`, `text/javascript`).',
+      example: MODULE_SOURCE,
     },
     responses: {
-      '200': json('A new version replaced the old one.', FunctionInfoSchema),
-      '201': json('A new function.', FunctionInfoSchema),
+      '200': json(
+        'A new version replaced the old one (or, with `Ebbflow-Unchanged: true`, that source serves already: no new version).',
+        FunctionInfoSchema,
+        FUNCTION,
+      ),
+      '201': json('A new function.', FunctionInfoSchema, { ...FUNCTION, version: 1 }),
       '400': E400,
-      '401': err('No or a wrong token.'),
-      '403': err('Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).'),
-      '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.'),
-      '415': err('Another content type.'),
-      '422': err("The module does not load or check (`invalid_function`, the loader's message)."),
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err(
+        'Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).',
+        'deploy_disabled',
+      ),
+      '413': err('The source is larger than EBBFLOW_MAX_FUNCTION_BYTES.', 'payload_too_large'),
+      '415': err('Another content type.', 'unsupported_media_type'),
+      '422': err(
+        "The module does not load or check (`invalid_function`, the loader's message).",
+        'invalid_function',
+      ),
     },
     // The app's body limit leaves deploys to this one (EBBFLOW_MAX_FUNCTION_BYTES).
     guards: (deps) => [admin(deps), sourceLimit(deps.maxFunctionBytes)],
@@ -87,9 +107,74 @@ export const functionRoutes: readonly Route[] = [
         );
       }
       const source = await c.req.text();
-      const { info, created } = await runtime.deploy(name, source, language);
-      audit(deployLine('deploy', info, new TextEncoder().encode(source).length));
+      const { info, created, unchanged } = await runtime.deploy(name, source, language);
+      audit(deployLine('deploy', info, new TextEncoder().encode(source).length, unchanged));
+      if (unchanged) c.header(UNCHANGED_HEADER, 'true');
       return c.json(info, created ? 201 : 200);
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/functions/:name/versions',
+    summary: "A function's kept versions",
+    description:
+      'The last versions of the function (EBBFLOW_KEEP_VERSIONS, default 10), newest first, each kept with its source for a rollback; `serving` marks the one that serves.',
+    tag: 'functions',
+    params: { name: FunctionNameParam },
+    responses: {
+      '200': json('The kept versions, newest first.', FunctionVersionsSchema, VERSIONS),
+      '400': E400,
+      '404': E404,
+    },
+    handle: async (c, { runtime }, input) => c.json(await runtime.versions(input.param(c, 'name'))),
+  }),
+  route({
+    method: 'post',
+    path: '/functions/:name/rollback',
+    summary: 'Serve a kept version again',
+    description:
+      'Needs the admin token. Without a body, the newest kept version older than the one serving; with `{"version": n}`, that one. It is loaded and checked like a deploy, written into the functions folder, and keeps its number; tasks still queued run on it, running ones finish on the version they began on.',
+    tag: 'functions',
+    params: { name: FunctionNameParam },
+    body: {
+      schema: RollbackBody,
+      media: 'application/json',
+      description: 'The version to serve again; empty means the previous one.',
+      example: { version: 2 },
+    },
+    responses: {
+      '200': json(
+        'The function, serving that version (`Ebbflow-Unchanged: true` when it served already).',
+        FunctionInfoSchema,
+        { ...FUNCTION, version: 2 },
+      ),
+      '400': E400,
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err(
+        'Deploys are off (`deploy_disabled`), or not the admin token (`forbidden`).',
+        'deploy_disabled',
+      ),
+      '404': err(
+        'No such function (`unknown_function`), or that version is not kept (`unknown_version`).',
+        'unknown_version',
+      ),
+      '409': err(
+        'No kept version older than the one serving (`no_previous_version`).',
+        'no_previous_version',
+      ),
+      '422': err(
+        "The version no longer loads (`invalid_function`, the loader's message).",
+        'invalid_function',
+      ),
+    },
+    guards: (deps) => [admin(deps)],
+    handle: async (c, { runtime, audit }, input) => {
+      const name = input.param(c, 'name');
+      const { version } = await input.body(c);
+      const { info, unchanged } = await runtime.rollback(name, version);
+      audit(deployLine('rollback', info, undefined, unchanged));
+      if (unchanged) c.header(UNCHANGED_HEADER, 'true');
+      return c.json(info);
     },
   }),
   route({
@@ -101,9 +186,12 @@ export const functionRoutes: readonly Route[] = [
     tag: 'functions',
     params: { name: FunctionNameParam },
     responses: {
-      '200': json('The function, status `deleted`.', FunctionInfoSchema),
-      '401': err('No or a wrong token.'),
-      '403': err('Deploys are off, or not the admin token.'),
+      '200': json('The function, status `deleted`.', FunctionInfoSchema, {
+        ...FUNCTION,
+        status: 'deleted',
+      }),
+      '401': err('No or a wrong token.', 'unauthorized'),
+      '403': err('Deploys are off, or not the admin token.', 'deploy_disabled'),
       '404': E404,
     },
     guards: (deps) => [admin(deps)],
@@ -154,11 +242,17 @@ const sourceLimit = (maxFunctionBytes: number): MiddlewareHandler =>
     },
   });
 
-const deployLine = (what: string, info: FunctionInfo, bytes?: number): string =>
+const deployLine = (
+  what: string,
+  info: FunctionInfo,
+  bytes?: number,
+  unchanged?: boolean,
+): string =>
   [
     `ebbflow: ${what} ${info.name}`,
     `version=${info.version ?? '-'}`,
     `sha256=${info.sha256 ?? '-'}`,
     ...(bytes === undefined ? [] : [`size=${bytes}`]),
     'token=admin',
+    ...(unchanged ? ['unchanged=true'] : []),
   ].join(' ');

@@ -18,13 +18,24 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
     "Any method. The function gets a Request with the server's origin and the path after `/fn/<name>`, with the query, headers (minus Authorization when a server token, EBBFLOW_TOKEN or EBBFLOW_ADMIN_TOKEN, is set) and body; its Response comes back as it is, with CORS headers added.",
   tag: 'handlers',
   params: { name: FunctionNameParam },
-  body: { media: '*/*', description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).' },
+  body: {
+    media: '*/*',
+    description: 'Passed on as it is (at most EBBFLOW_MAX_BODY_BYTES).',
+    example: '{"text":"buy milk"}',
+  },
   responses: {
-    default: { description: "The function's own response.", media: '*/*' },
-    '404': err('No such function, or it has no fetch export (`no_fetch_handler`).'),
-    '500': err('The handler threw (`handler_failed`).'),
-    '503': err('The function failed to load (`function_unavailable`).'),
-    '504': err('The handler ran past its timeout (`handler_timed_out`).'),
+    default: {
+      description: "The function's own response.",
+      media: '*/*',
+      example: '{"id":1,"text":"buy milk"}',
+    },
+    '404': err(
+      'No such function, or it has no fetch export (`no_fetch_handler`).',
+      'no_fetch_handler',
+    ),
+    '500': err('The handler threw (`handler_failed`).', 'handler_failed'),
+    '503': err('The function failed to load (`function_unavailable`).', 'function_unavailable'),
+    '504': err('The handler ran past its timeout (`handler_timed_out`).', 'handler_timed_out'),
   },
   handle: async (c, { runtime, token, adminToken }, input) => {
     const name = input.param(c, 'name');

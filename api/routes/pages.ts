@@ -13,11 +13,14 @@ interface Page {
   file: string;
   type: string;
   summary: string;
+  /** A page's own file (script, styles, icon): served, but not an operation of the reference. */
+  asset?: true;
 }
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
 const HTML = 'text/html; charset=utf-8';
+const SVG = 'image/svg+xml';
 
 const PAGES: readonly Page[] = [
   { path: '/', file: './api/pages/dashboard.html', type: HTML, summary: 'The dashboard' },
@@ -26,24 +29,35 @@ const PAGES: readonly Page[] = [
     file: './api/pages/dashboard.js',
     type: JS,
     summary: "The dashboard's script",
+    asset: true,
   },
   {
     path: '/dashboard/app.css',
     file: './api/pages/dashboard.css',
     type: CSS,
     summary: "The dashboard's styles",
+    asset: true,
   },
   {
     path: '/dashboard/uplot.js',
     file: 'uplot/dist/uPlot.iife.min.js',
     type: JS,
     summary: 'uPlot, the chart library',
+    asset: true,
   },
   {
     path: '/dashboard/uplot.css',
     file: 'uplot/dist/uPlot.min.css',
     type: CSS,
     summary: "uPlot's styles",
+    asset: true,
+  },
+  {
+    path: '/favicon.ico',
+    file: './api/pages/favicon.svg',
+    type: SVG,
+    summary: "The pages' icon",
+    asset: true,
   },
   {
     path: '/docs',
@@ -56,32 +70,42 @@ const PAGES: readonly Page[] = [
     file: './api/pages/docs.js',
     type: JS,
     summary: "The reference page's script",
+    asset: true,
   },
   {
     path: '/docs/swagger-ui.js',
     file: 'swagger-ui-dist/swagger-ui-bundle.js',
     type: JS,
     summary: 'Swagger UI',
+    asset: true,
   },
   {
     path: '/docs/swagger-ui.css',
     file: 'swagger-ui-dist/swagger-ui.css',
     type: CSS,
     summary: "Swagger UI's styles",
+    asset: true,
   },
 ];
 
 /** Every file the pages read, as the host's `AssetReader` is asked for it (a host that bundles them reads this). */
 export const PAGE_FILES: readonly string[] = PAGES.map((page) => page.file);
 
-export const pageRoutes: readonly Route[] = PAGES.map(({ path, file, type, summary }) =>
+export const pageRoutes: readonly Route[] = PAGES.map(({ path, file, type, summary, asset }) =>
   route({
     method: 'get',
     path,
     summary,
     tag: 'pages',
     public: true,
-    responses: { '200': { description: summary, media: type.split(';')[0] as string } },
+    hidden: asset,
+    responses: {
+      '200': {
+        description: summary,
+        media: type.split(';')[0] as string,
+        example: type === HTML ? '<!doctype html>…' : undefined,
+      },
+    },
     handle: async (c, { assets }) => {
       const bytes = await assets?.(file);
       if (!bytes) {

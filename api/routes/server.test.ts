@@ -121,3 +121,61 @@ describe('GET /metrics', () => {
     expect(text).toContain('\nebbflow_cluster_queued_tasks{function="echo"} 3\n');
   });
 });
+
+describe('GET /stats/history', () => {
+  const stats = (queueSize: number) => ({
+    activeWorkers: 1,
+    queueSize,
+    activeTasks: 1,
+    minWorkers: 0,
+    maxWorkers: 1,
+    performanceMetrics: {
+      tasksCompleted: 0,
+      tasksFailed: 0,
+      avgTaskTime: 0,
+      cpuUsage: 0,
+      memoryUsage: 0,
+      eventLoopUtilization: 0,
+      eventLoopLagMs: 0,
+    },
+    functions: {
+      echo: {
+        activeWorkers: 1,
+        queueSize,
+        activeTasks: 1,
+        minWorkers: 0,
+        maxWorkers: 1,
+        tasksCompleted: 0,
+        tasksFailed: 0,
+        tasksCancelled: 0,
+        avgTaskTime: 0,
+        coldStarts: 0,
+        loadRatio: 0,
+      },
+    },
+    scalingEvents: [],
+  });
+
+  it('Should keep each stats tick as a sample, oldest first, when the app keeps history', async () => {
+    const { call, runtime } = fakeApp(functions, { statsHistorySeconds: 60 });
+    runtime.emit({ type: 'stats', data: stats(3) });
+    runtime.emit({ type: 'stats', data: stats(5) });
+    const a = await call('/stats/history');
+    expect(a.status).toBe(200);
+    expect(a.body.intervalMs).toBe(1000);
+    expect(
+      a.body.samples.map((s: { functions: { echo: { queueSize: number } } }) => s.functions.echo),
+    ).toEqual([
+      { activeWorkers: 1, queueSize: 3, activeTasks: 1 },
+      { activeWorkers: 1, queueSize: 5, activeTasks: 1 },
+    ]);
+    expect(a.body.samples[0].at).toBeLessThanOrEqual(a.body.samples[1].at);
+  });
+
+  it('Should answer no samples, and listen to nothing, when the app keeps none', async () => {
+    const { call, runtime } = fakeApp(functions);
+    expect(runtime.listening).toBe(0);
+    runtime.emit({ type: 'stats', data: stats(3) });
+    expect((await call('/stats/history')).body).toEqual({ intervalMs: 1000, samples: [] });
+  });
+});

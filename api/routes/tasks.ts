@@ -9,16 +9,25 @@ import type { StatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { isEbbflowError, type Runtime, type TaskRecord } from '../../runtime/index.ts';
 import { ApiError } from '../errors.ts';
+import {
+  CANCELLED_TASK,
+  COMPLETED_TASK,
+  FAILED_TASK,
+  QUEUED_TASK,
+  RETRIED_TASK,
+  TIMED_OUT_TASK,
+} from '../examples.ts';
 import { E400, E404, E503_STREAMS, err, json, TaskRecordSchema } from '../responses.ts';
 import { type Route, route } from '../route.ts';
 import { FunctionNameParam, ListQuery, ResultQuery, TaskBody, TaskIdParam } from '../schemas.ts';
 import type { StreamSlots } from '../stream-slots.ts';
 import { taskStream, wantsStream } from './events.ts';
 
-const taskBody = (what: string) => ({
+const taskBody = (what: string, example: Record<string, unknown>) => ({
   schema: TaskBody,
   media: 'application/json',
   description: `${what} An empty body means \`{}\`.`,
+  example,
 });
 
 export const taskRoutes: readonly Route[] = [
@@ -28,15 +37,18 @@ export const taskRoutes: readonly Route[] = [
     summary: 'Submit a task',
     tag: 'tasks',
     params: { name: FunctionNameParam },
-    body: taskBody('The arguments, an optional id and timeout.'),
+    body: taskBody('The arguments, an optional id, timeout and retry policy.', {
+      args: [25],
+      retry: { attempts: 3, backoffMs: 500 },
+    }),
     responses: {
-      '202': json('Queued; `Location: /tasks/<id>`.', TaskRecordSchema),
+      '202': json('Queued; `Location: /tasks/<id>`.', TaskRecordSchema, QUEUED_TASK),
       '400': E400,
       '404': E404,
-      '409': err('The id is already used.'),
-      '413': err('The body is too large.'),
-      '429': err('The queue is full (see Retry-After).'),
-      '503': err('The server is draining.'),
+      '409': err('The id is already used.', 'duplicate_id'),
+      '413': err('The body is too large.', 'payload_too_large'),
+      '429': err('The queue is full (see Retry-After).', 'queue_full'),
+      '503': err('The server is draining.', 'draining'),
     },
     handle: async (c, { runtime }, input) => {
       const name = knownFunction(runtime, input.param(c, 'name'));
@@ -54,14 +66,14 @@ export const taskRoutes: readonly Route[] = [
     summary: 'Run a task and wait for it',
     tag: 'tasks',
     params: { name: FunctionNameParam },
-    body: taskBody('The arguments and an optional timeout.'),
+    body: taskBody('The arguments, an optional timeout and retry policy.', { args: [20] }),
     responses: {
-      '200': json('Completed.', TaskRecordSchema),
+      '200': json('Completed.', TaskRecordSchema, COMPLETED_TASK),
       '400': E400,
       '404': E404,
-      '429': err('The queue is full.'),
-      '500': json('Failed.', TaskRecordSchema),
-      '504': json('Timed out.', TaskRecordSchema),
+      '429': err('The queue is full.', 'queue_full'),
+      '500': json('Failed.', TaskRecordSchema, FAILED_TASK),
+      '504': json('Timed out.', TaskRecordSchema, TIMED_OUT_TASK),
     },
     handle: async (c, { runtime }, input) => {
       const name = knownFunction(runtime, input.param(c, 'name'));
@@ -81,9 +93,10 @@ export const taskRoutes: readonly Route[] = [
     tag: 'tasks',
     params: { id: TaskIdParam },
     query: ResultQuery,
+    queryExample: { wait: '5000' },
     responses: {
       '200': {
-        ...json('The record (or an event stream).', TaskRecordSchema),
+        ...json('The record (or an event stream).', TaskRecordSchema, COMPLETED_TASK),
         media: 'text/event-stream',
       },
       '400': E400,
@@ -112,9 +125,9 @@ export const taskRoutes: readonly Route[] = [
     tag: 'tasks',
     params: { id: TaskIdParam },
     responses: {
-      '200': json('Cancelled.', TaskRecordSchema),
+      '200': json('Cancelled.', TaskRecordSchema, CANCELLED_TASK),
       '404': E404,
-      '409': err('Already ended.'),
+      '409': err('Already ended.', 'already_terminal'),
     },
     handle: async (c, { runtime }, input) => c.json(await runtime.cancel(input.param(c, 'id'))),
   }),
@@ -126,10 +139,12 @@ export const taskRoutes: readonly Route[] = [
       'Failed tasks whose attempts are spent are the dead letters: `?status=failed`. Pass `next` as `before` for the next page.',
     tag: 'tasks',
     query: ListQuery,
+    queryExample: { function: 'fib', status: 'failed', limit: '20' },
     responses: {
       '200': json(
         'A page of records.',
         v.object({ tasks: v.array(TaskRecordSchema), next: v.optional(v.string()) }),
+        { tasks: [FAILED_TASK], next: FAILED_TASK.id },
       ),
       '400': E400,
     },
@@ -143,11 +158,11 @@ export const taskRoutes: readonly Route[] = [
     tag: 'tasks',
     params: { id: TaskIdParam },
     responses: {
-      '202': json('The new task, queued.', TaskRecordSchema),
+      '202': json('The new task, queued.', TaskRecordSchema, RETRIED_TASK),
       '404': E404,
-      '409': err('The task is not failed or cancelled (`not_retryable`).'),
-      '429': err('The queue is full.'),
-      '503': err('The server is draining.'),
+      '409': err('The task is not failed or cancelled (`not_retryable`).', 'not_retryable'),
+      '429': err('The queue is full.', 'queue_full'),
+      '503': err('The server is draining.', 'draining'),
     },
     handle: async (c, { runtime }, input) => {
       const record = await runtime.retry(input.param(c, 'id'));

@@ -48,6 +48,8 @@ export const denoHost = ({
     sample: denoSample,
     closeEvents: false,
     workerOptions: (prepared, { permissions }) => ({
-      deno: { permissions: denoPermissions(prepared.entry.url, permissions) },
+      deno: {
+        permissions: denoPermissions(prepared.entry.home ?? prepared.entry.url, permissions),
+      },
     }),
   });

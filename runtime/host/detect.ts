@@ -20,15 +20,39 @@ export const detectHost = (): HostName => {
   return versions?.node ? 'node' : 'unknown';
 };
 
-/** The worker host for this process (Node: worker_threads; Deno, Bun: Web Workers). */
-export const defaultHost = async (name: HostName = detectHost()): Promise<WorkerHost> => {
+/** Options of `defaultHost`; each applies where its host is the one chosen. */
+export interface DefaultHostOptions {
+  /** The host to use. @default the one this process runs on (`detectHost()`) */
+  host?: HostName;
+  /**
+   * Node: the folder that keeps function bundles between starts, or `false` to bundle on every
+   * start. @default a folder of this user's under the OS temp dir
+   */
+  bundleCache?: string | false;
+  /** Deno and Bun: how often idle workers are pinged; three missed pings retire one. @default 1000 */
+  heartbeatMs?: number;
+}
+
+/**
+ * The worker host for this process (Node: worker_threads; Deno, Bun: Web Workers).
+ * @example
+ * const host = await defaultHost(); // or defaultHost({ bundleCache: false })
+ */
+export const defaultHost = async (
+  options: DefaultHostOptions | HostName = {},
+): Promise<WorkerHost> => {
+  const {
+    host: name = detectHost(),
+    bundleCache,
+    heartbeatMs,
+  } = typeof options === 'string' ? { host: options } : options;
   switch (name) {
     case 'deno':
-      return (await import('./deno.ts')).denoHost();
+      return (await import('./deno.ts')).denoHost({ heartbeatMs });
     case 'bun':
-      return (await import('./bun.ts')).bunHost();
+      return (await import('./bun.ts')).bunHost({ heartbeatMs });
     case 'node':
-      return (await import('./node.ts')).nodeHost();
+      return (await import('./node.ts')).nodeHost({ bundleCache });
     default:
       throw new Error(`ebbflow has no worker host for this runtime (${name})`);
   }

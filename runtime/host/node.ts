@@ -143,6 +143,9 @@ const bundleFunction = async (
   entry: FunctionEntry,
 ): Promise<{ code: string; inputs: string[] | undefined }> => {
   const modulePath = fileURLToPath(entry.url);
+  // A version's copy stands for the module file in the folder: that is where the function is.
+  const home = entry.home ?? entry.url;
+  const homePath = fileURLToPath(home);
   // Loaded on the first build only: a start that finds every bundle cached never needs it.
   const { build } = await import('esbuild');
   try {
@@ -157,12 +160,12 @@ const bundleFunction = async (
       logLevel: 'silent',
       // Functions see their own location, not the bundle's.
       define: {
-        'import.meta.url': JSON.stringify(entry.url),
-        'import.meta.filename': JSON.stringify(modulePath),
-        'import.meta.dirname': JSON.stringify(join(modulePath, '..')),
+        'import.meta.url': JSON.stringify(home),
+        'import.meta.filename': JSON.stringify(homePath),
+        'import.meta.dirname': JSON.stringify(join(homePath, '..')),
       },
       banner: {
-        js: `import { createRequire as __ebbflowRequire } from 'node:module'; const require = __ebbflowRequire(${JSON.stringify(entry.url)});`,
+        js: `import { createRequire as __ebbflowRequire } from 'node:module'; const require = __ebbflowRequire(${JSON.stringify(home)});`,
       },
       plugins: [
         {

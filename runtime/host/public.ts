@@ -3,5 +3,5 @@
  * runtime this process runs on (loaded on demand, so Deno and Bun never load the Node bundler).
  * @module
  */
-export { defaultHost, detectHost, type HostName } from './detect.ts';
+export { type DefaultHostOptions, defaultHost, detectHost, type HostName } from './detect.ts';
 export { type FolderSourceOptions, folderSource } from './fs-source.ts';

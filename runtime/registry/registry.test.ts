@@ -20,6 +20,8 @@ const memoryFolder = () => {
   const staged = new Map<string, string>();
   /** How often each staged copy was marked as in use. */
   const kept = new Map<string, number>();
+  /** Kept sources of versions, by `name@version`. */
+  const sources = new Map<string, { text: string; language: 'ts' | 'js' }>();
   let changed: () => void = () => {};
   let state: string | undefined;
   let n = 0;
@@ -59,9 +61,16 @@ const memoryFolder = () => {
     saveState: async (text) => {
       state = text;
     },
+    keepSource: async (name, version, text, language) => {
+      sources.set(`${name}@${version}`, { text, language });
+    },
+    keptSource: async (name, version) => sources.get(`${name}@${version}`),
+    dropSource: async (name, version) => {
+      sources.delete(`${name}@${version}`);
+    },
   };
   const text = (entry: FunctionEntry) => staged.get(entry.url) ?? files.get(entry.name) ?? '';
-  return { source, files, staged, kept, text, edit: () => changed() };
+  return { source, files, staged, kept, sources, text, edit: () => changed() };
 };
 
 /** A loader that can hold the load of a function until the test lets it go. */
@@ -98,7 +107,7 @@ const heldLoads = (text: (entry: FunctionEntry) => string) => {
 const start = async (
   folder: ReturnType<typeof memoryFolder>,
   load: (entry: FunctionEntry) => Promise<Record<string, unknown>>,
-  options: { waitForFunctions?: boolean; maxWorkers?: number } = {},
+  options: { waitForFunctions?: boolean; maxWorkers?: number; keepVersions?: number } = {},
 ): Promise<Runtime> =>
   createRuntime({
     source: folder.source,
@@ -106,6 +115,7 @@ const start = async (
     minWorkers: 1,
     maxWorkers: options.maxWorkers ?? 4,
     waitForFunctions: options.waitForFunctions ?? true,
+    keepVersions: options.keepVersions,
     log: () => {},
   });
 
@@ -266,6 +276,128 @@ describe('the function registry', () => {
     // The refused source's copy is gone; the serving version's stays.
     expect(folder.staged.size).toBe(1);
     expect(await rt.call('f', [])).toMatchObject({ result: 'good' });
+    await rt.close();
+  });
+});
+
+describe('versions and rollback', () => {
+  it('Should make no new version for a deploy of the source that serves', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load);
+    expect((await rt.deploy('f', 'answer:one', 'ts')).info.version).toBe(1);
+    const again = await rt.deploy('f', 'answer:one', 'ts');
+    expect(again).toMatchObject({ created: false, unchanged: true, info: { version: 1 } });
+    // Nothing loaded for it: no copy was written.
+    expect(folder.staged.size).toBe(1);
+    // The same text in another language is another module file: a new version.
+    expect((await rt.deploy('f', 'answer:one', 'js')).info.version).toBe(2);
+    expect((await rt.versions('f')).versions.map((v) => v.version)).toEqual([2, 1]);
+    await rt.close();
+  });
+
+  it('Should roll back to the previous version under its number, and number the next deploy past the highest', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load);
+    for (const tag of ['one', 'two', 'three']) await rt.deploy('f', `answer:${tag}`, 'ts');
+    const back = await rt.rollback('f');
+    expect(back.info).toMatchObject({ version: 2, status: 'ready' });
+    expect(back.unchanged).toBeUndefined();
+    expect(await rt.call('f', [])).toMatchObject({ result: 'two', version: 2 });
+    // Written into place, so a restart serves it.
+    expect(folder.files.get('f')).toBe('answer:two');
+    // Again: one step further back; then there is none older.
+    expect((await rt.rollback('f')).info.version).toBe(1);
+    await expect(rt.rollback('f')).rejects.toMatchObject({ code: 'no_previous_version' });
+    // Forward to a given version, and to the one serving (nothing happens).
+    expect((await rt.rollback('f', 3)).info.version).toBe(3);
+    expect(await rt.rollback('f', 3)).toMatchObject({ unchanged: true, info: { version: 3 } });
+    await rt.rollback('f', 1);
+    expect((await rt.deploy('f', 'answer:four', 'ts')).info.version).toBe(4);
+    const listed = await rt.versions('f');
+    expect(listed.version).toBe(4);
+    expect(listed.versions.map((v) => [v.version, v.serving])).toEqual([
+      [4, true],
+      [3, false],
+      [2, false],
+      [1, false],
+    ]);
+    await rt.close();
+  });
+
+  it('Should refuse a rollback to a version that is not kept, or of an unknown function', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load);
+    await rt.deploy('f', 'answer:one', 'ts');
+    await expect(rt.rollback('f', 7)).rejects.toMatchObject({
+      code: 'unknown_version',
+      message: expect.stringContaining('kept: 1'),
+    });
+    await expect(rt.rollback('nope')).rejects.toMatchObject({ code: 'unknown_function' });
+    await expect(rt.versions('nope')).rejects.toMatchObject({ code: 'unknown_function' });
+    await expect(rt.rollback('f', 0)).rejects.toMatchObject({ code: 'invalid_argument' });
+    await rt.close();
+  });
+
+  it('Should keep the newest versions only, and their sources only', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load, { keepVersions: 3 });
+    for (let i = 1; i <= 5; i++) await rt.deploy('f', `answer:v${i}`, 'ts');
+    expect((await rt.versions('f')).versions.map((v) => v.version)).toEqual([5, 4, 3]);
+    expect([...folder.sources.keys()].sort()).toEqual(['f@3', 'f@4', 'f@5']);
+    await expect(rt.rollback('f', 2)).rejects.toMatchObject({ code: 'unknown_version' });
+    // The serving version is always kept, however old.
+    await rt.rollback('f', 3);
+    await rt.deploy('f', 'answer:v6', 'ts');
+    await rt.deploy('f', 'answer:v7', 'ts');
+    expect((await rt.versions('f')).versions.map((v) => v.version)).toEqual([7, 6, 5]);
+    await rt.close();
+  });
+
+  it('Should keep a version found in the folder and hand edits, and roll back a broken edit', async () => {
+    const folder = memoryFolder();
+    folder.files.set('f', 'answer:found');
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load);
+    folder.files.set('f', 'answer:edited');
+    folder.edit();
+    await until(() => rt.getFunction('f')?.version === 2);
+    expect((await rt.versions('f')).versions.map((v) => v.version)).toEqual([2, 1]);
+    // A rollback written into place is not taken for a new edit.
+    await rt.rollback('f');
+    folder.edit();
+    expect(await rt.call('f', [])).toMatchObject({ result: 'found', version: 1 });
+    expect(rt.getFunction('f')?.version).toBe(1);
+    await rt.close();
+  });
+
+  it('Should keep versions, kept sources and the highest number across a restart', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    let rt = await start(folder, load);
+    for (const tag of ['one', 'two', 'three']) await rt.deploy('f', `answer:${tag}`, 'ts');
+    await rt.rollback('f', 1);
+    await rt.close();
+    rt = await start(folder, load);
+    expect(rt.getFunction('f')?.version).toBe(1);
+    expect((await rt.versions('f')).versions.map((v) => v.version)).toEqual([3, 2, 1]);
+    expect((await rt.rollback('f', 3)).info.version).toBe(3);
+    expect((await rt.deploy('f', 'answer:four', 'ts')).info.version).toBe(4);
+    await rt.close();
+  });
+
+  it('Should run tasks queued before a rollback on the version rolled back to', async () => {
+    const folder = memoryFolder();
+    const { load } = heldLoads(folder.text);
+    const rt = await start(folder, load, { maxWorkers: 1 });
+    await rt.deploy('f', 'answer:one', 'ts');
+    await rt.deploy('f', 'answer:two', 'ts');
+    await rt.rollback('f');
+    const record = await rt.call('f', []);
+    expect(record).toMatchObject({ result: 'one', version: 1 });
     await rt.close();
   });
 });

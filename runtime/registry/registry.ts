@@ -14,13 +14,16 @@ import {
   draining,
   invalidFunction,
   messageOf,
+  noPreviousVersion,
   unknownFunction,
+  unknownVersion,
 } from '../errors.ts';
 import type { ResolvedOptions } from '../options.ts';
 import type { FunctionPool } from '../pool/pool.ts';
 import type { TaskSource } from '../pool/task-source.ts';
 import type { PoolView, WorkerCeiling } from '../scaling/ceiling.ts';
 import type { Clock } from '../time/clock.ts';
+import type { FunctionVersions } from '../types.ts';
 import type {
   FunctionEntry,
   FunctionSource,
@@ -31,7 +34,7 @@ import { HotReload } from './hot-reload.ts';
 import { PoolFactory } from './pool-factory.ts';
 import { sha256Hex } from './sha256.ts';
 import { StagedCopies } from './staged-copies.ts';
-import { type VersionInfo, Versions } from './versions.ts';
+import { type KeptVersion, type VersionInfo, Versions } from './versions.ts';
 
 export interface RegistryDeps {
   /** The runtime's options: the source, the host, the clock, the log, the ceiling's size. */
@@ -46,8 +49,17 @@ export interface RegistryDeps {
 
 interface Current extends VersionInfo {
   pool: FunctionPool;
-  /** The version's hidden copy, which its workers load; deleted once it has ended. */
+  /** The language of its source (a module found as `.mjs` counts as `js`). */
+  language: SourceLanguage;
+  /** The version's own copy of its source, which its workers load; deleted once it has ended. */
   staged?: StagedSource;
+}
+
+/** What a deploy or a rollback did. */
+export interface Landed {
+  created: boolean;
+  /** The version asked for serves already: nothing was loaded or written. */
+  unchanged?: boolean;
 }
 
 /** A pool standing for a function found at start while it loads. */
@@ -88,7 +100,7 @@ export class Registry implements PoolView {
     this.#ceiling = ceiling;
     const { host, clock, log } = o;
     this.#factory = new PoolFactory({ host, clock, source: tasks, ceiling, ended, log }, o);
-    this.#versions = new Versions(o.source, clock, log);
+    this.#versions = new Versions(o.source, clock, log, o.keepVersions);
     const warn = (message: string) => this.#warn(message);
     this.#copies = new StagedCopies({
       source: o.source,
@@ -125,7 +137,8 @@ export class Registry implements PoolView {
     for (const entry of entries) {
       const pool = this.#factory.placeholder(entry);
       const version = this.#versions.last(entry.name);
-      this.#current.set(entry.name, { pool, version, sha256: '', deployedAt: 0 });
+      const language = languageOf(entry.url);
+      this.#current.set(entry.name, { pool, version, sha256: '', deployedAt: 0, language });
       let settle: () => void = () => {};
       const settled = new Promise<void>((resolve) => {
         settle = resolve;
@@ -232,44 +245,153 @@ export class Registry implements PoolView {
     return info;
   }
 
-  /** Deploy a source as `name`; resolves with whether the name is new. */
-  deploy(name: string, text: string, language: SourceLanguage): Promise<{ created: boolean }> {
+  /**
+   * Deploy a source as `name`; resolves with whether the name is new, or `unchanged` when that
+   * source serves already (no new version).
+   */
+  deploy(name: string, text: string, language: SourceLanguage): Promise<Landed> {
     if (!this.#copies.writable) return Promise.reject(deployUnsupported());
     if (this.#draining) return Promise.reject(draining());
     return this.#serial(name, async () => {
-      const created = !this.#current.has(name);
-      let staged: StagedSource;
-      try {
-        staged = await this.#copies.stage(name, text, language);
-      } catch (error) {
-        throw deployUnsupported(`the functions folder cannot be written: ${messageOf(error)}`);
-      }
       const sha256 = await sha256Hex(text);
-      let pool: FunctionPool;
-      try {
-        pool = await this.#factory.load(staged.entry);
-      } catch (error) {
-        await staged.discard();
-        // Named as the file it would have become, not ebbflow's hidden copy.
-        const why = messageOf(error).replaceAll(fileName(staged.entry.url), `${name}.${language}`);
-        // Shown on the version that keeps serving (a new name has none to show it on).
-        if (!created) this.#refused.set(name, { error: why, sha256 });
-        throw invalidFunction(name, why);
+      const current = this.#current.get(name);
+      if (
+        current &&
+        !isPlaceholder(current) &&
+        current.pool.status === 'ready' &&
+        current.sha256 === sha256 &&
+        current.language === language
+      ) {
+        // Asked for what serves: whatever was refused before is no longer the last word.
+        this.#refused.delete(name);
+        return { created: false, unchanged: true };
       }
-      if (this.#closed) {
-        await pool.close('the runtime shut down');
-        await staged.discard();
-        throw draining();
-      }
-      await staged.commit();
-      if (!created) {
-        this.#number(name, pool, sha256);
-        await pool.prewarm();
-      }
-      this.#install(name, pool, sha256, staged);
+      const created = !current;
+      await this.#land(name, text, language, sha256, { created });
+      await this.#keepSource(name, text, language);
       await this.#versions.save();
       return { created };
     });
+  }
+
+  /**
+   * Serve kept version `version` of `name` again (by default the newest kept one older than the
+   * one serving): loaded and checked as a deploy, written into place, under its own number.
+   */
+  async rollback(name: string, version?: number): Promise<Landed & { version: number }> {
+    if (!this.#copies.writable) throw deployUnsupported();
+    if (this.#draining) throw draining();
+    // A function still loading from start is numbered first.
+    await this.#loaded;
+    return this.#serial(name, async () => {
+      const current = this.#current.get(name);
+      if (!current || isPlaceholder(current)) throw unknownFunction(name);
+      const kept = this.#versions.kept(name);
+      const target =
+        version ?? kept.find((k) => k.version < current.version && k.version > 0)?.version;
+      if (target === undefined) throw noPreviousVersion(name, current.version);
+      if (target === current.version && current.pool.status === 'ready') {
+        return { created: false, unchanged: true, version: target };
+      }
+      const known = this.#versions.keptVersion(name, target);
+      const saved = known && (await this.#source.keptSource?.(name, target));
+      if (!known || !saved) {
+        throw unknownVersion(
+          name,
+          target,
+          kept.map((k) => k.version),
+        );
+      }
+      await this.#land(name, saved.text, saved.language, known.sha256, {
+        created: false,
+        version: target,
+      });
+      this.#versions.keep(name, { ...known, deployedAt: this.#current.get(name)?.deployedAt ?? 0 });
+      await this.#versions.save();
+      return { created: false, version: target };
+    });
+  }
+
+  /** The kept versions of `name`, newest first, the one serving marked (and listed always). */
+  versions(name: string): FunctionVersions {
+    const current = this.#current.get(name);
+    if (!current) throw unknownFunction(name);
+    const serving = isPlaceholder(current) ? this.#versions.last(name) : current.version;
+    const kept: KeptVersion[] = this.#versions.kept(name);
+    if (!isPlaceholder(current) && !kept.some((k) => k.version === serving)) {
+      kept.push({
+        version: serving,
+        sha256: current.sha256,
+        deployedAt: current.deployedAt,
+        bytes: 0,
+        language: current.language,
+      });
+    }
+    return {
+      name,
+      version: serving,
+      versions: kept
+        .sort((a, b) => b.version - a.version)
+        .map((k) => ({ ...k, serving: k.version === serving })),
+    };
+  }
+
+  /**
+   * Load `text` as the next version of `name` (or as kept version `version`, a rollback), write
+   * it into place, and make it serve. Throws `invalid_function` with the loader's message.
+   */
+  async #land(
+    name: string,
+    text: string,
+    language: SourceLanguage,
+    sha256: string,
+    { created, version }: { created: boolean; version?: number },
+  ): Promise<void> {
+    let staged: StagedSource;
+    try {
+      staged = await this.#copies.stage(name, text, language);
+    } catch (error) {
+      throw deployUnsupported(`the functions folder cannot be written: ${messageOf(error)}`);
+    }
+    let pool: FunctionPool;
+    try {
+      pool = await this.#factory.load(staged.entry);
+    } catch (error) {
+      await staged.discard();
+      // Named as the file it would have become, not ebbflow's copy.
+      const why = asModule(messageOf(error), staged.entry, `${name}.${language}`);
+      // Shown on the version that keeps serving (a new name has none to show it on).
+      if (!created) this.#refused.set(name, { error: why, sha256 });
+      throw invalidFunction(name, why);
+    }
+    if (this.#closed) {
+      await pool.close('the runtime shut down');
+      await staged.discard();
+      throw draining();
+    }
+    await staged.commit();
+    if (version !== undefined) pool.version = version;
+    else if (!created) this.#number(name, pool, sha256);
+    if (!created) await pool.prewarm();
+    this.#install(name, pool, sha256, language, staged);
+  }
+
+  /** Keep the source of the version of `name` serving now, for rollback; dropping the oldest. */
+  async #keepSource(name: string, text: string, language: SourceLanguage): Promise<void> {
+    const current = this.#current.get(name);
+    const keep = this.#source.keepSource;
+    if (!current || isPlaceholder(current) || !keep) return;
+    const { version, sha256, deployedAt } = current;
+    if (this.#versions.keptVersion(name, version)?.sha256 === sha256) return;
+    try {
+      await keep(name, version, text, language);
+    } catch (error) {
+      this.#warn(`${name}: version ${version} cannot be kept for rollback: ${messageOf(error)}`);
+      return;
+    }
+    const bytes = new TextEncoder().encode(text).length;
+    const dropped = this.#versions.keep(name, { version, sha256, deployedAt, bytes, language });
+    for (const old of dropped) await this.#source.dropSource?.(name, old).catch(() => {});
   }
 
   /** Delete `name` and its file; resolves with the version it had. */
@@ -333,7 +455,8 @@ export class Registry implements PoolView {
         this.#number(name, pool, sha256);
         await pool.prewarm();
       }
-      this.#install(name, pool, sha256, staged);
+      this.#install(name, pool, sha256, languageOf(entry.url), staged);
+      if (text !== undefined) await this.#keepSource(name, text, languageOf(entry.url));
       // Found at start goes without saying; a file added or changed later is logged.
       if (!placeholder) {
         const what = current ? 'reload' : 'add';
@@ -345,7 +468,7 @@ export class Registry implements PoolView {
       await staged?.discard();
       // The loader names the file it read: the one the person edited, not ebbflow's copy.
       const why = staged
-        ? messageOf(error).replaceAll(fileName(staged.entry.url), fileName(entry.url))
+        ? asModule(messageOf(error), staged.entry, fileName(entry.url))
         : messageOf(error);
       this.#refused.set(name, { error: why, sha256 });
       if (current) {
@@ -355,7 +478,13 @@ export class Registry implements PoolView {
         return;
       }
       // Nothing serves this name yet: it is listed as unavailable, with the loader's message.
-      this.#install(name, this.#factory.unavailable(entry, why), sha256, undefined);
+      this.#install(
+        name,
+        this.#factory.unavailable(entry, why),
+        sha256,
+        languageOf(entry.url),
+        undefined,
+      );
       this.#refused.delete(name);
     }
   }
@@ -382,13 +511,19 @@ export class Registry implements PoolView {
   }
 
   /** Make `pool` the current version of `name`; the one before ends. */
-  #install(name: string, pool: FunctionPool, sha256: string, staged?: StagedSource): void {
+  #install(
+    name: string,
+    pool: FunctionPool,
+    sha256: string,
+    language: SourceLanguage,
+    staged?: StagedSource,
+  ): void {
     const previous = this.#current.get(name);
     const { version, deployedAt } =
       pool.version === undefined
         ? this.#number(name, pool, sha256)
         : { version: pool.version, deployedAt: this.#clock.now() };
-    const next: Current = { pool, version, sha256, deployedAt, staged };
+    const next: Current = { pool, version, sha256, deployedAt, language, staged };
     this.#current.set(name, next);
     this.#versions.record(name, next);
     if (staged) this.#copies.track(staged);
@@ -458,3 +593,22 @@ export class Registry implements PoolView {
 
 /** The last segment of a URL's path. */
 const fileName = (url: string): string => url.slice(url.lastIndexOf('/') + 1);
+
+/** The language of a module by its file's extension (`.mjs` is JavaScript). */
+const languageOf = (url: string): SourceLanguage => (/\.m?tsx?$/.test(url) ? 'ts' : 'js');
+
+/**
+ * A loader's message about a version's copy, naming the module it stands for instead: its URL,
+ * its path, then its file name (as `shown`).
+ */
+const asModule = (message: string, copy: FunctionEntry, shown: string): string => {
+  let out = message;
+  if (copy.home) {
+    out = out.replaceAll(copy.url, copy.home);
+    if (copy.url.startsWith('file:')) out = out.replaceAll(pathOf(copy.url), pathOf(copy.home));
+  }
+  return out.replaceAll(fileName(copy.url), shown);
+};
+
+/** A `file:` URL's path (POSIX), as loaders print it. */
+const pathOf = (url: string): string => decodeURIComponent(new URL(url).pathname);

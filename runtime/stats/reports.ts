@@ -20,6 +20,8 @@ export const functionInfo = (pool: FunctionPool): FunctionInfo => {
     activeTasks: pool.activeTasks,
   };
   if (pool.error !== undefined) info.error = pool.error;
+  const exports = pool.exports;
+  if (exports) info.exports = { default: exports.default, fetch: exports.fetch };
   return info;
 };
 

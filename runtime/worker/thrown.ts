@@ -14,6 +14,21 @@ const where = (error: Error): string => {
 };
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
+/**
+ * Deno's sandbox refusal tells to run the process again with a flag; a function gets the grant
+ * from its own `config.permissions` instead (the server needs to hold it too: a worker asking
+ * for more is refused at start, with the command that grants it).
+ */
+const DENO_FLAG_HINT = /^(Requires (\w+) access to (.*?)), run again with the --allow-\w+ flag$/;
+
+const sandboxHint = (message: string): string => {
+  const found = DENO_FLAG_HINT.exec(message);
+  if (!found) return message;
+  const [, refused, kind, what] = found;
+  const example = what ? `[${what.startsWith('"') ? what : JSON.stringify(what)}]` : 'true';
+  return `${refused}: a function is granted it by its config, e.g. export const config = { permissions: { ${kind}: ${example} } } (config.permissions.${kind}, docs/runtimes.md)`;
+};
+
 /** `read()`, or `fallback` when reading throws (a getter, a Proxy trap, a `toString`). */
 const attempt = <T>(read: () => T, fallback: T): T => {
   try {
@@ -33,8 +48,9 @@ export const describeThrown = (error: unknown): string =>
     () => {
       if (error instanceof Error) {
         // Deno colours the locations inside some messages (module load errors); callers get text.
-        const message = String(error.message).replace(ANSI_COLOUR, '') + where(error);
+        let message = String(error.message).replace(ANSI_COLOUR, '') + where(error);
         const name = String(error.name);
+        if (name === 'NotCapable') message = sandboxHint(message);
         return name && name !== 'Error' ? `${name}: ${message}` : message;
       }
       const shown =

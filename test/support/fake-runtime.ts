@@ -9,6 +9,8 @@
 import {
   EbbflowError,
   type FunctionInfo,
+  type FunctionVersion,
+  type FunctionVersions,
   type PoolStats,
   type Readiness,
   type ResolvedFunctionConfig,
@@ -51,6 +53,14 @@ interface Entry extends Runner {
   deployedAt?: number;
 }
 
+/** A deployed version as the fake keeps it: its source, to load again on a rollback. */
+interface Kept extends Omit<FunctionVersion, 'serving'> {
+  source: string;
+}
+
+/** Versions kept per name, as the real runtime's default. */
+const KEEP_VERSIONS = 10;
+
 export class FakeRuntime implements Runtime {
   /** The functions taking work, by name. */
   #functions = new Map<string, Entry>();
@@ -64,6 +74,9 @@ export class FakeRuntime implements Runtime {
   #scaleListeners = new Set<(event: ScalingEvent) => void>();
   #scalingEvents: ScalingEvent[] = [];
   #draining = false;
+  /** Deployed versions by name, newest first, and the highest number each name had. */
+  #kept = new Map<string, Kept[]>();
+  #highest = new Map<string, number>();
 
   constructor(functions: Record<string, FakeFunction> = {}) {
     for (const [name, fn] of Object.entries(functions)) this.#define(name, fn);
@@ -137,9 +150,66 @@ export class FakeRuntime implements Runtime {
   async deploy(
     name: string,
     source: string,
-    _language: 'ts' | 'js',
-  ): Promise<{ info: FunctionInfo; created: boolean }> {
+    language: 'ts' | 'js',
+  ): Promise<{ info: FunctionInfo; created: boolean; unchanged?: boolean }> {
     if (this.#draining) throw draining();
+    const sha256 = await sha256Hex(source);
+    const before = this.#functions.get(name);
+    if (before?.sha256 === sha256 && before.unavailable === undefined) {
+      return { info: this.#info(name), created: false, unchanged: true };
+    }
+    const version = Math.max(this.#highest.get(name) ?? 0, before?.version ?? 0) + 1;
+    await this.#load(name, source, version, sha256);
+    const bytes = new TextEncoder().encode(source).length;
+    const kept = (this.#kept.get(name) ?? []).filter((k) => k.version !== version);
+    const deployedAt = this.#functions.get(name)?.deployedAt ?? Date.now();
+    kept.unshift({ version, sha256, deployedAt, bytes, language, source });
+    this.#kept.set(name, kept.slice(0, KEEP_VERSIONS));
+    return { info: this.#info(name), created: before === undefined };
+  }
+
+  async versions(name: string): Promise<FunctionVersions> {
+    const entry = this.#functions.get(name);
+    if (!entry) throw unknownFunction(name);
+    const serving = entry.version ?? 0;
+    return {
+      name,
+      version: serving,
+      versions: (this.#kept.get(name) ?? []).map(({ source: _, ...k }) => ({
+        ...k,
+        serving: k.version === serving,
+      })),
+    };
+  }
+
+  async rollback(
+    name: string,
+    version?: number,
+  ): Promise<{ info: FunctionInfo; unchanged?: boolean }> {
+    if (this.#draining) throw draining();
+    const entry = this.#functions.get(name);
+    if (!entry) throw unknownFunction(name);
+    const serving = entry.version ?? 0;
+    const kept = this.#kept.get(name) ?? [];
+    const target = version ?? kept.find((k) => k.version < serving)?.version;
+    if (target === undefined) {
+      throw new EbbflowError(
+        'no_previous_version',
+        `function "${name}" has no kept version older than version ${serving}, which serves`,
+      );
+    }
+    if (target === serving) return { info: this.#info(name), unchanged: true };
+    const found = kept.find((k) => k.version === target);
+    if (!found) {
+      throw new EbbflowError('unknown_version', `function "${name}" has no version ${target} kept`);
+    }
+    await this.#load(name, found.source, target, found.sha256);
+    found.deployedAt = this.#functions.get(name)?.deployedAt ?? Date.now();
+    return { info: this.#info(name) };
+  }
+
+  /** Load `source` as version `version` of `name` (a `data:` import), or refuse it. */
+  async #load(name: string, source: string, version: number, sha256: string): Promise<void> {
     let module: Record<string, unknown>;
     try {
       module = await import(`data:text/javascript,${encodeURIComponent(source)}`);
@@ -149,16 +219,15 @@ export class FakeRuntime implements Runtime {
     if (typeof module.default !== 'function' && typeof module.fetch !== 'function') {
       throw invalidFunction(name, 'the module has no default export and no fetch export');
     }
-    const before = this.#functions.get(name);
     const entry = this.#define(name, {
       run: module.default as FakeFunction['run'],
       fetch: module.fetch as FakeFunction['fetch'],
       config: (module.config as Partial<ResolvedFunctionConfig>) ?? {},
     });
-    entry.version = (before?.version ?? 0) + 1;
-    entry.sha256 = await sha256Hex(source);
+    entry.version = version;
+    entry.sha256 = sha256;
     entry.deployedAt = Date.now();
-    return { info: this.#info(name), created: before === undefined };
+    this.#highest.set(name, Math.max(this.#highest.get(name) ?? 0, version));
   }
 
   async remove(name: string): Promise<FunctionInfo> {
@@ -299,7 +368,8 @@ export class FakeRuntime implements Runtime {
   }
 
   #info(name: string): FunctionInfo {
-    const { config, unavailable, version, sha256, deployedAt } = this.#functions.get(name) as Entry;
+    const entry = this.#functions.get(name) as Entry;
+    const { config, unavailable, version, sha256, deployedAt } = entry;
     const { queued, running } = this.#tasks.counts(name);
     return {
       name,
@@ -310,6 +380,9 @@ export class FakeRuntime implements Runtime {
       queueSize: queued,
       activeTasks: running,
       ...(version === undefined ? {} : { version, sha256, deployedAt }),
+      ...(unavailable === undefined
+        ? { exports: { default: entry.fn.run !== undefined, fetch: entry.fn.fetch !== undefined } }
+        : {}),
     };
   }
 
