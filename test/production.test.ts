@@ -89,7 +89,8 @@ describe('the production guide', () => {
     const cmd = final.findIndex((s) => s.op === 'CMD');
     expect(final[user]?.args).toBe('node');
     expect(user).toBeLessThan(cmd);
-    // Exec form, node itself: docker stop's SIGTERM reaches the server, not npm or a shell.
+    // Exec form, node itself: docker stop's SIGTERM reaches ebbflow's launcher (which passes it on
+    // to the server), not npm or a shell.
     const command = JSON.parse(final[cmd]?.args as string) as string[];
     expect(command[0]).toBe('node');
     expect(command.join(' ')).not.toMatch(/\b(npm|npx|sh)\b/);
@@ -173,7 +174,7 @@ describe('compose.yaml', () => {
 });
 
 describe('the systemd unit', () => {
-  it('Should stop with SIGTERM to the server alone and wait longer than the drain', async () => {
+  it('Should stop with SIGTERM to the launcher alone and wait longer than the drain', async () => {
     const unit = await file('ebbflow.service');
     const value = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(unit)?.[1];
     expect(value('KillSignal')).toBe('SIGTERM');

@@ -3,8 +3,9 @@
  * serve`, `deno task start`, `bun run start`, and `ebbflow serve` on Deno. Each one prints a
  * listening line that names its runtime, and a SIGTERM sent to what the user started (the
  * launcher alone, as a process manager or `docker stop` sends it) reaches the server: it drains
- * and exits, and nothing of it is left answering. (`npx ebbflow serve` from the packed package:
- * test/package.test.ts.) On Deno, also: no `request.signal` warning from Deno.serve, and a
+ * and exits, and nothing of it is left answering; so does a server whose launcher npm's shell
+ * left orphaned, as `npx` can (`npx ebbflow serve` from the packed package:
+ * test/package.test.ts). On Deno, also: no `request.signal` warning from Deno.serve, and a
  * function the sandbox refuses is told to ask for the grant in its config, not to restart with a
  * flag.
  */
@@ -91,6 +92,8 @@ describe('each way to start a server', () => {
         await started.exited;
         await until(() => started.output().includes('ebbflow: drained, bye'), 60_000);
         expect(started.output()).toMatch(/ebbflow: SIGTERM: draining/);
+        // One signal, passed on once: never a second that would end the drain early.
+        expect(started.output()).not.toMatch(/SIGTERM again/);
         await until(() => groupGone(pid), 30_000);
         await expect(fetch(`${url}/health`)).rejects.toThrow();
       } finally {
@@ -98,6 +101,38 @@ describe('each way to start a server', () => {
       }
     }, 180_000);
   }
+
+  it("Should drain when npm's shell dies of a SIGTERM it does not pass on, as under npx", async () => {
+    // npx runs a bin under `sh -c`; a shell with more to do after it does not exec the launcher,
+    // and dies of a SIGTERM without passing it on: the launcher, orphaned, must pass one on.
+    const started = launch(
+      {
+        command: ['sh', '-c', 'node server/start.mjs; exit 0'],
+        name: 'node',
+        readme: 'npx ebbflow serve',
+        missing: undefined,
+      },
+      { EBBFLOW_FUNCTIONS: dir, EBBFLOW_MIN_WORKERS: '0', npm_command: 'exec' },
+    );
+    try {
+      await until(() => /listening on \S+/.test(started.output()), 90_000);
+      const url = /listening on (\S+)/.exec(started.output())?.[1] as string;
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      started.child.kill('SIGTERM');
+      // 'close': the launcher and the server, which share its output, have both exited.
+      await started.exited;
+      const output = started.output();
+      expect(output).toContain(
+        'ebbflow: the npm process that started it exited: passing SIGTERM on to the server',
+      );
+      expect(output).toMatch(/ebbflow: SIGTERM: draining/);
+      expect(output).toContain('ebbflow: drained, bye');
+      expect(output).not.toMatch(/SIGTERM again/);
+      await expect(fetch(`${url}/health`)).rejects.toThrow();
+    } finally {
+      started.kill();
+    }
+  }, 180_000);
 });
 
 /** What a Deno server must not print or say. */
