@@ -220,7 +220,7 @@ describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
       expect(offered).toEqual(expect.arrayContaining(['echo', 'slow', 'fib']));
       expect(offered).not.toContain('fails');
       await expect
-        .poll(() => page.locator('#handlers-note a').allTextContents())
+        .poll(() => page.locator('#handlers-note a').allTextContents(), { timeout: 30_000 })
         .toEqual(['/fn/bytes/', '/fn/fails/']);
 
       // A burst: the queue grows, the pool scales up, the chart shows it.
@@ -281,7 +281,7 @@ describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
       const row = page.locator(`#tasks tbody tr[data-task="${id[0]}"]`);
       // The code is in the row itself, not in a tooltip.
       await expect
-        .poll(() => row.locator('td').nth(2).textContent())
+        .poll(() => row.locator('td').nth(2).textContent(), { timeout: 30_000 })
         .toBe('failed · function_threw');
       await row.getByRole('button').click();
       const view = page.getByRole('dialog', { name: /Task of boom/ });
@@ -307,7 +307,7 @@ describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
         .poll(() => view.locator('#task-fields').textContent(), { timeout: 30_000 })
         .toContain(`Runs againtask ${id[0]}`);
       await expect
-        .poll(() => view.locator('#task-title').textContent())
+        .poll(() => view.locator('#task-title').textContent(), { timeout: 30_000 })
         .toBe('Task of boom · failed');
       await view.getByRole('button', { name: 'Close the task' }).click();
       expect(await view.isVisible()).toBe(false);
@@ -329,7 +329,9 @@ describe.skipIf(!HAS_CHROMIUM)('in a browser', () => {
       // A time label is centred on its tick, and a tick can fall on the right edge of the plot: the
       // room on that side must hold half of the widest label, or the last one is cut in half.
       await expect
-        .poll(() => page.locator('figure[data-chart="slow"]').getAttribute('data-points'))
+        .poll(() => page.locator('figure[data-chart="slow"]').getAttribute('data-points'), {
+          timeout: 30_000,
+        })
         .not.toBe('0');
       const cut = await page.evaluate(() => {
         type Plot = {
