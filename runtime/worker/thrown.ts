@@ -1,7 +1,8 @@
 /**
  * A message for anything a function throws, the same on every host: an Error's own message,
  * prefixed with its class unless it is a plain `Error` (`RangeError: n must be ...`), or a
- * description of a thrown value that is not an Error.
+ * description of a thrown value that is not an Error. Deno's sandbox refusals say how a function
+ * is granted what was refused (its `config.permissions`), not which flag to restart with.
  * @module
  */
 
