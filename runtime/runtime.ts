@@ -22,6 +22,7 @@ import { ScalingMonitor } from './scaling/monitor.ts';
 import { functionInfo, StatsReports } from './stats/reports.ts';
 import type {
   FunctionInfo,
+  HandlerRequest,
   PoolStats,
   Readiness,
   RunEnding,
@@ -283,7 +284,7 @@ class EbbflowRuntime implements Runtime {
     return this.#events.subscribe(listener, onClose);
   }
 
-  async handle(name: string, request: Request): Promise<Response> {
+  async handle(name: string, request: Request | HandlerRequest): Promise<Response> {
     return callHandler(await this.#loadedPool(name), request, this.#events);
   }
 
