@@ -81,9 +81,10 @@ export class Dispatcher {
   schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // With a worker free, at once (latency); with all busy, after this turn's I/O, so the
-    // tasks of requests that arrived together travel in one message.
-    if (this.#hasFreeWorker()) queueMicrotask(this.#run);
+    // With a worker free and nothing in flight, at once (latency); while work is in flight,
+    // after this turn's I/O, so the tasks of requests that arrived together travel in one
+    // message (one wake-up of a worker, not one each).
+    if (this.#idleWithFreeWorker()) queueMicrotask(this.#run);
     else afterIo(this.#run);
   }
 
@@ -167,12 +168,14 @@ export class Dispatcher {
     this.schedule();
   }
 
-  #hasFreeWorker(): boolean {
-    const concurrency = this.#d.concurrency();
+  /** No run in flight on any worker, and one that can take work. */
+  #idleWithFreeWorker(): boolean {
+    let free = false;
     for (const worker of this.#d.workers()) {
-      if (worker.load < concurrency && this.#d.feedable(worker)) return true;
+      if (worker.load > 0) return false;
+      if (!free && this.#d.feedable(worker)) free = true;
     }
-    return false;
+    return free;
   }
 
   #limit(): number {
