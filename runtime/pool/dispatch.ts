@@ -31,6 +31,12 @@ export interface DispatchDeps {
   backlog(): void;
 }
 
+/**
+ * How recently a worker must have shown progress (an outcome back, or work taken while idle) to
+ * be given short tasks rather than another worker being woken for them.
+ */
+export const AWAKE_MS = 2;
+
 export class Dispatcher {
   #d: DispatchDeps;
   /** Ephemeral runs waiting (no backend record), served before claimed tasks. */
@@ -105,15 +111,23 @@ export class Dispatcher {
       this.#d.needWorker();
       return;
     }
+    // Short tasks, less than a batch of them: a worker already at work takes them (within its
+    // window) rather than one that sleeps being woken for them, while it shows progress (a
+    // task that turns out long holds nothing more behind it once `AWAKE_MS` passed).
+    const awake = limit > concurrency && left < limit && this.#awakeWithRoom(window);
     for (const worker of this.#d.workers()) {
       if (left <= 0) break;
       if (!this.#d.feedable(worker)) continue;
       const load = worker.load + (this.#claiming.get(worker) ?? 0);
       const room = window - load;
       if (room <= 0) continue;
-      // A worker with all its slots taken gets less than a full batch only when one comes back:
-      // tasks arriving one by one (HTTP) then travel together, not one message each.
-      if (load >= concurrency && left < limit) continue;
+      if (awake) {
+        if (load === 0 || worker.progressAt < this.#d.clock.now() - AWAKE_MS) continue;
+      } else if (load >= concurrency && left < limit) {
+        // A worker with all its slots taken gets less than a full batch only when one comes
+        // back: tasks arriving one by one (HTTP) then travel together, not one message each.
+        continue;
+      }
       // Spread over the workers, but never split what is less than one batch of work.
       const share = Math.max(Math.ceil(left / ready), Math.min(limit, left));
       left -= this.#feed(worker, Math.min(room, limit, share));
@@ -166,6 +180,18 @@ export class Dispatcher {
     if (this.#d.feedable(worker)) worker.send(tasks);
     else for (const task of tasks) this.#d.source.finish(task.id, { status: 'unstarted' });
     this.schedule();
+  }
+
+  /** A worker with runs in flight that has room for more. */
+  #awakeWithRoom(window: number): boolean {
+    const since = this.#d.clock.now() - AWAKE_MS;
+    for (const worker of this.#d.workers()) {
+      const load = worker.load + (this.#claiming.get(worker) ?? 0);
+      if (load > 0 && load < window && worker.progressAt >= since && this.#d.feedable(worker)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** No run in flight on any worker, and one that can take work. */
