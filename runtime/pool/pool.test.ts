@@ -17,6 +17,15 @@ afterEach(async () => {
 
 const status = async (id: string) => (await runtime?.result(id))?.status;
 
+/** Resolves once task `id` has `wanted` status (the store answers asynchronously). */
+const statusBecomes = async (id: string, wanted: string): Promise<void> => {
+  for (let i = 0; i < 2000; i++) {
+    if ((await status(id)) === wanted) return;
+    await flush(1);
+  }
+  throw new Error(`task ${id} never became ${wanted}`);
+};
+
 /** A function that ends when the test says, or at once for `quick` (which teaches the pool that
  * its tasks are short, so it sends them in batches). */
 const gatedModule = (gates: Gates) => ({
@@ -253,7 +262,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
     // A short task arriving now goes to the worker that just took a (behind it), not to the one
     // asleep.
     const held = await runtime.submit('gated', ['quick']);
-    await until('it to be sent', async () => (await status(held.id)) === 'running');
+    await statusBecomes(held.id, 'running');
     await flush();
     // Past AWAKE_MS with no outcome from that worker, the next one wakes the other.
     started.clock.advance(AWAKE_MS + 1);
@@ -261,7 +270,7 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
     expect(next).toMatchObject({ status: 'completed', result: 'quick' });
     expect(await status(held.id)).toBe('running');
     gates.resolve('a');
-    await until('the held one to end', async () => (await status(held.id)) === 'completed');
+    await statusBecomes(held.id, 'completed');
     const busy = (await runtime.result(a.id))?.workerId;
     expect((await runtime.result(held.id))?.workerId).toBe(busy);
     expect(next.workerId).not.toBe(busy);
