@@ -17,6 +17,7 @@ import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   FunctionInfo,
   FunctionVersions,
+  HandlerRequest,
   NewTask,
   Readiness,
   ResolvedFunctionConfig,
@@ -29,6 +30,7 @@ import type {
   TaskQuery,
   TaskRecord,
 } from '../runtime/types.ts';
+import { fromWireRequest } from '../runtime/worker/http.ts';
 import { unwrap } from './answer.ts';
 import { addCosts, type ShardCosts } from './costs.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
@@ -288,7 +290,8 @@ export class EdgeRuntime implements Runtime {
    * A function's HTTP handler (its `fetch` export), in its isolate, within the function's
    * timeout. Throws `no_fetch_handler`, `handler_failed` or `handler_timed_out` as elsewhere.
    */
-  async handle(name: string, request: Request): Promise<Response> {
+  async handle(name: string, input: Request | HandlerRequest): Promise<Response> {
+    const request = input instanceof Request ? input : fromWireRequest(input);
     const fn = this.#functions.get(name);
     if (!fn) throw unknownFunction(name);
     if (fn.error) {

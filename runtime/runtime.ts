@@ -23,6 +23,7 @@ import { functionInfo, StatsReports } from './stats/reports.ts';
 import type {
   FunctionInfo,
   FunctionVersions,
+  HandlerRequest,
   PoolStats,
   Readiness,
   RunEnding,
@@ -303,7 +304,7 @@ class EbbflowRuntime implements Runtime {
     return this.#events.subscribe(listener, onClose);
   }
 
-  async handle(name: string, request: Request): Promise<Response> {
+  async handle(name: string, request: Request | HandlerRequest): Promise<Response> {
     return callHandler(await this.#loadedPool(name), request, this.#events);
   }
 

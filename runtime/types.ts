@@ -461,7 +461,7 @@ export interface Runtime {
    * `no_fetch_handler`, `queue_full` or `draining`; a handler that throws rejects with
    * `handler_failed`, one past its timeout with `handler_timed_out`.
    */
-  handle(name: string, request: Request): Promise<Response>;
+  handle(name: string, request: Request | HandlerRequest): Promise<Response>;
   /** True once `close()` was called. */
   readonly draining: boolean;
   /**
@@ -469,4 +469,17 @@ export interface Runtime {
    * left, then stop every worker. Calling it again while it runs ends the drain at once.
    */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * An HTTP request as plain data, which `Runtime.handle` takes beside a `Request`: a server that
+ * has the request's parts at hand (the API's `/fn` routes) skips building a `Request` only to
+ * read it back; the function still gets a real one, built in its worker.
+ */
+export interface HandlerRequest {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  /** The whole body (none for GET and HEAD). */
+  body: ArrayBuffer | null;
 }

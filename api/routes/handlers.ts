@@ -6,6 +6,7 @@
  * @module
  */
 import type { Context } from 'hono';
+import type { HandlerRequest } from '../../runtime/index.ts';
 import { err } from '../responses.ts';
 import { type Route, type RouteSpec, route } from '../route.ts';
 import { FunctionNameParam } from '../schemas.ts';
@@ -43,8 +44,13 @@ const handler = (path: string): RouteSpec<'name', undefined, undefined> => ({
     // never see a token, nor a near miss of one).
     const serverAuth = token !== undefined || adminToken !== undefined;
     const response = await runtime.handle(name, await innerRequest(c, serverAuth));
-    // The CORS headers the app set for this request, over whatever the function set.
+    // The CORS headers the app set for this request, over whatever the function set. Reading
+    // them makes Hono hold a response of its own, and a handler's response returned over that
+    // one is copied into a streamed one (twice the server's CPU per call, bench/NOTES.md): it is
+    // dropped, and the function's response put in its place as it is.
     for (const [key, value] of c.res.headers) response.headers.set(key, value);
+    c.res = undefined;
+    c.res = response;
     return response;
   },
 });
@@ -54,15 +60,21 @@ export const handlerRoutes: readonly Route[] = [
   route(handler('/fn/:name/*')),
 ];
 
-/** The request as the function sees it: its own path below `/fn/<name>`, the query kept. */
-const innerRequest = async (c: Context, hideAuthorization: boolean) => {
-  const url = innerUrl(c.req.url);
-  const headers = new Headers(c.req.raw.headers);
-  if (hideAuthorization) headers.delete('Authorization');
+/**
+ * The request as the function sees it: its own path below `/fn/<name>`, the query kept. As plain
+ * data: the worker builds the function's `Request` from it, so none is built here only to be read
+ * back (a `Request` with a body costs a stream to make and another to read, bench/NOTES.md).
+ */
+const innerRequest = async (c: Context, hideAuthorization: boolean): Promise<HandlerRequest> => {
+  const headers: [string, string][] = [];
+  // Names come lowercased from a Headers.
+  for (const [key, value] of c.req.raw.headers) {
+    if (!hideAuthorization || key !== 'authorization') headers.push([key, value]);
+  }
   const method = c.req.method;
   // Read whole (the body limit already held it to EBBFLOW_MAX_BODY_BYTES): it crosses as bytes.
   const body = method === 'GET' || method === 'HEAD' ? null : await c.req.arrayBuffer();
-  return new Request(url, { method, headers, body });
+  return { url: innerUrl(c.req.url), method, headers, body };
 };
 
 /**

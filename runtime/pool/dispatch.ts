@@ -31,6 +31,12 @@ export interface DispatchDeps {
   backlog(): void;
 }
 
+/**
+ * How recently a worker must have shown progress (an outcome back, or work taken while idle) to
+ * be given short tasks rather than another worker being woken for them.
+ */
+export const AWAKE_MS = 2;
+
 export class Dispatcher {
   #d: DispatchDeps;
   /** Ephemeral runs waiting (no backend record), served before claimed tasks. */
@@ -81,9 +87,10 @@ export class Dispatcher {
   schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // With a worker free, at once (latency); with all busy, after this turn's I/O, so the
-    // tasks of requests that arrived together travel in one message.
-    if (this.#hasFreeWorker()) queueMicrotask(this.#run);
+    // With a worker free and nothing in flight, at once (latency); while work is in flight,
+    // after this turn's I/O, so the tasks of requests that arrived together travel in one
+    // message (one wake-up of a worker, not one each).
+    if (this.#idleWithFreeWorker()) queueMicrotask(this.#run);
     else afterIo(this.#run);
   }
 
@@ -104,15 +111,23 @@ export class Dispatcher {
       this.#d.needWorker();
       return;
     }
+    // Short tasks, less than a batch of them: a worker already at work takes them (within its
+    // window) rather than one that sleeps being woken for them, while it shows progress (a
+    // task that turns out long holds nothing more behind it once `AWAKE_MS` passed).
+    const awake = limit > concurrency && left < limit && this.#awakeWithRoom(window);
     for (const worker of this.#d.workers()) {
       if (left <= 0) break;
       if (!this.#d.feedable(worker)) continue;
       const load = worker.load + (this.#claiming.get(worker) ?? 0);
       const room = window - load;
       if (room <= 0) continue;
-      // A worker with all its slots taken gets less than a full batch only when one comes back:
-      // tasks arriving one by one (HTTP) then travel together, not one message each.
-      if (load >= concurrency && left < limit) continue;
+      if (awake) {
+        if (load === 0 || worker.progressAt < this.#d.clock.now() - AWAKE_MS) continue;
+      } else if (load >= concurrency && left < limit) {
+        // A worker with all its slots taken gets less than a full batch only when one comes
+        // back: tasks arriving one by one (HTTP) then travel together, not one message each.
+        continue;
+      }
       // Spread over the workers, but never split what is less than one batch of work.
       const share = Math.max(Math.ceil(left / ready), Math.min(limit, left));
       left -= this.#feed(worker, Math.min(room, limit, share));
@@ -167,12 +182,26 @@ export class Dispatcher {
     this.schedule();
   }
 
-  #hasFreeWorker(): boolean {
-    const concurrency = this.#d.concurrency();
+  /** A worker with runs in flight that has room for more. */
+  #awakeWithRoom(window: number): boolean {
+    const since = this.#d.clock.now() - AWAKE_MS;
     for (const worker of this.#d.workers()) {
-      if (worker.load < concurrency && this.#d.feedable(worker)) return true;
+      const load = worker.load + (this.#claiming.get(worker) ?? 0);
+      if (load > 0 && load < window && worker.progressAt >= since && this.#d.feedable(worker)) {
+        return true;
+      }
     }
     return false;
+  }
+
+  /** No run in flight on any worker, and one that can take work. */
+  #idleWithFreeWorker(): boolean {
+    let free = false;
+    for (const worker of this.#d.workers()) {
+      if (worker.load > 0) return false;
+      if (!free && this.#d.feedable(worker)) free = true;
+    }
+    return free;
   }
 
   #limit(): number {

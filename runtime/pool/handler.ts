@@ -7,13 +7,14 @@
 
 import { EbbflowError, queueFull } from '../errors.ts';
 import type { RuntimeEvents } from '../events.ts';
+import type { HandlerRequest } from '../types.ts';
 import { fromWireResponse, toWireRequest } from '../worker/http.ts';
 import type { WireResponse } from '../worker/protocol.ts';
 import type { FunctionPool } from './pool.ts';
 
 export const callHandler = async (
   pool: FunctionPool,
-  request: Request,
+  request: Request | HandlerRequest,
   events: RuntimeEvents,
 ): Promise<Response> => {
   const name = pool.name;

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { flush, Gates, startInProcess, until } from '../../test/support/in-process.ts';
 import type { Runtime } from '../types.ts';
+import { AWAKE_MS } from './dispatch.ts';
 
 let runtime: Runtime | undefined;
 afterEach(async () => {
@@ -15,6 +16,15 @@ afterEach(async () => {
 });
 
 const status = async (id: string) => (await runtime?.result(id))?.status;
+
+/** Resolves once task `id` has `wanted` status (the store answers asynchronously). */
+const statusBecomes = async (id: string, wanted: string): Promise<void> => {
+  for (let i = 0; i < 2000; i++) {
+    if ((await status(id)) === wanted) return;
+    await flush(1);
+  }
+  throw new Error(`task ${id} never became ${wanted}`);
+};
 
 /** A function that ends when the test says, or at once for `quick` (which teaches the pool that
  * its tasks are short, so it sends them in batches). */
@@ -236,5 +246,33 @@ describe.each(['memory', 'async'] as const)('the pool, in process (%s backend)',
     started.clock.advance(10);
     expect(await other).toMatchObject({ status: 'completed', result: 'served' });
     expect(runtime.stats().functions.gated?.queueSize).toBeGreaterThan(0);
+  });
+
+  it('Should give short tasks to the worker at work, and wake another once it shows no progress for AWAKE_MS', async () => {
+    const gates = new Gates();
+    const started = await startInProcess(
+      { gated: gatedModule(gates) },
+      { minWorkers: 2, maxWorkers: 2 },
+      kind,
+    );
+    runtime = started.runtime;
+    await warmUp(runtime);
+    const a = await runtime.submit('gated', ['a']);
+    await until('a to begin', () => gates.begun.length === 1);
+    // A short task arriving now goes to the worker that just took a (behind it), not to the one
+    // asleep.
+    const held = await runtime.submit('gated', ['quick']);
+    await statusBecomes(held.id, 'running');
+    await flush();
+    // Past AWAKE_MS with no outcome from that worker, the next one wakes the other.
+    started.clock.advance(AWAKE_MS + 1);
+    const next = await runtime.call('gated', ['quick']);
+    expect(next).toMatchObject({ status: 'completed', result: 'quick' });
+    expect(await status(held.id)).toBe('running');
+    gates.resolve('a');
+    await statusBecomes(held.id, 'completed');
+    const busy = (await runtime.result(a.id))?.workerId;
+    expect((await runtime.result(held.id))?.workerId).toBe(busy);
+    expect(next.workerId).not.toBe(busy);
   });
 });

@@ -99,6 +99,7 @@ export class WorkerHandle {
   readonly spawnedAt: number;
   #readyAt?: number;
   #idleSince: number;
+  #progressAt = 0;
   #inflight = new Map<number, Task>();
   /** Whether start times are known exactly (shared memory) rather than assumed at dispatch. */
   readonly exactTimings = sharedMemory;
@@ -169,6 +170,13 @@ export class WorkerHandle {
   get idleSince(): number {
     return this.#idleSince;
   }
+  /**
+   * When it last showed it is working through what it holds: an outcome came back, or it was
+   * sent work while it held none (dispatch prefers such a worker for short tasks).
+   */
+  get progressAt(): number {
+    return this.#progressAt;
+  }
   /** Tasks in flight on it. */
   get load(): number {
     return this.#inflight.size;
@@ -223,6 +231,7 @@ export class WorkerHandle {
     this.worker.setIdle?.(false);
     const batch: TaskMessage[] = new Array(tasks.length);
     const now = this.#clock.now();
+    if (this.#inflight.size === 0) this.#progressAt = now;
     let ahead = this.#latestEnd();
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i] as Task;
@@ -282,6 +291,7 @@ export class WorkerHandle {
     if (!task) return;
     this.#inflight.delete(slot);
     this.#free.push(slot);
+    this.#progressAt = this.#clock.now();
     const outcome: Outcome = ok
       ? { ok, value: payload, start, time }
       : {

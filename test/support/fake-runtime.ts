@@ -11,6 +11,7 @@ import {
   type FunctionInfo,
   type FunctionVersion,
   type FunctionVersions,
+  type HandlerRequest,
   type PoolStats,
   type Readiness,
   type ResolvedFunctionConfig,
@@ -24,6 +25,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from '../../runtime/index.ts';
+import { fromWireRequest } from '../../runtime/worker/http.ts';
 import { FakeTaskStore, type Runner } from './fake-tasks.ts';
 
 /** One function of the fake: its default export and/or its `fetch` export, and its config. */
@@ -316,7 +318,9 @@ export class FakeRuntime implements Runtime {
   }
 
   /** The function's `fetch` export, within its timeout; what it throws is `handler_failed`. */
-  async handle(name: string, request: Request): Promise<Response> {
+  async handle(name: string, input: Request | HandlerRequest): Promise<Response> {
+    // The routes hand over plain data; the function gets a Request, as in a worker.
+    const request = input instanceof Request ? input : fromWireRequest(input);
     const { fn, config, unavailable } = this.#intake(name);
     if (unavailable !== undefined) {
       throw new EbbflowError(
