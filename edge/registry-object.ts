@@ -13,6 +13,7 @@ import bundle from 'ebbflow:functions';
 import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import { sha256Hex } from '../runtime/registry/sha256.ts';
+import { cutMessage } from '../runtime/worker/bounds.ts';
 import type { Answer } from './answer.ts';
 import { failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
@@ -147,7 +148,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       const row = rows.get(fn.name);
       if (row && row.bundle_sha === fn.codeSha256) continue;
       const probe = fn.error
-        ? ({ ok: false, error: fn.error } as const)
+        ? ({ ok: false, error: cutMessage(fn.error) } as const)
         : await this.#isolates.probe(fn);
       const error = probe.ok ? configError(probe.config, this.env) : probe.error;
       this.#put(

@@ -20,6 +20,7 @@ import { messageOf } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   ClaimedTask,
+  FailureCode,
   NewTask,
   ResolvedFunctionConfig,
   TaskLog,
@@ -426,6 +427,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
         task.timeoutMs,
         {
           stop: stopped,
+          maxResultBytes: this.#defaults.maxResultBytes,
           ...(onLog ? { onLog } : {}),
         },
       );
@@ -477,25 +479,34 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       ...(version === undefined ? {} : { version }),
       ...(outcome.logs ? { logs: outcome.logs } : {}),
     };
-    await this.#table.finish(
-      id,
-      outcome.ok
-        ? {
-            status: 'completed',
-            result: outcome.result,
-            executionTime: outcome.executionTime,
-            ...common,
-          }
-        : {
-            status: 'failed',
-            error: outcome.error,
-            errorCode: outcome.code,
-            ...(outcome.executionTime === undefined
-              ? {}
-              : { executionTime: outcome.executionTime }),
-            ...common,
-          },
-    );
+    const failure = (code: FailureCode, error: string, executionTime?: number) => ({
+      status: 'failed' as const,
+      error,
+      errorCode: code,
+      ...(executionTime === undefined ? {} : { executionTime }),
+      ...common,
+    });
+    const ending = outcome.ok
+      ? {
+          status: 'completed' as const,
+          result: outcome.result,
+          executionTime: outcome.executionTime,
+          ...common,
+        }
+      : failure(outcome.code, outcome.error, outcome.executionTime);
+    try {
+      await this.#table.finish(id, ending);
+    } catch (error) {
+      // A record larger than one SQLite value holds (about 2 MB: its result with its lines) is
+      // refused by the store: the task fails saying so rather than staying `running` for good.
+      if (!/TOOBIG|too big/i.test(messageOf(error))) throw error;
+      const { logs: _, ...without } = failure(
+        'result_too_large',
+        `the task's record (its result and printed lines) is larger than a Durable Object's SQLite value holds: ${messageOf(error)}`,
+        outcome.executionTime,
+      );
+      await this.#table.finish(id, without);
+    }
     // A retry waits its backoff: a timer wakes this shard then (the alarm if it was evicted).
     const next = this.#table.nextDue();
     if (next !== undefined && next > Date.now()) {
