@@ -18,6 +18,9 @@ export { NetGate } from './net-gate.ts';
 export { FunctionRegistry } from './registry-object.ts';
 export { TaskShard } from './task-object.ts';
 
+/** How often held requests write to learn whether their client is still there. */
+const CLIENT_PROBE_MS = 1_000;
+
 interface Served {
   runtime: EdgeRuntime;
   metrics: Metrics;
@@ -38,6 +41,9 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     maxBodyBytes: settings?.maxBodyBytes,
     // Per isolate: each bounds the streams and long-polls it holds.
     maxStreams: settings?.maxStreams,
+    // workerd tells a request that its client went only when a write to it fails: streams and
+    // long-polls write this often, so a gone client's slot comes back within it.
+    clientProbeMs: CLIENT_PROBE_MS,
     token: settings?.token,
     // Deploys by name (PUT/DELETE /functions/:name): off unless EBBFLOW_ADMIN_TOKEN is set.
     adminToken: settings?.adminToken,
