@@ -405,15 +405,13 @@ describe.skipIf(WORKERS.missing !== undefined)('the edge beyond the shared contr
       for (const id of ids) {
         expect((await api.post('/functions/slow/tasks', { id, args: [400] })).status).toBe(202);
       }
-      let most = 0;
+      // Reads of several shards are not one snapshot: the bound is read from the recorded times.
       await until(async () => {
         const records = await Promise.all(
           ids.map(async (id) => (await api.get(`/tasks/${id}`)).body),
         );
-        most = Math.max(most, records.filter((r) => r.status === 'running').length);
         return records.every((r) => r.status === 'completed');
       }, 60_000);
-      expect(most).toBeLessThanOrEqual(2);
       const records = await Promise.all(
         ids.map(async (id) => (await api.get(`/tasks/${id}`)).body),
       );
