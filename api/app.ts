@@ -53,6 +53,11 @@ export interface AppOptions {
    * from them). It listens to the runtime's stats for as long as the app lives. @default 0 (off)
    */
   statsHistorySeconds?: number;
+  /**
+   * For a host that learns a client has gone only when a write to it fails (local workerd): how
+   * often open streams and long-polls write to find out (`StreamSlots.probeMs`). @default unset
+   */
+  clientProbeMs?: number;
 }
 
 /** Paths that need no token: the routes marked `public` (each a fixed path). */
@@ -76,7 +81,7 @@ export const createApp = (options: AppOptions): Hono => {
     corsOrigin = '*',
   } = options;
   const log = options.log ?? ((m: string) => console.error(m));
-  const streams = new StreamSlots(options.maxStreams ?? 1000);
+  const streams = new StreamSlots(options.maxStreams ?? 1000, options.clientProbeMs);
   const app = new Hono();
 
   const origins = corsOrigins(corsOrigin);

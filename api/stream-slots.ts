@@ -12,10 +12,17 @@ export const STREAM_RETRY_AFTER_S = 5;
 
 export class StreamSlots {
   readonly max: number;
+  /**
+   * Set where the host learns that a client has gone only when a write to it fails (local
+   * workerd): open streams write a keep-alive this often, and a long-poll that lasts longer
+   * begins its answer and writes a space this often (api/probed-poll.ts).
+   */
+  readonly probeMs: number | undefined;
   #open = 0;
 
-  constructor(max: number) {
+  constructor(max: number, probeMs?: number) {
     this.max = max;
+    this.probeMs = probeMs;
   }
 
   /** Slots held now. */

@@ -9,7 +9,7 @@ import type {
   Fetcher,
   WorkerLoader,
 } from '@cloudflare/workers-types/latest/index.ts';
-import { DEFAULTS } from '../runtime/options.ts';
+import { DEFAULTS, MAX_RESULT_BYTES } from '../runtime/options.ts';
 
 export interface EdgeEnv {
   /** The Worker Loader: one isolate per function version. */
@@ -36,19 +36,31 @@ export interface EdgeDefaults {
   maxResults: number;
   /** Versions of each function kept with their code, for rollback. @default 10 */
   keepVersions?: number;
+  /** A result whose JSON is larger fails its task (`result_too_large`). */
+  maxResultBytes: number;
 }
+
+/**
+ * The edge's default bound on a result's JSON, below the other hosts' 4 MiB: a task's record
+ * (its result with its printed lines) is one SQLite value in its shard, which holds about 2 MB
+ * (Cloudflare's limit, and local workerd's: SQLITE_TOOBIG past it). A larger setting is taken;
+ * a record that does not fit then fails `result_too_large` (edge/task-object.ts).
+ */
+export const EDGE_RESULT_BYTES = 1_048_576;
 
 const read = (
   env: Readonly<Record<string, unknown>>,
   name: string,
   fallback: number,
   min: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number => {
   const raw = env[name];
   if (typeof raw !== 'string' || raw === '') return fallback;
   const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new Error(`${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
   }
   return n;
 };
@@ -64,6 +76,7 @@ export const edgeDefaults = (env: Readonly<Record<string, unknown>>): EdgeDefaul
     resultTtlMs: read(env, 'EBBFLOW_RESULT_TTL_MS', DEFAULTS.resultTtlMs, 0),
     maxResults: read(env, 'EBBFLOW_MAX_RESULTS', DEFAULTS.maxResults, 0),
     keepVersions: read(env, 'EBBFLOW_KEEP_VERSIONS', DEFAULTS.keepVersions, 1),
+    maxResultBytes: read(env, 'EBBFLOW_MAX_RESULT_BYTES', EDGE_RESULT_BYTES, 1, MAX_RESULT_BYTES),
   };
 };
 

@@ -10,7 +10,8 @@
  */
 import type { Fetcher, WorkerLoader } from '@cloudflare/workers-types/latest/index.ts';
 import { messageOf } from '../runtime/errors.ts';
-import type { FailureCode, FunctionPermissions, TaskLog } from '../runtime/types.ts';
+import type { FunctionPermissions, TaskLog } from '../runtime/types.ts';
+import { cutMessage } from '../runtime/worker/bounds.ts';
 import {
   type IsolateProbe,
   RUNNER_ENTRYPOINT,
@@ -19,6 +20,9 @@ import {
   type RunRequest,
 } from './isolate/protocol.ts';
 import { grantedHosts, type NetGateProps } from './net-gate.ts';
+import { bounded, ISOLATE_FAILURES, type RunOutcome } from './run-outcome.ts';
+
+export type { RunOutcome };
 
 /** One version of a function's code, compiled to a single JavaScript module. */
 export interface FunctionCode {
@@ -37,24 +41,14 @@ const MAX_CPU_MS = 300_000;
 /** How long past its deadline an isolate keeps a timer pending, so workerd never calls it hung. */
 const KEEP_ALIVE_MARGIN_MS = 5_000;
 
-/** How one run ended, as the Durable Object records it. */
-export type RunOutcome =
-  | { ok: true; result: unknown; executionTime: number; workerId: number; logs?: TaskLog[] }
-  | {
-      ok: false;
-      code: FailureCode;
-      error: string;
-      workerId: number;
-      executionTime?: number;
-      logs?: TaskLog[];
-    };
-
 /** What a run is told besides its arguments. */
 export interface RunControl {
   /** Resolves (with why) when the run must stop: a cancel. */
   stop: Promise<string>;
   /** Each line the function prints (and the task keeps), as it is printed; none when unset. */
   onLog?: (line: TaskLog) => void;
+  /** A result whose JSON is larger fails the run (`result_too_large`); none when unset. */
+  maxResultBytes?: number;
 }
 
 /** Makes the outbound of an isolate granted network (a `NetGate` with its hosts). */
@@ -93,13 +87,16 @@ export class Isolates {
 
   /** The module's exports and `config`, or the loader's message when it does not load. */
   async probe(code: FunctionCode): Promise<IsolateProbe> {
+    let probe: IsolateProbe;
     try {
       const res = await this.#runner(code, undefined).fetch(`http://isolate${RUNNER_PATHS.probe}`);
-      return (await res.json()) as IsolateProbe;
+      probe = (await res.json()) as IsolateProbe;
     } catch (error) {
       this.replace(code.name);
-      return { ok: false, error: `the module failed to load: ${loadMessage(messageOf(error))}` };
+      probe = { ok: false, error: `the module failed to load: ${loadMessage(messageOf(error))}` };
     }
+    // A loader's message can be as long as what the module threw: cut as every host cuts it.
+    return probe.ok ? probe : { ok: false, error: cutMessage(probe.error) };
   }
 
   /**
@@ -138,15 +135,11 @@ export class Isolates {
     if ((outcome.ok || outcome.code !== 'timed_out') && Date.now() - started > timeoutMs) {
       outcome = timeout();
     }
-    if (
-      !outcome.ok &&
-      outcome.code !== 'function_threw' &&
-      outcome.code !== 'result_not_serializable'
-    ) {
+    if (!outcome.ok && !ISOLATE_FAILURES.has(outcome.code)) {
       abort.abort(); // stop reading it: its request ends, and its isolate is not used again
       this.replace(code.name);
     }
-    return outcome;
+    return bounded(outcome, control.maxResultBytes);
   }
 
   /** Send the function's HTTP handler a request (its `fetch` export), with a CPU limit. */
@@ -188,7 +181,12 @@ export class Isolates {
     control: RunControl,
   ): Promise<RunOutcome> {
     const live = control.onLog !== undefined;
-    const body: RunRequest = { args, keepAliveMs: timeoutMs + KEEP_ALIVE_MARGIN_MS, live };
+    const body: RunRequest = {
+      args,
+      keepAliveMs: timeoutMs + KEEP_ALIVE_MARGIN_MS,
+      live,
+      ...(control.maxResultBytes === undefined ? {} : { maxResultBytes: control.maxResultBytes }),
+    };
     let end: Extract<RunLine, { type: 'end' }> | undefined;
     try {
       // On Cloudflare the CPU limit ends a run that computes past its timeout; local workerd

@@ -22,6 +22,7 @@ import {
 import { DEFAULTS, resolveFunctionConfig } from '../runtime/options.ts';
 import { sha256Hex } from '../runtime/registry/sha256.ts';
 import type { FunctionVersions } from '../runtime/types.ts';
+import { cutMessage } from '../runtime/worker/bounds.ts';
 import type { Answer } from './answer.ts';
 import { answer, failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
@@ -282,7 +283,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
       const row = rows.get(fn.name);
       if (row && row.bundle_sha === fn.codeSha256) continue;
       const probe = fn.error
-        ? ({ ok: false, error: fn.error } as const)
+        ? ({ ok: false, error: cutMessage(fn.error) } as const)
         : await this.#isolates.probe(fn);
       const error = probe.ok ? configError(probe.config, this.env) : probe.error;
       this.#put(

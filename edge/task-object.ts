@@ -20,6 +20,7 @@ import { messageOf } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
   ClaimedTask,
+  FailureCode,
   NewTask,
   ResolvedFunctionConfig,
   TaskLog,
@@ -177,33 +178,34 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   /**
    * Another shard's run of `fn`, done here in one of this shard's lanes, in turn with this
    * shard's own: when a lane is free, `take` (back to that shard) claims its next task, which
-   * runs here; undefined when it had nothing left to run.
+   * runs here, and `record` (back to that shard) records how it ended before the lane is given
+   * to the next run, so no more of `fn`'s tasks are `running` than it has lanes. False when it
+   * had nothing left to run.
    */
   async lend(
     fn: string,
     take: () => Promise<ClaimedTask | undefined>,
-  ): Promise<LentRun | undefined> {
+    record: (run: LentRun) => Promise<void>,
+  ): Promise<boolean> {
     this.#costs.call('lend');
     const code = await this.#lookup(fn);
     const config = code && !code.error ? this.#config(code) : undefined;
     const share = config ? this.#share(fn, config) : 1;
     await this.#lanes.borrow(fn, Math.max(share, 1));
-    let task: ClaimedTask | undefined;
     try {
-      task = await take();
-    } catch (error) {
+      const task = await take();
+      if (!task) return false;
+      const startedAt = Date.now();
+      const outcome = await this.#execute(task, code, config, true);
+      await record(
+        code
+          ? { id: task.id, outcome, startedAt, version: code.version }
+          : { id: task.id, outcome, startedAt },
+      );
+      return true;
+    } finally {
       this.#free(fn);
-      throw error;
     }
-    if (!task) {
-      this.#free(fn);
-      return undefined;
-    }
-    const startedAt = Date.now();
-    const outcome = await this.#execute(task, code, config, true);
-    return code
-      ? { id: task.id, outcome, startedAt, version: code.version }
-      : { id: task.id, outcome, startedAt };
   }
 
   /** Stop a run lent to this shard (its task was cancelled in its own shard). */
@@ -341,6 +343,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   async #borrowOnce(fn: string, target: number): Promise<void> {
     const shard = this.#shard(target);
     let claimed: ClaimedTask | undefined;
+    let recorded = false;
     const take = async (): Promise<ClaimedTask | undefined> => {
       const [task] = await this.#table.claim(fn, 1, target * 1_000_000);
       claimed = task;
@@ -352,27 +355,33 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       }
       return task;
     };
-    let lent: LentRun | undefined;
+    const record = async (lent: LentRun): Promise<void> => {
+      recorded = true;
+      try {
+        await this.#finish(lent.id, lent.outcome, lent.startedAt, lent.version);
+      } finally {
+        this.#ended(lent.id);
+      }
+    };
     try {
-      lent = await shard.lend(fn, take);
+      await shard.lend(fn, take, record);
     } catch (error) {
-      if (!claimed) throw error;
-      lent = {
-        id: claimed.id,
-        startedAt: Date.now(),
-        outcome: {
-          ok: false,
-          code: 'worker_exited',
-          error: `the shard running it was lost: ${messageOf(error)}`,
-          workerId: 0,
-        },
-      };
-    }
-    if (!lent) return;
-    try {
-      await this.#finish(lent.id, lent.outcome, lent.startedAt, lent.version);
-    } finally {
-      this.#ended(lent.id);
+      if (!claimed || recorded) throw error;
+      try {
+        await this.#finish(
+          claimed.id,
+          {
+            ok: false,
+            code: 'worker_exited',
+            error: `the shard running it was lost: ${messageOf(error)}`,
+            workerId: 0,
+          },
+          Date.now(),
+          undefined,
+        );
+      } finally {
+        this.#ended(claimed.id);
+      }
     }
   }
 
@@ -383,15 +392,17 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     config: ResolvedFunctionConfig | undefined,
   ): Promise<void> {
     const startedAt = Date.now();
-    const outcome = await this.#execute(task, code, config);
     try {
+      const outcome = await this.#execute(task, code, config);
       await this.#finish(task.id, outcome, startedAt, code?.version);
     } finally {
+      // Only once its end is recorded: the next run never shows beside it as `running`.
+      this.#free(task.function);
       this.#ended(task.id);
     }
   }
 
-  /** Run a claimed task in the function's isolate (in a lane already taken), then free the lane. */
+  /** Run a claimed task in the function's isolate, in a lane its caller took and frees. */
   async #execute(
     task: ClaimedTask,
     code: FunctionRecord | undefined,
@@ -426,6 +437,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
         task.timeoutMs,
         {
           stop: stopped,
+          maxResultBytes: this.#defaults.maxResultBytes,
           ...(onLog ? { onLog } : {}),
         },
       );
@@ -438,7 +450,6 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       return outcome;
     } finally {
       if (lent) this.#running.delete(task.id);
-      this.#free(task.function);
     }
   }
 
@@ -477,25 +488,34 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       ...(version === undefined ? {} : { version }),
       ...(outcome.logs ? { logs: outcome.logs } : {}),
     };
-    await this.#table.finish(
-      id,
-      outcome.ok
-        ? {
-            status: 'completed',
-            result: outcome.result,
-            executionTime: outcome.executionTime,
-            ...common,
-          }
-        : {
-            status: 'failed',
-            error: outcome.error,
-            errorCode: outcome.code,
-            ...(outcome.executionTime === undefined
-              ? {}
-              : { executionTime: outcome.executionTime }),
-            ...common,
-          },
-    );
+    const failure = (code: FailureCode, error: string, executionTime?: number) => ({
+      status: 'failed' as const,
+      error,
+      errorCode: code,
+      ...(executionTime === undefined ? {} : { executionTime }),
+      ...common,
+    });
+    const ending = outcome.ok
+      ? {
+          status: 'completed' as const,
+          result: outcome.result,
+          executionTime: outcome.executionTime,
+          ...common,
+        }
+      : failure(outcome.code, outcome.error, outcome.executionTime);
+    try {
+      await this.#table.finish(id, ending);
+    } catch (error) {
+      // A record larger than one SQLite value holds (about 2 MB: its result with its lines) is
+      // refused by the store: the task fails saying so rather than staying `running` for good.
+      if (!/TOOBIG|too big/i.test(messageOf(error))) throw error;
+      const { logs: _, ...without } = failure(
+        'result_too_large',
+        `the task's record (its result and printed lines) is larger than a Durable Object's SQLite value holds: ${messageOf(error)}`,
+        outcome.executionTime,
+      );
+      await this.#table.finish(id, without);
+    }
     // A retry waits its backoff: a timer wakes this shard then (the alarm if it was evicted).
     const next = this.#table.nextDue();
     if (next !== undefined && next > Date.now()) {

@@ -11,6 +11,7 @@ import { Metrics } from '../api/metrics.ts';
 import { messageOf } from '../runtime/errors.ts';
 import { parseSettings } from '../server/settings.ts';
 import { edgeAssets } from './assets.ts';
+import { drainUnread } from './drain.ts';
 import type { EdgeEnv } from './env.ts';
 import { EdgeRuntime } from './runtime.ts';
 
@@ -18,10 +19,15 @@ export { NetGate } from './net-gate.ts';
 export { FunctionRegistry } from './registry-object.ts';
 export { TaskShard } from './task-object.ts';
 
+/** How often held requests write to learn whether their client is still there. */
+const CLIENT_PROBE_MS = 1_000;
+
 interface Served {
   runtime: EdgeRuntime;
   metrics: Metrics;
   app: Hono;
+  /** The largest body a route reads: a body left unread up to it is drained (`drain.ts`). */
+  maxBodyBytes: number;
 }
 
 // One per isolate: the app and a snapshot of the functions; the state itself is in the objects.
@@ -38,6 +44,9 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     maxBodyBytes: settings?.maxBodyBytes,
     // Per isolate: each bounds the streams and long-polls it holds.
     maxStreams: settings?.maxStreams,
+    // workerd tells a request that its client went only when a write to it fails: streams and
+    // long-polls write this often, so a gone client's slot comes back within it.
+    clientProbeMs: CLIENT_PROBE_MS,
     token: settings?.token,
     // Deploys by name (PUT/DELETE /functions/:name): off unless EBBFLOW_ADMIN_TOKEN is set.
     adminToken: settings?.adminToken,
@@ -50,7 +59,11 @@ const start = (env: EdgeEnv, ctx: { exports?: unknown }): Served => {
     // Deploys and deletes are routine: wrangler shows console.error as "✘ [ERROR]".
     audit: (line) => console.info(line),
   });
-  return { runtime, metrics, app };
+  const maxBodyBytes = Math.max(
+    settings?.maxBodyBytes ?? 1_048_576,
+    settings?.maxFunctionBytes ?? 1_048_576,
+  );
+  return { runtime, metrics, app, maxBodyBytes };
 };
 
 /** Routes whose answers carry queue and task counts: every shard is asked before them. */
@@ -69,6 +82,8 @@ export default {
     const counts = request.method === 'GET' && COUNTED.test(pathname);
     await served.runtime.refresh({ counts });
     if (pathname === '/metrics') served.metrics.absorb(served.runtime.outcomes());
-    return served.app.fetch(request);
+    const response = await served.app.fetch(request);
+    await drainUnread(request, served.maxBodyBytes);
+    return response;
   },
 };

@@ -224,3 +224,72 @@ const openStreams = async (app: App): Promise<number> => {
 };
 
 const callOf = (app: App, path: string) => callers(app).call(path);
+
+describe('A host that learns a client went only when a write fails (clientProbeMs)', () => {
+  const probed = () => {
+    const latch = new Latch();
+    return {
+      ...fakeApp({ later: { run: latch.run } }, { maxStreams: 1, clientProbeMs: 50 }),
+      latch,
+    };
+  };
+
+  it('Should begin a long-poll that lasts past the probe, write spaces, then the record', async () => {
+    const { app, post, latch } = probed();
+    const { body } = await post('/functions/later/tasks', {});
+    await expect.poll(() => latch.waiting).toBe(1);
+    const response = await app.request(`/tasks/${body.id}?wait=60000`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toContain('application/json');
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    // Its first bytes are the probe's spaces, written while the task runs.
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toMatch(/^ +$/);
+    expect(await openStreams(app)).toBe(1);
+    latch.open();
+    let text = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(JSON.parse(text)).toMatchObject({ id: body.id, status: 'completed' });
+    expect(await openStreams(app)).toBe(0);
+  });
+
+  it('Should answer as usual when the wait ends within the probe: 404 for no such task', async () => {
+    const { app, post } = probed();
+    expectError(await callOf(app, '/tasks/nobody?wait=60000'), 404, 'unknown_task');
+    const { body } = await post('/functions/later/tasks', {});
+    expect((await app.request(`/tasks/${body.id}?wait=1`)).status).toBe(200);
+    expect(await openStreams(app)).toBe(0);
+  });
+
+  it('Should give the slot back when the client drops a begun long-poll, with no signal', async () => {
+    const { app, post, latch } = probed();
+    const { body } = await post('/functions/later/tasks', {});
+    await expect.poll(() => latch.waiting).toBe(1);
+    for (let round = 0; round < 3; round++) {
+      // No signal reaches the app: the client is gone when the body is cancelled.
+      const response = await app.request(`/tasks/${body.id}?wait=60000`);
+      expect(response.status).toBe(200);
+      expect(await openStreams(app)).toBe(1);
+      await response.body?.cancel();
+      await expect.poll(() => openStreams(app)).toBe(0);
+    }
+  });
+
+  it("Should write a keep-alive on a quiet task's stream every probe", async () => {
+    const { app, post, latch } = probed();
+    const { body } = await post('/functions/later/tasks', {});
+    await expect.poll(() => latch.waiting).toBe(1);
+    const response = await app.request(`/tasks/${body.id}`, STREAM);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes(': keep-alive')) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    await reader.cancel();
+    await expect.poll(() => openStreams(app)).toBe(0);
+    latch.open();
+    // Without the probe the first keep-alive comes after 15 s, past this test's deadline.
+  }, 10_000);
+});

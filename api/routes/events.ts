@@ -47,7 +47,10 @@ export const eventRoutes: readonly Route[] = [
       const reader = new Reader(types, query.function);
       return streamSSE(c, async (stream) => {
         fanout.add(reader);
-        const keepAlive = setInterval(() => reader.push(': keep-alive\n\n'), KEEP_ALIVE_MS);
+        const keepAlive = setInterval(
+          () => reader.push(': keep-alive\n\n'),
+          streams.probeMs ?? KEEP_ALIVE_MS,
+        );
         stream.onAbort(() => fanout.remove(reader));
         abortWhenGone(c, stream);
         try {
@@ -76,7 +79,7 @@ export const taskStream = async (
   }
   const release = streams.take();
   try {
-    return await openTaskStream(c, runtime, id, release);
+    return await openTaskStream(c, runtime, id, release, streams.probeMs ?? KEEP_ALIVE_MS);
   } catch (error) {
     release();
     throw error;
@@ -88,6 +91,7 @@ const openTaskStream = async (
   runtime: Runtime,
   id: string,
   release: () => void,
+  keepAliveMs: number,
 ): Promise<Response> => {
   const reader = new Reader(new Set(['task']), undefined);
   let terminal = false;
@@ -113,7 +117,7 @@ const openTaskStream = async (
   if (!now) throw unknownTask(id);
   send(now);
   return streamSSE(c, async (stream) => {
-    const keepAlive = setInterval(() => reader.push(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    const keepAlive = setInterval(() => reader.push(': keep-alive\n\n'), keepAliveMs);
     stream.onAbort(() => reader.close());
     abortWhenGone(c, stream);
     try {

@@ -17,6 +17,7 @@ import {
   RETRIED_TASK,
   TIMED_OUT_TASK,
 } from '../examples.ts';
+import { probedLongPoll } from '../probed-poll.ts';
 import { E400, E404, E503_STREAMS, err, json, TaskRecordSchema } from '../responses.ts';
 import { type Route, route } from '../route.ts';
 import { FunctionNameParam, ListQuery, ResultQuery, TaskBody, TaskIdParam } from '../schemas.ts';
@@ -110,9 +111,12 @@ export const taskRoutes: readonly Route[] = [
       const wait = c.req.query('wait') === undefined ? undefined : input.query(c).wait;
       // HEAD never waits: it answers the headers of the record as it is now.
       const polls = wait !== undefined && wait > 0 && c.req.method !== 'HEAD';
-      const record = polls
-        ? await longPoll(c, runtime, streams, id, wait)
-        : await runtime.result(id);
+      const record = !polls
+        ? await runtime.result(id)
+        : streams.probeMs === undefined
+          ? await longPoll(c, runtime, streams, id, wait)
+          : await probedLongPoll(c, runtime, streams, id, wait, streams.probeMs);
+      if (record instanceof Response) return record;
       if (record === GONE) return c.body(null, CLIENT_GONE);
       if (!record) throw unknownTask(id);
       return c.json(record);

@@ -15,12 +15,19 @@ import type {
   Request as WorkerRequest,
   Response as WorkerResponse,
 } from '@cloudflare/workers-types/latest/index.ts';
+import { cutMessage, resultTooLarge, tooLarge } from '../../runtime/worker/bounds.ts';
 import { jsonProblem } from '../../runtime/worker/json-check.ts';
 import { captureConsole, TaskLog } from '../../runtime/worker/logs.ts';
 import { describeThrown } from '../../runtime/worker/thrown.ts';
 // The compiled function, a sibling module of the isolate (external to this build).
 import * as mod from './function.js';
-import { type IsolateProbe, RUNNER_PATHS, type RunLine, type RunRequest } from './protocol.ts';
+import {
+  type IsolateFailure,
+  type IsolateProbe,
+  RUNNER_PATHS,
+  type RunLine,
+  type RunRequest,
+} from './protocol.ts';
 
 type Exports = { default?: unknown; fetch?: unknown; config?: unknown };
 const exported = mod as Exports;
@@ -62,17 +69,21 @@ const probe = (): IsolateProbe => {
   }
 };
 
-const run = async (args: unknown[], tell: (line: RunLine) => void): Promise<void> => {
+const run = async (
+  args: unknown[],
+  maxResultBytes: number | undefined,
+  tell: (line: RunLine) => void,
+): Promise<void> => {
   const log = new LiveLog(tell);
   const started = performance.now();
   const end = (
-    line:
-      | { ok: true; result: unknown }
-      | { ok: false; code: 'function_threw' | 'result_not_serializable'; error: string },
+    line: { ok: true; result: unknown } | { ok: false; code: IsolateFailure; error: string },
   ) => {
     const executionTime = performance.now() - started;
     const logs = log.close(Date.now());
-    tell({ type: 'end', ...line, executionTime, ...(logs ? { logs } : {}) } as RunLine);
+    // Bounded as every host's worker bounds them (the caller checks again).
+    const bounded = line.ok ? line : { ...line, error: cutMessage(line.error) };
+    tell({ type: 'end', ...bounded, executionTime, ...(logs ? { logs } : {}) } as RunLine);
   };
   let result: unknown;
   try {
@@ -85,8 +96,11 @@ const run = async (args: unknown[], tell: (line: RunLine) => void): Promise<void
     return;
   }
   let problem: string | undefined;
+  let large = false;
   try {
     problem = result === undefined ? undefined : jsonProblem(result, 'the result');
+    // Never sent: the shard would hold it in the record.
+    large = problem === undefined && tooLarge(result, maxResultBytes);
   } catch (error) {
     problem = describeThrown(error); // a getter on the result threw while it was checked
   }
@@ -96,6 +110,8 @@ const run = async (args: unknown[], tell: (line: RunLine) => void): Promise<void
       code: 'result_not_serializable',
       error: `the result could not be serialised: ${problem}`,
     });
+  } else if (large) {
+    end({ ok: false, code: 'result_too_large', error: resultTooLarge(maxResultBytes as number) });
   } else {
     end({ ok: true, result });
   }
@@ -111,12 +127,12 @@ export class EbbflowRunner extends WorkerEntrypoint {
   async #serve(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === RUNNER_PATHS.probe) return Response.json(probe());
-    const { args, keepAliveMs, live } = (await request.json()) as RunRequest;
+    const { args, keepAliveMs, live, maxResultBytes } = (await request.json()) as RunRequest;
     const keepAlive = setTimeout(() => {}, keepAliveMs);
     if (!live) {
       let last: RunLine | undefined;
       try {
-        await run(args, (line) => {
+        await run(args, maxResultBytes, (line) => {
           if (line.type === 'end') last = line;
         });
       } finally {
@@ -132,7 +148,7 @@ export class EbbflowRunner extends WorkerEntrypoint {
       // A caller that stopped reading (a timeout, a cancel) no longer wants the lines.
       writer.write(encoder.encode(`${JSON.stringify(line)}\n`)).catch(() => {});
     };
-    void run(args, tell).finally(() => {
+    void run(args, maxResultBytes, tell).finally(() => {
       clearTimeout(keepAlive);
       writer.close().catch(() => {});
     });

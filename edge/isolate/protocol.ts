@@ -27,10 +27,12 @@ export interface RunRequest {
    * the run answers its `end` line alone, as one body: no stream to set up.
    */
   live: boolean;
+  /** A result whose JSON is larger fails the run (`result_too_large`); none when unset. */
+  maxResultBytes?: number;
 }
 
 /** The failures an isolate reports itself; the caller adds timeouts, exits and cancels. */
-export type IsolateFailure = 'function_threw' | 'result_not_serializable';
+export type IsolateFailure = 'function_threw' | 'result_not_serializable' | 'result_too_large';
 
 /** One line of a run's answer. */
 export type RunLine =
