@@ -63,6 +63,16 @@ export const notRetryable = (id: string, status: string) =>
     `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
   );
 
+/**
+ * A task accepted a moment ago is no longer in the task store (a remote store lost it: flushed,
+ * restarted empty, its keys deleted): its outcome cannot be known (503, like a store away).
+ */
+export const taskVanished = (id: string) =>
+  new EbbflowError(
+    'backend_unavailable',
+    `task "${id}" is no longer in the task store, which lost it; its outcome is unknown`,
+  );
+
 /** A listing cursor (`before`) that names no live task. */
 export const unknownCursor = (id: string) =>
   new EbbflowError(

@@ -9,7 +9,14 @@
 import type { TaskBackend } from './backend/contract.ts';
 import { MemoryTaskBackend } from './backend/memory/backend.ts';
 import { newTask } from './backend/submission.ts';
-import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import {
+  draining,
+  EbbflowError,
+  messageOf,
+  taskVanished,
+  unknownFunction,
+  unknownTask,
+} from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { isFunctionName } from './names.ts';
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from './options.ts';
@@ -219,7 +226,10 @@ class EbbflowRuntime implements Runtime {
   async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
-    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    const ended = await this.#backend.wait(record.id, Number.POSITIVE_INFINITY);
+    // Never the queued record instead: the caller would read a 500 with a task still to run.
+    if (!ended) throw taskVanished(record.id);
+    return ended;
   }
 
   result(id: string): Promise<TaskRecord | undefined> {

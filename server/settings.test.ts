@@ -36,6 +36,7 @@ describe('parseSettings', () => {
       corsOrigin: '*',
       maxFunctionBytes: 1_048_576,
       clusterLostAfterMs: 30_000,
+      redisTimeoutMs: 5_000,
     });
   });
 
@@ -69,6 +70,7 @@ describe('parseSettings', () => {
       maxFunctionBytes: '4096',
       redisUrl: 'redis://127.0.0.1:6380',
       clusterLostAfterMs: '5000',
+      redisTimeoutMs: '2000',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);

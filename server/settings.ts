@@ -38,6 +38,8 @@ export interface Settings {
   redisUrl?: string;
   /** Several servers: longest time from a server's death to its tasks being retried or failed. */
   clusterLostAfterMs: number;
+  /** Several servers: longest wait for Redis on a request's behalf before 503. */
+  redisTimeoutMs: number;
 }
 
 type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis';
@@ -294,6 +296,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     min: 1000,
     default: '30000',
     doc: "several servers: longest time until a dead server's tasks are retried elsewhere or failed",
+  },
+  {
+    key: 'redisTimeoutMs',
+    env: 'EBBFLOW_REDIS_TIMEOUT_MS',
+    flag: '--redis-timeout-ms',
+    kind: 'ms',
+    min: 100,
+    default: '5000',
+    doc: "several servers: longest wait for Redis on a request's behalf; past it (Redis away or not answering) the request answers 503 `backend_unavailable`",
   },
 ];
 

@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysFor, toJobId } from '../runtime/backend/redis/keys.ts';
+import { keysFor } from '../runtime/backend/redis/keys.ts';
 import { CLUSTER_FUNCTIONS } from './support/functions.ts';
 import { deadRedisUrl, REDIS_MISSING, type RedisServer, startRedis } from './support/redis.ts';
 import {
@@ -77,8 +77,10 @@ describe.skipIf(runtimes.length === 0 || noRedis)('several servers on one Redis'
     reader = new Redis(redis.url);
     await listener.subscribe(keys.events);
     listener.on('message', (_channel: string, message: string) => {
-      const { record } = JSON.parse(message) as Json;
-      if (TERMINAL.has(record.status)) terminal.set(record.id, (terminal.get(record.id) ?? 0) + 1);
+      for (const record of (JSON.parse(message) as Json).records as Json[]) {
+        if (TERMINAL.has(record.status))
+          terminal.set(record.id, (terminal.get(record.id) ?? 0) + 1);
+      }
     });
     const started = await Promise.all(chosen.map((r) => startServer(r, clusterEnv(redis.url))));
     servers.push(...started);
@@ -271,14 +273,10 @@ describe.skipIf(runtimes.length === 0 || noRedis)('several servers on one Redis'
     const victimId = (await victim.get('/stats')).body.cluster.serverId as string;
     (servers[victimIndex] as Server).kill();
     await (servers[victimIndex] as Server).exited;
-    // What it held when it died: the jobs locked with its tokens (`<serverId>:<n>`). Read after
-    // the kill, so a claim it made in the last moment counts too; the locks outlive it by at
-    // least half the lost-after time.
-    const onVictim = new Set<string>();
-    for (const { id } of ids) {
-      const token = await reader.get(`${keys.job('hold', toJobId(id))}:lock`);
-      if (token?.startsWith(`${victimId}:`)) onVictim.add(id);
-    }
+    // What it held when it died: its held set. Read after the kill, so a claim it made in the
+    // last moment counts too; its lease outlives it by up to half the lost-after time, and its
+    // held set is emptied only when another server takes its runs back.
+    const onVictim = new Set(await reader.smembers(keys.held(victimId)));
     expect(onVictim.size).toBeGreaterThan(0);
     const alive = apis.filter((api) => api !== victim);
     for (const { id, attempts } of ids) {

@@ -1,6 +1,6 @@
 /**
  * The `TaskBackend` contract (`contract.test-suite.ts`) over every store: memory on a manual
- * clock, Redis through BullMQ on a private `redis-server` (real time), and the edge's
+ * clock, Redis on a private `redis-server` (real time), and the edge's
  * `SqlTaskTable` in a Durable Object on workerd's SQLite (Miniflare, on a manual clock).
  */
 import { afterAll, describe, it } from 'vitest';
@@ -72,15 +72,13 @@ const redis: ContractTarget = {
   clock: 'real',
   capabilities: {
     sameInstantOrder: 'submission',
-    // The cluster view tells every function with tasks waiting or backing off after each
-    // refresh (twice a second), so a server wakes without a listener per job.
+    // Each server's tick (twice a second) tells every function with tasks a claim can take
+    // (waiting, or due after their backoff), so a server wakes without a timer per task.
     availability: 'reminders',
-    // BullMQ trims finished jobs per queue (one per function) and per outcome set
-    // (removeOnComplete / removeOnFail `count`).
-    cap: 'per-function-and-outcome',
-    // BullMQ removes an expired job lazily (when another job of its queue finishes), and a job id
-    // still present cannot be added again.
-    reusesExpiredIds: false,
+    // Every finished task is in one set by end time, trimmed as tasks end.
+    cap: 'global',
+    // A finished record is a key with a time to live: Redis deletes it, and its id is free.
+    reusesExpiredIds: true,
   },
   open: async ({ ttlMs, maxFinished }) => {
     const server = await redisServer();

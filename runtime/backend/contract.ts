@@ -101,6 +101,11 @@ export interface ClusterFunction {
 export interface ClusterStats {
   /** The answering server's id in the cluster. */
   serverId: string;
+  /**
+   * Whether the shared store answered this server's last periodic call (false while it is
+   * unreachable or does not answer within its timeout: requests that need it answer 503).
+   */
+  reachable: boolean;
   /** Servers with a heartbeat in the last few seconds. */
   servers: ClusterServer[];
   queueSize: number;
