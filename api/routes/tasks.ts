@@ -33,7 +33,7 @@ export const taskRoutes: readonly Route[] = [
       '409': err('The id is already used.'),
       '413': err('The body is too large.'),
       '429': err('The queue is full (see Retry-After).'),
-      '503': err('The server is draining.'),
+      '503': err('The server is draining, or the shared task store is unavailable.'),
     },
     handle: async (c, { runtime }, input) => {
       const name = knownFunction(runtime, input.param(c, 'name'));
@@ -58,6 +58,7 @@ export const taskRoutes: readonly Route[] = [
       '404': E404,
       '429': err('The queue is full.'),
       '500': json('Failed.', TaskRecordSchema),
+      '503': err('The server is draining, or the shared task store is unavailable or lost the task.'),
       '504': json('Timed out.', TaskRecordSchema),
     },
     handle: async (c, { runtime }, input) => {

@@ -265,6 +265,55 @@ describe.skipIf(REDIS_MISSING)('Redis task backend under load', () => {
   }, 120_000);
 });
 
+describe.skipIf(REDIS_MISSING)('Redis task backend when Redis stalls (SIGSTOP)', () => {
+  it('Should fail every call within its timeout, make no change late, and work again when Redis resumes', async () => {
+    const stalled = await startRedis();
+    const timeoutMs = 500;
+    try {
+      const a = await createRedisBackend({
+        url: stalled.url,
+        prefix: 'stall',
+        resultTtlMs: 60_000,
+        maxResults: 100,
+        timeoutMs,
+        log: () => {},
+      });
+      open.push(a);
+      const before = await a.submit(task('stall', { id: 'before' }));
+      // A caller already waiting when Redis stops answering is told too.
+      const waiting = a.wait(before.id, Number.POSITIVE_INFINITY);
+      stalled.pause();
+      const started = Date.now();
+      const calls = await Promise.allSettled([
+        a.submit(task('stall', { id: 'during' })),
+        a.read(before.id),
+        a.cancel(before.id),
+        a.list({ limit: 10 }),
+        a.replay(before.id, 100),
+        waiting,
+      ]);
+      const elapsed = Date.now() - started;
+      for (const call of calls) {
+        expect(call).toMatchObject({ status: 'rejected', reason: { code: 'backend_unavailable' } });
+      }
+      // Each within its timeout; the waiting one once a tick (four per lease) has timed out.
+      expect(elapsed).toBeLessThan(timeoutMs + 5_000);
+      stalled.resume();
+      await until(() => a.connected);
+      // Redis ran the submit and the cancel it was sent while frozen, past their deadline.
+      expect(await a.read('during')).toBeUndefined();
+      expect(await a.read(before.id)).toMatchObject({ status: 'queued' });
+      expect((await a.list({ limit: 10 })).tasks.map((t) => t.id)).toEqual(['before']);
+      const claimed = await claimOne(a, 'stall');
+      expect(claimed.id).toBe('before');
+      await a.finish('before', done('after'));
+      expect(await a.wait('before', 10_000)).toMatchObject({ status: 'completed', result: 'after' });
+    } finally {
+      await stalled.stop();
+    }
+  }, 60_000);
+});
+
 describe('Redis task backend without Redis', () => {
   it('Should name the URL when Redis cannot be reached at start', async () => {
     const url = await deadRedisUrl();
