@@ -58,7 +58,9 @@ export const taskRoutes: readonly Route[] = [
       '404': E404,
       '429': err('The queue is full.'),
       '500': json('Failed.', TaskRecordSchema),
-      '503': err('The server is draining, or the shared task store is unavailable or lost the task.'),
+      '503': err(
+        'The server is draining, or the shared task store is unavailable or lost the task.',
+      ),
       '504': json('Timed out.', TaskRecordSchema),
     },
     handle: async (c, { runtime }, input) => {

@@ -307,7 +307,10 @@ describe.skipIf(REDIS_MISSING)('Redis task backend when Redis stalls (SIGSTOP)',
       const claimed = await claimOne(a, 'stall');
       expect(claimed.id).toBe('before');
       await a.finish('before', done('after'));
-      expect(await a.wait('before', 10_000)).toMatchObject({ status: 'completed', result: 'after' });
+      expect(await a.wait('before', 10_000)).toMatchObject({
+        status: 'completed',
+        result: 'after',
+      });
     } finally {
       await stalled.stop();
     }

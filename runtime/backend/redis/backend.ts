@@ -126,7 +126,8 @@ export class RedisTaskBackend implements TaskBackend {
       serverId: this.serverId,
       leaseMs,
       header: () => this.#header(),
-      left: (fn, count) => this.cluster.left(fn, count),
+      joined: (fn) => this.cluster.joined(fn),
+      left: (fn, count, joined) => this.cluster.left(fn, count, joined),
       cancelled: (id) => this.#listeners.cancelled(id),
       warn: (message) => this.#warn(message),
     });
@@ -227,25 +228,24 @@ export class RedisTaskBackend implements TaskBackend {
 
   async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
     const deadline = Date.now() + ms;
-    // A task submitted here: what the events told of it since, without a read.
-    let record = this.#watch.known(id);
-    for (;;) {
-      const left = deadline - Date.now();
-      // Listen before reading, so a change between the two is not missed.
-      const changed = this.#watch.next(id, Math.min(WAIT_POLL_MS, Math.max(0, left)));
-      try {
-        record ??= await this.read(id);
-      } catch (error) {
-        changed.cancel();
-        throw error;
+    // Follow before reading, so a change between the two is not missed.
+    const follower = this.#watch.follow(id);
+    try {
+      // A task submitted here: what the events told of it since, without a read.
+      let record = this.#watch.known(id) ?? (await this.read(id));
+      for (;;) {
+        const left = deadline - Date.now();
+        if (!record || isTerminal(record)) {
+          this.#watch.forget(id);
+          return record;
+        }
+        if (left <= 0) return record;
+        // A change carries the whole record (a terminal one its result): read only after a
+        // silence, should an event have been missed.
+        record = (await follower.next(Math.min(WAIT_POLL_MS, left))) ?? (await this.read(id));
       }
-      if (!record || isTerminal(record) || left <= 0) {
-        changed.cancel();
-        if (!record || isTerminal(record)) this.#watch.settled(id);
-        return record;
-      }
-      // A change carries the whole record (a terminal one its result): read only after a silence.
-      record = await changed.promise;
+    } finally {
+      follower.close();
     }
   }
 

@@ -39,6 +39,12 @@ export class ClusterView {
   #startedAt = Date.now();
   #ticking: Promise<void> | undefined;
   #reachable = true;
+  /**
+   * Tasks seen joining each function's backlog here, ever: a count read from Redis is corrected
+   * by those that joined while it was on its way, so that a task is not missed until the next tick
+   * (counting one twice costs a claim that finds nothing, and answers the true count again).
+   */
+  #joined = new Map<string, number>();
 
   constructor(options: ClusterViewOptions) {
     this.#o = options;
@@ -73,18 +79,24 @@ export class ClusterView {
     return this.#functions.get(fn)?.queued ?? 0;
   }
 
-  /** A local change seen before the next tick (a submit here, another server's claim). */
+  /** A change seen before the next tick (a submit here, another server's submit or claim). */
   adjust(fn: string, delta: number): void {
     const entry = this.#functions.get(fn) ?? { queued: 0, running: 0 };
     entry.queued = Math.max(0, entry.queued + delta);
     entry.running = Math.max(0, entry.running - delta);
     this.#functions.set(fn, entry);
+    if (delta > 0) this.#joined.set(fn, this.joined(fn) + delta);
   }
 
-  /** A claim here learnt how many tasks are left. */
-  left(fn: string, count: number): void {
+  /** How many tasks were seen joining `fn`'s backlog so far (taken before asking Redis). */
+  joined(fn: string): number {
+    return this.#joined.get(fn) ?? 0;
+  }
+
+  /** A claim here learnt how many tasks are left, as of when `joined` read `mark`. */
+  left(fn: string, count: number, mark: number): void {
     const entry = this.#functions.get(fn) ?? { queued: 0, running: 0 };
-    entry.queued = count;
+    entry.queued = count + this.joined(fn) - mark;
     this.#functions.set(fn, entry);
   }
 
@@ -118,6 +130,7 @@ export class ClusterView {
 
   async #tick(): Promise<void> {
     const header = this.#o.header();
+    const marks = new Map(this.#joined);
     const info = JSON.stringify({
       ...this.#o.describe,
       id: this.#o.serverId,
@@ -144,8 +157,9 @@ export class ClusterView {
       }
       const [fn, waiting, due, backingOff, running] = item as [string, ...number[]];
       seen.add(fn);
+      const joined = this.joined(fn) - (marks.get(fn) ?? 0);
       this.#functions.set(fn, {
-        queued: (waiting ?? 0) + (backingOff ?? 0),
+        queued: (waiting ?? 0) + (backingOff ?? 0) + joined,
         running: running ?? 0,
       });
       if ((waiting ?? 0) + (due ?? 0) > 0) this.#o.onBacklog(fn);

@@ -28,8 +28,10 @@ export interface RunnerContext {
   /** How long a lease lasts without renewal (the claim renews it). */
   leaseMs: number;
   header(): Header;
+  /** Tasks seen joining `fn`'s backlog so far (read as a claim is sent). */
+  joined(fn: string): number;
   /** After a claim: how many tasks of `fn` are left waiting or backing off, cluster-wide. */
-  left(fn: string, count: number): void;
+  left(fn: string, count: number, joined: number): void;
   /** A task this server ran was cancelled: stop its worker. */
   cancelled(id: string): void;
   warn(message: string): void;
@@ -101,6 +103,7 @@ export class Runner {
     try {
       if (this.#closed || this.#leaving) return;
       const header = this.#c.header();
+      const joined = this.#c.joined(fn);
       const tokens = `${this.#c.serverId}:${++this.#claimTrips}`;
       const pairs = batch.flatMap((r) => [r.workerId, r.max]);
       const [left, rows] = (await this.#c.scripts.claim(
@@ -116,7 +119,7 @@ export class Runner {
         this.#held.set(claimed.task.id, claimed);
         given[claimed.pair]?.push(claimed.task);
       }
-      this.#c.left(fn, left);
+      this.#c.left(fn, left, joined);
     } catch (error) {
       this.#c.warn(`claiming tasks of ${fn} failed: ${String(error)}`);
     } finally {

@@ -1,15 +1,15 @@
 /**
- * Who on this server waits for which task's next change, woken by the events channel. It also
- * remembers what it heard of the tasks submitted here in the last seconds: the events channel
- * delivers every change of a task from its submit on while the subscription holds, so an invoke
- * waiting right after its submit needs no read of its own (one round trip less per task).
- * When the subscription breaks, anything may have been missed: every waiter reads again.
+ * Who on this server follows which task, woken by the events channel. A follower keeps the
+ * latest change it was told of until it asks for it, so two changes arriving together (a fast
+ * task's `running` and `completed` in one read from the socket) never lose the second.
+ *
+ * It also remembers what it heard of the tasks submitted here in the last seconds: the events
+ * channel delivers every change of a task from its submit on while the subscription holds, so
+ * an invoke waiting right after its submit needs no read of its own (one round trip less per
+ * task). When the subscription breaks, anything may have been missed: every follower reads again.
  * @module
  */
 import type { TaskRecord } from '../../types.ts';
-
-/** What a waiter is told: the task's new record, or undefined to read it again. */
-type Wake = (record?: TaskRecord) => void;
 
 interface Fresh {
   at: number;
@@ -20,9 +20,74 @@ interface Fresh {
 const FRESH_MAX = 1_000;
 const FRESH_MS = 10_000;
 
+/** One caller following one task. */
+export interface Follower {
+  /**
+   * The task's latest change since the last call, as soon as there is one; undefined after `ms`
+   * without one, or when what was heard may be incomplete (read the record then). Rejects once
+   * the store stopped answering.
+   */
+  next(ms: number): Promise<TaskRecord | undefined>;
+  close(): void;
+}
+
+class Follow implements Follower {
+  #latest: TaskRecord | undefined;
+  /** Set when a change may have been missed: the next `next` answers undefined at once. */
+  #stale = false;
+  #failure: Error | undefined;
+  #pending: { resolve(record?: TaskRecord): void; reject(error: Error): void } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #close: () => void;
+
+  constructor(close: () => void) {
+    this.#close = close;
+  }
+
+  tell(record: TaskRecord): void {
+    this.#latest = record;
+    this.#settle();
+  }
+
+  lost(): void {
+    this.#stale = true;
+    this.#settle();
+  }
+
+  fail(error: Error): void {
+    this.#failure = error;
+    this.#settle();
+  }
+
+  next(ms: number): Promise<TaskRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      if (this.#failure || this.#latest || this.#stale) return this.#settle();
+      this.#timer = setTimeout(() => this.#settle(), ms);
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#pending = undefined;
+    this.#close();
+  }
+
+  #settle() {
+    const pending = this.#pending;
+    if (!pending) return;
+    this.#pending = undefined;
+    clearTimeout(this.#timer);
+    if (this.#failure) return pending.reject(this.#failure);
+    const latest = this.#latest;
+    this.#latest = undefined;
+    this.#stale = false;
+    pending.resolve(latest);
+  }
+}
+
 export class TaskWatch {
-  #waiters = new Map<string, Set<Wake>>();
-  #failers = new Set<(error: Error) => void>();
+  #followers = new Map<string, Set<Follow>>();
   /** Tasks submitted here lately, with their latest record heard (insertion order = age). */
   #fresh = new Map<string, Fresh>();
 
@@ -41,7 +106,7 @@ export class TaskWatch {
     if (entry && !entry.record) entry.record = record;
   }
 
-  /** The submit failed: nothing to remember. */
+  /** The submit failed, or its task was waited for to the end: nothing more to remember. */
   forget(id: string): void {
     this.#fresh.delete(id);
   }
@@ -51,62 +116,34 @@ export class TaskWatch {
     return this.#fresh.get(id)?.record;
   }
 
+  /** Follow task `id` from now on (close the follower when done). */
+  follow(id: string): Follower {
+    const followers = this.#followers.get(id) ?? new Set<Follow>();
+    this.#followers.set(id, followers);
+    const follower: Follow = new Follow(() => {
+      followers.delete(follower);
+      if (followers.size === 0 && this.#followers.get(id) === followers) this.#followers.delete(id);
+    });
+    followers.add(follower);
+    return follower;
+  }
+
   /** A change heard on the events channel. */
   changed(record: TaskRecord): void {
     const entry = this.#fresh.get(record.id);
     if (entry) entry.record = record;
-    const waiters = this.#waiters.get(record.id);
-    if (waiters) for (const wake of [...waiters]) wake(record);
+    const followers = this.#followers.get(record.id);
+    if (followers) for (const follower of followers) follower.tell(record);
   }
 
-  /** The subscription broke: what was heard may be incomplete; every waiter reads again. */
+  /** The subscription broke: what was heard may be incomplete; every follower reads again. */
   broken(): void {
     this.#fresh.clear();
-    for (const waiters of [...this.#waiters.values()]) for (const wake of [...waiters]) wake();
+    for (const followers of this.#followers.values()) for (const f of followers) f.lost();
   }
 
-  /** Redis stopped answering: every waiter fails with `error`. */
+  /** Redis stopped answering: every follower fails with `error`. */
   fail(error: Error): void {
-    for (const fail of [...this.#failers]) fail(error);
-  }
-
-  /**
-   * The task's next change, or undefined after `ms` (read then); rejects when `fail` is called.
-   * `cancel` stops waiting.
-   */
-  next(id: string, ms: number) {
-    let wake: Wake = () => {};
-    let failed: (error: Error) => void = () => {};
-    const promise = new Promise<TaskRecord | undefined>((resolve, reject) => {
-      wake = resolve;
-      failed = reject;
-    });
-    const waiters = this.#waiters.get(id) ?? new Set<Wake>();
-    this.#waiters.set(id, waiters);
-    const stop = () => {
-      clearTimeout(timer);
-      waiters.delete(done);
-      this.#failers.delete(fail);
-      if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
-    };
-    const done: Wake = (record) => {
-      stop();
-      wake(record);
-    };
-    const fail = (error: Error) => {
-      stop();
-      failed(error);
-    };
-    // A failure while the waiter is still reading must not count as unhandled.
-    promise.catch(() => {});
-    const timer = setTimeout(done, ms);
-    waiters.add(done);
-    this.#failers.add(fail);
-    return { promise, cancel: () => done() };
-  }
-
-  /** A task waited for has ended: forget what was kept of it. */
-  settled(id: string): void {
-    this.#fresh.delete(id);
+    for (const followers of this.#followers.values()) for (const f of followers) f.fail(error);
   }
 }
