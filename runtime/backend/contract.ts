@@ -1,6 +1,6 @@
 /**
  * Where task state lives, behind one async interface: in memory (the default, one process), a
- * Durable Object (Cloudflare Workers), or Redis through BullMQ (several servers).
+ * Durable Object (Cloudflare Workers), or Redis (several servers).
  *
  * The backend owns the records, the queue of what waits to run, retries with backoff, waits,
  * cancels, listing and expiry. The runtime's pools only run what they `claim` and report how it

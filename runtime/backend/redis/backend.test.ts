@@ -1,8 +1,10 @@
 /**
- * What the BullMQ TaskBackend does as a cluster, against a real Redis (a private `redis-server`
+ * What the Redis TaskBackend does as a cluster, against a real Redis (a private `redis-server`
  * per file): two backends stand for two servers sharing it. What every store shares is in
  * `../contract.test-suite.ts`, run over this backend by `../contract.test.ts`.
  */
+
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   deadRedisUrl,
@@ -13,6 +15,8 @@ import {
 import { until } from '../../../test/support/wait.ts';
 import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../../types.ts';
 import { createRedisBackend, type RedisTaskBackend } from './backend.ts';
+import { keysFor } from './keys.ts';
+import { scriptsOf } from './scripts.ts';
 
 let redis: RedisServer;
 let prefixes = 0;
@@ -119,9 +123,28 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
     expect(await b.read('4')).toBeUndefined();
   });
 
-  it("Should run tasks whose ids name BullMQ's own keys (wait, meta, completed, ...)", async () => {
+  it('Should run tasks whose ids name keys of a queue (wait, meta, done, events, ...) or read as numbers', async () => {
     const [a] = (await cluster(1)) as [RedisTaskBackend];
-    const ids = ['wait', 'meta', 'completed', 'failed', 'delayed', 'id', 'events', 'marker'];
+    const ids = [
+      'wait',
+      'meta',
+      'completed',
+      'failed',
+      'delayed',
+      'id',
+      'events',
+      'marker',
+      'done',
+      'all',
+      'seq',
+      'functions',
+      'servers',
+      'holders',
+      'checked',
+      'cancels',
+      '7',
+      'named:wait',
+    ];
     for (const id of ids) await a.submit(task('named', { id }));
     const claimed = await a.claim('named', ids.length, 1);
     expect(claimed.map((t) => t.id)).toEqual(ids);
@@ -177,6 +200,55 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
       error: 'the server running it was lost',
     });
     expect(await b.read(kept.id)).toMatchObject({ status: 'completed', attempt: 2 });
+  });
+});
+
+describe.skipIf(REDIS_MISSING)('Redis task backend, runs held and lost', () => {
+  it('Should refuse the late report of a server thought lost, keeping the ending of the one that ran it again', async () => {
+    const [a, b] = (await cluster(2, { lostAfterMs: 900 })) as [RedisTaskBackend, RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('frozen', { id: 'f1', retry: { attempts: 2, backoffMs: 0 } }));
+      expect((await a.claim('frozen', 1, 1)).map((t) => t.id)).toEqual(['f1']);
+      // a stops renewing its lease (a machine frozen past it), which lapses: b's tick takes the
+      // run back, while a still holds it and reports later.
+      a.cluster.stop();
+      await raw.del(keysFor(`t${prefixes}`).lease(a.serverId));
+      const again = await claimOne(b, 'frozen');
+      expect(again).toMatchObject({ id: 'f1', attempt: 2 });
+      await a.finish('f1', done('from the frozen one'));
+      await b.finish('f1', done('from b'));
+      expect(await a.read('f1')).toMatchObject({
+        status: 'completed',
+        result: 'from b',
+        attempt: 2,
+      });
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('Should queue again a task held in Redis for a server that never got it (a lost claim answer)', async () => {
+    const [a] = (await cluster(1, { lostAfterMs: 900 })) as [RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('orphan', { id: 'o1' }));
+      // A's claim ran in Redis, but its answer never reached a.
+      const header = {
+        prefix: `t${prefixes}`,
+        serverId: a.serverId,
+        now: Date.now(),
+        ttlMs: 60_000,
+        maxFinished: 1000,
+      };
+      await scriptsOf(raw).claim(header, 'orphan', 450, 'lost', 1, 1);
+      expect(await a.read('o1')).toMatchObject({ status: 'running' });
+      // Seen held without a worker twice, a lease apart: back at the front, no attempt spent.
+      const claimed = await claimOne(a, 'orphan');
+      expect(claimed).toMatchObject({ id: 'o1', attempt: 1 });
+    } finally {
+      raw.disconnect();
+    }
   });
 });
 

@@ -129,6 +129,10 @@ export class RedisTaskBackend implements TaskBackend {
       joined: (fn) => this.cluster.joined(fn),
       left: (fn, count, joined) => this.cluster.left(fn, count, joined),
       cancelled: (id) => this.#listeners.cancelled(id),
+      available: (fn) => {
+        this.cluster.adjust(fn, 1);
+        this.#listeners.available(fn);
+      },
       warn: (message) => this.#warn(message),
     });
     this.cluster = new ClusterView({
@@ -387,7 +391,10 @@ export class RedisTaskBackend implements TaskBackend {
         if (record.status === 'queued') this.cluster.adjust(record.function, 1);
         else if (record.status === 'running') this.cluster.adjust(record.function, -1);
       }
-      if (record.status === 'queued') this.#listeners.available(record.function);
+      // This server's own requeues tell its pools themselves (a submit here, a run that never
+      // began), and backoffs that end are the ticks' to tell: an event of its own would only
+      // send a second claim after the first.
+      if (!here && record.status === 'queued') this.#listeners.available(record.function);
     }
   }
 

@@ -34,6 +34,8 @@ export interface RunnerContext {
   left(fn: string, count: number, joined: number): void;
   /** A task this server ran was cancelled: stop its worker. */
   cancelled(id: string): void;
+  /** Tasks of `fn` went back to the front of the queue here: claim them again. */
+  available(fn: string): void;
   warn(message: string): void;
 }
 
@@ -143,7 +145,7 @@ export class Runner {
     const reports = batch.map((b) => b.report);
     try {
       await this.#c.scripts.finish(this.#c.header(), ...reports.flat());
-      for (const [id] of reports) this.#release(id);
+      this.#requeued(reports);
     } catch (error) {
       // Kept held, so the reconcile pass does not take them for orphans; it sends them again.
       this.#c.warn(`reporting ${reports.length} task endings failed: ${String(error)}`);
@@ -161,8 +163,17 @@ export class Runner {
     this.#c.cancelled(id);
   }
 
-  #release(id: string) {
-    this.#held.delete(id);
+  /** Reports made: forget their runs; tell of tasks that can be claimed again at once. */
+  #requeued(reports: Report[]) {
+    const again = new Set<string>();
+    for (const [id, , kind, , , delay] of reports) {
+      const claim = this.#held.get(id);
+      this.#held.delete(id);
+      if (claim && (kind === 'unstarted' || kind === 'orphan' || (kind === 'retry' && !delay))) {
+        again.add(claim.task.function);
+      }
+    }
+    for (const fn of again) this.#c.available(fn);
   }
 
   /**
@@ -175,7 +186,7 @@ export class Runner {
       if (this.#unsent.length > 0) {
         const again = this.#unsent.splice(0);
         await this.#c.scripts.finish(this.#c.header(), ...again.flat());
-        for (const [id] of again) this.#release(id);
+        this.#requeued(again);
       }
       const held = await this.#c.redis.smembers(this.#c.keys.held(this.#c.serverId));
       const strangers = held.filter((id) => !this.#held.has(id));
