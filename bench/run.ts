@@ -43,6 +43,9 @@ const scaling = quick
   ? { monitorMs: 100, downDelayMs: 200, maxWorkers: 4 }
   : { monitorMs: 500, downDelayMs: 2_000, maxWorkers: 20 };
 
+/** The capped servers' task: one worker, four at a time, each waiting this long (160/s each). */
+const CAPPED_NAP_MS = 25;
+
 interface Job {
   key: string;
   group: string;
@@ -137,7 +140,9 @@ add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],
 });
-// Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process.
+// Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process;
+// then 1, 2 and 3 each capped at 160 tasks/s by its one worker (scaling without more cores); and
+// what this Redis does with redis-benchmark.
 add('cluster', 'cluster-memory-1', {
   file: 'cluster.ts',
   args: ['memory', 1, httpSeconds, 10, quick ? 100 : 1_000],
@@ -148,6 +153,13 @@ for (const servers of [1, 2, 3]) {
     args: ['redis', servers, httpSeconds, 10, quick ? 100 : 1_000],
   });
 }
+for (const servers of [1, 2, 3]) {
+  add('cluster', `cluster-capped-${servers}`, {
+    file: 'cluster.ts',
+    args: ['capped', servers, httpSeconds, 10, 0, CAPPED_NAP_MS],
+  });
+}
+add('cluster', 'cluster-capacity', { file: 'cluster.ts', args: ['capacity', 0, 0, 0, 0] });
 
 const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();

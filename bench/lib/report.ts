@@ -373,13 +373,14 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
   if (alone) {
     for (const n of [1, 2, 3]) {
       const shared = get(`cluster-redis-${n}`, 'invokesPerSec');
+      const r = ratio(shared, alone);
       row(
         `10. Cluster: ${n} server${n > 1 ? 's' : ''} on Redis, HTTP invoke (invokes/s)`,
         shared,
         `1 server in memory ${show(alone)}`,
-        ratio(shared, alone),
-        '',
-        undefined,
+        r,
+        n === 1 ? '>= 0.5×' : '',
+        n === 1 && r !== undefined ? r >= 0.5 : undefined,
       );
     }
     const p50 = get('cluster-redis-1', 'p50Ms');
@@ -403,6 +404,69 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
         met: undefined,
       });
     }
+    const trips = get('cluster-redis-1', 'roundTripsPerTask');
+    row(
+      '10. Cluster: Redis round trips per sequential invoke',
+      trips,
+      'Redis commands run per invoke (scripts’ own included) ' +
+        show(get('cluster-redis-1', 'sequentialCommandsPerTask'), 1),
+      undefined,
+      '<= 3',
+      trips ? trips.median <= 3.05 : undefined,
+      2,
+    );
+    for (const n of [1, 2, 3]) {
+      const key = `cluster-redis-${n}`;
+      row(
+        `10. Cluster: ${n} server${n > 1 ? 's' : ''} under load, Redis script calls per task`,
+        get(key, 'scriptCallsPerTask'),
+        `commands run ${show(get(key, 'commandsPerTask'), 1)}; Redis CPU ${show(get(key, 'redisCpuUsPerTask'))} µs/task`,
+        undefined,
+        '',
+        undefined,
+        2,
+      );
+    }
+    const cpuRedis = get('cluster-redis-1', 'serverCpuUsPerTask');
+    const cpuAlone = get('cluster-memory-1', 'serverCpuUsPerTask');
+    row(
+      '10. Cluster: server CPU per invoke under load, on Redis (µs, all threads)',
+      cpuRedis,
+      `in memory ${show(cpuAlone)}`,
+      ratio(cpuRedis, cpuAlone),
+      '',
+      undefined,
+    );
+  }
+  const cappedOne = get('cluster-capped-1', 'invokesPerSec');
+  if (cappedOne) {
+    const cap = get('cluster-capped-1', 'capPerServer');
+    for (const n of [1, 2, 3]) {
+      const capped = get(`cluster-capped-${n}`, 'invokesPerSec');
+      const r = ratio(capped, cappedOne);
+      row(
+        `10. Cluster: ${n} server${n > 1 ? 's' : ''} capped at ${show(cap)} tasks/s each (invokes/s)`,
+        capped,
+        `1 capped server ${show(cappedOne)}`,
+        r,
+        n > 1 ? `>= ${fmt(0.85 * n, 2)}×` : '',
+        n > 1 && r !== undefined ? r >= 0.85 * n : undefined,
+      );
+    }
+  }
+  const setRate = get('cluster-capacity', 'setPerSec');
+  const perTask = get('cluster-redis-1', 'commandsPerTask');
+  const redisCpu = get('cluster-redis-1', 'redisCpuUsPerTask');
+  if (setRate && perTask && redisCpu) {
+    rows.push({
+      measure:
+        '10. Cluster: tasks/s one Redis carries (commands/s ÷ commands per task; 1 s ÷ Redis CPU per task)',
+      ebbflow: `${fmt(setRate.median / perTask.median)}; ${fmt(1e6 / redisCpu.median)}`,
+      peer: `redis-benchmark SET ${show(setRate)}/s, GET ${show(get('cluster-capacity', 'getPerSec'))}/s`,
+      ratio: '',
+      target: '',
+      met: undefined,
+    });
   }
 
   const header =
@@ -462,7 +526,7 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 - **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
 - **9. Workers**: \`npm run dev:workers\` (wrangler's local runtime, workerd; 8 task shards as SQLite Durable Objects, the function in a Worker Loader isolate) beside \`npm start\` (Node), each started by its command over bench/functions and driven like case 5 (autocannon, 10 connections, ${input.httpSeconds} s after a warm-up). Local workerd runs every isolate and object in one process on this machine: this measures the local runtime's overhead, not Cloudflare's network.
-- **10. Cluster**: real servers (\`node --import tsx server/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. On ${input.cores} cores the servers, their workers and Redis share the same CPUs, so more servers cannot add throughput here; the figures show what the shared queue costs.
+- **10. Cluster**: real servers (\`node --import tsx server/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. Redis's own counters (\`INFO\`) are read before and after each phase: commands per task (those its scripts run included), script calls per task (one round trip each), Redis CPU per task; round trips per sequential invoke = script calls and transactions per invoke, less what the servers send while idle (measured for a second just before). Server CPU = the servers' processes (all threads) from /proc. Capped: each server runs \`nap-capped\` (bench/cluster-functions) on one worker, four at a time, each waiting 25 ms, so a server cannot pass 160 tasks/s whatever the cores: on ${input.cores} cores the sum shows whether each added server brings its share through the shared queue. Capacity: \`redis-benchmark -c 50 -n 200000 -t set,get\` against the same kind of private Redis.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 

@@ -241,7 +241,7 @@ describe.skipIf(REDIS_MISSING)('Redis task backend, runs held and lost', () => {
         ttlMs: 60_000,
         maxFinished: 1000,
       };
-      await scriptsOf(raw).claim(header, 'orphan', 450, 'lost', 1, 1);
+      await scriptsOf(raw).claim(header, 'orphan', 450, 'lost', 0, 1, 1);
       expect(await a.read('o1')).toMatchObject({ status: 'running' });
       // Seen held without a worker twice, a lease apart: back at the front, no attempt spent.
       const claimed = await claimOne(a, 'orphan');

@@ -30,6 +30,7 @@ import type {
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
 import { BackendListeners } from '../listeners.ts';
+import { Batch } from './batch.ts';
 import { ClusterView } from './cluster-view.ts';
 import { backendUnavailable, type Connections, connect, displayUrl } from './connection.ts';
 import { type Keys, keysFor } from './keys.ts';
@@ -63,6 +64,10 @@ export interface RedisBackendOptions {
   describe?: Record<string, unknown>;
   log?: (message: string) => void;
 }
+
+/** One task's values for the SUBMIT script, and its answer (see `scripts.ts`). */
+type SubmitArgs = [string, string, number, number, number, number, string, string, number | ''];
+type SubmitAnswer = [string, string?];
 
 /** A waiter reads the record again this often, should an event have been missed. */
 const WAIT_POLL_MS = 1_000;
@@ -103,6 +108,16 @@ export class RedisTaskBackend implements TaskBackend {
   #log: (message: string) => void;
   #listeners: BackendListeners;
   #watch = new TaskWatch();
+  #submits = new Batch<SubmitArgs, SubmitAnswer>((tasks) =>
+    this.#call(
+      async () =>
+        (await this.#scripts.submit(
+          this.#header(),
+          this.#deadline(),
+          ...tasks.flat(),
+        )) as SubmitAnswer[],
+    ),
+  );
   #closed = false;
   #leaving = false;
   #reported = new Set<string>();
@@ -110,7 +125,7 @@ export class RedisTaskBackend implements TaskBackend {
 
   constructor(connections: Connections, options: RedisBackendOptions & { timeoutMs: number }) {
     this.#c = connections;
-    this.#scripts = scriptsOf(connections.requests);
+    this.#scripts = scriptsOf(connections.store);
     this.#url = options.url;
     this.#keys = keysFor(options.prefix ?? 'ebbflow');
     this.#ttlMs = options.resultTtlMs;
@@ -120,8 +135,9 @@ export class RedisTaskBackend implements TaskBackend {
     this.#listeners = new BackendListeners(this.#log);
     const leaseMs = Math.max(300, Math.floor((options.lostAfterMs ?? 30_000) / 2));
     this.#runner = new Runner({
-      scripts: scriptsOf(connections.runs),
-      redis: connections.runs,
+      scripts: this.#scripts,
+      redis: connections.store,
+      deadline: () => this.#deadline(),
       keys: this.#keys,
       serverId: this.serverId,
       leaseMs,
@@ -144,6 +160,7 @@ export class RedisTaskBackend implements TaskBackend {
       onBacklog: (fn) => this.#listeners.available(fn),
       onReachable: (reachable) => {
         if (!reachable) this.#watch.fail(backendUnavailable(this.#url, 'no answer'));
+        else void this.#runner.resend().catch(() => {});
       },
       onClock: (offsetMs) => {
         this.#offsetMs = offsetMs;
@@ -168,44 +185,51 @@ export class RedisTaskBackend implements TaskBackend {
 
   /** Whether Redis answers now. */
   get connected(): boolean {
-    return this.#c.requests.status === 'ready' && this.cluster.reachable;
+    return this.#c.store.status === 'ready' && this.cluster.reachable;
   }
 
+  /**
+   * One SUBMIT script for the tasks submitted in this turn (`#submits`); each caller gets its
+   * own outcome. The id, queue limit and deadline are checked inside Redis, atomically.
+   */
   async submit(task: NewTask): Promise<TaskRecord> {
     this.#ensureUp();
     const id = task.id ?? randomUUID();
-    const header = this.#header();
-    this.#watch.expect(id, header.now);
-    let answer: [string, string?];
+    this.#watch.expect(id, Date.now());
+    const accepted = this.#submits.add([
+      id,
+      task.function,
+      task.maxQueue,
+      task.retry.attempts,
+      task.retry.backoffMs,
+      task.timeoutMs,
+      JSON.stringify(task.args),
+      task.retryOf ?? '',
+      task.version ?? '',
+    ]);
+    // Told before it is sent: a pool with room claims in this same turn, and the claim leaves
+    // right behind the submit on the same connection, so both take one round trip (a claim that
+    // finds nothing, should the submit be refused, is harmless).
+    this.cluster.adjust(task.function, 1);
+    this.#listeners.available(task.function);
+    let answer: SubmitAnswer;
     try {
-      answer = (await this.#call(() =>
-        this.#scripts.submit(
-          header,
-          id,
-          task.function,
-          task.maxQueue,
-          task.retry.attempts,
-          task.retry.backoffMs,
-          task.timeoutMs,
-          JSON.stringify(task.args),
-          task.retryOf ?? '',
-          task.version ?? '',
-          this.#deadline(),
-        ),
-      )) as [string, string?];
+      answer = await accepted;
     } catch (error) {
       this.#watch.forget(id);
+      this.cluster.adjust(task.function, -1);
       throw error;
     }
     const [outcome, json] = answer;
-    if (outcome !== 'ok') this.#watch.forget(id);
+    if (outcome !== 'ok') {
+      this.#watch.forget(id);
+      this.cluster.adjust(task.function, -1);
+    }
     if (outcome === 'duplicate') throw duplicateId(id);
     if (outcome === 'full') throw queueFull(task.function, task.maxQueue);
     if (outcome === 'late') throw this.#late();
     const record = parseRecord(json) as TaskRecord;
     this.#watch.submitted(record);
-    this.cluster.adjust(task.function, 1);
-    this.#listeners.available(task.function);
     return record;
   }
 
@@ -273,7 +297,7 @@ export class RedisTaskBackend implements TaskBackend {
     let max = '+inf';
     if (query.before !== undefined) {
       const before = query.before;
-      const score = await this.#call(() => this.#c.requests.zscore(k.all, before));
+      const score = await this.#call(() => this.#c.store.zscore(k.all, before));
       if (score === null) throw unknownCursor(before);
       max = `(${score}`;
     }
@@ -281,7 +305,7 @@ export class RedisTaskBackend implements TaskBackend {
     const batch = Math.max(50, Math.min(1000, query.limit * 2));
     while (tasks.length <= query.limit) {
       const page = await this.#call(() =>
-        this.#c.requests.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
+        this.#c.store.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
       );
       if (page.length === 0) break;
       const ids = page.filter((_, i) => i % 2 === 0);
@@ -302,7 +326,7 @@ export class RedisTaskBackend implements TaskBackend {
 
   async replay(id: string, maxQueue: number): Promise<TaskRecord> {
     const [status, fn, args, timeoutMs, attempts, backoffMs, version] = await this.#call(() =>
-      this.#c.requests.hmget(this.#keys.task(id), 'st', 'fn', 'args', 'to', 'n', 'bo', 'v'),
+      this.#c.store.hmget(this.#keys.task(id), 'st', 'fn', 'args', 'to', 'n', 'bo', 'v'),
     );
     if (!status || !fn) throw unknownTask(id);
     if (status !== 'failed' && status !== 'cancelled') throw notRetryable(id, status);
@@ -369,13 +393,13 @@ export class RedisTaskBackend implements TaskBackend {
     await this.#runner.close(this.#timeoutMs);
     // Leave the server list at once; a lease given up lets others take back what is still held.
     const k = this.#keys;
-    await this.#c.requests
+    await this.#c.store
       .multi()
       .zrem(k.servers, this.serverId)
       .del(k.server(this.serverId), k.lease(this.serverId))
       .exec()
       .catch(() => {});
-    for (const client of [this.#c.events, this.#c.runs, this.#c.requests]) client.disconnect();
+    for (const client of [this.#c.events, this.#c.store]) client.disconnect();
   }
 
   #onEvent(event: ChangeEvent | undefined) {
@@ -433,7 +457,7 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   #ensureUp() {
-    if (this.#closed || this.#c.requests.status !== 'ready') {
+    if (this.#closed || this.#c.store.status !== 'ready') {
       throw backendUnavailable(this.#url);
     }
   }

@@ -6,6 +6,7 @@
  * or not answering within the timeout) marks Redis unreachable until one succeeds again.
  * @module
  */
+import { unrefTimer } from '../../time/timers.ts';
 import type { ClusterFunction, ClusterServer, ClusterStats } from '../contract.ts';
 import type { Header, Scripts } from './scripts.ts';
 
@@ -58,7 +59,7 @@ export class ClusterView {
   start(): void {
     const every = (ms: number, run: () => Promise<unknown>) => {
       const timer = setInterval(() => void run().catch(() => {}), ms);
-      (timer as { unref?: () => void }).unref?.();
+      unrefTimer(timer);
       this.#timers.push(timer);
     };
     every(this.tickMs, () => this.refresh());

@@ -1,19 +1,21 @@
 /**
- * The three connections a server keeps to Redis, and what each does when Redis is away or hangs:
- * - `requests`: what callers wait for (submit, read, wait, cancel, list) and the cluster's tick.
- *   Fails fast while disconnected, and any command Redis does not answer within `timeoutMs`
- *   fails too (503 `backend_unavailable`), so no request hangs on a stalled Redis.
- * - `runs`: claims and reports of this server's runs. Waits out an outage (commands queue until
- *   Redis answers), so a task that ends while Redis is away is still reported when it returns.
- * - `events`: the subscription to the events and cancels channels.
+ * The two connections a server keeps to Redis:
+ * - `store`: every command (submit, claim, finish, read, cancel, list, the tick). Commands made
+ *   in the same turn leave in one write (auto-pipelining), so a submit and the claim it triggers
+ *   share one round trip. It fails fast while disconnected, and a command Redis does not answer
+ *   within `timeoutMs` fails too (503 `backend_unavailable`): no request hangs on a stalled
+ *   Redis. Changes Redis might make after the caller gave up are guarded by deadlines checked on
+ *   Redis's clock (submit, claim, cancel) or are harmless to repeat (reports, sent again until
+ *   taken; a report repeated is refused).
+ * - `events`: the subscription to the events and cancels channels (it waits out an outage and
+ *   subscribes again).
  * @module
  */
 import { Redis } from 'ioredis';
 import { EbbflowError, messageOf } from '../../errors.ts';
 
 export interface Connections {
-  requests: Redis;
-  runs: Redis;
+  store: Redis;
   events: Redis;
 }
 
@@ -36,24 +38,25 @@ export const backendUnavailable = (url: string, why?: string) =>
 
 /** Connect, or throw an error that names the URL (within `timeoutMs`, even if Redis hangs). */
 export const connect = async (url: string, timeoutMs: number): Promise<Connections> => {
-  const requests = new Redis(url, {
+  const store = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
-    // A command sent again after a reconnect could run twice; the caller got its 503 already.
+    // A command sent again after a reconnect could run twice; its caller got its 503 already.
     autoResendUnfulfilledCommands: false,
+    enableAutoPipelining: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   let lastError = '';
-  requests.on('error', (error: Error) => {
+  store.on('error', (error: Error) => {
     lastError = error.message;
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
-      requests.connect().then(() => requests.ping()),
+      store.connect().then(() => store.ping()),
       new Promise((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no answer within ${timeoutMs} ms (EBBFLOW_REDIS_TIMEOUT_MS)`)),
@@ -62,22 +65,20 @@ export const connect = async (url: string, timeoutMs: number): Promise<Connectio
       }),
     ]);
   } catch (error) {
-    requests.disconnect();
+    store.disconnect();
     throw new Error(
       `cannot reach Redis at ${displayUrl(url)} (EBBFLOW_REDIS_URL): ${lastError || messageOf(error)}`,
     );
   } finally {
     clearTimeout(timer);
   }
-  const waiting = {
+  const events = store.duplicate({
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     autoResendUnfulfilledCommands: true,
+    enableAutoPipelining: false,
     commandTimeout: undefined,
-  };
-  const runs = requests.duplicate(waiting);
-  const events = requests.duplicate(waiting);
-  runs.on('error', () => {});
+  });
   events.on('error', () => {});
-  return { requests, runs, events };
+  return { store, events };
 };

@@ -1,28 +1,33 @@
 /**
  * The tasks this server runs. Claims asked for in the same turn (one per worker with room) go
- * to Redis together as one CLAIM script; endings reported in the same turn as one FINISH
- * script. Each run carries the token its claim got: a report counts only while the task is
+ * to Redis together as one CLAIM script; endings reported in the same turn (`batch.ts`) as one
+ * FINISH script. Each run carries the token its claim got: a report counts only while the task is
  * still that run's, so a task is reported once even when a server thought lost comes back.
  *
- * Claims and reports use the connection that waits out a Redis outage (its commands queue until
- * Redis answers again): a task that ends while Redis is away is reported when it returns. A claim
- * whose answer was lost on the way (the connection dropped after Redis ran it, and the command
- * was sent again) leaves tasks held here that no worker has: the reconcile pass finds them in
- * the server's held set, unknown here twice in a row, and puts them back at the front.
+ * A report Redis did not take (away, or no answer in time) is kept and sent again, when Redis
+ * answers again and at each reconcile pass, until it is taken (a repeat of one that was taken
+ * late is refused): a task that ends while Redis is away is reported when it returns. A claim
+ * whose answer was lost on the way (the connection dropped after Redis ran it) leaves tasks held
+ * here that no worker has: the reconcile pass finds them in the server's held set, unknown here
+ * twice in a row, and puts them back at the front.
  * @module
  */
 import type { Redis } from 'ioredis';
+import { unrefTimer } from '../../time/timers.ts';
 import type { ClaimedTask, TaskEnding } from '../../types.ts';
 import { retryDelay, shouldRetry } from '../retry.ts';
+import { Batch } from './batch.ts';
 import type { Keys } from './keys.ts';
 import { type ClaimRow, decodeClaimRow, terminalRecord } from './records.ts';
 import type { Header, Scripts } from './scripts.ts';
 
 /** What the runner needs from the backend around it. */
 export interface RunnerContext {
-  /** The scripts on the waiting connection, and that connection. */
+  /** The scripts on the store connection, and that connection. */
   scripts: Scripts;
   redis: Redis;
+  /** When a claim sent now must no longer take tasks (Redis time, ms). */
+  deadline(): number;
   keys: Keys;
   serverId: string;
   /** How long a lease lasts without renewal (the claim renews it). */
@@ -42,7 +47,6 @@ export interface RunnerContext {
 interface ClaimRequest {
   workerId: number;
   max: number;
-  resolve(tasks: ClaimedTask[]): void;
 }
 
 /** One run's report as FINISH takes it: id, token, kind, then three values. */
@@ -56,8 +60,8 @@ interface Held extends ClaimRow {
 export class Runner {
   #c: RunnerContext;
   #held = new Map<string, Held>();
-  #claims = new Map<string, ClaimRequest[]>();
-  #reports: { report: Report; done(): void }[] = [];
+  #claims = new Map<string, Batch<ClaimRequest, ClaimedTask[]>>();
+  #reports = new Batch<Report, undefined>((reports) => this.#sendReports(reports));
   /** Reports Redis did not take (a script error): sent again by the next reconcile. */
   #unsent: Report[] = [];
   #claimTrips = 0;
@@ -71,7 +75,7 @@ export class Runner {
   constructor(context: RunnerContext) {
     this.#c = context;
     this.#timer = setInterval(() => void this.#reconcile(), context.leaseMs);
-    (this.#timer as { unref?: () => void }).unref?.();
+    unrefTimer(this.#timer);
   }
 
   /** Tasks held by this server now. */
@@ -87,23 +91,18 @@ export class Runner {
   /** Up to `max` tasks of `fn` for worker `workerId`; asked with the others of this turn. */
   claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
     if (this.#closed || this.#leaving || max <= 0) return Promise.resolve([]);
-    return new Promise((resolve) => {
-      let batch = this.#claims.get(fn);
-      if (!batch) {
-        batch = [];
-        this.#claims.set(fn, batch);
-        queueMicrotask(() => this.#track(this.#sendClaims(fn)));
-      }
-      batch.push({ workerId, max, resolve });
-    });
+    let batch = this.#claims.get(fn);
+    if (!batch) {
+      batch = new Batch((requests) => this.#track(this.#sendClaims(fn, requests)));
+      this.#claims.set(fn, batch);
+    }
+    return batch.add({ workerId, max });
   }
 
-  async #sendClaims(fn: string): Promise<void> {
-    const batch = this.#claims.get(fn) ?? [];
-    this.#claims.delete(fn);
+  async #sendClaims(fn: string, batch: ClaimRequest[]): Promise<ClaimedTask[][]> {
     const given: ClaimedTask[][] = batch.map(() => []);
+    if (this.#closed || this.#leaving) return given;
     try {
-      if (this.#closed || this.#leaving) return;
       const header = this.#c.header();
       const joined = this.#c.joined(fn);
       const tokens = `${this.#c.serverId}:${++this.#claimTrips}`;
@@ -113,6 +112,7 @@ export class Runner {
         fn,
         this.#c.leaseMs,
         tokens,
+        this.#c.deadline(),
         ...pairs,
       )) as [number, unknown[][]];
       // Registered at once, in the answer's own turn: the reconcile pass relies on it.
@@ -124,9 +124,8 @@ export class Runner {
       this.#c.left(fn, left, joined);
     } catch (error) {
       this.#c.warn(`claiming tasks of ${fn} failed: ${String(error)}`);
-    } finally {
-      for (const [i, request] of batch.entries()) request.resolve(given[i] ?? []);
     }
+    return given;
   }
 
   /** Report how a claimed task ended; resolves once Redis has it (or dropped it). */
@@ -134,24 +133,31 @@ export class Runner {
     const claim = this.#held.get(id);
     if (!claim || claim.report) return Promise.resolve(); // cancelled meanwhile, or reported
     claim.report = reportOf(claim, ending);
-    return new Promise((done) => {
-      if (this.#reports.length === 0) queueMicrotask(() => this.#track(this.#sendReports()));
-      this.#reports.push({ report: claim.report as Report, done });
-    });
+    return this.#reports.add(claim.report);
   }
 
-  async #sendReports(): Promise<void> {
-    const batch = this.#reports.splice(0);
-    const reports = batch.map((b) => b.report);
+  async #sendReports(reports: Report[]): Promise<undefined[]> {
     try {
-      await this.#c.scripts.finish(this.#c.header(), ...reports.flat());
+      await this.#track(this.#c.scripts.finish(this.#c.header(), ...reports.flat()));
       this.#requeued(reports);
     } catch (error) {
       // Kept held, so the reconcile pass does not take them for orphans; it sends them again.
       this.#c.warn(`reporting ${reports.length} task endings failed: ${String(error)}`);
       this.#unsent.push(...reports);
-    } finally {
-      for (const b of batch) b.done();
+    }
+    return reports.map(() => undefined);
+  }
+
+  /** Send again the reports Redis did not take (it answers again). */
+  async resend(): Promise<void> {
+    if (this.#unsent.length === 0) return;
+    const again = this.#unsent.splice(0);
+    try {
+      await this.#track(this.#c.scripts.finish(this.#c.header(), ...again.flat()));
+      this.#requeued(again);
+    } catch (error) {
+      this.#unsent.unshift(...again);
+      throw error;
     }
   }
 
@@ -183,11 +189,7 @@ export class Runner {
   async #reconcile(): Promise<void> {
     if (this.#closed) return;
     try {
-      if (this.#unsent.length > 0) {
-        const again = this.#unsent.splice(0);
-        await this.#c.scripts.finish(this.#c.header(), ...again.flat());
-        this.#requeued(again);
-      }
+      await this.resend();
       const held = await this.#c.redis.smembers(this.#c.keys.held(this.#c.serverId));
       const strangers = held.filter((id) => !this.#held.has(id));
       const orphans = strangers.filter((id) => this.#strangers.has(id));
@@ -204,17 +206,17 @@ export class Runner {
     }
   }
 
-  #track(promise: Promise<unknown>) {
+  #track<T>(promise: Promise<T>): Promise<T> {
     this.#inflight.add(promise);
-    void promise.finally(() => this.#inflight.delete(promise));
+    void promise.finally(() => this.#inflight.delete(promise)).catch(() => {});
+    return promise;
   }
 
   /** Stop claiming; wait (at most `ms`) for claims and reports already on their way. */
   async close(ms: number): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    for (const batch of this.#claims.values()) for (const r of batch) r.resolve([]);
-    this.#claims.clear();
+    void this.#reports.flush(); // tracked below, as any report on its way
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.allSettled([...this.#inflight]),

@@ -147,55 +147,72 @@ end
 `;
 
 /**
- * Accept a task: its id unused by any function, its function's queue (waiting and backing off,
- * across every server) below the limit. Refuses with 'late' when Redis runs it after the caller
- * gave up on it (a Redis that stalled): a submit answered 503 never takes effect later.
- * ARGV: id, function, maxQueue, attempts, backoffMs, timeoutMs, args (JSON), retryOf or '',
- * version or '', deadline (Redis time, ms; 0 = none).
- * Returns {'ok', record} | {'duplicate'} | {'full'} | {'late'}.
+ * Accept tasks (those submitted in one turn come together): each one's id unused by any
+ * function, its function's queue (waiting and backing off, across every server) below the limit.
+ * Refuses them all with 'late' when Redis runs this after the caller gave up on it (a Redis that
+ * stalled): a submit answered 503 never takes effect later.
+ * ARGV: deadline (Redis time, ms; 0 = none), then per task nine values: id, function, maxQueue,
+ * attempts, backoffMs, timeoutMs, args (JSON), retryOf or '', version or ''.
+ * Returns per task {'ok', record} | {'duplicate'} | {'full'} | {'late'}.
  */
 export const SUBMIT = `
-local id, fn = ARGV[6], ARGV[7]
-local deadline = tonumber(ARGV[15])
-if deadline > 0 and redisNow() > deadline then return {'late'} end
-local key = taskKey(id)
-if redis.call('EXISTS', key) == 1 then return {'duplicate'} end
-local wait, delayed = P .. ':w:' .. fn, P .. ':d:' .. fn
-if redis.call('LLEN', wait) + redis.call('ZCARD', delayed) >= tonumber(ARGV[8]) then return {'full'} end
-local seq = redis.call('INCR', P .. ':seq')
-redis.call('HSET', key, 'id', id, 'fn', fn, 'sub', ARGV[3], 'n', ARGV[9], 'bo', ARGV[10],
-  'to', ARGV[11], 'args', ARGV[12], 'st', 'queued', 'a', 1)
-local h = {id = id, fn = fn, sub = ARGV[3], n = ARGV[9], st = 'queued', a = 1}
-if ARGV[13] ~= '' then redis.call('HSET', key, 'ro', ARGV[13]); h.ro = ARGV[13] end
-if ARGV[14] ~= '' then redis.call('HSET', key, 'v', ARGV[14]); h.v = ARGV[14] end
-redis.call('RPUSH', wait, id)
-redis.call('ZADD', P .. ':all', seq, id)
-redis.call('ZADD', P .. ':f:' .. fn, seq, id)
-redis.call('SADD', P .. ':functions', fn)
-redis.call('ZREM', P .. ':done', id)
-local record = recordOf(h)
-announce(record)
+local deadline = tonumber(ARGV[6])
+local late = deadline > 0 and redisNow() > deadline
+
+local function submitOne(i)
+  if late then return {'late'} end
+  local id, fn = ARGV[i], ARGV[i + 1]
+  local key = taskKey(id)
+  if redis.call('EXISTS', key) == 1 then return {'duplicate'} end
+  local wait, delayed = P .. ':w:' .. fn, P .. ':d:' .. fn
+  if redis.call('LLEN', wait) + redis.call('ZCARD', delayed) >= tonumber(ARGV[i + 2]) then
+    return {'full'}
+  end
+  local seq = redis.call('INCR', P .. ':seq')
+  redis.call('HSET', key, 'id', id, 'fn', fn, 'sub', ARGV[3], 'n', ARGV[i + 3], 'bo', ARGV[i + 4],
+    'to', ARGV[i + 5], 'args', ARGV[i + 6], 'st', 'queued', 'a', 1)
+  local h = {id = id, fn = fn, sub = ARGV[3], n = ARGV[i + 3], st = 'queued', a = 1}
+  if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'ro', ARGV[i + 7]); h.ro = ARGV[i + 7] end
+  if ARGV[i + 8] ~= '' then redis.call('HSET', key, 'v', ARGV[i + 8]); h.v = ARGV[i + 8] end
+  redis.call('RPUSH', wait, id)
+  redis.call('ZADD', P .. ':all', seq, id)
+  redis.call('ZADD', P .. ':f:' .. fn, seq, id)
+  redis.call('SADD', P .. ':functions', fn)
+  redis.call('ZREM', P .. ':done', id)
+  local record = recordOf(h)
+  announce(record)
+  return {'ok', record}
+end
+
+local out = {}
+for i = 7, #ARGV - 8, 9 do out[#out + 1] = submitOne(i) end
 publish()
-return {'ok', record}`;
+return out`;
 
 /**
  * Hand out queued tasks of one function to this server, for several workers in one trip:
  * retries whose backoff is over join the back of the queue first, then each (worker, count) pair
  * takes up to count from the front. Each run gets its own token; the server's lease (which says
- * it is alive) is renewed. ARGV: function, leaseMs, token prefix, then (worker id, count) pairs.
- * Returns {tasks left (waiting and backing off), rows}, a row being {pair index (from 1), id,
- * worker, token, args, timeoutMs, attempt, submittedAt, attempts, backoffMs, retryOf, version}.
+ * it is alive) is renewed. Takes nothing past its deadline (the server gave up on the answer:
+ * the tasks would be held by a server that does not know it has them).
+ * ARGV: function, leaseMs, token prefix, deadline (Redis time, ms; 0 = none), then (worker id,
+ * count) pairs. Returns {tasks left (waiting and backing off), rows}, a row being {pair index
+ * (from 1), id, worker, token, args, timeoutMs, attempt, submittedAt, attempts, backoffMs,
+ * retryOf, version}.
  */
 export const CLAIM = `
-local fn, leaseMs, tokens = ARGV[6], ARGV[7], ARGV[8]
+local fn, leaseMs, tokens, deadline = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
 local wait, delayed = P .. ':w:' .. fn, P .. ':d:' .. fn
+if deadline > 0 and redisNow() > deadline then
+  return {redis.call('LLEN', wait) + redis.call('ZCARD', delayed), {}}
+end
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', redisNow(), 'LIMIT', 0, 1000)
 if #due > 0 then
   redis.call('ZREM', delayed, unpack(due))
   redis.call('RPUSH', wait, unpack(due))
 end
 local rows, made = {}, 0
-for i = 9, #ARGV - 1, 2 do
+for i = 10, #ARGV - 1, 2 do
   local worker, count = ARGV[i], tonumber(ARGV[i + 1])
   local ids = redis.call('LPOP', wait, count)
   if not ids then break end
@@ -211,7 +228,7 @@ for i = 9, #ARGV - 1, 2 do
       redis.call('SADD', P .. ':r:' .. fn, id)
       redis.call('SADD', P .. ':h:' .. SERVER, id)
       local input = redis.call('HMGET', key, 'args', 'to', 'bo')
-      rows[#rows + 1] = {(i - 7) / 2, id, worker, token, input[1], input[2], h.a, h.sub, h.n,
+      rows[#rows + 1] = {(i - 8) / 2, id, worker, token, input[1], input[2], h.a, h.sub, h.n,
         input[3], h.ro, h.v}
       announce(recordOf(h))
     end
