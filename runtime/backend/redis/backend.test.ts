@@ -389,6 +389,25 @@ describe.skipIf(REDIS_MISSING)('Redis task backend when Redis stalls (SIGSTOP)',
   }, 60_000);
 });
 
+describe.skipIf(REDIS_MISSING)('Redis task backend reporting across a lost connection', () => {
+  it('Should keep the report of a task that ended while its connection was down, and send it again', async () => {
+    const [a] = (await cluster(1, { lostAfterMs: 900 })) as [RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('cut', { id: 'r1' }));
+      await claimOne(a, 'cut');
+      // Its connections dropped: the report fails at once (no queue while disconnected).
+      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await raw.client('KILL', 'TYPE', 'pubsub');
+      await a.finish('r1', done('kept'));
+      await until(async () => (await a.read('r1').catch(() => undefined))?.status === 'completed');
+      expect(await a.read('r1')).toMatchObject({ result: 'kept', attempt: 1 });
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
+
 describe('Redis task backend without Redis', () => {
   it('Should name the URL when Redis cannot be reached at start', async () => {
     const url = await deadRedisUrl();
