@@ -178,6 +178,8 @@ export class RedisTaskBackend implements TaskBackend {
     });
     // Whatever was published while the subscription was down is lost: waiters read again.
     events.on('close', () => this.#watch.broken());
+    // Reports made while the connection was down go out as soon as it is back.
+    this.#c.store.on('ready', () => void this.#runner.resend().catch(() => {}));
     await events.subscribe(this.#keys.events, this.#keys.cancels);
     await this.cluster.refresh();
     this.cluster.start();

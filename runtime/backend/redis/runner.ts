@@ -62,7 +62,7 @@ export class Runner {
   #held = new Map<string, Held>();
   #claims = new Map<string, Batch<ClaimRequest, ClaimedTask[]>>();
   #reports = new Batch<Report, undefined>((reports) => this.#sendReports(reports));
-  /** Reports Redis did not take (a script error): sent again by the next reconcile. */
+  /** Reports Redis did not take (away, no answer in time): sent again until it does. */
   #unsent: Report[] = [];
   #claimTrips = 0;
   /** Ids held in Redis but unknown here at the last reconcile. */
