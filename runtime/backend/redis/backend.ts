@@ -20,6 +20,7 @@ import {
   unknownCursor,
   unknownTask,
 } from '../../errors.ts';
+import { afterIo } from '../../time/timers.ts';
 import type {
   ClaimedTask,
   NewTask,
@@ -108,6 +109,8 @@ export class RedisTaskBackend implements TaskBackend {
   #log: (message: string) => void;
   #listeners: BackendListeners;
   #watch = new TaskWatch();
+  /** Functions with tasks queued by other servers in this turn. */
+  #remote = new Set<string>();
   #submits = new Batch<SubmitArgs, SubmitAnswer>((tasks) =>
     this.#call(
       async () =>
@@ -411,17 +414,33 @@ export class RedisTaskBackend implements TaskBackend {
       if (here && isTerminal(record)) this.#markReported(record.id);
       this.#listeners.changed(record);
       this.#watch.changed(record);
-      // Another server's submit or claim moves the backlog before the next tick: this server's
-      // pools claim at once instead of waiting for it (the tick corrects any drift).
-      if (!here) {
-        if (record.status === 'queued') this.cluster.adjust(record.function, 1);
-        else if (record.status === 'running') this.cluster.adjust(record.function, -1);
+      // Another server's submit or claim moves the backlog before the next tick (the tick
+      // corrects any drift). This server's own requeues tell its pools themselves, and backoffs
+      // that end are the ticks' to tell.
+      if (here) continue;
+      if (record.status === 'queued') {
+        this.cluster.adjust(record.function, 1);
+        this.#remoteAvailable(record.function);
+      } else if (record.status === 'running') {
+        this.cluster.adjust(record.function, -1);
       }
-      // This server's own requeues tell its pools themselves (a submit here, a run that never
-      // began), and backoffs that end are the ticks' to tell: an event of its own would only
-      // send a second claim after the first.
-      if (!here && record.status === 'queued') this.#listeners.available(record.function);
     }
+  }
+
+  /**
+   * Tasks queued by another server: claim them here once this turn's messages are read. The
+   * submitting server's own claim usually follows its submit at once, and its announcement
+   * arrives with the submit's: then nothing is left, and no claim is sent only to find nothing.
+   */
+  #remoteAvailable(fn: string) {
+    if (this.#remote.size === 0) {
+      afterIo(() => {
+        const fns = [...this.#remote];
+        this.#remote.clear();
+        for (const name of fns) if (this.cluster.backlog(name) > 0) this.#listeners.available(name);
+      });
+    }
+    this.#remote.add(fn);
   }
 
   #markReported(id: string) {
