@@ -11,8 +11,8 @@
  *   send anyway while idle (their ticks), measured for a second just before.
  * Modes:
  * - `memory` / `redis`: the trivial function `inc` (bench/functions), as a user would run it.
- * - `capped`: `nap-capped` (bench/cluster-functions): one worker per server, four tasks at a time,
- *   each waiting `napMs`: a server is capped at 4000 / napMs tasks/s whatever the cores, so the
+ * - `capped`: `nap-capped` (bench/cluster-functions): one worker per server, 16 tasks at a time,
+ *   each waiting `napMs`: a server is capped at 16000 / napMs tasks/s whatever the cores, so the
  *   servers' sum shows whether the shared queue lets each added server bring its share.
  * - `capacity`: no servers; `redis-benchmark` (SET and GET, 50 clients) on the same kind of Redis.
  * Usage: cluster.ts <memory|redis|capped|capacity> <servers> <seconds> <connections per server>
@@ -136,10 +136,10 @@ async function measure() {
     invokesPerSec,
     serverCpuUsPerTask: ((cpuAfter - cpuBefore) * 1e6) / invoked,
   };
-  if (capped) figures.capPerServer = (4 * 1000) / napMs;
+  if (capped) figures.capPerServer = (16 * 1000) / napMs;
   if (before && after) Object.assign(figures, perTask(before, after, invoked));
 
-  if (!capped) {
+  if (!capped && count > 0) {
     const first = urls[0] as string;
     for (let i = 0; i < Math.min(100, count); i++) await invoke(first, i);
     // What the servers send while idle (their ticks), subtracted from the sequential phase.
