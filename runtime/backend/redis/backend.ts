@@ -32,7 +32,7 @@ import type {
 import type { TaskBackend, TaskListener } from '../contract.ts';
 import { BackendListeners } from '../listeners.ts';
 import { Batch } from './batch.ts';
-import { ClusterView } from './cluster-view.ts';
+import { ClusterView, steadyNow } from './cluster-view.ts';
 import { backendUnavailable, type Connections, connect, displayUrl } from './connection.ts';
 import { type Keys, keysFor } from './keys.ts';
 import { type ChangeEvent, isTerminal, parseEvent, parseRecord } from './records.ts';
@@ -103,7 +103,7 @@ export class RedisTaskBackend implements TaskBackend {
   #ttlMs: number;
   #maxResults: number;
   #timeoutMs: number;
-  /** Redis's clock minus this server's (ms): deadlines are checked on Redis's clock. */
+  /** Redis's clock minus this server's steady clock (ms): deadlines are checked on Redis's. */
   #offsetMs = 0;
   #runner: Runner;
   #log: (message: string) => void;
@@ -470,7 +470,7 @@ export class RedisTaskBackend implements TaskBackend {
    */
   #deadline(): number {
     const margin = Math.min(500, this.#timeoutMs / 10);
-    return Math.round(Date.now() + this.#offsetMs + this.#timeoutMs - margin);
+    return Math.round(steadyNow() + this.#offsetMs + this.#timeoutMs - margin);
   }
 
   #late() {

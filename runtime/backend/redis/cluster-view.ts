@@ -16,6 +16,12 @@ const TICK_MS = 500;
 const LIVE_MS = 5_000;
 const SWEEP_MS = 10_000;
 
+/**
+ * This server's clock for deadlines: epoch milliseconds that only move forward at a steady pace
+ * (a wall clock set back or forward in between does not move a deadline).
+ */
+export const steadyNow = (): number => performance.timeOrigin + performance.now();
+
 export interface ClusterViewOptions {
   scripts: Scripts;
   header(): Header;
@@ -26,7 +32,7 @@ export interface ClusterViewOptions {
   onBacklog(fn: string): void;
   /** Redis stopped answering (true) or answers again (false). */
   onReachable(reachable: boolean): void;
-  /** Redis's clock minus this server's, as the last tick measured it. */
+  /** Redis's clock minus this server's steady clock (`steadyNow`), as the last tick measured it. */
   onClock(offsetMs: number): void;
   sweep(): Promise<void>;
 }
@@ -131,6 +137,7 @@ export class ClusterView {
 
   async #tick(): Promise<void> {
     const header = this.#o.header();
+    const sent = steadyNow();
     const marks = new Map(this.#joined);
     const info = JSON.stringify({
       ...this.#o.describe,
@@ -145,10 +152,10 @@ export class ClusterView {
       this.#setReachable(false);
       throw error;
     }
-    const answered = Date.now();
+    const answered = steadyNow();
     this.#setReachable(true);
     const [redisTime, ...rest] = answer as [number, ...unknown[]];
-    this.#o.onClock(redisTime - (header.now + answered) / 2);
+    this.#o.onClock(redisTime - (sent + answered) / 2);
     const servers: ClusterServer[] = [];
     const seen = new Set<string>();
     for (const item of rest) {
