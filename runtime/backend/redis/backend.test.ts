@@ -163,6 +163,17 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
     });
   });
 
+  it('Should hold a function to its queue limit exactly when servers submit at the same instant', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).submit(task('tight', { maxQueue: 5 }))),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'queue_full' });
+    }
+  });
+
   it('Should stop a running task on the server that runs it when another server cancels it', async () => {
     const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
     const stopped: string[] = [];
