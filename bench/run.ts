@@ -43,8 +43,8 @@ const scaling = quick
   ? { monitorMs: 100, downDelayMs: 200, maxWorkers: 4 }
   : { monitorMs: 500, downDelayMs: 2_000, maxWorkers: 20 };
 
-/** The capped servers' task: one worker, 16 at a time, each waiting this long (160/s each). */
-const CAPPED_NAP_MS = 100;
+/** The capped servers' task: one worker, 16 at a time, each waiting this long (80/s each). */
+const CAPPED_NAP_MS = 200;
 
 interface Job {
   key: string;
@@ -141,7 +141,7 @@ add('scaling', 'scaling', {
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],
 });
 // Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process;
-// then 1, 2 and 3 each capped at 160 tasks/s by its one worker (scaling without more cores; 40
+// then 1, 2 and 3 each capped at 80 tasks/s by its one worker (scaling without more cores; 40
 // connections each, more than the 16 tasks a server runs at once); and
 // what this Redis does with redis-benchmark.
 add('cluster', 'cluster-memory-1', {
