@@ -53,7 +53,7 @@ if last == 0 or t - last <= 2 * leaseMs then
     end
   end
 end
-publish()
+wrapUp()
 local out = {t}
 for _, fn in ipairs(redis.call('SMEMBERS', P .. ':functions')) do
   local delayed = P .. ':d:' .. fn

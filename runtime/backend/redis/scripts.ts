@@ -78,12 +78,18 @@ local function redisNow()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A task's fields (missing ones false), or nil when the task is unknown or expired.
-local function load(id)
-  local values = redis.call('HMGET', taskKey(id), unpack(FIELDS))
+-- A task's fields, and any \`extra\` ones (missing ones false), or nil when the task is unknown
+-- or expired.
+local function load(id, extra)
+  local fields = FIELDS
+  if extra then
+    fields = {unpack(FIELDS)}
+    for _, field in ipairs(extra) do fields[#fields + 1] = field end
+  end
+  local values = redis.call('HMGET', taskKey(id), unpack(fields))
   if not values[1] then return nil end
   local h = {}
-  for i, field in ipairs(FIELDS) do h[field] = values[i] end
+  for i, field in ipairs(fields) do h[field] = values[i] end
   return h
 end
 
@@ -111,28 +117,36 @@ end
 -- Changes made by this script, published together when it ends.
 local changes = {}
 local function announce(record) changes[#changes + 1] = record end
-local function publish()
-  if #changes == 0 then return end
-  redis.call('PUBLISH', P .. ':events',
-    '{"server":' .. cjson.encode(SERVER) .. ',"records":[' .. table.concat(changes, ',') .. ']}')
-end
 
--- A task ended: its time to live starts, and the oldest finished go past the cap.
+-- A task ended: its time to live starts; it joins the finished ones, trimmed at the end.
+local settled = false
 local function settle(id)
   redis.call('PEXPIRE', taskKey(id), TTL)
-  local done = P .. ':done'
-  redis.call('ZADD', done, NOW, id)
-  redis.call('ZREMRANGEBYSCORE', done, '-inf', NOW - TTL)
-  local over = redis.call('ZCARD', done) - MAX_FINISHED
-  if over > 0 then
-    local oldest = redis.call('ZPOPMIN', done, over)
-    for i = 1, #oldest, 2 do
-      local st = redis.call('HGET', taskKey(oldest[i]), 'st')
-      if st == 'completed' or st == 'failed' or st == 'cancelled' then
-        redis.call('DEL', taskKey(oldest[i]))
+  redis.call('ZADD', P .. ':done', NOW, id)
+  settled = true
+end
+
+-- Once per script: the finished past their time to live leave the set, and the oldest finished
+-- go past the cap (a task id used again since is no longer finished, and stays); then every
+-- change is announced in one message.
+local function wrapUp()
+  if settled then
+    local done = P .. ':done'
+    redis.call('ZREMRANGEBYSCORE', done, '-inf', NOW - TTL)
+    local over = redis.call('ZCARD', done) - MAX_FINISHED
+    if over > 0 then
+      local oldest = redis.call('ZPOPMIN', done, over)
+      for i = 1, #oldest, 2 do
+        local st = redis.call('HGET', taskKey(oldest[i]), 'st')
+        if st == 'completed' or st == 'failed' or st == 'cancelled' then
+          redis.call('DEL', taskKey(oldest[i]))
+        end
       end
     end
   end
+  if #changes == 0 then return end
+  redis.call('PUBLISH', P .. ':events',
+    '{"server":' .. cjson.encode(SERVER) .. ',"records":[' .. table.concat(changes, ',') .. ']}')
 end
 
 -- Leave the run: no longer counted as running, no longer held by its server.

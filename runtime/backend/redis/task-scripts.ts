@@ -27,16 +27,20 @@ local function submitOne(i)
     return {'full'}
   end
   local seq = redis.call('INCR', P .. ':seq')
-  redis.call('HSET', key, 'id', id, 'fn', fn, 'sub', ARGV[3], 'n', ARGV[i + 3], 'bo', ARGV[i + 4],
-    'to', ARGV[i + 5], 'args', ARGV[i + 6], 'st', 'queued', 'a', 1)
+  local fields = {'id', id, 'fn', fn, 'sub', ARGV[3], 'n', ARGV[i + 3], 'bo', ARGV[i + 4],
+    'to', ARGV[i + 5], 'args', ARGV[i + 6], 'st', 'queued', 'a', 1}
   local h = {id = id, fn = fn, sub = ARGV[3], n = ARGV[i + 3], st = 'queued', a = 1}
-  if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'ro', ARGV[i + 7]); h.ro = ARGV[i + 7] end
-  if ARGV[i + 8] ~= '' then redis.call('HSET', key, 'v', ARGV[i + 8]); h.v = ARGV[i + 8] end
+  if ARGV[i + 7] ~= '' then
+    fields[#fields + 1], fields[#fields + 2], h.ro = 'ro', ARGV[i + 7], ARGV[i + 7]
+  end
+  if ARGV[i + 8] ~= '' then
+    fields[#fields + 1], fields[#fields + 2], h.v = 'v', ARGV[i + 8], ARGV[i + 8]
+  end
+  redis.call('HSET', key, unpack(fields))
   redis.call('RPUSH', wait, id)
   redis.call('ZADD', P .. ':all', seq, id)
   redis.call('ZADD', P .. ':f:' .. fn, seq, id)
   redis.call('SADD', P .. ':functions', fn)
-  redis.call('ZREM', P .. ':done', id)
   local record = recordOf(h)
   announce(record)
   return {'ok', record}
@@ -44,7 +48,7 @@ end
 
 local out = {}
 for i = 7, #ARGV - 8, 9 do out[#out + 1] = submitOne(i) end
-publish()
+wrapUp()
 return out`;
 
 /**
@@ -69,13 +73,14 @@ if #due > 0 then
   redis.call('ZREM', delayed, unpack(due))
   redis.call('RPUSH', wait, unpack(due))
 end
+local INPUT = {'args', 'to', 'bo'}
 local rows, made = {}, 0
 for i = 10, #ARGV - 1, 2 do
   local worker, count = ARGV[i], tonumber(ARGV[i + 1])
   local ids = redis.call('LPOP', wait, count)
   if not ids then break end
   for _, id in ipairs(ids) do
-    local h = load(id)
+    local h = load(id, INPUT)
     -- Gone (deleted by hand, flushed) or no longer queued: nothing to run.
     if h and h.st == 'queued' then
       made = made + 1
@@ -85,9 +90,8 @@ for i = 10, #ARGV - 1, 2 do
       h.st, h.sa, h.w = 'running', ARGV[3], worker
       redis.call('SADD', P .. ':r:' .. fn, id)
       redis.call('SADD', P .. ':h:' .. SERVER, id)
-      local input = redis.call('HMGET', key, 'args', 'to', 'bo')
-      rows[#rows + 1] = {(i - 8) / 2, id, worker, token, input[1], input[2], h.a, h.sub, h.n,
-        input[3], h.ro, h.v}
+      rows[#rows + 1] = {(i - 8) / 2, id, worker, token, h.args, h.to, h.a, h.sub, h.n, h.bo, h.ro,
+        h.v}
       announce(recordOf(h))
     end
   end
@@ -97,7 +101,7 @@ if made > 0 then
   redis.call('SADD', P .. ':holders', SERVER)
   redis.call('SET', P .. ':l:' .. SERVER, '1', 'PX', leaseMs)
 end
-publish()
+wrapUp()
 return {redis.call('LLEN', wait) + redis.call('ZCARD', delayed), rows}`;
 
 /**
@@ -137,9 +141,9 @@ for i = 6, #ARGV - 5, 6 do
       announce(recordOf(h))
     else
       redis.call('HSET', key, 'st', kind, 'rec', ARGV[i + 3])
-      redis.call('HDEL', key, 'tok')
       -- A completed task is never replayed: its arguments can go.
-      if kind == 'completed' then redis.call('HDEL', key, 'args') end
+      if kind == 'completed' then redis.call('HDEL', key, 'tok', 'args')
+      else redis.call('HDEL', key, 'tok') end
       settle(id)
       announce(ARGV[i + 3])
     end
@@ -148,7 +152,7 @@ for i = 6, #ARGV - 5, 6 do
     accepted[#accepted + 1] = 0
   end
 end
-publish()
+wrapUp()
 return accepted`;
 
 /**
@@ -180,7 +184,7 @@ h.st, h.ca, h.ck = 'cancelled', ARGV[3], kind
 settle(id)
 local record = recordOf(h)
 announce(record)
-publish()
+wrapUp()
 if running then redis.call('PUBLISH', P .. ':cancels', id) end
 return {'ok', record, running and 1 or 0}`;
 
