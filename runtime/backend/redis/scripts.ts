@@ -73,9 +73,14 @@ local CANCEL_ERRORS = {
 
 local function taskKey(id) return P .. ':t:' .. id end
 
+-- Redis's clock (ms), read once per script (TIME is a system call, costly in some VMs).
+local clock = false
 local function redisNow()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
 end
 
 -- A task's fields, and any \`extra\` ones (missing ones false), or nil when the task is unknown
