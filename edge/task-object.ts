@@ -20,8 +20,7 @@ import { Isolates, type RunOutcome } from './isolates.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { TaskFeed } from './task-feed.ts';
-import type { ListCursor } from './task-rows.ts';
-import { SqlTaskTable } from './task-table.ts';
+import { type ListCursor, SqlTaskTable } from './task-table.ts';
 
 /** What a shard tells `/stats`: per function, queued and running tasks and outcomes so far. */
 export type ShardCounts = Record<string, { queued: number; running: number } & Outcomes>;

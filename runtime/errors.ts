@@ -24,7 +24,11 @@ export type ErrorCode =
   /** The runtime's function source cannot be written (deploys need a folder). */
   | 'deploy_unsupported'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
-  | 'backend_unavailable';
+  | 'backend_unavailable'
+  /** An idempotency key repeated with another function or body (422). */
+  | 'idempotency_key_reused'
+  /** An idempotency key repeated after its task's record expired: nothing created (410). */
+  | 'idempotency_task_expired';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';
