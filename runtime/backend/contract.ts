@@ -30,6 +30,11 @@ export interface TaskBackend {
    * cluster's: a function this server cannot run leaves its tasks to the servers that can.
    */
   readonly shared?: boolean;
+  /**
+   * Whether records outlive the process (the embedded SQLite store; Redis): a shutdown then
+   * leaves queued tasks queued for the next start instead of failing them.
+   */
+  readonly durable?: boolean;
   /** Accept a task (status `queued`). Throws `EbbflowError` `duplicate_id` or `queue_full`. */
   submit(task: NewTask): Promise<TaskRecord>;
   /**
@@ -70,6 +75,11 @@ export interface TaskBackend {
    * backends answer from a count refreshed at least once a second. Drives scaling and 429s.
    */
   queued(fn: string): number;
+  /**
+   * Tasks of `fn` a claim would take now (retries backing off not counted). Optional: without
+   * it, `queued` stands in.
+   */
+  claimable?(fn: string): number;
   /** Told when tasks of `fn` became claimable (a submit, a backoff over, a requeue). */
   onAvailable(listener: (fn: string) => void): void;
   /** Told when a task claimed by this server was cancelled (stop its worker). */

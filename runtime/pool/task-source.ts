@@ -68,7 +68,9 @@ export const taskSource = (
     finish: (id, ending) => {
       backend.finish(id, ending).catch(failed(`record how task ${id} ended`));
     },
-    claimable: (fn) => backend.queued(fn),
+    claimable: backend.claimable
+      ? (fn) => (backend.claimable as (fn: string) => number)(fn)
+      : (fn) => backend.queued(fn),
     queued: (fn) => backend.queued(fn),
     // Claim what can be claimed and fail it: any backend can do that much.
     async failQueued(fn, error, code) {

@@ -33,6 +33,12 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
+import {
+  type Idempotency,
+  idempotencyKeyReused,
+  idempotentTaskExpired,
+  markReplayed,
+} from '../idempotency.ts';
 import { BackendListeners } from '../listeners.ts';
 import { ClusterView } from './cluster-view.ts';
 import { type Keys, keysFor, toJobId } from './keys.ts';
@@ -69,6 +75,8 @@ export interface RedisBackendOptions {
 
 const BACKOFF = 'ebbflow';
 const WAIT_POLL_MS = 1_000;
+/** How long a repeated key waits for the task another server is adding (then: expired). */
+const REPEAT_WAIT_MS = 2_000;
 
 type Waiter = (record?: TaskRecord) => void;
 const MAX_REPORTED = 10_000;
@@ -204,11 +212,17 @@ export class RedisTaskBackend implements TaskBackend {
   async submit(task: NewTask): Promise<TaskRecord> {
     this.#ensureUp();
     const fn = task.function;
+    const key = task.idempotency;
+    const k = this.#keys;
+    // A repeat is answered before the queue is counted: it creates nothing.
+    if (key) {
+      const held = await this.#call(() => this.#redis.get(k.idempotency(key.key)));
+      if (held !== null) return this.#repeat(key, held.split('|'));
+    }
     if (this.queued(fn) >= task.maxQueue) throw queueFull(fn, task.maxQueue);
     const id = task.id ?? randomUUID();
     const jobId = toJobId(id);
-    const k = this.#keys;
-    const seq = await this.#call(() =>
+    const reserved = await this.#call(() =>
       this.#scripts.reserve(
         k.id(id),
         k.sequence,
@@ -216,11 +230,16 @@ export class RedisTaskBackend implements TaskBackend {
         k.byFunction(fn),
         k.job(fn, jobId),
         k.functions,
+        k.idempotency(key?.key ?? ''),
         fn,
         id,
+        key?.fingerprint ?? '',
+        key?.ttlMs ?? 0,
       ),
     );
-    if (seq === null) throw duplicateId(id);
+    if (reserved === null) throw duplicateId(id);
+    // Another server took the key between the read above and the reservation.
+    if (Array.isArray(reserved) && key) return this.#repeat(key, reserved.slice(1) as string[]);
     const submittedAt = Date.now();
     const data: JobData = {
       args: task.args,
@@ -241,13 +260,9 @@ export class RedisTaskBackend implements TaskBackend {
         removeOnFail: keep,
       });
     } catch (error) {
-      void this.#redis
-        .multi()
-        .del(k.id(id))
-        .zrem(k.all, id)
-        .zrem(k.byFunction(fn), id)
-        .exec()
-        .catch(() => {});
+      const undo = this.#redis.multi().del(k.id(id)).zrem(k.all, id).zrem(k.byFunction(fn), id);
+      if (key) undo.del(k.idempotency(key.key));
+      void undo.exec().catch(() => {});
       throw backendUnavailable(this.#url, messageOf(error));
     }
     this.cluster.adjust(fn, 1);
@@ -264,6 +279,22 @@ export class RedisTaskBackend implements TaskBackend {
     if (task.version !== undefined) record.version = task.version;
     this.#publish(record);
     return record;
+  }
+
+  /**
+   * The answer to a key held already (`[function, task id, fingerprint]`): the task it created,
+   * marked, or a refusal. The task may still be on its way in from the server that took the key
+   * (a moment between the reservation and BullMQ's add): its record is awaited briefly.
+   */
+  async #repeat(key: Idempotency, [fn = '', id = '', fingerprint]: string[]): Promise<TaskRecord> {
+    if (fingerprint !== key.fingerprint) throw idempotencyKeyReused(key.key, fn, id);
+    const deadline = Date.now() + REPEAT_WAIT_MS;
+    for (;;) {
+      const record = await this.read(id);
+      if (record) return markReplayed(record);
+      if (Date.now() >= deadline) throw idempotentTaskExpired(key.key, id);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {

@@ -15,6 +15,8 @@ export interface Keys {
   id(taskId: string): string;
   /** A task cancelled: `{"at": <ms>, "running": <bool>}`. Its presence makes the task cancelled. */
   cancel(taskId: string): string;
+  /** An idempotency key: `<function>|<task id>|<fingerprint>`, expiring with the key (v3). */
+  idempotency(key: string): string;
   /** Sorted set of every task id by submission sequence (newest = highest). */
   readonly all: string;
   /** The same, per function. */
@@ -37,6 +39,7 @@ export const keysFor = (prefix: string): Keys => ({
   bull: `${prefix}:q`,
   id: (taskId) => `${prefix}:t:${taskId}`,
   cancel: (taskId) => `${prefix}:c:${taskId}`,
+  idempotency: (key) => `${prefix}:k:${key}`,
   all: `${prefix}:all`,
   byFunction: (fn) => `${prefix}:f:${fn}`,
   sequence: `${prefix}:seq`,

@@ -16,24 +16,38 @@ export const scriptsOf = (redis: Redis) => {
       (redis as unknown as Record<string, Script>)[name]?.(...args) as Promise<unknown>;
   };
   return {
-    reserve: define('ebbflowReserve', RESERVE, 6),
+    reserve: define('ebbflowReserve', RESERVE, 7),
     read: define('ebbflowRead', READ, 0),
     cancel: define('ebbflowCancel', CANCEL, 0),
   };
 };
 
 /**
- * Reserve a task id across every function and give it its place in the listing.
- * KEYS: id, sequence, all, byFunction, job, functions. ARGV: function, task id.
- * Returns the sequence number, or false when the id is taken.
+ * Reserve a task id across every function and give it its place in the listing; with an
+ * idempotency key, take the key for the task in the same step (so two servers given the same
+ * key at once create one task).
+ * KEYS: id, sequence, all, byFunction, job, functions, idempotency key (unused without one).
+ * ARGV: function, task id, the request's fingerprint ('' without a key), the key's ttl in ms.
+ * Returns the sequence number; false when the id is taken; or {'key', function, task id,
+ * fingerprint} when the key is held already (nothing reserved).
  */
 export const RESERVE = `
+if ARGV[3] ~= '' then
+  local held = redis.call('GET', KEYS[7])
+  if held then
+    local fn, taskId, fingerprint = string.match(held, '^([^|]*)|([^|]*)|(.*)$')
+    return {'key', fn, taskId, fingerprint}
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then return false end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. seq)
 redis.call('ZADD', KEYS[3], seq, ARGV[2])
 redis.call('ZADD', KEYS[4], seq, ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[7], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
+end
 return seq`;
 
 /**

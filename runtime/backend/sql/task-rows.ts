@@ -174,6 +174,27 @@ export class TaskRows {
       .map((row) => row.fn);
   }
 
+  /** When the first queued task not due by `now` is due (the next backoff to end), if any. */
+  firstDeferred(now: number): number | undefined {
+    return (
+      this.#sql.all<{ at: number | null }>(
+        `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued' AND due_at > ?`,
+        now,
+      )[0]?.at ?? undefined
+    );
+  }
+
+  /** Functions with a queued task that came due after `after`, by `now`. */
+  cameDue(after: number, now: number): string[] {
+    return this.#sql
+      .all<{ fn: string }>(
+        `SELECT DISTINCT fn FROM tasks WHERE status = 'queued' AND due_at > ? AND due_at <= ?`,
+        after,
+        now,
+      )
+      .map((row) => row.fn);
+  }
+
   /** When the first kept record ended, if any. */
   firstEnd(): number | undefined {
     return (

@@ -65,6 +65,8 @@ export interface TableOptions {
   log?: (message: string) => void;
   /** Told of each task that ended, inside the same write (the edge counts outcomes so). */
   ended?: (fn: string, outcome: TaskOutcome, runMs: number | undefined) => void;
+  /** Told when a task of `fn` waits until `dueAt` (a retry's backoff): an owner's timer may wake then. */
+  deferred?: (fn: string, dueAt: number) => void;
 }
 
 /** What a replay of a task runs again. */
@@ -85,6 +87,7 @@ export class SqlTaskTable implements TaskBackend {
   #clock: Clock;
   #random: () => number;
   #ended: TableOptions['ended'];
+  #deferredHook: TableOptions['deferred'];
   /** Queued tasks per function, counted once and then kept by every change. */
   #queued = new Map<string, number>();
   /** Per function: queued tasks not due yet (backing off), and when the first of them is due. */
@@ -96,6 +99,7 @@ export class SqlTaskTable implements TaskBackend {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#ended = options.ended;
+    this.#deferredHook = options.deferred;
     this.#listeners = new BackendListeners(options.log ?? ((message) => console.error(message)));
   }
 
@@ -233,7 +237,9 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    const record = await this.read(id);
+    // Read and listen in the same call: its timer starts now, and no ending can slip between.
+    const row = this.#row(id);
+    const record = row && (JSON.parse(row.record) as TaskRecord);
     if (!record || TERMINAL.has(record.status) || ms <= 0) return record;
     return new Promise((resolve) => {
       const waiters = this.#waiters.get(id) ?? new Set();
@@ -366,6 +372,16 @@ export class SqlTaskTable implements TaskBackend {
     return this.#rows.firstDue();
   }
 
+  /** When the first task backing off by `now` comes due, if any. */
+  nextDeferred(now: number): number | undefined {
+    return this.#rows.firstDeferred(now);
+  }
+
+  /** Functions with a task that came due after `after`, by `now` (backoffs that ended). */
+  cameDue(after: number, now: number): string[] {
+    return this.#rows.cameDue(after, now);
+  }
+
   /** When the oldest finished record runs out of its time to live, if any is kept. */
   nextExpiry(): number | undefined {
     const ended = this.#rows.firstEnd();
@@ -424,7 +440,10 @@ export class SqlTaskTable implements TaskBackend {
     this.#rows.write(record, { due_at: dueAt });
     this.#count(row.fn, 1);
     const now = this.#clock.now();
-    if (dueAt > now) this.#deferred.delete(row.fn);
+    if (dueAt > now) {
+      this.#deferred.delete(row.fn);
+      this.#deferredHook?.(row.fn, dueAt);
+    }
     this.#changed(record);
     if (dueAt <= now) this.#listeners.available(row.fn);
   }

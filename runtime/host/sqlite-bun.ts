@@ -1,0 +1,48 @@
+/**
+ * The embedded store's SQLite on Bun: its built-in `bun:sqlite`.
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { SqlValue } from '../backend/sql/executor.ts';
+import type { SqliteDriver } from '../backend/sqlite/driver.ts';
+
+interface BunStatement {
+  run(...params: SqlValue[]): unknown;
+  all(...params: SqlValue[]): Record<string, unknown>[];
+}
+
+interface BunDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): BunStatement;
+  close(): void;
+}
+
+// A specifier TypeScript does not resolve (it has no types for Bun's built-ins here).
+const BUN_SQLITE = 'bun:sqlite';
+const { Database } = (await import(BUN_SQLITE)) as {
+  Database: new (file: string, options: { create: boolean }) => BunDatabase;
+};
+
+export const bunSqliteDriver: SqliteDriver = {
+  name: 'bun:sqlite',
+  open(path) {
+    const file = resolve(path);
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file, { create: true });
+    return {
+      file,
+      exec: (sql) => db.exec(sql),
+      prepare: (sql) => {
+        const statement = db.prepare(sql);
+        return {
+          run: (...params) => {
+            statement.run(...params);
+          },
+          all: (...params) => statement.all(...params),
+        };
+      },
+      close: () => db.close(),
+    };
+  },
+};

@@ -1,0 +1,36 @@
+/**
+ * The embedded store's SQLite on Node: libsql, a better-sqlite3-compatible synchronous binding
+ * whose compiled library comes from the npm registry as an optional platform package (Node 20
+ * has no `node:sqlite`; better-sqlite3 compiles from source where its prebuilt download is out
+ * of reach). Parameters go as one array (libsql reads a lone `null` as named parameters).
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'libsql';
+import type { SqliteDriver } from '../backend/sqlite/driver.ts';
+
+export const libsqlDriver: SqliteDriver = {
+  name: 'libsql',
+  open(path) {
+    const file = resolve(path);
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    return {
+      file,
+      exec: (sql) => {
+        db.exec(sql);
+      },
+      prepare: (sql) => {
+        const statement = db.prepare(sql);
+        return {
+          run: (...params) => {
+            statement.run(params);
+          },
+          all: (...params) => statement.all(params) as Record<string, unknown>[],
+        };
+      },
+      close: () => db.close(),
+    };
+  },
+};
