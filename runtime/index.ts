@@ -5,6 +5,7 @@
  */
 
 export type * from './backend/contract.ts';
+export { isReplay } from './backend/idempotency.ts';
 export { MemoryTaskBackend } from './backend/memory/backend.ts';
 export { MAX_ATTEMPTS } from './backend/retry.ts';
 export { EbbflowError, type ErrorCode, isEbbflowError, messageOf } from './errors.ts';

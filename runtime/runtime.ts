@@ -7,8 +7,9 @@
  */
 
 import type { TaskBackend } from './backend/contract.ts';
+import { isReplay, markReplayed } from './backend/idempotency.ts';
 import { MemoryTaskBackend } from './backend/memory/backend.ts';
-import { newTask } from './backend/submission.ts';
+import { newTask, withIdempotency } from './backend/submission.ts';
 import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { isFunctionName } from './names.ts';
@@ -190,10 +191,12 @@ class EbbflowRuntime implements Runtime {
 
   async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     const pool = this.#accepting(name);
-    const task = newTask(name, args, options, pool.config);
+    let task = newTask(name, args, options, pool.config);
     if (pool.version !== undefined) task.version = pool.version;
+    task = await withIdempotency(task, options, this.#o.idempotencyTtlMs);
     const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
-    if (pool.status === 'ready') return record;
+    // A repeated key's task was taken as it was then.
+    if (pool.status === 'ready' || isReplay(record)) return record;
     // An unavailable function's tasks fail at once, with the loader's message (on a shared
     // queue they wait for a server that can run them instead).
     await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
@@ -203,7 +206,11 @@ class EbbflowRuntime implements Runtime {
   call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
     const memory = this.#memory;
-    if (memory && this.#registry.get(name)?.status === 'ready') {
+    if (
+      memory &&
+      options.idempotencyKey === undefined &&
+      this.#registry.get(name)?.status === 'ready'
+    ) {
       try {
         const pool = this.#accepting(name);
         const task = newTask(name, args, options, pool.config);
@@ -219,7 +226,9 @@ class EbbflowRuntime implements Runtime {
   async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
-    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    const ended = (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    // A repeated key waited for the first request's task: it says so too.
+    return isReplay(record) ? markReplayed({ ...ended }) : ended;
   }
 
   result(id: string): Promise<TaskRecord | undefined> {
