@@ -15,6 +15,8 @@ export interface DrainOptions {
    * finishes what it runs, then leaves the cluster (the queue stays for the others).
    */
   cluster?: { leave(): void; close(): Promise<void> };
+  /** A server alone's task file: closed last, after what the drain failed was written. */
+  store?: { close(): Promise<void> };
   /** Stop listening and let requests in progress finish. */
   closeServer(): Promise<void>;
   exit(code: number): void;
@@ -49,6 +51,7 @@ const shutdown = async (o: DrainOptions): Promise<void> => {
     await o.runtime.close();
     await o.closeServer();
     await o.cluster?.close();
+    await o.store?.close();
     o.log('ebbflow: drained, bye');
     o.exit(0);
   } catch (error) {

@@ -26,6 +26,7 @@ const { Database } = (await import(BUN_SQLITE)) as {
 
 export const bunSqliteDriver: SqliteDriver = {
   name: 'bun:sqlite',
+  resolve: (path) => resolve(path),
   open(path) {
     const file = resolve(path);
     mkdirSync(dirname(file), { recursive: true });

@@ -28,6 +28,7 @@ const { DatabaseSync } = (await import(NODE_SQLITE)) as {
 
 export const denoSqliteDriver: SqliteDriver = {
   name: 'node:sqlite (Deno)',
+  resolve: (path) => resolve(path),
   open(path) {
     const file = resolve(path);
     mkdirSync(dirname(file), { recursive: true });

@@ -12,6 +12,7 @@ import type { SqliteDriver } from '../backend/sqlite/driver.ts';
 
 export const libsqlDriver: SqliteDriver = {
   name: 'libsql',
+  resolve: (path) => resolve(path),
   open(path) {
     const file = resolve(path);
     mkdirSync(dirname(file), { recursive: true });

@@ -148,7 +148,7 @@ export const launch = (
   args: readonly string[] = [],
 ): Launch => {
   const [command, ...rest] = runtime.command as [string, ...string[]];
-  const fresh = runtime.freshEnv?.();
+  const fresh = runtime.freshEnv?.() ?? freshTaskFile(runtime, env);
   const child = spawn(command, [...rest, ...args], {
     cwd: ROOT,
     env: {
@@ -185,6 +185,25 @@ export const launch = (
     }
   };
   return { child, output: () => output, stderr: () => stderr, exited, kill };
+};
+
+/**
+ * A server alone keeps its tasks in ./.ebbflow/tasks.db by default: each launch gets a file of
+ * its own in a temporary folder instead (never one in the repository, and never one another
+ * test's server holds), unless the test names the store or the file itself.
+ */
+const freshTaskFile = (
+  runtime: ServerRuntime,
+  env: Record<string, string>,
+): { env: Record<string, string>; dispose: () => void } | undefined => {
+  if (runtime.name === 'workers' || env.EBBFLOW_DATA !== undefined || env.EBBFLOW_STORE) {
+    return undefined;
+  }
+  const folder = mkdtempSync(join(tmpdir(), 'ebbflow-data-'));
+  return {
+    env: { EBBFLOW_DATA: join(folder, 'tasks.db') },
+    dispose: () => rmSync(folder, { recursive: true, force: true }),
+  };
 };
 
 export interface Server extends Launch {

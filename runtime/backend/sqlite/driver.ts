@@ -25,6 +25,8 @@ export interface SqliteConnection {
 export interface SqliteDriver {
   /** The binding and the SQLite version it carries, e.g. `libsql (SQLite 3.45.1)`. */
   readonly name: string;
+  /** `path` as an absolute path (relative ones against the working folder). */
+  resolve(path: string): string;
   /** Open `path` (relative to the working folder), creating the file and its folder. */
   open(path: string): SqliteConnection;
 }
