@@ -10,6 +10,7 @@ import type { SqliteDriver } from '../backend/sqlite/driver.ts';
 interface BunStatement {
   run(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): Record<string, unknown>[];
+  finalize(): void;
 }
 
 interface BunDatabase {
@@ -31,11 +32,14 @@ export const bunSqliteDriver: SqliteDriver = {
     const file = resolve(path);
     mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file, { create: true });
+    // Bun closes a connection with statements left as a zombie that keeps its locks.
+    const prepared: BunStatement[] = [];
     return {
       file,
       exec: (sql) => db.exec(sql),
       prepare: (sql) => {
         const statement = db.prepare(sql);
+        prepared.push(statement);
         return {
           run: (...params) => {
             statement.run(...params);
@@ -43,7 +47,10 @@ export const bunSqliteDriver: SqliteDriver = {
           all: (...params) => statement.all(...params),
         };
       },
-      close: () => db.close(),
+      close: () => {
+        for (const statement of prepared.splice(0)) statement.finalize();
+        db.close();
+      },
     };
   },
 };

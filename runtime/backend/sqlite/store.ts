@@ -36,10 +36,10 @@ import { isReplay } from '../idempotency.ts';
 import { BackendListeners } from '../listeners.ts';
 import { type BackendClock, REAL_CLOCK } from '../memory/timers.ts';
 import { SqlTaskTable } from '../sql/task-table.ts';
-import type { SqliteConnection, SqliteDriver } from './driver.ts';
+import type { SqliteConnection, SqliteDriver, SqliteStatement } from './driver.ts';
 import { FileExecutor } from './file-executor.ts';
 import { type CommitCounts, GroupCommit } from './group-commit.ts';
-import { openDatabase, type SyncLevel } from './open.ts';
+import { closeDatabase, openDatabase, type SyncLevel } from './open.ts';
 
 export type { SyncLevel } from './open.ts';
 
@@ -107,6 +107,7 @@ export class SqliteTaskBackend implements TaskBackend {
   /** Backoffs ending after this time are still to be told to `onAvailable`. */
   #toldUntil: number;
   #sweepTimer: unknown;
+  #pragmas = new Map<string, SqliteStatement>();
 
   constructor(options: SqliteStoreOptions) {
     this.#clock = options.clock ?? REAL_CLOCK;
@@ -137,7 +138,7 @@ export class SqliteTaskBackend implements TaskBackend {
       this.recovered = this.#recover();
       this.#commit.flush();
     } catch (error) {
-      this.#connection.close();
+      closeDatabase(this.#connection);
       throw this.#failure(error);
     }
     // Events and a cancelled run's stop are told once the change is durable; claims join the
@@ -159,8 +160,14 @@ export class SqliteTaskBackend implements TaskBackend {
 
   /** The file's pages: in use, free, and their size. */
   space(): SpaceUsed {
-    const read = (pragma: string) =>
-      Number(Object.values(this.#connection.prepare(`PRAGMA ${pragma}`).all()[0] ?? {})[0] ?? 0);
+    const read = (pragma: string) => {
+      let statement = this.#pragmas.get(pragma);
+      if (!statement) {
+        statement = this.#connection.prepare(`PRAGMA ${pragma}`);
+        this.#pragmas.set(pragma, statement);
+      }
+      return Number(Object.values(statement.all()[0] ?? {})[0] ?? 0);
+    };
     return {
       pageSize: read('page_size'),
       pages: read('page_count'),
@@ -238,8 +245,7 @@ export class SqliteTaskBackend implements TaskBackend {
     }
     this.#listeners.clear();
     await this.#table.close();
-    // Closing the last connection checkpoints the log into the file and removes it.
-    this.#connection.close();
+    closeDatabase(this.#connection);
   }
 
   /**
