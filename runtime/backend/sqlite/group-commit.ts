@@ -20,7 +20,14 @@ export interface CommitCounts {
   failures: number;
 }
 
-class Batch {
+/** The writes of one turn: settled when they are committed (or rolled back). */
+export interface BatchRef {
+  readonly promise: Promise<void>;
+  /** One more task accepted in it (for the counts). */
+  accept(): void;
+}
+
+class Batch implements BatchRef {
   readonly promise: Promise<void>;
   tasks = 0;
   after: Array<() => void> = [];
@@ -34,6 +41,10 @@ class Batch {
     });
     // Nobody may be waiting on a batch that fails: that is not an unhandled rejection.
     this.promise.catch(() => {});
+  }
+
+  accept(): void {
+    this.tasks++;
   }
 
   done(): void {
@@ -86,14 +97,14 @@ export class GroupCommit {
     });
   }
 
-  /** One more task accepted in the open batch (for the counts). */
-  accepted(): void {
-    if (this.#batch) this.#batch.tasks++;
+  /** The batch open now, if any: the writes made so far are in it. */
+  current(): BatchRef | undefined {
+    return this.#batch;
   }
 
   /** Resolves once every write so far is committed; rejects with why if its commit failed. */
   settled(): Promise<void> {
-    return this.#batch?.promise ?? SETTLED;
+    return this.current()?.promise ?? SETTLED;
   }
 
   /** Run `fn` once the writes so far are committed (at once when none wait); never if they fail. */

@@ -38,7 +38,7 @@ import { type BackendClock, REAL_CLOCK } from '../memory/timers.ts';
 import { SqlTaskTable } from '../sql/task-table.ts';
 import type { SqliteConnection, SqliteDriver, SqliteStatement } from './driver.ts';
 import { FileExecutor } from './file-executor.ts';
-import { type CommitCounts, GroupCommit } from './group-commit.ts';
+import { type BatchRef, type CommitCounts, GroupCommit } from './group-commit.ts';
 import { closeDatabase, openDatabase, type SyncLevel } from './open.ts';
 
 export type { SyncLevel } from './open.ts';
@@ -54,6 +54,11 @@ export interface SqliteStoreOptions {
   maxResults: number;
   /** When a commit reaches the disk (see `SyncLevel`). @default 'normal' */
   sync?: SyncLevel;
+  /**
+   * The most the file may hold (rounded down to whole pages): a write past it fails its batch
+   * with `store_unavailable` and loses nothing already committed. @default no bound but the disk
+   */
+  maxBytes?: number;
   /** @default the real clock */
   clock?: BackendClock;
   /** Retry jitter, [0, 1). @default Math.random */
@@ -83,6 +88,8 @@ const SWEEP_MS = 1_000;
 const FREE_PAGES_KEPT = 1_024;
 const VACUUM_STEP = 2_048;
 
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
 const LOST = 'the server running it was lost (it stopped while the task ran; found at restart)';
 
 /** Open the store at `options.path` (synchronously); throws `store_locked` or `store_unavailable`. */
@@ -108,6 +115,8 @@ export class SqliteTaskBackend implements TaskBackend {
   #toldUntil: number;
   #sweepTimer: unknown;
   #pragmas = new Map<string, SqliteStatement>();
+  /** Tasks someone waits for here, and the batch their ending was written in, once it was. */
+  #watched = new Map<string, { waiters: number; ending?: BatchRef }>();
 
   constructor(options: SqliteStoreOptions) {
     this.#clock = options.clock ?? REAL_CLOCK;
@@ -115,6 +124,10 @@ export class SqliteTaskBackend implements TaskBackend {
     this.#listeners = new BackendListeners(this.#log);
     this.#connection = openDatabase(options.driver, options.path, options.sync ?? 'normal');
     this.file = this.#connection.file;
+    if (options.maxBytes !== undefined) {
+      const pages = Math.max(1, Math.floor(options.maxBytes / this.space().pageSize));
+      this.#connection.prepare(`PRAGMA max_page_count = ${pages}`).all();
+    }
     this.#commit = new GroupCommit(this.#connection, (error) => {
       this.#table.forget();
       this.#log(`ebbflow: the task store ${this.file} could not commit: ${messageOf(error)}`);
@@ -143,9 +156,11 @@ export class SqliteTaskBackend implements TaskBackend {
     }
     // Events and a cancelled run's stop are told once the change is durable; claims join the
     // batch of the submit that made them possible.
-    this.#table.subscribe((record) =>
-      this.#commit.afterCommit(() => this.#listeners.changed(record)),
-    );
+    this.#table.subscribe((record) => {
+      const watch = this.#watched.get(record.id);
+      if (watch && TERMINAL.has(record.status)) watch.ending = this.#commit.current();
+      this.#commit.afterCommit(() => this.#listeners.changed(record));
+    });
     this.#table.onAvailable((fn) => this.#listeners.available(fn));
     this.#table.onCancel((id) => this.#commit.afterCommit(() => this.#listeners.cancelled(id)));
     const next = this.#table.nextDeferred(this.#toldUntil);
@@ -191,8 +206,25 @@ export class SqliteTaskBackend implements TaskBackend {
     return this.#settle(() => this.#table.read(id));
   }
 
-  wait(id: string, ms: number): Promise<TaskRecord | undefined> {
-    return this.#settle(() => this.#table.wait(id, ms));
+  async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
+    if (this.#closed) throw this.#failure(new Error('the task store is closed'));
+    // The ending it waits for is written by another call, into the batch open then (noted as
+    // it is told); an answer read now waits for the batch open now.
+    let watch = this.#watched.get(id);
+    if (!watch) {
+      watch = { waiters: 0 };
+      this.#watched.set(id, watch);
+    }
+    watch.waiters++;
+    const seen = watch;
+    try {
+      return await this.#answer(
+        this.#table.wait(id, ms),
+        () => seen.ending ?? this.#commit.current(),
+      );
+    } finally {
+      if (--seen.waiters === 0 && this.#watched.get(id) === seen) this.#watched.delete(id);
+    }
   }
 
   cancel(id: string): Promise<TaskRecord> {
@@ -249,20 +281,37 @@ export class SqliteTaskBackend implements TaskBackend {
   }
 
   /**
-   * Run a call of the table (its reads and writes happen before it returns), then answer once
-   * its writes, and any others of this turn it may have read, are committed.
+   * Run a call of the table (its reads and writes happen before it returns) and answer once the
+   * batch its writes joined, or that held what it read, is committed.
    */
-  async #settle<T>(work: () => Promise<T>, accepts = false): Promise<T> {
-    let value: T;
+  #settle<T>(work: () => Promise<T>, accepts = false): Promise<T> {
+    let pending: Promise<T>;
     try {
       if (this.#closed) throw new Error('the task store is closed');
-      value = await work();
+      pending = work();
+    } catch (error) {
+      return Promise.reject(this.#failure(error));
+    }
+    const batch = this.#commit.current();
+    return this.#answer(pending, () => batch, accepts);
+  }
+
+  /** `pending`'s value once `batch()` (asked when the value is there) is committed. */
+  async #answer<T>(
+    pending: Promise<T>,
+    batch: () => BatchRef | undefined,
+    accepts = false,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await pending;
     } catch (error) {
       throw this.#failure(error);
     }
-    if (accepts && !isReplay(value as TaskRecord)) this.#commit.accepted();
+    const joined = batch();
+    if (accepts && !isReplay(value as TaskRecord)) joined?.accept();
     try {
-      await this.#commit.settled();
+      await joined?.promise;
     } catch (error) {
       throw this.#failure(error);
     }
