@@ -46,6 +46,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   return runtime;
 };
 
+const stoppedBefore = (id: string) =>
+  new EbbflowError(
+    'draining',
+    `the server shut down before task "${id}" ended; its store keeps it and it runs after the next start: read it at /tasks/${id}`,
+  );
+
 const terminal = (record: TaskRecord): boolean =>
   record.status !== 'queued' && record.status !== 'running';
 
@@ -227,6 +233,8 @@ class EbbflowRuntime implements Runtime {
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
     const ended = (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    // A durable store that shuts down answers its waits with the task as it is: still queued.
+    if (!terminal(ended)) throw stoppedBefore(ended.id);
     // A repeated key waited for the first request's task: it says so too.
     return isReplay(record) ? markReplayed({ ...ended }) : ended;
   }

@@ -249,11 +249,17 @@ export type Client = ReturnType<typeof client>;
 
 /** A small client for one server: JSON in, status + JSON out. */
 export const client = (base: string, headers: Record<string, string> = {}) => {
-  const request = async (method: string, path: string, body?: unknown) => {
+  /** A body given as text goes as it is (`raw`); anything else as JSON. */
+  const send = async (
+    method: string,
+    path: string,
+    body: string | undefined,
+    extra: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...headers, ...extra },
+      body,
     });
     const text = await res.text();
     let json: Json;
@@ -264,8 +270,11 @@ export const client = (base: string, headers: Record<string, string> = {}) => {
     }
     return { status: res.status, headers: res.headers, body: json };
   };
+  const request = (method: string, path: string, body?: unknown, extra?: Record<string, string>) =>
+    send(method, path, body === undefined ? undefined : JSON.stringify(body), extra);
   return {
     request,
+    raw: send,
     get: (path: string) => request('GET', path),
     post: (path: string, body?: unknown) => request('POST', path, body),
     del: (path: string) => request('DELETE', path),

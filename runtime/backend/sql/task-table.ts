@@ -340,6 +340,16 @@ export class SqlTaskTable implements TaskBackend {
     return queued - deferred.n;
   }
 
+  /** Answer every wait now with its task's record as it is (its owner is shutting down). */
+  endWaits(): void {
+    for (const [id, waiters] of [...this.#waiters]) {
+      const row = this.#rows.get(id);
+      if (!row) continue;
+      const record = JSON.parse(row.record) as TaskRecord;
+      for (const waiter of [...waiters]) waiter(record);
+    }
+  }
+
   /** Forget what is kept in memory of the rows (a transaction of the owner rolled back). */
   forget(): void {
     this.#queued.clear();

@@ -69,7 +69,7 @@ export interface SqliteStoreOptions {
 
 /** What the store found at open. */
 export interface Recovered {
-  /** Tasks waiting to run. */
+  /** Tasks that were waiting to run. */
   queued: number;
   /** Tasks the last process was running: run again, or failed `server_lost`. */
   lost: number;
@@ -264,6 +264,14 @@ export class SqliteTaskBackend implements TaskBackend {
     return this.#listeners.subscribe(listener);
   }
 
+  /**
+   * Answer every long-poll now with its task as it is (a drained server keeps its queued tasks
+   * for the next start, so their waits end here rather than with the connection).
+   */
+  endWaits(): void {
+    if (!this.#closed) this.#table.endWaits();
+  }
+
   /** Commit what is pending, stop the timers and release the file (its lock goes with it). */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -275,6 +283,7 @@ export class SqliteTaskBackend implements TaskBackend {
     } catch (error) {
       this.#log(`ebbflow: the task store ${this.file}: ${messageOf(error)}`);
     }
+    this.#table.endWaits();
     this.#listeners.clear();
     await this.#table.close();
     closeDatabase(this.#connection);
@@ -329,6 +338,9 @@ export class SqliteTaskBackend implements TaskBackend {
   /** Runs lost with the last process: again while attempts are left, else `server_lost`. */
   #recover(): Recovered {
     const endedAt = this.#clock.now();
+    const queued = this.#table
+      .live()
+      .reduce((n, row) => n + (row.status === 'queued' ? row.n : 0), 0);
     const lost = this.#table.running();
     for (const id of lost) {
       void this.#table.finish(id, {
@@ -338,9 +350,6 @@ export class SqliteTaskBackend implements TaskBackend {
         endedAt,
       });
     }
-    const queued = this.#table
-      .live()
-      .reduce((n, row) => n + (row.status === 'queued' ? row.n : 0), 0);
     return { queued, lost: lost.length };
   }
 
