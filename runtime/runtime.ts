@@ -230,6 +230,17 @@ class EbbflowRuntime implements Runtime {
   }
 
   async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
+    const backend = this.#backend;
+    const pool = this.#accepting(name);
+    if (backend.invoke && pool.status === 'ready') {
+      // A store that answers an invoke itself (fewer commits than submit, then wait).
+      let task = newTask(name, args, options, pool.config);
+      if (pool.version !== undefined) task.version = pool.version;
+      task = await withIdempotency(task, options, this.#o.idempotencyTtlMs);
+      const ended = await backend.invoke(task);
+      if (!terminal(ended)) throw stoppedBefore(ended.id);
+      return ended;
+    }
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
     const ended = (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;

@@ -38,6 +38,13 @@ export interface TaskBackend {
   /** Accept a task (status `queued`). Throws `EbbflowError` `duplicate_id` or `queue_full`. */
   submit(task: NewTask): Promise<TaskRecord>;
   /**
+   * Optional: submit and resolve with the task's terminal record (marked with `markReplayed` when
+   * a repeated idempotency key named an earlier task), or with the record as it is if the store
+   * stops waiting (a shutdown). For a store that can answer an invoke with fewer round trips or
+   * commits than `submit` then `wait`; throws as `submit` does.
+   */
+  invoke?(task: NewTask): Promise<TaskRecord>;
+  /**
    * Take up to `max` queued tasks of `fn` to run on this server (status `running`, `workerId`
    * set). Resolves with none when nothing waits. Oldest first; retries whose backoff has not
    * passed are not claimable.

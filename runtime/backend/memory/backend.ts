@@ -136,12 +136,7 @@ export class MemoryTaskBackend implements TaskBackend {
    * snapshot of the queued record. Throws as `submitNow` does.
    */
   callNow(task: NewTask): Promise<TaskRecord> {
-    let entry: TaskEntry;
-    try {
-      entry = this.#earlier(task) ?? this.#accept(task);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const entry = this.#earlier(task) ?? this.#accept(task);
     if (entry.terminal) return Promise.resolve(entry.toRecord());
     return new Promise((resolve) => entry.onSettled(resolve));
   }

@@ -67,6 +67,8 @@ export interface TableOptions {
   ended?: (fn: string, outcome: TaskOutcome, runMs: number | undefined) => void;
   /** Told when a task of `fn` waits until `dueAt` (a retry's backoff): an owner's timer may wake then. */
   deferred?: (fn: string, dueAt: number) => void;
+  /** Told of each task inserted, inside the write that inserts it. */
+  inserted?: (id: string) => void;
 }
 
 /** What a replay of a task runs again. */
@@ -88,6 +90,7 @@ export class SqlTaskTable implements TaskBackend {
   #random: () => number;
   #ended: TableOptions['ended'];
   #deferredHook: TableOptions['deferred'];
+  #insertedHook: TableOptions['inserted'];
   /** Queued tasks per function, counted once and then kept by every change. */
   #queued = new Map<string, number>();
   /** Per function: queued tasks not due yet (backing off), and when the first of them is due. */
@@ -100,6 +103,7 @@ export class SqlTaskTable implements TaskBackend {
     this.#random = options.random ?? Math.random;
     this.#ended = options.ended;
     this.#deferredHook = options.deferred;
+    this.#insertedHook = options.inserted;
     this.#listeners = new BackendListeners(options.log ?? ((message) => console.error(message)));
   }
 
@@ -128,6 +132,7 @@ export class SqlTaskTable implements TaskBackend {
       throw duplicateId(id);
     }
     this.#count(fn, 1);
+    this.#insertedHook?.(id);
     if (task.idempotency) this.reserveKey(task.idempotency, fn, id);
     this.#changed(record);
     this.#listeners.available(fn);

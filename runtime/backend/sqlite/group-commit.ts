@@ -23,12 +23,15 @@ export interface CommitCounts {
 /** The writes of one turn: settled when they are committed (or rolled back). */
 export interface BatchRef {
   readonly promise: Promise<void>;
+  /** Tasks inserted in it: none of them exists outside it. */
+  readonly inserted: Set<string>;
   /** One more task accepted in it (for the counts). */
   accept(): void;
 }
 
 class Batch implements BatchRef {
   readonly promise: Promise<void>;
+  readonly inserted = new Set<string>();
   tasks = 0;
   after: Array<() => void> = [];
   #resolve!: () => void;

@@ -132,6 +132,43 @@ describe('the embedded SQLite store', () => {
     expect(await store.read('a')).toMatchObject({ status: 'running' });
   });
 
+  it('Should hand out a task inserted in the open batch at once, and any other only once its claim is committed', async () => {
+    const store = open({ path: fileIn() });
+    await store.submit(task('committed'));
+    let handed = false;
+    const claimed = store.claim('f', 1, 1).then((tasks) => {
+      handed = true;
+      return tasks;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(handed).toBe(false);
+    expect((await claimed).map((t) => t.id)).toEqual(['committed']);
+    // Inserted and claimed in one turn: if the batch were lost, the task would be too.
+    const before = store.commits.commits;
+    const submitted = store.submit(task('fresh'));
+    const fresh = await store.claim('f', 1, 1);
+    expect(fresh.map((t) => t.id)).toEqual(['fresh']);
+    expect(store.commits.commits).toBe(before);
+    await submitted;
+    expect(store.commits.commits).toBe(before + 1);
+  });
+
+  it('Should answer an invoke with the terminal record once it is committed, and refuse it if the submit is rolled back', async () => {
+    const store = open({ path: fileIn(), maxBytes: 256 * 1024 });
+    const invoked = store.invoke(task('a'));
+    const [claimed] = await store.claim('f', 1, 1);
+    expect(claimed?.id).toBe('a');
+    await store.finish('a', done('answer'));
+    expect(await invoked).toMatchObject({ id: 'a', status: 'completed', result: 'answer' });
+    const lost = store.invoke(task('b'));
+    await expect(
+      store.submit(task('too big', { args: ['x'.repeat(300 * 1024)] })),
+    ).rejects.toMatchObject({ code: 'store_unavailable' });
+    await expect(lost).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect(await store.read('b')).toBeUndefined();
+  });
+
   it('Should refuse a second opener of the file, naming it, until the first closes', async () => {
     const path = fileIn();
     const first = open({ path });

@@ -32,7 +32,7 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
-import { isReplay } from '../idempotency.ts';
+import { isReplay, markReplayed } from '../idempotency.ts';
 import { BackendListeners } from '../listeners.ts';
 import { type BackendClock, REAL_CLOCK } from '../memory/timers.ts';
 import { SqlTaskTable } from '../sql/task-table.ts';
@@ -145,6 +145,7 @@ export class SqliteTaskBackend implements TaskBackend {
           random: options.random,
           log: this.#log,
           deferred: (_fn, dueAt) => this.#wakeAt(dueAt),
+          inserted: (id) => this.#commit.current()?.inserted.add(id),
         },
       );
       this.#toldUntil = this.#clock.now();
@@ -194,8 +195,60 @@ export class SqliteTaskBackend implements TaskBackend {
     return this.#settle(() => this.#table.submit(task), true);
   }
 
-  claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    return this.#settle(() => this.#table.claim(fn, max, workerId));
+  /**
+   * Tasks claimed are handed out once the claim is committed: a run must never start from a
+   * state a crash could undo (it would run again on the same attempt). Tasks inserted in the
+   * batch still open are the exception: if that batch is lost, so is the task, whose submitter
+   * was never answered; so a submit and its run need one commit, not two.
+   */
+  async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
+    if (this.#closed) return [];
+    let pending: Promise<ClaimedTask[]>;
+    try {
+      pending = this.#table.claim(fn, max, workerId);
+    } catch (error) {
+      throw this.#failure(error);
+    }
+    const batch = this.#commit.current();
+    const tasks = await pending;
+    if (batch && !tasks.every((task) => batch.inserted.has(task.id))) {
+      try {
+        await batch.promise;
+      } catch (error) {
+        throw this.#failure(error);
+      }
+    }
+    return tasks;
+  }
+
+  /**
+   * Submit and resolve with the task's terminal record (marked when a repeated key named an
+   * earlier task), once that record is committed; with the record as it is when the store stops
+   * waiting (a shutdown). The submit's own commit is not waited for apart: the ending's comes
+   * after it. Rejects if the submit's batch is rolled back (the task never was).
+   */
+  async invoke(task: NewTask): Promise<TaskRecord> {
+    if (this.#closed) throw this.#failure(new Error('the task store is closed'));
+    let submitted: Promise<TaskRecord>;
+    try {
+      submitted = this.#table.submit(task);
+    } catch (error) {
+      throw this.#failure(error);
+    }
+    const batch = this.#commit.current();
+    let record: TaskRecord;
+    try {
+      record = await submitted;
+    } catch (error) {
+      throw this.#failure(error);
+    }
+    if (!isReplay(record)) batch?.accept();
+    const lost = new Promise<never>((_, reject) => {
+      batch?.promise.catch((error: unknown) => reject(this.#failure(error)));
+    });
+    const ended =
+      (await Promise.race([this.wait(record.id, Number.POSITIVE_INFINITY), lost])) ?? record;
+    return isReplay(record) ? markReplayed({ ...ended }) : ended;
   }
 
   finish(id: string, ending: TaskEnding): Promise<void> {
