@@ -7,8 +7,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'libsql';
 import type { SqliteDriver } from '../backend/sqlite/driver.ts';
+
+// Imported when this adapter is, not with the package: a server in memory, or on a platform
+// without a libsql build, never loads it (a bundler keeps this import where it is).
+const { default: Database } = await import('libsql');
 
 export const libsqlDriver: SqliteDriver = {
   name: 'libsql',
