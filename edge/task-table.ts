@@ -26,6 +26,8 @@ const storageExecutor = (sql: SqlStorage): SqlExecutor => ({
   },
   all: <T extends object>(query: string, ...params: (string | number | null)[]) =>
     sql.exec(query, ...params).toArray() as unknown as T[],
+  one: <T extends object>(query: string, ...params: (string | number | null)[]) =>
+    sql.exec(query, ...params).toArray()[0] as unknown as T | undefined,
 });
 
 export class SqlTaskTable extends PortableTaskTable {

@@ -10,6 +10,7 @@ import type { SqliteDriver } from '../backend/sqlite/driver.ts';
 interface BunStatement {
   run(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): Record<string, unknown>[];
+  get(...params: SqlValue[]): Record<string, unknown> | null | undefined;
   finalize(): void;
 }
 
@@ -45,6 +46,7 @@ export const bunSqliteDriver: SqliteDriver = {
             statement.run(...params);
           },
           all: (...params) => statement.all(...params),
+          one: (...params) => statement.get(...params) ?? undefined,
         };
       },
       close: () => {

@@ -12,6 +12,7 @@ import type { SqliteDriver } from '../backend/sqlite/driver.ts';
 interface DenoStatement {
   run(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): Record<string, unknown>[];
+  get(...params: SqlValue[]): Record<string, unknown> | null | undefined;
 }
 
 interface DenoDatabase {
@@ -43,6 +44,7 @@ export const denoSqliteDriver: SqliteDriver = {
             statement.run(...params);
           },
           all: (...params) => statement.all(...params),
+          one: (...params) => statement.get(...params) ?? undefined,
         };
       },
       close: () => db.close(),

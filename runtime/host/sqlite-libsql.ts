@@ -32,6 +32,9 @@ export const libsqlDriver: SqliteDriver = {
             statement.run(params);
           },
           all: (...params) => statement.all(params) as Record<string, unknown>[],
+          // One native call instead of a cursor's two: about a third of all()'s time for one row.
+          one: (...params) =>
+            (statement.get(params) as Record<string, unknown> | undefined) ?? undefined,
         };
       },
       close: () => db.close(),

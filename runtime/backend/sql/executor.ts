@@ -13,4 +13,6 @@ export interface SqlExecutor {
   run(sql: string, ...params: SqlValue[]): void;
   /** Every row a query returns, as objects keyed by column name. */
   all<T extends object>(sql: string, ...params: SqlValue[]): T[];
+  /** The first row a query returns, if any (a binding may read one row for less than all). */
+  one<T extends object>(sql: string, ...params: SqlValue[]): T | undefined;
 }

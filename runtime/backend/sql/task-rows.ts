@@ -12,8 +12,10 @@ import type { SqlExecutor, SqlValue } from './executor.ts';
 
 /** One statement each: not every executor runs several in one call. */
 export const SCHEMA: readonly string[] = [
+  // seq orders tasks due at the same time; a plain rowid (no AUTOINCREMENT, which costs a write
+  // of its own per insert) is always above every row there, which is all that order needs.
   `CREATE TABLE IF NOT EXISTS tasks (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   fn TEXT NOT NULL,
   status TEXT NOT NULL,
@@ -80,42 +82,42 @@ export class TaskRows {
   }
 
   get(id: string): TaskRow | undefined {
-    return this.#sql.all<TaskRow>('SELECT * FROM tasks WHERE id = ?', id)[0];
+    return this.#sql.one<TaskRow>('SELECT * FROM tasks WHERE id = ?', id);
   }
 
   delete(id: string): void {
     this.#sql.run('DELETE FROM tasks WHERE id = ?', id);
   }
 
-  /** A new task, queued and due at once; false when a row already holds its id. */
-  insert(record: TaskRecord, args: unknown[], timeoutMs: number, backoffMs: number): boolean {
-    return (
-      this.#sql.all(
-        `INSERT INTO tasks (id, fn, status, submitted_at, due_at, args, timeout_ms, backoff_ms, record)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`,
-        record.id,
-        record.function,
-        record.submittedAt,
-        record.submittedAt,
-        JSON.stringify(args),
-        timeoutMs,
-        backoffMs,
-        JSON.stringify(record),
-      ).length > 0
+  /** A new task, queued and due at once (its id checked free by the caller). */
+  insert(record: TaskRecord, args: unknown[], timeoutMs: number, backoffMs: number): void {
+    this.#sql.run(
+      `INSERT INTO tasks (id, fn, status, submitted_at, due_at, args, timeout_ms, backoff_ms, record)
+       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+      record.id,
+      record.function,
+      record.submittedAt,
+      record.submittedAt,
+      JSON.stringify(args),
+      timeoutMs,
+      backoffMs,
+      JSON.stringify(record),
     );
   }
 
-  /** Store `record` with its status, and the columns it changes. */
-  write(record: TaskRecord, columns: RowColumns): void {
+  /** Store `record` with its status, and the columns it changes; the record as written. */
+  write(record: TaskRecord, columns: RowColumns): string {
     const names = Object.keys(columns);
+    const json = JSON.stringify(record);
     this.#sql.run(
       `UPDATE tasks SET record = ?, status = ?${names.map((n) => `, ${n} = ?`).join('')}
        WHERE id = ?`,
-      JSON.stringify(record),
+      json,
       record.status,
       ...(Object.values(columns) as SqlValue[]),
       record.id,
     );
+    return json;
   }
 
   /** Up to `max` queued rows of `fn` due by `now`, the first due first (then the oldest). */
@@ -131,22 +133,22 @@ export class TaskRows {
 
   count(status: TaskStatus, fn: string): number {
     return (
-      this.#sql.all<{ n: number }>(
+      this.#sql.one<{ n: number }>(
         'SELECT count(*) AS n FROM tasks WHERE status = ? AND fn = ?',
         status,
         fn,
-      )[0]?.n ?? 0
+      )?.n ?? 0
     );
   }
 
   /** Queued tasks of `fn` not due by `now` (retries backing off), and when the first is due. */
   deferred(fn: string, now: number): { n: number; at: number | undefined } {
-    const row = this.#sql.all<{ n: number; at: number | null }>(
+    const row = this.#sql.one<{ n: number; at: number | null }>(
       `SELECT count(*) AS n, min(due_at) AS at FROM tasks
        WHERE status = 'queued' AND fn = ? AND due_at > ?`,
       fn,
       now,
-    )[0];
+    );
     return { n: row?.n ?? 0, at: row?.at ?? undefined };
   }
 
@@ -154,13 +156,13 @@ export class TaskRows {
   firstDue(fn?: string): number | undefined {
     const row =
       fn === undefined
-        ? this.#sql.all<{ at: number | null }>(
+        ? this.#sql.one<{ at: number | null }>(
             `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued'`,
-          )[0]
-        : this.#sql.all<{ at: number | null }>(
+          )
+        : this.#sql.one<{ at: number | null }>(
             `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued' AND fn = ?`,
             fn,
-          )[0];
+          );
     return row?.at ?? undefined;
   }
 
@@ -177,10 +179,10 @@ export class TaskRows {
   /** When the first queued task not due by `now` is due (the next backoff to end), if any. */
   firstDeferred(now: number): number | undefined {
     return (
-      this.#sql.all<{ at: number | null }>(
+      this.#sql.one<{ at: number | null }>(
         `SELECT min(due_at) AS at FROM tasks WHERE status = 'queued' AND due_at > ?`,
         now,
-      )[0]?.at ?? undefined
+      )?.at ?? undefined
     );
   }
 
@@ -198,9 +200,9 @@ export class TaskRows {
   /** When the first kept record ended, if any. */
   firstEnd(): number | undefined {
     return (
-      this.#sql.all<{ at: number | null }>(
+      this.#sql.one<{ at: number | null }>(
         'SELECT min(ended_at) AS at FROM tasks WHERE ended_at IS NOT NULL',
-      )[0]?.at ?? undefined
+      )?.at ?? undefined
     );
   }
 
@@ -253,7 +255,7 @@ export class TaskRows {
   trim(endedBy: number, keep: number): void {
     this.#sql.run('DELETE FROM tasks WHERE ended_at IS NOT NULL AND ended_at <= ?', endedBy);
     const ended =
-      this.#sql.all<{ n: number }>('SELECT count(*) AS n FROM tasks WHERE ended_at IS NOT NULL')[0]
+      this.#sql.one<{ n: number }>('SELECT count(*) AS n FROM tasks WHERE ended_at IS NOT NULL')
         ?.n ?? 0;
     if (ended <= keep) return;
     this.#sql.run(
@@ -265,11 +267,11 @@ export class TaskRows {
 
   /** What `key` was first used for, unless it expired by `now`. */
   key(key: string, now: number): KeyRow | undefined {
-    return this.#sql.all<KeyRow>(
+    return this.#sql.one<KeyRow>(
       'SELECT fn, task_id, fingerprint, expires_at FROM idempotency_keys WHERE key = ? AND expires_at > ?',
       key,
       now,
-    )[0];
+    );
   }
 
   /** `key` now names task `taskId` (an expired use of it is replaced). */

@@ -95,6 +95,11 @@ export class SqlTaskTable implements TaskBackend {
   #queued = new Map<string, number>();
   /** Per function: queued tasks not due yet (backing off), and when the first of them is due. */
   #deferred = new Map<string, { n: number; at: number | undefined }>();
+  /**
+   * The rows of the tasks running here as their claim wrote them: a run's ending needs no read
+   * (a cancel or `forget()` drops the entry, and then the row is read as before).
+   */
+  #running = new Map<string, TaskRow>();
 
   constructor(sql: SqlExecutor, limits: TableLimits, options: TableOptions = {}) {
     this.#rows = new TaskRows(sql);
@@ -128,9 +133,7 @@ export class SqlTaskTable implements TaskBackend {
     };
     if (task.version !== undefined) record.version = task.version;
     if (task.retryOf !== undefined) record.retryOf = task.retryOf;
-    if (!this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs)) {
-      throw duplicateId(id);
-    }
+    this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs);
     this.#count(fn, 1);
     this.#insertedHook?.(id);
     if (task.idempotency) this.reserveKey(task.idempotency, fn, id);
@@ -180,7 +183,8 @@ export class SqlTaskTable implements TaskBackend {
       record.status = 'running';
       record.startedAt = now;
       record.workerId = workerId;
-      this.#rows.write(record, { due_at: null });
+      const json = this.#rows.write(record, { due_at: null });
+      this.#running.set(row.id, { ...row, status: 'running', record: json });
       this.#changed(record);
       return {
         id: row.id,
@@ -196,7 +200,8 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   async finish(id: string, ending: TaskEnding): Promise<void> {
-    const row = this.#row(id);
+    const row = this.#running.get(id) ?? this.#row(id);
+    this.#running.delete(id);
     if (row?.status !== 'running') return; // cancelled (or expired) meanwhile
     const record = JSON.parse(row.record) as TaskRecord;
     const attempt = record.attempt ?? 1;
@@ -273,6 +278,7 @@ export class SqlTaskTable implements TaskBackend {
     if (TERMINAL.has(row.status)) throw alreadyTerminal(id, row.status);
     const record = JSON.parse(row.record) as TaskRecord;
     const wasRunning = row.status === 'running';
+    this.#running.delete(id);
     if (!wasRunning) {
       this.#count(row.fn, -1);
       this.#deferred.delete(row.fn);
@@ -359,6 +365,7 @@ export class SqlTaskTable implements TaskBackend {
   forget(): void {
     this.#queued.clear();
     this.#deferred.clear();
+    this.#running.clear();
   }
 
   onAvailable(listener: (fn: string) => void): void {

@@ -10,6 +10,8 @@ export interface SqliteStatement {
   run(...params: SqlValue[]): void;
   /** Every row, as objects keyed by column name (extra keys a binding adds are ignored). */
   all(...params: SqlValue[]): Record<string, unknown>[];
+  /** The first row, if any. */
+  one(...params: SqlValue[]): Record<string, unknown> | undefined;
 }
 
 /** One open connection to a database file. */

@@ -36,6 +36,10 @@ export class FileExecutor implements SqlExecutor {
     return this.#execute(sql, (statement) => statement.all(...params) as T[]);
   }
 
+  one<T extends object>(sql: string, ...params: SqlValue[]): T | undefined {
+    return this.#execute(sql, (statement) => statement.one(...params) as T | undefined);
+  }
+
   #execute<R>(sql: string, go: (statement: SqliteStatement) => R): R {
     const prepared = this.#prepare(sql);
     if (!prepared.writes) return go(prepared.statement);

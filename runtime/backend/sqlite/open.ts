@@ -21,6 +21,11 @@ export const SCHEMA_VERSION = 1;
 
 /** The write-ahead log is cut back to this size after a checkpoint. */
 const WAL_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * SQLite checkpoints by itself once the log holds this many pages (64 MiB); the store also does
+ * each second when there were commits (store.ts), which is what usually happens first.
+ */
+const AUTO_CHECKPOINT_PAGES = 16_384;
 
 export const storeLocked = (file: string) =>
   new EbbflowError(
@@ -58,6 +63,7 @@ export const openDatabase = (
     connection.exec('PRAGMA journal_mode = WAL');
     connection.exec(`PRAGMA synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     connection.exec(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`);
+    connection.exec(`PRAGMA wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     connection.exec('BEGIN EXCLUSIVE');
     connection.exec('COMMIT');
     const version = Number(connection.prepare('PRAGMA user_version').all()[0]?.user_version ?? 0);
