@@ -31,7 +31,8 @@ export const bunSqliteDriver: SqliteDriver = {
   resolve: (path) => resolve(path),
   open(path) {
     const file = resolve(path);
-    mkdirSync(dirname(file), { recursive: true });
+    // A new folder is its owner's alone: tasks carry arguments and results.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const db = new Database(file, { create: true });
     // Bun closes a connection with statements left as a zombie that keeps its locks.
     const prepared: BunStatement[] = [];

@@ -32,7 +32,8 @@ export const denoSqliteDriver: SqliteDriver = {
   resolve: (path) => resolve(path),
   open(path) {
     const file = resolve(path);
-    mkdirSync(dirname(file), { recursive: true });
+    // A new folder is its owner's alone: tasks carry arguments and results.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const db = new DatabaseSync(file);
     return {
       file,

@@ -169,6 +169,12 @@ describe('the embedded SQLite store', () => {
     expect(await store.read('b')).toBeUndefined();
   });
 
+  it("Should create the file's folder for its owner alone", () => {
+    const path = join(fileIn(), '..', 'state', 'tasks.db');
+    open({ path });
+    expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700);
+  });
+
   it('Should refuse a second opener of the file, naming it, until the first closes', async () => {
     const path = fileIn();
     const first = open({ path });
