@@ -74,6 +74,10 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   handler_failed: 500,
   handler_timed_out: 504,
   javascript_required: 415,
+  idempotency_key_reused: 422,
+  idempotency_task_expired: 410,
+  store_locked: 503,
+  store_unavailable: 503,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

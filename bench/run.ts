@@ -162,6 +162,28 @@ for (const servers of [1, 2, 3]) {
 }
 add('cluster', 'cluster-capacity', { file: 'cluster.ts', args: ['capacity', 0, 0, 0, 0] });
 
+// Case 11, where tasks live: the in-memory store against the embedded SQLite store (the
+// server's default), side by side in every round so a passing load falls on both alike.
+for (const mode of ['poll', 'invoke']) {
+  for (const store of ['memory', 'sqlite']) {
+    add('storage', `storage-${mode}-${store}`, {
+      file: 'http.ts',
+      args: [mode, 10, httpSeconds, store],
+    });
+  }
+}
+add('storage', 'storage-poll-sqlite-full', {
+  file: 'http.ts',
+  args: ['poll', 10, httpSeconds, 'sqlite-full'],
+});
+for (const store of ['memory', 'sqlite']) {
+  add('storage', `storage-latency-${store}`, {
+    file: 'latency.ts',
+    args: ['ebbflow', 2, size.sequential, store],
+  });
+}
+add('storage', 'storage-disk', { file: 'storage.ts', args: [quick ? 2_000 : 100_000] }, 1);
+
 const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();
 const started = Date.now();

@@ -10,6 +10,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
+import { type Idempotency, isReplay } from '../runtime/backend/idempotency.ts';
 import { messageOf } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type { NewTask, TaskLog, TaskQuery, TaskRecord } from '../runtime/types.ts';
@@ -20,8 +21,7 @@ import { Isolates, type RunOutcome } from './isolates.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { TaskFeed } from './task-feed.ts';
-import type { ListCursor } from './task-rows.ts';
-import { SqlTaskTable } from './task-table.ts';
+import { type ListCursor, SqlTaskTable } from './task-table.ts';
 
 /** What a shard tells `/stats`: per function, queued and running tasks and outcomes so far. */
 export type ShardCounts = Record<string, { queued: number; running: number } & Outcomes>;
@@ -67,6 +67,36 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     const result = await answer(() => this.#table.submit(task));
     if (result.ok) await this.#arm(Date.now());
     return result;
+  }
+
+  /**
+   * Submit with an idempotency key held in this shard: the record, and whether it is the task an
+   * earlier request with the key created (a mark that does not cross RPC).
+   */
+  async submitKeyed(task: NewTask): Promise<Answer<{ record: TaskRecord; replayed: boolean }>> {
+    const result = await answer(() => this.#table.submit(task));
+    if (!result.ok) return result;
+    const replayed = isReplay(result.value);
+    if (!replayed) await this.#arm(Date.now());
+    return ok({ record: result.value, replayed });
+  }
+
+  /**
+   * Hold `key` for task `id` of `fn` (which lives in another shard): the id of the task it
+   * already names, or null when it was free and is now taken. Refuses another fingerprint.
+   */
+  async reserveKey(key: Idempotency, fn: string, id: string): Promise<Answer<string | null>> {
+    return answer(async () => {
+      const earlier = this.#table.reservedKey(key);
+      if (earlier !== undefined) return earlier;
+      this.#table.reserveKey(key, fn, id);
+      return null;
+    });
+  }
+
+  /** Give `key` back (its task was refused in its own shard). */
+  async releaseKey(key: Idempotency, id: string): Promise<void> {
+    this.#table.releaseKey(key, id);
   }
 
   /** Submit and hold the call until the task ends: an invoke in one hop. */

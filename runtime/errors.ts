@@ -24,7 +24,15 @@ export type ErrorCode =
   /** The runtime's function source cannot be written (deploys need a folder). */
   | 'deploy_unsupported'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
-  | 'backend_unavailable';
+  | 'backend_unavailable'
+  /** An idempotency key repeated with another function or body (422). */
+  | 'idempotency_key_reused'
+  /** An idempotency key repeated after its task's record expired: nothing created (410). */
+  | 'idempotency_task_expired'
+  /** The embedded store's file is held by another process (a second server): at start only. */
+  | 'store_locked'
+  /** The embedded store's file cannot be opened or written (503 once serving). */
+  | 'store_unavailable';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';

@@ -81,6 +81,7 @@ await launch({
       }
     }),
   cluster: clusterBackend,
+  sqlite: async () => (await import('../runtime/host/sqlite-deno.ts')).denoSqliteDriver,
   onSignal: (handler) => {
     Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'));
     Deno.addSignalListener('SIGINT', () => handler('SIGINT'));

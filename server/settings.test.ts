@@ -37,6 +37,9 @@ describe('parseSettings', () => {
       maxFunctionBytes: 1_048_576,
       clusterLostAfterMs: 30_000,
       redisTimeoutMs: 5_000,
+      store: 'sqlite',
+      data: './.ebbflow/tasks.db',
+      dataSync: 'normal',
     });
   });
 
@@ -71,13 +74,18 @@ describe('parseSettings', () => {
       redisUrl: 'redis://127.0.0.1:6380',
       clusterLostAfterMs: '5000',
       redisTimeoutMs: '2000',
+      store: 'memory',
+      data: '/var/lib/ebbflow/tasks.db',
+      dataSync: 'full',
+      idempotencyTtlMs: '60000',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
     const expected = Object.fromEntries(
       SETTINGS.map((s) => {
         const raw = values[s.key] as string;
-        return [s.key, s.kind === 'text' || s.kind === 'redis' ? raw : Number(raw)];
+        const text = s.kind === 'text' || s.kind === 'redis' || s.kind === 'choice';
+        return [s.key, text ? raw : Number(raw)];
       }),
     );
     expect(settings([], env)).toEqual(expected);
@@ -88,6 +96,7 @@ describe('parseSettings', () => {
     const valid = (spec: (typeof SETTINGS)[number]): string => {
       if (spec.kind === 'text') return 'x';
       if (spec.kind === 'redis') return 'redis://127.0.0.1:6379';
+      if (spec.kind === 'choice') return spec.choices?.[0] ?? '';
       if (spec.kind === 'ratio' || spec.kind === 'share') {
         return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
       }
@@ -136,6 +145,12 @@ describe('parseSettings', () => {
       'EBBFLOW_REDIS_URL must be a URL such as redis://host:6379, got "localhost:6379"',
     );
     expect(failure(['--port', '--host', 'x'])).toBe('--port needs a value');
+    expect(failure([], { EBBFLOW_STORE: 'disk' })).toBe(
+      'EBBFLOW_STORE must be one of sqlite, memory, got "disk"',
+    );
+    expect(failure(['--data-sync', 'always'])).toBe(
+      '--data-sync must be one of normal, full, got "always"',
+    );
   });
 
   it('Should ask for help', () => {

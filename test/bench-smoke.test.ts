@@ -40,6 +40,9 @@ describe('npm run bench', () => {
       '8. Start to first result, bundles cached',
       '10. Cluster: 3 servers on Redis',
       '10. Cluster: latency Redis adds per task',
+      '11. Storage: HTTP submit + long-poll on SQLite',
+      '11. Group commit under submit + long-poll',
+      '11. Disk: bytes per finished task kept',
     ]) {
       expect(doc).toContain(measure);
     }

@@ -95,7 +95,10 @@ try {
 }
 
 async function measure() {
-  const env: Record<string, string> = redis ? { EBBFLOW_REDIS_URL: redis.url } : {};
+  // The server alone keeps its tasks in memory here, as its name says (nothing on disk).
+  const env: Record<string, string> = redis
+    ? { EBBFLOW_REDIS_URL: redis.url }
+    : { EBBFLOW_STORE: 'memory' };
   const urls = await Promise.all(Array.from({ length: servers }, () => startServer(env)));
   const invoke = async (url: string, x: number) => {
     const res = await fetch(`${url}/functions/${fn}/invoke`, {

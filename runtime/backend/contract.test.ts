@@ -3,9 +3,13 @@
  * clock, Redis on a private `redis-server` (real time), and the edge's
  * `SqlTaskTable` in a Durable Object on workerd's SQLite (Miniflare, on a manual clock).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { type EdgeTables, startEdgeTables } from '../../edge/testing/table-driver.ts';
 import { REDIS_MISSING, type RedisServer, startRedis } from '../../test/support/redis.ts';
+import { libsqlDriver } from '../host/sqlite-libsql.ts';
 import { ManualClock } from '../time/manual-clock.ts';
 import {
   type ContractTarget,
@@ -14,6 +18,7 @@ import {
 } from './contract.test-suite.ts';
 import { MemoryTaskBackend } from './memory/backend.ts';
 import { createRedisBackend } from './redis/backend.ts';
+import { openSqliteStore } from './sqlite/store.ts';
 
 /** Started on first use, stopped after the file. */
 const once = <T>(start: () => Promise<T>, stop: (value: T) => Promise<void>) => {
@@ -136,7 +141,48 @@ const edge: ContractTarget = {
   },
 };
 
-describe.each([memory, redis, edge])('$name task backend', (target) => {
+const sqlite: ContractTarget = {
+  name: 'sqlite (the embedded store, libsql on Node)',
+  clock: 'manual',
+  capabilities: {
+    // The same rows and listing as the edge's table (one module): by submission time, then id.
+    sameInstantOrder: 'id',
+    // One timer, set for the first backoff to end, tells the functions whose tasks came due.
+    availability: 'exact',
+    cap: 'global',
+    reusesExpiredIds: true,
+  },
+  open: async ({ ttlMs, maxFinished }) => {
+    const folder = mkdtempSync(join(tmpdir(), 'ebbflow-contract-'));
+    const clock = new ManualClock();
+    const logged: string[] = [];
+    const backend = openSqliteStore({
+      path: join(folder, 'tasks.db'),
+      driver: libsqlDriver,
+      ttlMs,
+      maxResults: maxFinished,
+      clock,
+      random: HALF_JITTER,
+      log: (message) => logged.push(message),
+    });
+    return {
+      backend,
+      now: () => clock.now(),
+      advance: async (ms) => clock.advance(ms),
+      sync: async () => {},
+      throwingListener: async () => {
+        backend.subscribe(listenerBug);
+      },
+      logged,
+      close: async () => {
+        await backend.close();
+        rmSync(folder, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+describe.each([memory, sqlite, redis, edge])('$name task backend', (target) => {
   if (target === redis && REDIS_MISSING) {
     it.skip(REDIS_MISSING, () => {});
     return;

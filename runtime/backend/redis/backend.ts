@@ -30,6 +30,7 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
+import { idempotencyKeyReused, idempotentTaskExpired, markReplayed } from '../idempotency.ts';
 import { BackendListeners } from '../listeners.ts';
 import { Batch } from './batch.ts';
 import { ClusterView, steadyNow } from './cluster-view.ts';
@@ -66,9 +67,22 @@ export interface RedisBackendOptions {
   log?: (message: string) => void;
 }
 
-/** One task's values for the SUBMIT script, and its answer (see `scripts.ts`). */
-type SubmitArgs = [string, string, number, number, number, number, string, string, number | ''];
-type SubmitAnswer = [string, string?];
+/** One task's values for the SUBMIT script, and its answer (see `task-scripts.ts`). */
+type SubmitArgs = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  string,
+  string,
+  number | '',
+  string,
+  string,
+  number,
+];
+type SubmitAnswer = [string, string?, string?];
 
 /** A waiter reads the record again this often, should an event have been missed. */
 const WAIT_POLL_MS = 1_000;
@@ -195,11 +209,13 @@ export class RedisTaskBackend implements TaskBackend {
 
   /**
    * One SUBMIT script for the tasks submitted in this turn (`#submits`); each caller gets its
-   * own outcome. The id, queue limit and deadline are checked inside Redis, atomically.
+   * own outcome. The id, queue limit, deadline and idempotency key are checked inside Redis,
+   * atomically: a repeated key costs no round trip more than a submit.
    */
   async submit(task: NewTask): Promise<TaskRecord> {
     this.#ensureUp();
     const id = task.id ?? randomUUID();
+    const key = task.idempotency;
     this.#watch.expect(id, Date.now());
     const accepted = this.#submits.add([
       id,
@@ -211,6 +227,9 @@ export class RedisTaskBackend implements TaskBackend {
       JSON.stringify(task.args),
       task.retryOf ?? '',
       task.version ?? '',
+      key?.key ?? '',
+      key?.fingerprint ?? '',
+      key?.ttlMs ?? 0,
     ]);
     // Told before it is sent: a pool with room claims in this same turn, and the claim leaves
     // right behind the submit on the same connection, so both take one round trip (a claim that
@@ -225,7 +244,7 @@ export class RedisTaskBackend implements TaskBackend {
       this.cluster.adjust(task.function, -1);
       throw error;
     }
-    const [outcome, json] = answer;
+    const [outcome, detail, taskId] = answer;
     if (outcome !== 'ok') {
       this.#watch.forget(id);
       this.cluster.adjust(task.function, -1);
@@ -233,7 +252,13 @@ export class RedisTaskBackend implements TaskBackend {
     if (outcome === 'duplicate') throw duplicateId(id);
     if (outcome === 'full') throw queueFull(task.function, task.maxQueue);
     if (outcome === 'late') throw this.#late();
-    const record = parseRecord(json) as TaskRecord;
+    // A repeated key: the task it created, as it is now; nothing created.
+    if (key && outcome === 'replay') return markReplayed(parseRecord(detail) as TaskRecord);
+    if (key && outcome === 'expired') throw idempotentTaskExpired(key.key, detail as string);
+    if (key && outcome === 'reused') {
+      throw idempotencyKeyReused(key.key, detail as string, taskId as string);
+    }
+    const record = parseRecord(detail) as TaskRecord;
     this.#watch.submitted(record);
     return record;
   }

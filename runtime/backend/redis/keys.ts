@@ -14,11 +14,12 @@
  * | `<p>:all`, `<p>:f:<function>` | zset | the listing, by submission sequence (`<p>:seq`)         |
  * | `<p>:done`           | zset   | finished ids by end time: the record cap                       |
  * | `<p>:functions`      | set    | every function name ever submitted to                          |
+ * | `<p>:k:<key>`        | string | an idempotency key: its task (JSON: fn, id, sub, fp), expiring |
  * | `<p>:servers`, `<p>:s:<server>` | zset, string | heartbeats and what each server says of itself |
  * | `<p>:events`, `<p>:cancels` | channels | every state change; running tasks to stop          |
  *
  * A task id is used as it is: task keys live under `:t:` alone, so no id (`wait`, `meta`,
- * `done`, `1`, `a:b`, ...) can name another key.
+ * `done`, `1`, `a:b`, ...) can name another key; idempotency keys likewise under `:k:` alone.
  * @module
  */
 
@@ -26,6 +27,11 @@ export interface Keys {
   readonly prefix: string;
   /** The hash of one task. */
   task(taskId: string): string;
+  /**
+   * An idempotency key: `{"fn", "id", "sub", "fp"}` (the task it created, its submit time, the
+   * request's fingerprint), for the key's time to live.
+   */
+  idempotency(key: string): string;
   /** Sorted set of every task id by submission sequence (newest = highest). */
   readonly all: string;
   /** The same, per function. */
@@ -47,6 +53,7 @@ export interface Keys {
 export const keysFor = (prefix: string): Keys => ({
   prefix,
   task: (taskId) => `${prefix}:t:${taskId}`,
+  idempotency: (key) => `${prefix}:k:${key}`,
   all: `${prefix}:all`,
   byFunction: (fn) => `${prefix}:f:${fn}`,
   events: `${prefix}:events`,

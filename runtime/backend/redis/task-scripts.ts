@@ -9,17 +9,43 @@
  * function, its function's queue (waiting and backing off, across every server) below the limit.
  * Refuses them all with 'late' when Redis runs this after the caller gave up on it (a Redis that
  * stalled): a submit answered 503 never takes effect later.
- * ARGV: deadline (Redis time, ms; 0 = none), then per task nine values: id, function, maxQueue,
- * attempts, backoffMs, timeoutMs, args (JSON), retryOf or '', version or ''.
- * Returns per task {'ok', record} | {'duplicate'} | {'full'} | {'late'}.
+ *
+ * A task with an idempotency key: a key held already answers before anything else is checked
+ * and creates nothing: the task it created ('replay', its record as it is now), 'expired' once
+ * that record is gone, 'reused' when the key came with another request (fingerprint). A free key
+ * is taken, for its own time to live, only by a task accepted here. Being one script, two
+ * submits with the same key, from one server's turn or from several servers, create one task.
+ * ARGV: deadline (Redis time, ms; 0 = none), then per task twelve values: id, function, maxQueue,
+ * attempts, backoffMs, timeoutMs, args (JSON), retryOf or '', version or '', idempotency key or
+ * '', the request's fingerprint, the key's time to live (ms).
+ * Returns per task {'ok', record} | {'duplicate'} | {'full'} | {'late'} | {'replay', record} |
+ * {'expired', task id} | {'reused', function, task id}.
  */
 export const SUBMIT = `
 local deadline = tonumber(ARGV[6])
 local late = deadline > 0 and redisNow() > deadline
 
+-- The answer to a key held already, or nil when it is free. The key names its task by id,
+-- function and submit time: an id used again after its record expired is another task.
+local function earlier(ikey, fingerprint)
+  local held = redis.call('GET', ikey)
+  if not held then return nil end
+  local k = cjson.decode(held)
+  if k.fp ~= fingerprint then return {'reused', k.fn, k.id} end
+  local h = load(k.id)
+  if not h or h.fn ~= k.fn or h.sub ~= k.sub then return {'expired', k.id} end
+  return {'replay', recordOf(h)}
+end
+
 local function submitOne(i)
   if late then return {'late'} end
   local id, fn = ARGV[i], ARGV[i + 1]
+  local ikey = ARGV[i + 9]
+  if ikey ~= '' then
+    ikey = P .. ':k:' .. ikey
+    local answer = earlier(ikey, ARGV[i + 10])
+    if answer then return answer end
+  end
   local key = taskKey(id)
   if redis.call('EXISTS', key) == 1 then return {'duplicate'} end
   local wait, delayed = P .. ':w:' .. fn, P .. ':d:' .. fn
@@ -41,13 +67,17 @@ local function submitOne(i)
   redis.call('ZADD', P .. ':all', seq, id)
   redis.call('ZADD', P .. ':f:' .. fn, seq, id)
   redis.call('SADD', P .. ':functions', fn)
+  if ikey ~= '' then
+    local named = cjson.encode({fn = fn, id = id, sub = ARGV[3], fp = ARGV[i + 10]})
+    redis.call('SET', ikey, named, 'PX', ARGV[i + 11])
+  end
   local record = recordOf(h)
   announce(record)
   return {'ok', record}
 end
 
 local out = {}
-for i = 7, #ARGV - 8, 9 do out[#out + 1] = submitOne(i) end
+for i = 7, #ARGV - 11, 12 do out[#out + 1] = submitOne(i) end
 wrapUp()
 return out`;
 
