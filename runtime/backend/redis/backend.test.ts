@@ -14,6 +14,7 @@ import {
 } from '../../../test/support/redis.ts';
 import { until } from '../../../test/support/wait.ts';
 import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../../types.ts';
+import { isReplay } from '../idempotency.ts';
 import { createRedisBackend, type RedisTaskBackend } from './backend.ts';
 import { keysFor } from './keys.ts';
 import { scriptsOf } from './scripts.ts';
@@ -89,6 +90,33 @@ const claimOne = async (backend: RedisTaskBackend, fn: string) => {
     return got.length > 0;
   }, 20_000);
   return got[0] as NonNullable<(typeof got)[0]>;
+};
+
+/**
+ * Every command clients send to Redis from now on (MONITOR; commands scripts run inside are left
+ * out). `until(text)` answers those whose arguments include `text`, once Redis has executed a
+ * marker sent after them (MONITOR reports in execution order).
+ */
+const watchCommands = async () => {
+  const monitor = await new Redis(redis.url).monitor();
+  const sent: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') sent.push(args);
+  });
+  return {
+    until: async (text: string) => {
+      const marker = `marker-${Math.random()}`;
+      const probe = new Redis(redis.url);
+      try {
+        await probe.echo(marker);
+      } finally {
+        probe.disconnect();
+      }
+      await until(() => sent.some((args) => args.includes(marker)));
+      monitor.disconnect();
+      return sent.filter((args) => args.some((arg) => arg.includes(text)));
+    },
+  };
 };
 
 describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
@@ -171,6 +199,60 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
     for (const o of outcomes) {
       if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'queue_full' });
+    }
+  });
+
+  it('Should create one task for a key sent to two servers at once, each keyed submit one trip to Redis', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const seen = await watchCommands();
+    const keyed = (fingerprint: string) =>
+      task('pay', { idempotency: { key: 'order 7|x', fingerprint, ttlMs: 60_000 } });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).submit(keyed('fp'))),
+    );
+    const first = answers.find((r) => !isReplay(r)) as TaskRecord;
+    expect(answers.filter((r) => !isReplay(r))).toHaveLength(1);
+    expect(new Set(answers.map((r) => r.id))).toEqual(new Set([first.id]));
+    expect(await b.submit(keyed('fp'))).toEqual(first);
+    await expect(a.submit(keyed('other'))).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+      message: expect.stringContaining(first.id),
+    });
+    expect((await a.list({ limit: 10 })).tasks.map((r) => r.id)).toEqual([first.id]);
+    // The key travels with the submit script and with nothing else: one call per server for
+    // the eight at once (each server's turn is one script), one per later submit.
+    const calls = await seen.until('order 7|x');
+    for (const args of calls) expect(args[0]?.toLowerCase()).toMatch(/^evalsha$|^eval$/);
+    expect(calls.length).toBe(4);
+  });
+
+  it('Should hold a key for its own time to live, and call an id used again by a later task expired', async () => {
+    const [a] = (await cluster(1, { ttl: 300 })) as [RedisTaskBackend];
+    const keys = keysFor(`t${prefixes}`);
+    const raw = new Redis(redis.url);
+    try {
+      const keyed = (fingerprint: string) =>
+        task('pay', { id: 'again', idempotency: { key: 'k1', fingerprint, ttlMs: 60_000 } });
+      const first = await a.submit(keyed('fp'));
+      const left = await raw.pttl(keys.idempotency('k1'));
+      expect(left).toBeGreaterThan(30_000);
+      expect(left).toBeLessThanOrEqual(60_000);
+      await claimOne(a, 'pay');
+      await a.finish('again', done('paid'));
+      expect(await a.submit(keyed('fp'))).toMatchObject({ id: 'again', result: 'paid' });
+      // The record expires (300 ms), the key stays; the id is free and a new task takes it.
+      await until(async () => (await a.read('again')) === undefined, 20_000);
+      const later = await a.submit(task('pay', { id: 'again' }));
+      expect(later.submittedAt).toBeGreaterThanOrEqual(first.submittedAt);
+      await expect(a.submit(keyed('fp'))).rejects.toMatchObject({
+        code: 'idempotency_task_expired',
+      });
+      await expect(a.submit(keyed('other'))).rejects.toMatchObject({
+        code: 'idempotency_key_reused',
+      });
+      expect(await a.read('again')).toMatchObject({ status: 'queued', attempt: 1 });
+    } finally {
+      raw.disconnect();
     }
   });
 
