@@ -160,7 +160,10 @@ for (const servers of [1, 2, 3]) {
     args: ['capped', servers, httpSeconds, 40, 0, CAPPED_NAP_MS],
   });
 }
-add('cluster', 'cluster-capacity', { file: 'cluster.ts', args: ['capacity', 0, 0, 0, 0] });
+add('cluster', 'cluster-capacity', {
+  file: 'cluster.ts',
+  args: ['capacity', 0, 0, 0, quick ? 20_000 : 200_000],
+});
 
 // Case 11, where tasks live: the in-memory store against the embedded SQLite store (the
 // server's default), side by side in every round so a passing load falls on both alike.

@@ -14,7 +14,8 @@
  * - `capped`: `nap-capped` (bench/cluster-functions): one worker per server, 16 tasks at a time,
  *   each waiting `napMs`: a server is capped at 16000 / napMs tasks/s whatever the cores, so the
  *   servers' sum shows whether the shared queue lets each added server bring its share.
- * - `capacity`: no servers; `redis-benchmark` (SET and GET, 50 clients) on the same kind of Redis.
+ * - `capacity`: no servers; `redis-benchmark` (SET and GET, 50 clients, `count` requests each,
+ *   200,000 when 0) on the same kind of Redis.
  * Usage: cluster.ts <memory|redis|capped|capacity> <servers> <seconds> <connections per server>
  *   <count> [napMs]
  */
@@ -74,10 +75,10 @@ const serversCpu = () => {
 };
 
 /** redis-benchmark's requests per second for SET and GET, 50 clients, no pipelining. */
-const capacity = (port: number) => {
+const capacity = (port: number, requests: number) => {
   const out = spawnSync(
     'redis-benchmark',
-    ['-p', String(port), '-q', '--csv', '-n', '200000', '-c', '50', '-t', 'set,get'],
+    ['-p', String(port), '-q', '--csv', '-n', String(requests), '-c', '50', '-t', 'set,get'],
     { encoding: 'utf8' },
   );
   if (out.status !== 0) throw new Error(`redis-benchmark failed: ${out.stderr}`);
@@ -87,7 +88,8 @@ const capacity = (port: number) => {
 };
 
 try {
-  if (mode === 'capacity') emit(capacity((redis as NonNullable<typeof redis>).port));
+  if (mode === 'capacity')
+    emit(capacity((redis as NonNullable<typeof redis>).port, count || 200_000));
   else await measure();
 } finally {
   for (const child of children) child.kill('SIGKILL');
