@@ -77,7 +77,7 @@ export const createApp = (options: AppOptions): Hono => {
   const preflight = cors({
     origin: origins,
     allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowHeaders: ['Content-Type', 'Authorization'],
+    allowHeaders: ['Content-Type', 'Authorization', 'Idempotency-Key'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
   });
@@ -149,7 +149,12 @@ export const createApp = (options: AppOptions): Hono => {
 /** `PUT /functions/:name`: a deploy, whose body is a module's source. */
 const DEPLOY_PATH = /^\/functions\/[^/]+$/;
 
-const EXPOSE_HEADERS = ['Location', 'Retry-After', 'WWW-Authenticate'] as const;
+const EXPOSE_HEADERS = [
+  'Location',
+  'Retry-After',
+  'WWW-Authenticate',
+  'Idempotent-Replayed',
+] as const;
 
 const allowedOrigin = (origins: string[], origin: string | undefined): string | undefined =>
   origin !== undefined && origins.includes(origin) ? origin : undefined;

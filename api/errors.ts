@@ -77,6 +77,10 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   handler_timed_out: 504,
   function_unavailable: 503,
   javascript_required: 415,
+  idempotency_key_reused: 422,
+  idempotency_task_expired: 410,
+  store_locked: 503,
+  store_unavailable: 503,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

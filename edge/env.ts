@@ -34,6 +34,7 @@ export interface EdgeDefaults {
   memoryLimitMb: number;
   resultTtlMs: number;
   maxResults: number;
+  idempotencyTtlMs: number;
 }
 
 const read = (
@@ -61,6 +62,7 @@ export const edgeDefaults = (env: Readonly<Record<string, unknown>>): EdgeDefaul
     memoryLimitMb: DEFAULTS.memoryLimitMb,
     resultTtlMs: read(env, 'EBBFLOW_RESULT_TTL_MS', DEFAULTS.resultTtlMs, 0),
     maxResults: read(env, 'EBBFLOW_MAX_RESULTS', DEFAULTS.maxResults, 0),
+    idempotencyTtlMs: read(env, 'EBBFLOW_IDEMPOTENCY_TTL_MS', DEFAULTS.idempotencyTtlMs, 1),
   };
 };
 

@@ -19,6 +19,7 @@ const defaults = {
   memoryLimitMb: 512,
   resultTtlMs: 3_600_000,
   maxResults: 100_000,
+  idempotencyTtlMs: 86_400_000,
 };
 
 describe('edge stats', () => {

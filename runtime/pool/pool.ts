@@ -423,10 +423,19 @@ export class FunctionPool {
     for (let i = 0; i < failed; i++) this.counters.ended('failed');
   }
 
-  /** `closed`: fail what waits or runs (`shutdown`) and stop every worker. */
+  /**
+   * `closed`: fail what runs (`shutdown`) and what waits, unless a durable store keeps that for
+   * the next start; stop every worker.
+   */
   async close(message: string): Promise<void> {
     this.#state = 'closed';
-    await this.failWaiting('shutdown', message);
+    if (this.#deps.source.durable) {
+      const at = this.#deps.clock.now();
+      for (const task of this.#dispatcher.drainLocal())
+        this.#endings.fail(task, 'shutdown', message, at);
+    } else {
+      await this.failWaiting('shutdown', message);
+    }
     const now = this.#deps.clock.now();
     for (const worker of this.#workers) {
       for (const task of [...worker.tasks()]) this.#endings.fail(task, 'shutdown', message, now);
