@@ -1,10 +1,12 @@
 /**
  * The runtime over the embedded SQLite store, in this process with real workers (Node host,
  * libsql): calls and submits, idempotency keys through `call` and `submit`, a function that does
- * not load, and a shutdown that fails what runs but keeps what waits for the next start (an
- * invoke still waiting is told so, never answered with a queued record).
+ * not load, a deleted function that still runs what it accepted (its claims come back after a
+ * commit, and its workers retire only once they are idle), and a shutdown that fails what runs
+ * but keeps what waits for the next start (an invoke still waiting is told so, never answered
+ * with a queued record).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import {
   type SqliteTaskBackend,
 } from '../runtime/index.ts';
 import { startCore } from './support/core-runtime.ts';
+import { startNodeRuntime } from './support/node-runtime.ts';
 import { until } from './support/wait.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -61,6 +64,36 @@ describe('the runtime over the SQLite store', () => {
     expect(record).toMatchObject({ status: 'failed', errorCode: 'load_failed' });
     expect(await runtime.call('syntax-error', [])).toMatchObject({ errorCode: 'load_failed' });
   });
+
+  it('Should run every task a deleted function accepted', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ebbflow-runtime-store-'));
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const folder = join(root, 'functions');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'other.ts'), 'export default () => 1;\n');
+    const store = openSqliteStore({
+      path: join(root, 'tasks.db'),
+      driver: libsqlDriver,
+      ttlMs: 3_600_000,
+      maxResults: 1000,
+    });
+    cleanups.push(() => store.close());
+    const runtime = await startNodeRuntime(folder, {
+      minWorkers: 1,
+      maxWorkers: 4,
+      backend: store,
+    });
+    cleanups.push(() => runtime.close({ drainTimeoutMs: 0 }));
+    const nap =
+      'export default async (ms) => {\n  await new Promise((r) => setTimeout(r, ms));\n  return ms;\n};\n';
+    await runtime.deploy('doomed', nap, 'ts');
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await runtime.submit('doomed', [300])).id);
+    await runtime.remove('doomed');
+    for (const id of ids) {
+      expect(await runtime.wait(id, 30_000)).toMatchObject({ status: 'completed', result: 300 });
+    }
+  }, 60_000);
 
   it('Should fail what runs at shutdown and keep what waits, telling a waiting invoke', async () => {
     const { runtime, store, path } = await start();

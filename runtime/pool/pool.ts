@@ -123,6 +123,7 @@ export class FunctionPool {
       feedable: (worker) => this.#workers.feedable(worker) && this.#claims(),
       needWorker: () => this.#needWorker(),
       backlog: () => deps.ceiling.backlog(),
+      claimSettled: (worker) => this.#retireIfDone(worker),
     });
     this.#endings = new TaskEndings({
       source: deps.source,
@@ -291,7 +292,8 @@ export class FunctionPool {
   /** An ended pool's idle worker with nothing left to take retires. */
   #retireIfDone(worker: WorkerHandle): void {
     if (this.#state !== 'ending' || worker.load > 0 || worker.state !== 'ready') return;
-    if (this.#dispatcher.localWaiting > 0) return;
+    // A claim on its way to it (async backends) took its tasks from the queue already.
+    if (this.#dispatcher.localWaiting > 0 || this.#dispatcher.claimingFor(worker)) return;
     if (this.#claim() && this.#deps.source.queued(this.name) > 0) return;
     void worker.stop('the function has a new version, or was deleted');
   }
