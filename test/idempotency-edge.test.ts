@@ -1,8 +1,10 @@
 /**
  * Idempotent submission at the edge (`npm run dev:workers`, offline): the key lives in the shard
  * its hash picks. A new task is created in that shard; a chosen id whose shard is another takes
- * the key there first, and gives it back when its own shard refuses the task. Eight id and key
- * pairs over four shards: the chance that none crosses shards is (1/4)^8.
+ * the key there first, and gives it back when its own shard refuses the task; a new task of a
+ * function whose lanes that shard does not hold gets an id in a shard that does, so its run is
+ * not lent. Eight id and key pairs over four shards: the chance that none crosses shards is
+ * (1/4)^8.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client, type Server, startServer, WORKERS } from './support/server.ts';
@@ -14,6 +16,8 @@ describe.skipIf(WORKERS.missing !== undefined)('idempotency keys at the edge', (
     server = await startServer(WORKERS, {
       EBBFLOW_FUNCTIONS: 'test/fixtures/workers',
       EBBFLOW_SHARDS: '4',
+      // `slow`: concurrency 2 × maxWorkers 1 = 2 lanes, held by 2 of the 4 shards.
+      EBBFLOW_MAX_WORKERS: '1',
     });
     api = client(server.url);
   }, 180_000);
@@ -21,6 +25,21 @@ describe.skipIf(WORKERS.missing !== undefined)('idempotency keys at the edge', (
 
   const keyed = (path: string, body: unknown, key: string) =>
     api.request('POST', path, body, { 'Idempotency-Key': key });
+
+  it('Should create a new keyed task in a shard holding lanes of its function: its run is not lent', async () => {
+    // `slow` has 2 lanes over the 4 shards: half the keys' shards hold none. First in the file,
+    // so no earlier task is lent meanwhile.
+    const lent = async (): Promise<number> => (await api.get('/stats')).body.costs.calls.lend ?? 0;
+    const before = await lent();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { status, body } = await keyed('/functions/slow/tasks', { args: [1] }, `lanes-${i}`);
+      expect(status).toBe(202);
+      ids.push(body.id);
+    }
+    for (const id of ids) expect(await api.settle(id)).toMatchObject({ status: 'completed' });
+    expect(await lent()).toBe(before);
+  }, 120_000);
 
   it('Should create one task per key, with or without a chosen id, and answer repeats with it', async () => {
     const first = await keyed('/functions/slow/tasks', { args: [1] }, 'edge-new');
