@@ -157,7 +157,9 @@ describe('CORS', () => {
       expect(res.headers.get('Access-Control-Allow-Methods')).toBe(
         'GET,POST,PUT,PATCH,DELETE,OPTIONS',
       );
-      expect(res.headers.get('Access-Control-Allow-Headers')).toBe('Content-Type,Authorization');
+      expect(res.headers.get('Access-Control-Allow-Headers')).toBe(
+        'Content-Type,Authorization,Idempotency-Key',
+      );
       expect(res.headers.get('Access-Control-Max-Age')).toBe('600');
     }
   });
@@ -176,7 +178,7 @@ describe('CORS', () => {
     for (const a of answers) {
       expect(a.headers.get('Access-Control-Allow-Origin')).toBe('*');
       expect(a.headers.get('Access-Control-Expose-Headers')).toBe(
-        'Location,Retry-After,WWW-Authenticate,Ebbflow-Unchanged',
+        'Location,Retry-After,WWW-Authenticate,Ebbflow-Unchanged,Idempotent-Replayed',
       );
       expect(a.headers.get('Vary')).toBeNull();
     }

@@ -88,7 +88,7 @@ export const createApp = (options: AppOptions): Hono => {
   const preflight = cors({
     origin: origins,
     allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowHeaders: ['Content-Type', 'Authorization'],
+    allowHeaders: ['Content-Type', 'Authorization', 'Idempotency-Key'],
     exposeHeaders: [...EXPOSE_HEADERS],
     maxAge: 600,
   });
@@ -168,6 +168,7 @@ const EXPOSE_HEADERS = [
   'Retry-After',
   'WWW-Authenticate',
   'Ebbflow-Unchanged',
+  'Idempotent-Replayed',
 ] as const;
 
 const allowedOrigin = (origins: string[], origin: string | undefined): string | undefined =>

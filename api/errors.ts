@@ -80,6 +80,10 @@ export const ERROR_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   javascript_required: 415,
   unknown_version: 404,
   no_previous_version: 409,
+  idempotency_key_reused: 422,
+  idempotency_task_expired: 410,
+  store_locked: 503,
+  store_unavailable: 503,
 };
 
 export const errorBody = (code: ApiErrorCode, message: string, details?: Detail[]): ErrorBody =>

@@ -7,13 +7,14 @@ import type { Context } from 'hono';
 import * as v from 'valibot';
 import { messageOf } from '../runtime/index.ts';
 import { ApiError, type Detail } from './errors.ts';
-import type { Input, PathParam, Route, Schema } from './route.ts';
+import type { HeaderParam, Input, PathParam, Route, Schema } from './route.ts';
 
 /** The readers of one route's input (made once, when the app is built). */
 export const inputOf = (route: Route): Input<string, unknown, unknown> => {
-  const { params, query, body } = route;
+  const { params, query, body, headers } = route;
   return {
     param: (c, name) => checkParam(name, params?.[name] as PathParam, c.req.param(name) ?? ''),
+    header: (c, name) => checkHeader(name, headers?.[name] as HeaderParam, c.req.header(name)),
     query: (c) => parse(query as Schema, c.req.query(), 'invalid_query', 'query'),
     body: async (c) => parse(body?.schema as Schema, await readJson(c), 'invalid_body'),
   };
@@ -24,6 +25,18 @@ export const checkParam = (name: string, param: PathParam, value: string): strin
   if (param.pattern.test(value)) return value;
   throw new ApiError(400, param.code, param.rule, {
     details: [{ field: name, message: `got ${JSON.stringify(value.slice(0, param.echo))}` }],
+  });
+};
+
+/** An optional header, or a 400 saying the rule (a value is never repeated: it may be a secret). */
+export const checkHeader = (
+  name: string,
+  header: HeaderParam,
+  value: string | undefined,
+): string | undefined => {
+  if (value === undefined || header.pattern.test(value)) return value;
+  throw new ApiError(400, 'invalid_argument', `${name}: ${header.rule}`, {
+    details: [{ field: name, message: header.rule }],
   });
 };
 

@@ -190,6 +190,12 @@ const renderCluster = (
 ) => {
   family('ebbflow_cluster_servers', 'gauge', 'Servers of the cluster with a recent heartbeat.');
   out.push(`ebbflow_cluster_servers ${cluster.servers.length}`);
+  family(
+    'ebbflow_cluster_reachable',
+    'gauge',
+    'Whether the shared store answered this server (1) or not (0).',
+  );
+  out.push(`ebbflow_cluster_reachable ${cluster.reachable ? 1 : 0}`);
   family('ebbflow_cluster_queued_tasks', 'gauge', 'Tasks waiting on any server of the cluster.');
   for (const [fn, f] of Object.entries(cluster.functions)) {
     out.push(`ebbflow_cluster_queued_tasks{function="${labelValue(fn)}"} ${f.queued}`);

@@ -40,6 +40,15 @@ const operation = (path: string, method: Method, route: Route): Record<string, u
       example: 'notes',
     });
   }
+  for (const [name, header] of Object.entries(route.headers ?? {})) {
+    parameters.push({
+      name,
+      in: 'header',
+      required: false,
+      description: header.description,
+      schema: jsonSchema(v.pipe(v.string(), v.regex(header.pattern))),
+    });
+  }
   for (const [name, schema] of Object.entries(route.query?.entries ?? {})) {
     const inner = (schema as v.OptionalSchema<Schema, undefined>).wrapped ?? schema;
     const parameter: Record<string, unknown> = {

@@ -32,6 +32,14 @@ export interface PathParam {
   example: string;
 }
 
+/** A request header a route reads: its rule, and the 400 a value breaking it gets. */
+export interface HeaderParam {
+  pattern: RegExp;
+  /** What the rule is, for a person (the 400's message). */
+  rule: string;
+  description: string;
+}
+
 /** One answer of a route, as OpenAPI shows it. */
 export interface Reply {
   description: string;
@@ -74,6 +82,8 @@ export interface Deps {
 export interface Input<P extends string, Q, B> {
   /** A path parameter, checked against its rule (400 `invalid_name` / `invalid_id`). */
   param(c: Context, name: P): string;
+  /** An optional header of the route's `headers`, checked against its rule (400 `invalid_argument`). */
+  header(c: Context, name: string): string | undefined;
   /** The query, parsed by the route's `query` schema (400 `invalid_query`). */
   query(c: Context): Q;
   /** The JSON body (empty means `{}`), parsed by the route's body schema (400 `invalid_json`, `invalid_body`). */
@@ -96,6 +106,8 @@ export interface RouteSpec<P extends string, Q, B> {
   /** Left out of the OpenAPI document: a page's own file (a script, a style sheet, an icon). */
   hidden?: boolean;
   params?: Record<P, PathParam>;
+  /** Optional request headers it reads, by name. */
+  headers?: Record<string, HeaderParam>;
   query?: Q;
   /** The request body; with a `schema`, JSON read by `input.body`. */
   body?: { schema?: B; media: string; description?: string; example?: unknown };

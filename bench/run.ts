@@ -43,6 +43,9 @@ const scaling = quick
   ? { monitorMs: 100, downDelayMs: 200, maxWorkers: 4 }
   : { monitorMs: 500, downDelayMs: 2_000, maxWorkers: 20 };
 
+/** The capped servers' task: one worker, 16 at a time, each waiting this long (80/s each). */
+const CAPPED_NAP_MS = 200;
+
 interface Job {
   key: string;
   group: string;
@@ -146,7 +149,10 @@ add('scaling', 'scaling', {
   file: 'scaling.ts',
   args: [size.burst, size.napMs, scaling.monitorMs, scaling.downDelayMs, scaling.maxWorkers],
 });
-// Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process.
+// Several servers: one in memory, then 1, 2 and 3 sharing a private Redis, each in its own process;
+// then 1, 2 and 3 each capped at 80 tasks/s by its one worker (scaling without more cores; 40
+// connections each, more than the 16 tasks a server runs at once); and
+// what this Redis does with redis-benchmark.
 add('cluster', 'cluster-memory-1', {
   file: 'cluster.ts',
   args: ['memory', 1, httpSeconds, 10, quick ? 100 : 1_000],
@@ -157,6 +163,38 @@ for (const servers of [1, 2, 3]) {
     args: ['redis', servers, httpSeconds, 10, quick ? 100 : 1_000],
   });
 }
+for (const servers of [1, 2, 3]) {
+  add('cluster', `cluster-capped-${servers}`, {
+    file: 'cluster.ts',
+    args: ['capped', servers, httpSeconds, 40, 0, CAPPED_NAP_MS],
+  });
+}
+add('cluster', 'cluster-capacity', {
+  file: 'cluster.ts',
+  args: ['capacity', 0, 0, 0, quick ? 20_000 : 200_000],
+});
+
+// Case 11, where tasks live: the in-memory store against the embedded SQLite store (the
+// server's default), side by side in every round so a passing load falls on both alike.
+for (const mode of ['poll', 'invoke']) {
+  for (const store of ['memory', 'sqlite']) {
+    add('storage', `storage-${mode}-${store}`, {
+      file: 'http.ts',
+      args: [mode, 10, httpSeconds, store],
+    });
+  }
+}
+add('storage', 'storage-poll-sqlite-full', {
+  file: 'http.ts',
+  args: ['poll', 10, httpSeconds, 'sqlite-full'],
+});
+for (const store of ['memory', 'sqlite']) {
+  add('storage', `storage-latency-${store}`, {
+    file: 'latency.ts',
+    args: ['ebbflow', 2, size.sequential, store],
+  });
+}
+add('storage', 'storage-disk', { file: 'storage.ts', args: [quick ? 2_000 : 100_000] }, 1);
 
 const selected = jobs.filter((j) => !only || only.includes(j.group));
 const figures: Figures = new Map();

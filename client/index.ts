@@ -53,6 +53,13 @@ export interface SubmitOptions extends CallOptions {
   id?: string;
   timeoutMs?: number;
   retry?: { attempts: number; backoffMs: number };
+  /**
+   * Sent as the `Idempotency-Key` header (1-255 printable ASCII): a repeat of the same call with
+   * the same key within a day (the server's `EBBFLOW_IDEMPOTENCY_TTL_MS`) creates nothing and
+   * answers the first call's task, so a call can be sent again safely after a network failure.
+   * The same key with another function or arguments fails with `idempotency_key_reused` (422).
+   */
+  idempotencyKey?: string;
 }
 
 export interface ListQuery extends CallOptions {
@@ -142,9 +149,12 @@ export const createClient = <F extends FunctionMap = AnyFunctions>(
     return (await response.json()) as T;
   };
 
-  const post = (body: unknown, signal?: AbortSignal): RequestInit => ({
+  const post = (body: unknown, signal?: AbortSignal, idempotencyKey?: string): RequestInit => ({
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers:
+      idempotencyKey === undefined
+        ? { 'Content-Type': 'application/json' }
+        : { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
     body: JSON.stringify(body),
     signal,
   });
@@ -186,7 +196,7 @@ export const createClient = <F extends FunctionMap = AnyFunctions>(
     async invoke(name, args, o = {}) {
       const record = await json<TaskRecord>(
         `/functions/${enc(name)}/invoke`,
-        post(taskBody(args as unknown[], o), o.signal),
+        post(taskBody(args as unknown[], o), o.signal, o.idempotencyKey),
         [500, 504],
       );
       if (record.status === 'completed') return record.result as never;
@@ -198,7 +208,10 @@ export const createClient = <F extends FunctionMap = AnyFunctions>(
       );
     },
     submit: (name, args, o = {}) =>
-      json(`/functions/${enc(name)}/tasks`, post(taskBody(args as unknown[], o), o.signal)),
+      json(
+        `/functions/${enc(name)}/tasks`,
+        post(taskBody(args as unknown[], o), o.signal, o.idempotencyKey),
+      ),
     result: (id, o = {}) =>
       json(`/tasks/${enc(id)}${query({ wait: o.wait })}`, { signal: o.signal }),
     cancel: (id, o = {}) => json(`/tasks/${enc(id)}`, { method: 'DELETE', signal: o.signal }),

@@ -38,6 +38,7 @@ export interface EdgeDefaults {
   keepVersions?: number;
   /** A result whose JSON is larger fails its task (`result_too_large`). */
   maxResultBytes: number;
+  idempotencyTtlMs: number;
 }
 
 /**
@@ -77,6 +78,7 @@ export const edgeDefaults = (env: Readonly<Record<string, unknown>>): EdgeDefaul
     maxResults: read(env, 'EBBFLOW_MAX_RESULTS', DEFAULTS.maxResults, 0),
     keepVersions: read(env, 'EBBFLOW_KEEP_VERSIONS', DEFAULTS.keepVersions, 1),
     maxResultBytes: read(env, 'EBBFLOW_MAX_RESULT_BYTES', EDGE_RESULT_BYTES, 1, MAX_RESULT_BYTES),
+    idempotencyTtlMs: read(env, 'EBBFLOW_IDEMPOTENCY_TTL_MS', DEFAULTS.idempotencyTtlMs, 1),
   };
 };
 

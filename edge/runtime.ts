@@ -9,9 +9,10 @@
  */
 import bundle from 'ebbflow:functions';
 import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import { idempotentTaskExpired, isReplay, markReplayed } from '../runtime/backend/idempotency.ts';
 import { pageOf } from '../runtime/backend/page-size.ts';
 import { toRetryPolicy } from '../runtime/backend/retry.ts';
-import { checkSubmission } from '../runtime/backend/submission.ts';
+import { checkSubmission, withIdempotency } from '../runtime/backend/submission.ts';
 import { EbbflowError, messageOf, unknownCursor, unknownFunction } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
@@ -141,6 +142,7 @@ export class EdgeRuntime implements Runtime {
     options: SubmitOptions & { retry?: RetryPolicy } = {},
   ): Promise<TaskRecord> {
     const task = this.#task(name, args, options);
+    if (options.idempotencyKey !== undefined) return this.#submitKeyed(task, options);
     return unwrap(await this.#shardOf(task.id as string).submit(task));
   }
 
@@ -151,7 +153,65 @@ export class EdgeRuntime implements Runtime {
     options: SubmitOptions & { retry?: RetryPolicy } = {},
   ): Promise<TaskRecord> {
     const task = this.#task(name, args, options);
-    return unwrap(await this.#shardOf(task.id as string).invoke(task));
+    if (options.idempotencyKey === undefined) {
+      return unwrap(await this.#shardOf(task.id as string).invoke(task));
+    }
+    // A repeat waits for the first request's task, as the first did.
+    const record = await this.#submitKeyed(task, options);
+    const ended =
+      (await this.#shardOf(record.id).wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    return isReplay(record) ? markReplayed({ ...ended }) : ended;
+  }
+
+  /**
+   * A submission with an idempotency key. The key lives in the shard its hash picks: a new task
+   * gets an id that lands in that shard too (one hop) when it holds lanes of the function
+   * (`lanes.ts`); a chosen id, or a new one for a shard with lanes, in another shard takes the
+   * key there first, then goes to its own shard, and gives the key back if refused.
+   */
+  async #submitKeyed(base: NewTask, options: SubmitOptions): Promise<TaskRecord> {
+    const keyShard = fnv1a(options.idempotencyKey as string) % this.#shards;
+    const runsThere = this.#holdsLanes(base.function, keyShard);
+    const task = await withIdempotency(
+      { ...base, id: options.id ?? (runsThere ? this.#idIn(keyShard) : base.id) },
+      options,
+      this.#defaults.idempotencyTtlMs,
+    );
+    const id = task.id as string;
+    const key = task.idempotency as NonNullable<NewTask['idempotency']>;
+    if (fnv1a(id) % this.#shards === keyShard) {
+      const { record, replayed } = unwrap(await this.#shard(keyShard).submitKeyed(task));
+      return replayed ? markReplayed(record) : record;
+    }
+    const earlier = unwrap(await this.#shard(keyShard).reserveKey(key, task.function, id));
+    if (earlier !== null) {
+      const record = await this.result(earlier);
+      if (!record) throw idempotentTaskExpired(key.key, earlier);
+      return markReplayed(record);
+    }
+    const { idempotency: _, ...plain } = task;
+    try {
+      return unwrap(await this.#shardOf(id).submit(plain));
+    } catch (error) {
+      await this.#shard(keyShard).releaseKey(key, id);
+      throw error;
+    }
+  }
+
+  /** Whether shard `index` runs tasks of `name` in lanes of its own (else it lends its runs). */
+  #holdsLanes(name: string, index: number): boolean {
+    const config = this.#functions.get(name)?.config;
+    if (!config) return true;
+    const lanes = config.maxWorkers * config.concurrency;
+    return lanes >= this.#shards || laneShare(name, lanes, this.#shards, index) > 0;
+  }
+
+  /** A new task id whose shard is `shard`. */
+  #idIn(shard: number): string {
+    for (;;) {
+      const id = crypto.randomUUID();
+      if (fnv1a(id) % this.#shards === shard) return id;
+    }
   }
 
   /** Resolves at once: the functions are read from the registry with the first request. */

@@ -20,6 +20,7 @@ const defaults = {
   resultTtlMs: 3_600_000,
   maxResults: 100_000,
   maxResultBytes: 4_194_304,
+  idempotencyTtlMs: 86_400_000,
 };
 
 describe('edge stats', () => {

@@ -16,6 +16,7 @@ import type {
   DurableObjectNamespace,
   DurableObjectState,
 } from '@cloudflare/workers-types/latest/index.ts';
+import { type Idempotency, isReplay } from '../runtime/backend/idempotency.ts';
 import { messageOf } from '../runtime/errors.ts';
 import { resolveFunctionConfig } from '../runtime/options.ts';
 import type {
@@ -36,8 +37,7 @@ import { Lanes, laneShard, laneShare } from './lanes.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { TaskFeed } from './task-feed.ts';
-import type { ListCursor } from './task-rows.ts';
-import { SqlTaskTable } from './task-table.ts';
+import { type ListCursor, SqlTaskTable } from './task-table.ts';
 
 /** What a shard tells `/stats`: per function, queued and running tasks and outcomes so far. */
 export type ShardCounts = Record<string, { queued: number; running: number } & Outcomes>;
@@ -105,6 +105,39 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     const result = await answer(() => this.#table.submit(task));
     if (result.ok) await this.#armSafety();
     return result;
+  }
+
+  /**
+   * Submit with an idempotency key held in this shard: the record, and whether it is the task an
+   * earlier request with the key created (a mark that does not cross RPC).
+   */
+  async submitKeyed(task: NewTask): Promise<Answer<{ record: TaskRecord; replayed: boolean }>> {
+    this.#costs.call('submitKeyed');
+    const result = await answer(() => this.#table.submit(task));
+    if (!result.ok) return result;
+    const replayed = isReplay(result.value);
+    if (!replayed) await this.#armSafety();
+    return ok({ record: result.value, replayed });
+  }
+
+  /**
+   * Hold `key` for task `id` of `fn` (which lives in another shard): the id of the task it
+   * already names, or null when it was free and is now taken. Refuses another fingerprint.
+   */
+  async reserveKey(key: Idempotency, fn: string, id: string): Promise<Answer<string | null>> {
+    this.#costs.call('reserveKey');
+    return answer(async () => {
+      const earlier = this.#table.reservedKey(key);
+      if (earlier !== undefined) return earlier;
+      this.#table.reserveKey(key, fn, id);
+      return null;
+    });
+  }
+
+  /** Give `key` back (its task was refused in its own shard). */
+  async releaseKey(key: Idempotency, id: string): Promise<void> {
+    this.#costs.call('releaseKey');
+    this.#table.releaseKey(key, id);
   }
 
   /** Submit, run and hold the call until the task ends: an invoke in one call. */

@@ -30,7 +30,15 @@ export type ErrorCode =
   /** A rollback to "the previous version" when no older version is kept. */
   | 'no_previous_version'
   /** The shared task store (Redis, several servers) cannot be reached now (503). */
-  | 'backend_unavailable';
+  | 'backend_unavailable'
+  /** An idempotency key repeated with another function or body (422). */
+  | 'idempotency_key_reused'
+  /** An idempotency key repeated after its task's record expired: nothing created (410). */
+  | 'idempotency_task_expired'
+  /** The embedded store's file is held by another process (a second server): at start only. */
+  | 'store_locked'
+  /** The embedded store's file cannot be opened or written (503 once serving). */
+  | 'store_unavailable';
 
 export class EbbflowError extends Error {
   override name = 'EbbflowError';
@@ -67,6 +75,16 @@ export const notRetryable = (id: string, status: string) =>
   new EbbflowError(
     'not_retryable',
     `task "${id}" is ${status}; only a failed or cancelled task can be retried`,
+  );
+
+/**
+ * A task accepted a moment ago is no longer in the task store (a remote store lost it: flushed,
+ * restarted empty, its keys deleted): its outcome cannot be known (503, like a store away).
+ */
+export const taskVanished = (id: string) =>
+  new EbbflowError(
+    'backend_unavailable',
+    `task "${id}" is no longer in the task store, which lost it; its outcome is unknown`,
   );
 
 /** A listing cursor (`before`) that names no live task. */

@@ -75,6 +75,11 @@ export interface RuntimeOptions {
   maxResults?: number;
   /** How long `close()` waits for work to finish. @default 30000 */
   drainTimeoutMs?: number;
+  /**
+   * How long an idempotency key holds (`SubmitOptions.idempotencyKey`): a repeat within it
+   * creates nothing. @default 86400000 (a day)
+   */
+  idempotencyTtlMs?: number;
   /** Default heap limit per worker in MiB (enforced on Node). @default 512 */
   memoryLimitMb?: number;
   /** Versions of each function kept with their sources, for rollback (the serving one always). @default 10 */
@@ -124,6 +129,7 @@ export const DEFAULTS = {
   resultTtlMs: 3_600_000,
   maxResults: 100_000,
   drainTimeoutMs: 30_000,
+  idempotencyTtlMs: 86_400_000,
   memoryLimitMb: 512,
   maxResultBytes: 4_194_304,
   keepVersions: 10,
@@ -178,6 +184,7 @@ export const resolveOptions = (options: RuntimeOptions): ResolvedOptions => {
   integer('resultTtlMs', o.resultTtlMs, 0, MAX_TIMER_MS);
   integer('maxResults', o.maxResults, 0);
   integer('drainTimeoutMs', o.drainTimeoutMs, 0, MAX_TIMER_MS);
+  integer('idempotencyTtlMs', o.idempotencyTtlMs, 1, MAX_TIMER_MS);
   integer('memoryLimitMb', o.memoryLimitMb, 16);
   integer('maxResultBytes', o.maxResultBytes, 1, MAX_RESULT_BYTES);
   integer('keepVersions', o.keepVersions, 1, 1000);

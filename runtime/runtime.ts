@@ -7,9 +7,17 @@
  */
 
 import type { TaskBackend } from './backend/contract.ts';
+import { isReplay, markReplayed } from './backend/idempotency.ts';
 import { MemoryTaskBackend } from './backend/memory/backend.ts';
-import { newTask } from './backend/submission.ts';
-import { draining, EbbflowError, messageOf, unknownFunction, unknownTask } from './errors.ts';
+import { newTask, withIdempotency } from './backend/submission.ts';
+import {
+  draining,
+  EbbflowError,
+  messageOf,
+  taskVanished,
+  unknownFunction,
+  unknownTask,
+} from './errors.ts';
 import { RuntimeEvents } from './events.ts';
 import { isFunctionName } from './names.ts';
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from './options.ts';
@@ -47,6 +55,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   await runtime.load();
   return runtime;
 };
+
+const stoppedBefore = (id: string) =>
+  new EbbflowError(
+    'draining',
+    `the server shut down before task "${id}" ended; its store keeps it and it runs after the next start: read it at /tasks/${id}`,
+  );
 
 const terminal = (record: TaskRecord): boolean =>
   record.status !== 'queued' && record.status !== 'running';
@@ -230,10 +244,12 @@ class EbbflowRuntime implements Runtime {
 
   async submit(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     const pool = await this.#loadedPool(name);
-    const task = newTask(name, args, options, pool.config);
+    let task = newTask(name, args, options, pool.config);
     if (pool.version !== undefined) task.version = pool.version;
+    task = await withIdempotency(task, options, this.#o.idempotencyTtlMs);
     const record = this.#memory ? this.#memory.submitNow(task) : await this.#backend.submit(task);
-    if (pool.status === 'ready') return record;
+    // A repeated key's task was taken as it was then.
+    if (pool.status === 'ready' || isReplay(record)) return record;
     // An unavailable function's tasks fail at once, with the loader's message (on a shared
     // queue they wait for a server that can run them instead).
     await pool.failWaiting('load_failed', pool.error ?? 'the function is unavailable');
@@ -243,7 +259,11 @@ class EbbflowRuntime implements Runtime {
   call(name: string, args: unknown[], options: SubmitOptions = {}): Promise<TaskRecord> {
     // The hot path (in-memory backend, a ready function): one promise, no queued snapshot.
     const memory = this.#memory;
-    if (memory && this.#registry.get(name)?.state === 'ready') {
+    if (
+      memory &&
+      options.idempotencyKey === undefined &&
+      this.#registry.get(name)?.state === 'ready'
+    ) {
       try {
         const pool = this.#accepting(name);
         const task = newTask(name, args, options, pool.config);
@@ -257,9 +277,26 @@ class EbbflowRuntime implements Runtime {
   }
 
   async #callAsync(name: string, args: unknown[], options: SubmitOptions): Promise<TaskRecord> {
+    const backend = this.#backend;
+    const pool = await this.#loadedPool(name);
+    if (backend.invoke && pool.status === 'ready') {
+      // A store that answers an invoke itself (fewer commits than submit, then wait).
+      let task = newTask(name, args, options, pool.config);
+      if (pool.version !== undefined) task.version = pool.version;
+      task = await withIdempotency(task, options, this.#o.idempotencyTtlMs);
+      const ended = await backend.invoke(task);
+      if (!terminal(ended)) throw stoppedBefore(ended.id);
+      return ended;
+    }
     const record = await this.submit(name, args, options);
     if (terminal(record)) return record;
-    return (await this.#backend.wait(record.id, Number.POSITIVE_INFINITY)) ?? record;
+    const ended = await this.#backend.wait(record.id, Number.POSITIVE_INFINITY);
+    // Never the queued record instead: the caller would read a 500 with a task still to run.
+    if (!ended) throw taskVanished(record.id);
+    // A durable store that shuts down answers its waits with the task as it is: still queued.
+    if (!terminal(ended)) throw stoppedBefore(ended.id);
+    // A repeated key waited for the first request's task: it says so too.
+    return isReplay(record) ? markReplayed({ ...ended }) : ended;
   }
 
   result(id: string): Promise<TaskRecord | undefined> {

@@ -58,6 +58,11 @@ export interface NewTask {
   retryOf?: string;
   /** Queued tasks of this function allowed before `queue_full`. */
   maxQueue: number;
+  /**
+   * Set when the submission carried an idempotency key (v3): a repeat with the same fingerprint
+   * answers the first task's record, marked (`isReplay`); another fingerprint is refused.
+   */
+  idempotency?: { key: string; fingerprint: string; ttlMs: number };
 }
 
 /** A task handed to this server to run. */
@@ -338,6 +343,13 @@ export interface SubmitOptions {
   timeoutMs?: number;
   /** Retries for this task (v2); wins over the function's `config.retry`. */
   retry?: { attempts: number; backoffMs?: number };
+  /**
+   * An idempotency key (v3; 1-255 printable ASCII): a repeat with the same key, function and
+   * arguments/options within `idempotencyTtlMs` creates nothing and answers the first task
+   * (`isReplay(record)` is then true; `call` waits for that task). The same key with another
+   * function or arguments throws `idempotency_key_reused`.
+   */
+  idempotencyKey?: string;
 }
 
 /** A line a function printed, as a live event (`taskId` is absent for an HTTP call). */

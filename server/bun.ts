@@ -69,6 +69,7 @@ await launch({
     return { url: `http://${host}:${server.port}`, close: () => server.stop() };
   },
   cluster: clusterBackend,
+  sqlite: async () => (await import('../runtime/host/sqlite-bun.ts')).bunSqliteDriver,
   onSignal: (handler) => {
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));

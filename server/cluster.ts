@@ -1,8 +1,8 @@
 /**
- * The task backend the settings ask for: with `EBBFLOW_REDIS_URL`, BullMQ on that Redis, shared
- * with every server started with the same URL (docs/cluster.md); without it, none (the runtime
- * keeps tasks in memory). The Redis adapter is imported only then, so a server alone loads
- * nothing of bullmq or ioredis.
+ * The task backend the settings ask for: with `EBBFLOW_REDIS_URL`, that Redis, shared with every
+ * server started with the same URL (docs/cluster.md); without it, none (the runtime keeps tasks
+ * in memory). The Redis adapter is imported only then, so a server alone loads nothing of
+ * ioredis.
  * @module
  */
 import { detectHost } from '../runtime/host/detect.ts';
@@ -22,6 +22,7 @@ export const clusterBackend = async (
     resultTtlMs: settings.resultTtlMs ?? DEFAULTS.resultTtlMs,
     maxResults: settings.maxResults ?? DEFAULTS.maxResults,
     lostAfterMs: settings.clusterLostAfterMs,
+    timeoutMs: settings.redisTimeoutMs,
     describe: {
       runtime: detectHost(),
       pid: (globalThis as { process?: { pid?: number } }).process?.pid,

@@ -37,6 +37,30 @@ describe('denoGrants', () => {
     });
   });
 
+  it("Should grant the task store's folder (read and write) to the server alone, only when it keeps its tasks there", () => {
+    const grants = denoGrants(
+      { ...listenSettings([], {}), functions: './fns', data: './state/tasks.db' },
+      ROOT,
+      '/home/me',
+    );
+    expect(grants.read).toContain('/home/me/state');
+    expect(grants.write).toEqual(['/home/me/fns', '/home/me/state']);
+    // The default: ./.ebbflow beside the working folder, an absolute file's own folder.
+    expect(denoGrants(listenSettings([], {}), ROOT, '/w').write).toContain('/w/.ebbflow');
+    expect(
+      denoGrants(listenSettings(['--data', '/var/lib/e/t.db'], {}), ROOT, '/w').write,
+    ).toContain('/var/lib/e');
+    for (const other of [{ store: 'memory' as const }, { redisUrl: 'redis://r:1' }]) {
+      const none = denoGrants({ ...listenSettings([], {}), ...other }, ROOT, '/w');
+      expect(none.write).toEqual(['/w/functions']);
+      expect(none.read).not.toContain('/w/.ebbflow');
+    }
+    expect(listenSettings([], { EBBFLOW_DATA: '/d/x.db', EBBFLOW_STORE: 'memory' })).toMatchObject({
+      data: '/d/x.db',
+      store: 'memory',
+    });
+  });
+
   it('Should name only the host for port 0, bracket IPv6, and keep an absolute folder', () => {
     const grants = denoGrants({ host: '::1', port: 0, functions: '/data/fns' }, ROOT, '/x');
     expect(grants.net).toEqual(['[::1]']);

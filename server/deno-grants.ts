@@ -24,6 +24,8 @@ export const LAUNCHER_ENV = [
   'EBBFLOW_REDIS_URL',
   'EBBFLOW_TOKEN',
   'EBBFLOW_ADMIN_TOKEN',
+  'EBBFLOW_STORE',
+  'EBBFLOW_DATA',
 ] as const;
 
 /** The secrets among `LAUNCHER_ENV`: never left in the server's environment. */
@@ -56,7 +58,8 @@ export type GrantKind = 'read' | 'write' | 'net' | 'env' | 'sys' | 'run' | 'ffi'
 /** Per kind: the names or paths granted, or `true` for everything of that kind. */
 export type DenoGrants = Record<GrantKind, string[] | true>;
 
-type Listen = Pick<Settings, 'host' | 'port' | 'functions' | 'redisUrl'>;
+type Listen = Pick<Settings, 'host' | 'port' | 'functions' | 'redisUrl'> &
+  Partial<Pick<Settings, 'store' | 'data'>>;
 
 /** The settings the grants depend on (the defaults with `--help`); throws a `SettingsError`. */
 export const listenSettings = (
@@ -70,8 +73,15 @@ export const listenSettings = (
 /** The grants for `settings`, with the project at `root`; `cwd` resolves a relative folder. */
 export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGrants => {
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  // The embedded task store: its file, its write-ahead log and the folder they are made in.
+  // The server process only: function workers are granted their own folder, never this one.
+  const data = storeFolder(settings, cwd);
   return {
-    read: [join(cwd, settings.functions), ...PROJECT_READS.map((path) => join(root, path))],
+    read: [
+      join(cwd, settings.functions),
+      ...PROJECT_READS.map((path) => join(root, path)),
+      ...data,
+    ],
     // Port 0 binds a port chosen at start, so only the host can be named.
     net: [
       settings.port === 0 ? host : `${host}:${settings.port}`,
@@ -83,10 +93,20 @@ export const denoGrants = (settings: Listen, root: string, cwd: string): DenoGra
     sys: ['systemMemoryInfo'],
     // The functions folder only: deploys land there, and the versions file keeps `version`
     // across restarts (docs/deploy.md).
-    write: [join(cwd, settings.functions)],
+    write: [join(cwd, settings.functions), ...data],
     run: [],
     ffi: [],
   };
+};
+
+/**
+ * The folder of the embedded store's file, when a server alone keeps its tasks there: granted to
+ * the server, and never to a function (server/deno.ts lists it in the workers' protections).
+ */
+export const storeFolder = (settings: Listen, cwd: string): string[] => {
+  if (settings.redisUrl || settings.store === 'memory' || settings.data === undefined) return [];
+  const file = join(cwd, settings.data);
+  return [file.slice(0, file.lastIndexOf('/')) || '/'];
 };
 
 /** `host:port` of a `redis://` URL (port 6379 when it names none). */

@@ -17,6 +17,7 @@ import {
   PROJECT_CODE,
   PROJECT_ROOT,
   redisAddress,
+  storeFolder,
 } from './deno-grants.ts';
 import { reservedVariables } from './function-env.ts';
 import { HANDED_ENV, takeOver } from './launch.mjs';
@@ -136,6 +137,7 @@ await launch({
       }
     }),
   cluster: clusterBackend,
+  sqlite: async () => (await import('../runtime/host/sqlite-deno.ts')).denoSqliteDriver,
   onSignal: (handler) => {
     Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'));
     Deno.addSignalListener('SIGINT', () => handler('SIGINT'));
@@ -145,14 +147,17 @@ await launch({
 
 /** What no function may reach, even on a server started by hand with more grants. */
 function protections(): DenoProtections {
-  let redisUrl: string | undefined;
+  let listen: ReturnType<typeof listenSettings> | undefined;
   try {
-    redisUrl = listenSettings(argv, env).redisUrl;
+    listen = listenSettings(argv, env);
   } catch {
     // Reported by launch() with the variable's name.
   }
+  const redisUrl = listen?.redisUrl;
   return {
     reservedEnv: reservedVariables(),
+    // The embedded store's folder: the server reads and writes it, no function may.
+    noAccess: listen ? storeFolder(listen, Deno.cwd()) : [],
     noWrite: PROJECT_CODE.map((path) => join(PROJECT_ROOT, path)),
     noNet: redisUrl ? [redisAddress(redisUrl)] : [],
   };

@@ -15,6 +15,11 @@ export interface DrainOptions {
    * finishes what it runs, then leaves the cluster (the queue stays for the others).
    */
   cluster?: { leave(): void; close(): Promise<void> };
+  /**
+   * A server alone's task file: its waits answered once the runtime is closed (queued tasks stay
+   * for the next start), closed last, after what the drain failed was written.
+   */
+  store?: { endWaits(): void; close(): Promise<void> };
   /** Stop listening and let requests in progress finish. */
   closeServer(): Promise<void>;
   exit(code: number): void;
@@ -47,8 +52,10 @@ const shutdown = async (o: DrainOptions): Promise<void> => {
   try {
     o.cluster?.leave();
     await o.runtime.close();
+    o.store?.endWaits();
     await o.closeServer();
     await o.cluster?.close();
+    await o.store?.close();
     o.log('ebbflow: drained, bye');
     o.exit(0);
   } catch (error) {

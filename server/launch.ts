@@ -15,11 +15,13 @@ import {
   type FunctionSource,
   isEbbflowError,
   messageOf,
+  type SqliteDriver,
   type TaskBackend,
   type WorkerHost,
 } from '../runtime/index.ts';
 import { drainOnSignal } from './drain.ts';
 import { exposureWarning } from './exposure.ts';
+import { localStore } from './local-store.ts';
 import { parseSettings, runtimeSettings, type Settings, SettingsError, usage } from './settings.ts';
 
 export interface Listening {
@@ -54,6 +56,8 @@ export interface HostEntry {
    * Throws when it cannot be reached.
    */
   cluster?(settings: Settings, log: (message: string) => void): Promise<Cluster | undefined>;
+  /** This host's SQLite binding, for the embedded task store (loaded only when it is used). */
+  sqlite?(): Promise<SqliteDriver>;
   exit(code: number): void;
   /** Reads the files of the pages (dashboard, API reference). */
   assets?: AssetReader;
@@ -80,8 +84,11 @@ export const launch = async (h: HostEntry): Promise<void> => {
   if (exposed) log(exposed);
   const metrics = new Metrics();
   let cluster: Cluster | undefined;
+  let store: Awaited<ReturnType<typeof localStore>>;
   try {
     cluster = await h.cluster?.(s, log);
+    // A server alone keeps its tasks in its own file unless told to keep them in memory.
+    if (!cluster && h.sqlite) store = await localStore(s, h.sqlite, log);
   } catch (error) {
     log(`ebbflow: ${messageOf(error)}`);
     return h.exit(1);
@@ -98,11 +105,12 @@ export const launch = async (h: HostEntry): Promise<void> => {
       onTaskEnd: cluster
         ? (record) => (cluster?.reportedHere(record.id) ? metrics.observe(record) : undefined)
         : metrics.observe,
-      backend: cluster?.backend,
+      backend: cluster?.backend ?? store,
       log,
     });
   } catch (error) {
     await cluster?.close();
+    await store?.close();
     const why = messageOf(error);
     if (isEbbflowError(error) && error.code === 'invalid_option') {
       log(`ebbflow: invalid setting: ${why}`);
@@ -137,12 +145,14 @@ export const launch = async (h: HostEntry): Promise<void> => {
     );
     await runtime.close({ drainTimeoutMs: 0 });
     await cluster?.close();
+    await store?.close();
     return h.exit(1);
   }
   h.onSignal(
     drainOnSignal({
       runtime,
       cluster,
+      store,
       closeServer: () => server.close(),
       exit: h.exit,
       log,

@@ -44,6 +44,7 @@ await launch({
       server.once('error', reject);
     }),
   cluster: clusterBackend,
+  sqlite: async () => (await import('../runtime/host/sqlite-libsql.ts')).libsqlDriver,
   onSignal: (handler) => {
     process.on('SIGTERM', () => handler('SIGTERM'));
     process.on('SIGINT', () => handler('SIGINT'));

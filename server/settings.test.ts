@@ -37,6 +37,10 @@ describe('parseSettings', () => {
       maxFunctionBytes: 1_048_576,
       clusterLostAfterMs: 30_000,
       maxStreams: 1000,
+      redisTimeoutMs: 5_000,
+      store: 'sqlite',
+      data: './.ebbflow/tasks.db',
+      dataSync: 'normal',
     });
   });
 
@@ -73,13 +77,19 @@ describe('parseSettings', () => {
       maxStreams: '3',
       maxResultBytes: '65536',
       keepVersions: '3',
+      redisTimeoutMs: '2000',
+      store: 'memory',
+      data: '/var/lib/ebbflow/tasks.db',
+      dataSync: 'full',
+      idempotencyTtlMs: '60000',
     };
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, values[s.key] as string]));
     const argv = SETTINGS.flatMap((s) => [s.flag, values[s.key] as string]);
     const expected = Object.fromEntries(
       SETTINGS.map((s) => {
         const raw = values[s.key] as string;
-        const textual = s.kind === 'text' || s.kind === 'redis' || s.kind === 'token';
+        const textual =
+          s.kind === 'text' || s.kind === 'redis' || s.kind === 'token' || s.kind === 'choice';
         return [s.key, textual ? raw : Number(raw)];
       }),
     );
@@ -91,6 +101,7 @@ describe('parseSettings', () => {
     const valid = (spec: (typeof SETTINGS)[number]): string => {
       if (spec.kind === 'text' || spec.kind === 'token') return 'x';
       if (spec.kind === 'redis') return 'redis://127.0.0.1:6379';
+      if (spec.kind === 'choice') return spec.choices?.[0] ?? '';
       if (spec.kind === 'ratio' || spec.kind === 'share') {
         return spec.key === 'scaleDownThreshold' ? '0.2' : '0.9';
       }
@@ -143,6 +154,12 @@ describe('parseSettings', () => {
       'EBBFLOW_MAX_RESULT_BYTES must be an integer from 1 to 268435456, got "268435457"',
     );
     expect(failure(['--max-streams', '0'])).toContain('--max-streams must be an integer >= 1');
+    expect(failure([], { EBBFLOW_STORE: 'disk' })).toBe(
+      'EBBFLOW_STORE must be one of sqlite, memory, got "disk"',
+    );
+    expect(failure(['--data-sync', 'always'])).toBe(
+      '--data-sync must be one of normal, full, got "always"',
+    );
   });
 
   it('Should refuse a token no Bearer header could carry, naming the variable and not the token', () => {

@@ -34,7 +34,7 @@ export interface Settings {
   corsOrigin: string;
   adminToken?: string;
   maxFunctionBytes: number;
-  /** Several servers: the Redis they share (unset = this server alone, in memory). */
+  /** Several servers: the Redis they share (unset = this server alone, with its own store). */
   redisUrl?: string;
   /** Several servers: longest time from a server's death to its tasks being retried or failed. */
   clusterLostAfterMs: number;
@@ -44,9 +44,19 @@ export interface Settings {
   maxResultBytes?: number;
   /** Versions of each function kept with their sources, for rollback. */
   keepVersions?: number;
+  /** Several servers: longest wait for Redis on a request's behalf before 503. */
+  redisTimeoutMs: number;
+  /** A server alone: its tasks in a SQLite file (`sqlite`, the default) or in memory only. */
+  store: 'sqlite' | 'memory';
+  /** The SQLite file of the embedded store. */
+  data: string;
+  /** When the embedded store's commits reach the disk: at checkpoints, or at each commit. */
+  dataSync: 'normal' | 'full';
+  /** How long an idempotency key holds (a runtime setting). */
+  idempotencyTtlMs?: number;
 }
 
-type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis' | 'token';
+type Kind = 'port' | 'int' | 'ms' | 'ratio' | 'share' | 'text' | 'redis' | 'token' | 'choice';
 
 export interface SettingSpec {
   key: keyof Settings;
@@ -57,6 +67,8 @@ export interface SettingSpec {
   min?: number;
   /** Largest integer allowed (for `int`). */
   max?: number;
+  /** The values allowed (for `choice`). */
+  choices?: readonly string[];
   default: string;
   doc: string;
   /**
@@ -339,6 +351,50 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: String(DEFAULTS.keepVersions),
     doc: 'versions of each function kept with their sources, for a rollback (the serving one always)',
   },
+  {
+    key: 'redisTimeoutMs',
+    env: 'EBBFLOW_REDIS_TIMEOUT_MS',
+    flag: '--redis-timeout-ms',
+    kind: 'ms',
+    min: 100,
+    default: '5000',
+    doc: "several servers: longest wait for Redis on a request's behalf; past it (Redis away or not answering) the request answers 503 `backend_unavailable`",
+  },
+  {
+    key: 'store',
+    env: 'EBBFLOW_STORE',
+    flag: '--store',
+    kind: 'choice',
+    choices: ['sqlite', 'memory'],
+    default: 'sqlite',
+    doc: 'where a server alone keeps its tasks: `sqlite` (the file at `EBBFLOW_DATA`; tasks survive a restart) or `memory` (nothing on disk; a restart forgets them); with `EBBFLOW_REDIS_URL`, Redis keeps them (docs/storage.md)',
+  },
+  {
+    key: 'data',
+    env: 'EBBFLOW_DATA',
+    flag: '--data',
+    kind: 'text',
+    default: './.ebbflow/tasks.db',
+    doc: 'the SQLite file of the tasks (created with its folder on first start; one server per file)',
+  },
+  {
+    key: 'dataSync',
+    env: 'EBBFLOW_DATA_SYNC',
+    flag: '--data-sync',
+    kind: 'choice',
+    choices: ['normal', 'full'],
+    default: 'normal',
+    doc: "when the tasks file's commits reach the disk: `normal` at checkpoints (a killed process loses nothing; a power cut may lose the last moments), `full` at every commit",
+  },
+  {
+    key: 'idempotencyTtlMs',
+    env: 'EBBFLOW_IDEMPOTENCY_TTL_MS',
+    flag: '--idempotency-ttl-ms',
+    kind: 'ms',
+    min: 1,
+    default: String(DEFAULTS.idempotencyTtlMs),
+    doc: 'how long an `Idempotency-Key` holds: a repeat within it creates nothing',
+  },
 ];
 
 export class SettingsError extends Error {
@@ -445,6 +501,9 @@ const convert = (spec: SettingSpec, value: string, from: string): unknown => {
       }
       return value;
     }
+    case 'choice':
+      if (!spec.choices?.includes(value)) throw fail(`one of ${spec.choices?.join(', ')}`);
+      return value;
     case 'ms':
       return integer(value, spec.min ?? 0, MAX_TIMER_MS, fail);
     case 'int':

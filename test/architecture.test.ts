@@ -176,6 +176,16 @@ describe('architecture', () => {
     ).toEqual([]);
   });
 
+  it('Should run the edge task table and the embedded store on one SQL module, no SQLite binding bundled', () => {
+    const bundled = reachable('edge/worker.ts');
+    expect(bundled).toContain('runtime/backend/sql/task-table.ts');
+    expect(reachable('runtime/backend/sqlite/store.ts')).toContain(
+      'runtime/backend/sql/task-table.ts',
+    );
+    // A host's binding is chosen by the server entry, never reached from the Worker.
+    expect(bundled.filter((f) => f.startsWith('runtime/host/sqlite'))).toEqual([]);
+  });
+
   it("Should keep the code that runs in a function's isolate to the worker-side helpers", () => {
     // edge/isolate/main.ts is built into every function's isolate: no pool, runtime core, API or
     // edge code may come along, only what every host's worker runs and the wire it speaks.

@@ -21,10 +21,20 @@ for (const [from, name] of [
 ] as const) {
   copyFileSync(join(ROOT, 'test/fixtures', from), join(folder, name));
 }
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
+/** Where the servers keep their tasks (their SQLite file): granted to the server alone. */
+const data = mkdtempSync(join(tmpdir(), 'ebbflow-deno-data-'));
+afterAll(() => {
+  rmSync(folder, { recursive: true, force: true });
+  rmSync(data, { recursive: true, force: true });
+});
 
 /** A loopback address other than 127.0.0.1 (never a public interface in tests). */
-const ENV = { EBBFLOW_FUNCTIONS: folder, HOST: '127.0.0.2', EBBFLOW_MIN_WORKERS: '0' };
+const ENV = {
+  EBBFLOW_FUNCTIONS: folder,
+  HOST: '127.0.0.2',
+  EBBFLOW_MIN_WORKERS: '0',
+  EBBFLOW_DATA: join(data, 'tasks.db'),
+};
 
 /** The command line of the `deno run` server that `deno task start` started. */
 const serverCommandLine = (server: Server): string[] => {
@@ -54,11 +64,12 @@ describe.skipIf(deno?.missing !== undefined)('deno task start', () => {
       const argv = serverCommandLine(server);
       const grant = (kind: string) => argv.find((a) => a.startsWith(`--allow-${kind}=`));
       expect(grant('read')).toBe(
-        `--allow-read=${folder},${join(ROOT, 'runtime')},${join(ROOT, 'node_modules')},${join(ROOT, 'api/pages')}`,
+        `--allow-read=${folder},${join(ROOT, 'runtime')},${join(ROOT, 'node_modules')},${join(ROOT, 'api/pages')},${data}`,
       );
       expect(grant('net')).toBe('--allow-net=127.0.0.2');
-      // Write of the functions folder only: deploys land there, versions are kept there.
-      expect(grant('write')).toBe(`--allow-write=${folder}`);
+      // Write of the functions folder (deploys land there, versions are kept there) and of the
+      // task file's folder.
+      expect(grant('write')).toBe(`--allow-write=${folder},${data}`);
       expect(argv.filter((a) => a.startsWith('--allow-')).map((a) => a.split('=')[0])).toEqual([
         '--allow-read',
         '--allow-net',

@@ -115,6 +115,7 @@ describe('docs/api.md', () => {
     const runtime = new FakeRuntime({ echo: { run: () => 1 } });
     const text = new Metrics().render(runtime, {
       serverId: 'a',
+      reachable: true,
       servers: [{ id: 'a', lastSeen: 1 }],
       queueSize: 0,
       activeTasks: 0,

@@ -2,10 +2,11 @@
  * A function never sees the server's secrets, on each host started the way users start it
  * (`npm start`, `deno task start`, `bun run start`): not in `/proc/self/environ`, `process.env`,
  * `Deno.env` or a child process; a config that names the server's own variables is refused
- * everywhere, and on Deno one that asks for the write of everything, another function's file or
- * every variable; a grant of its own variable or subfolder still works. Lines a function prints
- * after its task ended are labelled with its name, never passing for the server's. And a server
- * whose launcher is killed does not outlive it.
+ * everywhere, and on Deno one that asks for the write of everything, another function's file,
+ * the folder of the server's task file or every variable; a grant of its own variable or
+ * subfolder still works. Lines a function prints after its task ended are labelled with its
+ * name, never passing for the server's. And a server whose launcher is killed does not outlive
+ * it.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,12 +26,14 @@ const folders: string[] = [];
 afterAll(() => {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
-const functionsFolder = (): string => {
-  const folder = mkdtempSync(join(tmpdir(), 'ebbflow-isolation-'));
-  folders.push(folder);
+/** A functions folder with the server's task file beside it, in `../.ebbflow`. */
+const serverFolders = (): { EBBFLOW_FUNCTIONS: string; EBBFLOW_DATA: string } => {
+  const root = mkdtempSync(join(tmpdir(), 'ebbflow-isolation-'));
+  folders.push(root);
+  const folder = join(root, 'functions');
   cpSync(join(ROOT, 'test/fixtures/isolation'), folder, { recursive: true });
   mkdirSync(join(folder, 'scratch'));
-  return folder;
+  return { EBBFLOW_FUNCTIONS: folder, EBBFLOW_DATA: join(root, '.ebbflow', 'tasks.db') };
 };
 
 describeEachRuntime('isolation from the server', (runtime) => {
@@ -39,7 +42,7 @@ describeEachRuntime('isolation from the server', (runtime) => {
     {
       ...SECRETS,
       FN_VISIBLE: VISIBLE,
-      EBBFLOW_FUNCTIONS: functionsFolder(),
+      ...serverFolders(),
       EBBFLOW_MIN_WORKERS: '0',
     },
     { headers: { Authorization: `Bearer ${SECRETS.EBBFLOW_TOKEN}` }, exitCode: 0 },
@@ -88,8 +91,13 @@ describeEachRuntime('isolation from the server', (runtime) => {
   });
 
   it.runIf(runtime.name === 'deno')(
-    "Should refuse on Deno a function asking for every variable, all writes or another function's file",
+    "Should refuse on Deno a function asking for every variable, all writes, another function's file or the server's task file",
     async () => {
+      const tasks = (await suite.api.get('/functions/reads-tasks')).body;
+      expect(tasks).toMatchObject({ status: 'unavailable' });
+      expect(tasks.error).toMatch(
+        /read may not name "\.\.\/\.ebbflow": it reaches .*\/\.ebbflow, the server's state/,
+      );
       const everything = (await suite.api.get('/functions/asks-everything')).body;
       expect(everything).toMatchObject({ status: 'unavailable' });
       expect(everything.error).toMatch(/config\.permissions\.env must name its variables/);

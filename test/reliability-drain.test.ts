@@ -16,12 +16,19 @@ import {
 } from './support/server.ts';
 import { until } from './support/wait.ts';
 
-/** A server for one test, stopped after it whatever happens. */
+/**
+ * A server for one test, stopped after it whatever happens. In memory: a drain that ends early
+ * fails what is still queued there. (The SQLite store keeps queued tasks for the next start
+ * instead: test/storage.test.ts.)
+ */
 const drainTest = (
   runtime: ServerRuntime,
   env: Record<string, string>,
   test: (server: Server, api: Client) => Promise<void>,
-) => withServer(runtime, reliabilityEnv(10, env), test, { stopMs: 5_000 });
+) =>
+  withServer(runtime, reliabilityEnv(10, { EBBFLOW_STORE: 'memory', ...env }), test, {
+    stopMs: 5_000,
+  });
 
 /** Submit `count` naps of `ms`; `nap` runs two at a time, so the rest waits in its queue. */
 const naps = async (api: Client, count: number, ms: number) => {

@@ -56,6 +56,7 @@ describe('GET /stats', () => {
   it("Should add the cluster's totals when several servers share a backend", async () => {
     const cluster: ClusterStats = {
       serverId: 'a',
+      reachable: true,
       servers: [{ id: 'a', lastSeen: 1 }],
       queueSize: 3,
       activeTasks: 1,
@@ -106,6 +107,7 @@ describe('GET /metrics', () => {
   it('Should add the cluster gauges when several servers share a backend', async () => {
     const cluster: ClusterStats = {
       serverId: 'a',
+      reachable: true,
       servers: [
         { id: 'a', lastSeen: 1 },
         { id: 'b', lastSeen: 1 },
@@ -118,6 +120,7 @@ describe('GET /metrics', () => {
     const { call } = fakeApp(functions, { cluster: () => cluster });
     const text: string = (await call('/metrics')).body;
     expect(text).toContain('\nebbflow_cluster_servers 2\n');
+    expect(text).toContain('\nebbflow_cluster_reachable 1\n');
     expect(text).toContain('\nebbflow_cluster_queued_tasks{function="echo"} 3\n');
   });
 });

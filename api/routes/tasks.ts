@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import type { StatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
-import { isEbbflowError, type Runtime, type TaskRecord } from '../../runtime/index.ts';
+import { isEbbflowError, isReplay, type Runtime, type TaskRecord } from '../../runtime/index.ts';
 import { ApiError } from '../errors.ts';
 import {
   CANCELLED_TASK,
@@ -19,7 +19,7 @@ import {
 } from '../examples.ts';
 import { probedLongPoll } from '../probed-poll.ts';
 import { E400, E404, E503_STREAMS, err, json, TaskRecordSchema } from '../responses.ts';
-import { type Route, route } from '../route.ts';
+import { type HeaderParam, type Route, route } from '../route.ts';
 import { FunctionNameParam, ListQuery, ResultQuery, TaskBody, TaskIdParam } from '../schemas.ts';
 import type { StreamSlots } from '../stream-slots.ts';
 import { taskStream, wantsStream } from './events.ts';
@@ -31,6 +31,17 @@ const taskBody = (what: string, example: Record<string, unknown>) => ({
   example,
 });
 
+/** The contract's v3 idempotent submission: a key that makes a repeat create nothing. */
+const IDEMPOTENCY: Record<string, HeaderParam> = {
+  'Idempotency-Key': {
+    pattern: /^[\x20-\x7e]{1,255}$/,
+    rule: 'must be 1 to 255 printable ASCII characters',
+    description:
+      "A repeat with the same key, function and body within EBBFLOW_IDEMPOTENCY_TTL_MS (a day by default) creates nothing: it answers the first request's task, with `Idempotent-Replayed: true`.",
+  },
+};
+const REPLAYED = { 'Idempotent-Replayed': 'true' };
+
 export const taskRoutes: readonly Route[] = [
   route({
     method: 'post',
@@ -38,27 +49,44 @@ export const taskRoutes: readonly Route[] = [
     summary: 'Submit a task',
     tag: 'tasks',
     params: { name: FunctionNameParam },
+    headers: IDEMPOTENCY,
     body: taskBody('The arguments, an optional id, timeout and retry policy.', {
       args: [25],
       retry: { attempts: 3, backoffMs: 500 },
     }),
     responses: {
+      '200': json(
+        "A repeat of an `Idempotency-Key`: the first request's task, nothing created (`Idempotent-Replayed: true`).",
+        TaskRecordSchema,
+        QUEUED_TASK,
+      ),
       '202': json('Queued; `Location: /tasks/<id>`.', TaskRecordSchema, QUEUED_TASK),
       '400': E400,
       '404': E404,
       '409': err('The id is already used.', 'duplicate_id'),
+      '410': err(
+        'The `Idempotency-Key` names a task whose record expired (`idempotency_task_expired`).',
+        'idempotency_task_expired',
+      ),
       '413': err('The body is too large.', 'payload_too_large'),
+      '422': err(
+        'The `Idempotency-Key` was used with another function or body (`idempotency_key_reused`).',
+        'idempotency_key_reused',
+      ),
       '429': err('The queue is full (see Retry-After).', 'queue_full'),
-      '503': err('The server is draining.', 'draining'),
+      '503': err('The server is draining, or the shared task store is unavailable.', 'draining'),
     },
     handle: async (c, { runtime }, input) => {
       const name = knownFunction(runtime, input.param(c, 'name'));
+      const idempotencyKey = input.header(c, 'Idempotency-Key');
       const { args, id, timeoutMs, retry } = await input.body(c);
       const record = await submit(runtime, name, () =>
-        runtime.submit(name, args, { id, timeoutMs, retry }),
+        runtime.submit(name, args, { id, timeoutMs, retry, idempotencyKey }),
       );
       // Ids are made of URL-safe characters only (the id rule), so they go in as they are.
-      return c.json(record, 202, { Location: `/tasks/${record.id}` });
+      const location = { Location: `/tasks/${record.id}` };
+      if (isReplay(record)) return c.json(record, 200, { ...location, ...REPLAYED });
+      return c.json(record, 202, location);
     },
   }),
   route({
@@ -67,22 +95,40 @@ export const taskRoutes: readonly Route[] = [
     summary: 'Run a task and wait for it',
     tag: 'tasks',
     params: { name: FunctionNameParam },
+    headers: IDEMPOTENCY,
     body: taskBody('The arguments, an optional timeout and retry policy.', { args: [20] }),
     responses: {
-      '200': json('Completed.', TaskRecordSchema, COMPLETED_TASK),
+      '200': json(
+        'Completed (a repeat of an `Idempotency-Key` answers as the first request did, with `Idempotent-Replayed: true`).',
+        TaskRecordSchema,
+        COMPLETED_TASK,
+      ),
       '400': E400,
       '404': E404,
+      '410': err(
+        'The `Idempotency-Key` names a task whose record expired.',
+        'idempotency_task_expired',
+      ),
+      '422': err(
+        'The `Idempotency-Key` was used with another function or body.',
+        'idempotency_key_reused',
+      ),
       '429': err('The queue is full.', 'queue_full'),
       '500': json('Failed.', TaskRecordSchema, FAILED_TASK),
+      '503': err(
+        'The server is draining, or the shared task store is unavailable or lost the task.',
+        'draining',
+      ),
       '504': json('Timed out.', TaskRecordSchema, TIMED_OUT_TASK),
     },
     handle: async (c, { runtime }, input) => {
       const name = knownFunction(runtime, input.param(c, 'name'));
+      const idempotencyKey = input.header(c, 'Idempotency-Key');
       const { args, id, timeoutMs, retry } = await input.body(c);
       const record = await submit(runtime, name, () =>
-        runtime.call(name, args, { id, timeoutMs, retry }),
+        runtime.call(name, args, { id, timeoutMs, retry, idempotencyKey }),
       );
-      return c.json(record, invokeStatus(record));
+      return c.json(record, invokeStatus(record), isReplay(record) ? REPLAYED : {});
     },
   }),
   route({

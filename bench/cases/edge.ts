@@ -40,6 +40,8 @@ const start = async (): Promise<{ url: string; child: ChildProcess }> => {
       HOST: '127.0.0.1',
       EBBFLOW_FUNCTIONS: 'bench/functions',
       EBBFLOW_WORKERS_STATE: state,
+      // npm start keeps its tasks in a SQLite file by default: a temporary one here.
+      EBBFLOW_DATA: join(state, 'tasks.db'),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,

@@ -5,7 +5,9 @@
  * Modes: `invoke` (POST /functions/inc/invoke), `poll` (POST /functions/inc/tasks, then
  * GET /tasks/:id?wait=5000: two requests per task), `inline` (the plain Hono handler).
  * `handler`: `POST /fn/inc-http/`, the same addition in a function's `fetch` export.
- * Usage: http.ts <invoke|poll|inline|handler> <connections> <seconds>
+ * The store (case 11): `memory` (default), `sqlite` or `sqlite-full`; with SQLite, the commits
+ * of the measured run per second and the tasks each took (group commit at work).
+ * Usage: http.ts <invoke|poll|inline|handler> <connections> <seconds> [store]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,18 +22,40 @@ import { stopAndReadCpuMs } from '../lib/server-cpu.ts';
 const mode = arg(0, 'invoke');
 const connections = numberArg(1, 10);
 const seconds = numberArg(2, 10);
+const store = arg(3, 'memory');
 const warmupSeconds = Math.min(2, Math.max(1, Math.round(seconds / 5)));
 const body = JSON.stringify({ args: [1] });
 const headers = { 'content-type': 'application/json' };
 
+/** What the server printed: its address, then the store's counts at the mark and at the end. */
+let printed = '';
+
 const startServer = async (impl: string): Promise<{ url: string; child: ChildProcess }> => {
   const script = fileURLToPath(new URL('../http/server.ts', import.meta.url));
   const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, impl], {
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, impl, store], {
     stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    printed += chunk.toString();
   });
   const url = await readListeningUrl(child, /listening (\S+)/);
   return { url, child };
+};
+
+/** The store's commits during the measured run: per second, and tasks per commit. */
+const commitFigures = (secs: number) => {
+  const read = (tag: string) => {
+    const line = new RegExp(`^${tag} (.*)$`, 'm').exec(printed)?.[1];
+    return line ? (JSON.parse(line) as { commits: number; tasksCommitted: number }) : undefined;
+  };
+  const [mark, end] = [read('mark'), read('store')];
+  if (!mark || !end) return {};
+  const commits = end.commits - mark.commits;
+  return {
+    commitsPerSec: commits / secs,
+    tasksPerCommit: commits > 0 ? (end.tasksCommitted - mark.tasksCommitted) / commits : 0,
+  };
 };
 
 const server = mode === 'inline' || mode === 'handler' ? mode : 'ebbflow';
@@ -56,6 +80,7 @@ try {
     // CPU time of the server process (all threads) per request, in µs: what the server pays for
     // one request, less sensitive than req/s to other load on a shared machine.
     serverCpuUsPerReq: (cpuMs * 1000) / result.requests.total,
+    ...commitFigures(seconds),
   });
 } finally {
   child.kill('SIGTERM');

@@ -1,23 +1,33 @@
 /**
  * Case 3, sequential latency: `count` calls of the trivial function, each awaited before the
- * next is made; p50 and p99 of one call's round trip in ms.
- * Usage: latency.ts <ebbflow|piscina|comlink> <workers> <count>
+ * next is made; p50 and p99 of one call's round trip in ms. ebbflow keeps its tasks in `store`
+ * (case 11: `memory`, the default, or `sqlite`).
+ * Usage: latency.ts <ebbflow|piscina|comlink> <workers> <count> [store]
  */
 import { arg, emit, numberArg } from '../lib/emit.ts';
 import { fixtureRuntime } from '../lib/fixture-runtime.ts';
 import { startPeer } from '../lib/peers.ts';
 import { percentile } from '../lib/stats.ts';
+import { benchStore, type StoreName } from '../lib/store.ts';
 
 const impl = arg(0, 'ebbflow');
 const workers = numberArg(1, 2);
 const count = numberArg(2, 2_000);
+const store = benchStore(arg(3, 'memory') as StoreName);
 
 let call: (x: number) => Promise<unknown>;
 let close: () => Promise<unknown>;
 if (impl === 'ebbflow') {
-  const runtime = await fixtureRuntime(['inc'], { minWorkers: workers, maxWorkers: workers });
+  const runtime = await fixtureRuntime(['inc'], {
+    minWorkers: workers,
+    maxWorkers: workers,
+    backend: store.backend,
+  });
   call = async (x) => (await runtime.call('inc', [x])).result;
-  close = () => runtime.close();
+  close = async () => {
+    await runtime.close();
+    await store.close();
+  };
 } else {
   ({ call, close } = await startPeer(impl, workers));
 }

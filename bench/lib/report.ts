@@ -401,13 +401,14 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
   if (alone) {
     for (const n of [1, 2, 3]) {
       const shared = get(`cluster-redis-${n}`, 'invokesPerSec');
+      const r = ratio(shared, alone);
       row(
         `10. Cluster: ${n} server${n > 1 ? 's' : ''} on Redis, HTTP invoke (invokes/s)`,
         shared,
         `1 server in memory ${show(alone)}`,
-        ratio(shared, alone),
-        '',
-        undefined,
+        r,
+        n === 1 ? '>= 0.5×' : '',
+        n === 1 && r !== undefined ? r >= 0.5 : undefined,
       );
     }
     const p50 = get('cluster-redis-1', 'p50Ms');
@@ -431,6 +432,180 @@ export const buildReport = (input: ReportInput): { table: string; document: stri
         met: undefined,
       });
     }
+    const trips = get('cluster-redis-1', 'roundTripsPerTask');
+    row(
+      '10. Cluster: Redis round trips per sequential invoke',
+      trips,
+      'Redis commands run per invoke (scripts’ own included) ' +
+        show(get('cluster-redis-1', 'sequentialCommandsPerTask'), 1),
+      undefined,
+      '<= 3',
+      trips ? trips.median <= 3.05 : undefined,
+      2,
+    );
+    for (const n of [1, 2, 3]) {
+      const key = `cluster-redis-${n}`;
+      row(
+        `10. Cluster: ${n} server${n > 1 ? 's' : ''} under load, Redis script calls per task`,
+        get(key, 'scriptCallsPerTask'),
+        `commands run ${show(get(key, 'commandsPerTask'), 1)}; Redis CPU ${show(get(key, 'redisCpuUsPerTask'))} µs/task`,
+        undefined,
+        '',
+        undefined,
+        2,
+      );
+    }
+    const cpuRedis = get('cluster-redis-1', 'serverCpuUsPerTask');
+    const cpuAlone = get('cluster-memory-1', 'serverCpuUsPerTask');
+    row(
+      '10. Cluster: server CPU per invoke under load, on Redis (µs, all threads)',
+      cpuRedis,
+      `in memory ${show(cpuAlone)}`,
+      ratio(cpuRedis, cpuAlone),
+      '',
+      undefined,
+    );
+  }
+  const cappedOne = get('cluster-capped-1', 'invokesPerSec');
+  if (cappedOne) {
+    const cap = get('cluster-capped-1', 'capPerServer');
+    for (const n of [1, 2, 3]) {
+      const capped = get(`cluster-capped-${n}`, 'invokesPerSec');
+      const r = ratio(capped, cappedOne);
+      row(
+        `10. Cluster: ${n} server${n > 1 ? 's' : ''} capped at ${show(cap)} tasks/s each (invokes/s)`,
+        capped,
+        `1 capped server ${show(cappedOne)}`,
+        r,
+        n > 1 ? `>= ${fmt(0.85 * n, 2)}×` : '',
+        n > 1 && r !== undefined ? r >= 0.85 * n : undefined,
+      );
+    }
+  }
+  const setRate = get('cluster-capacity', 'setPerSec');
+  const perTask = get('cluster-redis-1', 'commandsPerTask');
+  const redisCpu = get('cluster-redis-1', 'redisCpuUsPerTask');
+  if (setRate && perTask && redisCpu) {
+    rows.push({
+      measure:
+        '10. Cluster: tasks/s one Redis carries (commands/s ÷ commands per task; 1 s ÷ Redis CPU per task)',
+      ebbflow: `${fmt(setRate.median / perTask.median)}; ${fmt(1e6 / redisCpu.median)}`,
+      peer: `redis-benchmark SET ${show(setRate)}/s, GET ${show(get('cluster-capacity', 'getPerSec'))}/s`,
+      ratio: '',
+      target: '',
+      met: undefined,
+    });
+  }
+
+  // 11. Storage: each round ran memory then SQLite back to back; ratios are taken per round.
+  const paired = (a: string, b: string, field: string, how: (x: number, y: number) => number) => {
+    const left = figures.get(a) ?? [];
+    const right = figures.get(b) ?? [];
+    const values: number[] = [];
+    for (let i = 0; i < Math.min(left.length, right.length); i++) {
+      const x = Number(left[i]?.[field]);
+      const y = Number(right[i]?.[field]);
+      if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) values.push(how(x, y));
+    }
+    return values.length > 0 ? spread(values) : undefined;
+  };
+  const pollSql = get('storage-poll-sqlite', 'tasksPerSec');
+  const pollMem = get('storage-poll-memory', 'tasksPerSec');
+  if (pollSql || pollMem) {
+    const perRound = paired(
+      'storage-poll-sqlite',
+      'storage-poll-memory',
+      'tasksPerSec',
+      (x, y) => x / y,
+    );
+    rows.push({
+      measure: '11. Storage: HTTP submit + long-poll on SQLite (tasks/s)',
+      ebbflow: show(pollSql),
+      peer: `in memory ${show(pollMem)}`,
+      ratio: perRound
+        ? `${fmt(perRound.median, 2)}× (${fmt(perRound.min, 2)}–${fmt(perRound.max, 2)}, per round)`
+        : '',
+      target: '≥ 0.7× memory',
+      met: perRound === undefined ? undefined : perRound.median >= 0.7,
+    });
+    const full = get('storage-poll-sqlite-full', 'tasksPerSec');
+    row(
+      '11. Storage: the same with EBBFLOW_DATA_SYNC=full (every commit synced) (tasks/s)',
+      full,
+      `in memory ${show(pollMem)}`,
+      ratio(full, pollMem),
+      '',
+      undefined,
+    );
+    const invokeGap = paired(
+      'storage-invoke-sqlite',
+      'storage-invoke-memory',
+      'p50Ms',
+      (x, y) => x - y,
+    );
+    rows.push({
+      measure: '11. Storage: HTTP invoke p50 under load (10 connections), SQLite (ms)',
+      ebbflow: show(get('storage-invoke-sqlite', 'p50Ms'), 2),
+      peer: `in memory ${show(get('storage-invoke-memory', 'p50Ms'), 2)}`,
+      ratio: invokeGap
+        ? `+${fmt(invokeGap.median, 2)} ms (${fmt(invokeGap.min, 2)}–${fmt(invokeGap.max, 2)}, per round)`
+        : '',
+      target: '≤ memory + 1 ms',
+      met: invokeGap === undefined ? undefined : invokeGap.median <= 1,
+    });
+    const seqGap = paired(
+      'storage-latency-sqlite',
+      'storage-latency-memory',
+      'p50Ms',
+      (x, y) => x - y,
+    );
+    rows.push({
+      measure: '11. Storage: sequential invoke p50 in process (runtime.call), SQLite (ms)',
+      ebbflow: show(get('storage-latency-sqlite', 'p50Ms'), 3),
+      peer: `in memory ${show(get('storage-latency-memory', 'p50Ms'), 3)}`,
+      ratio: seqGap
+        ? `+${fmt(seqGap.median, 3)} ms (${fmt(seqGap.min, 3)}–${fmt(seqGap.max, 3)}, per round)`
+        : '',
+      target: '≤ memory + 1 ms',
+      met: seqGap === undefined ? undefined : seqGap.median <= 1,
+    });
+    row(
+      '11. Group commit under submit + long-poll: commits per second',
+      get('storage-poll-sqlite', 'commitsPerSec'),
+      `tasks per commit ${show(get('storage-poll-sqlite', 'tasksPerCommit'), 1)}`,
+      undefined,
+      '',
+      undefined,
+    );
+    row(
+      '11. Group commit under invoke: commits per second',
+      get('storage-invoke-sqlite', 'commitsPerSec'),
+      `tasks per commit ${show(get('storage-invoke-sqlite', 'tasksPerCommit'), 1)}`,
+      undefined,
+      '',
+      undefined,
+    );
+  }
+  const disk = get('storage-disk', 'bytesPerTask');
+  if (disk) {
+    const tasks = get('storage-disk', 'tasks');
+    row(
+      '11. Disk: bytes per finished task kept (file and log while serving)',
+      disk,
+      `after closing (log checkpointed) ${show(get('storage-disk', 'closedBytesPerTask'))}`,
+      undefined,
+      '',
+      undefined,
+    );
+    row(
+      `11. Disk: the file after ${fmt(tasks?.median ?? 0)} tasks, default TTL and cap (MB)`,
+      get('storage-disk', 'fileBytes', 1 / 1_000_000),
+      `after closing ${show(get('storage-disk', 'closedFileBytes', 1 / 1_000_000), 1)} MB; ${show(get('storage-disk', 'tasksPerSec'))} tasks/s in process`,
+      undefined,
+      '',
+      undefined,
+      1,
+    );
   }
 
   const header =
@@ -490,7 +665,8 @@ ${input.chart ? `![Scaling timeline](${input.chart})\n\n` : ''}Where a target is
 - **7. Scaling**: ${input.size.burst} × \`sleep(${input.size.napMs} ms)\` (concurrency 1) from an idle pool at its minimum, with the default thresholds and steps, but a ${input.scaling.monitorMs} ms tick and ${input.scaling.downDelayMs} ms scale-down cool-down (defaults 10 s and 10 s) so that the way back fits in the run; maxWorkers ${input.scaling.maxWorkers}. "Needed" = min(maxWorkers, burst / concurrency).
 - **8. Start to first result**: from \`createRuntime\` (Node host, default settings: 2 warm workers) to the first result of \`(x) => x + 1\`, against piscina from \`new Piscina\` (2 threads) to its first result; module imports excluded on both sides. "Cached" = the bundle cache as an earlier start in another process left it; "first start" = an empty cache.
 - **9. Workers**: \`npm run dev:workers\` (wrangler's local runtime, workerd; 8 task shards as SQLite Durable Objects, the function in a Worker Loader isolate) beside \`npm start\` (Node), each started by its command over bench/functions and driven like case 5 (autocannon, 10 connections, ${input.httpSeconds} s after a warm-up). Local workerd runs every isolate and object in one process on this machine: this measures the local runtime's overhead, not Cloudflare's network.
-- **10. Cluster**: real servers (\`node --import tsx server/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. On ${input.cores} cores the servers, their workers and Redis share the same CPUs, so more servers cannot add throughput here; the figures show what the shared queue costs.
+- **10. Cluster**: real servers (\`node --import tsx server/node.ts\`, each its own process, the server's defaults) over the trivial function: one alone in memory, then 1, 2 and 3 sharing a private \`redis-server\` (persistence off), all on this machine. autocannon drives \`POST /functions/inc/invoke\` on every server at once (10 connections each, ${input.httpSeconds} s after an uncounted warm-up); invokes/s summed. Latency: invokes one after another on one server. Redis's own counters (\`INFO\`) are read before and after each phase: commands per task (those its scripts run included), script calls per task (one round trip each), Redis CPU per task; round trips per sequential invoke = script calls and transactions per invoke, less what the servers send while idle (measured for a second just before). Server CPU = the servers' processes (all threads) from /proc. Capped: each server runs \`nap-capped\` (bench/cluster-functions) on one worker, 16 at a time, each waiting 200 ms (40 connections per server), so a server cannot pass 80 tasks/s whatever the cores: on ${input.cores} cores the sum shows whether each added server brings its share through the shared queue. Capacity: \`redis-benchmark -c 50 -n 200000 -t set,get\` against the same kind of private Redis.
+- **11. Storage**: the HTTP case (5) with the runtime keeping its tasks in memory, then in the embedded SQLite store (libsql, a temporary file, \`synchronous=NORMAL\`; \`full\` syncs every commit), one after the other in every round; ratios are taken within each round and shown as median (min–max) over the rounds. Group commit: the store's commits during the measured run, per second, and the tasks accepted per commit. Sequential invoke: case 3 over each store. Disk: 100,000 tasks of the trivial function through a runtime over the SQLite store with the server's defaults (an hour to live, 100,000 kept), submitted 1,000 at a time; the file and its write-ahead log while serving, per record kept, and the file alone after closing.
 
 ${input.failures.length > 0 ? `## Failed runs\n\n${input.failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}## Every run
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import type { TaskBackend, TaskListener } from '../../runtime/backend/contract.ts';
+import { markReplayed } from '../../runtime/backend/idempotency.ts';
 import { BackendListeners } from '../../runtime/backend/listeners.ts';
 import type {
   ClaimedTask,
@@ -104,7 +105,8 @@ export class EdgeTableClient implements TaskBackend {
       else if (event.type === 'cancel') this.#listeners.cancelled(event.id);
       else this.logged.push(event.message);
     }
-    return unwrap(reply.answer) as T;
+    const value = unwrap(reply.answer) as T;
+    return reply.replayed ? (markReplayed(value as TaskRecord) as T) : value;
   }
 
   submit(task: NewTask): Promise<TaskRecord> {

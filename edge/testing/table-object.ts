@@ -12,6 +12,7 @@ import type {
   DurableObjectNamespace,
   DurableObjectState,
 } from '@cloudflare/workers-types/latest/index.ts';
+import { isReplay } from '../../runtime/backend/idempotency.ts';
 import { ManualClock } from '../../runtime/time/manual-clock.ts';
 import type { NewTask, TaskRecord } from '../../runtime/types.ts';
 import { type Answer, answer } from '../answer.ts';
@@ -32,6 +33,8 @@ export interface HarnessReply {
   now: number;
   /** `queued(fn)` after the call, for every function the table was asked about. */
   queued: Record<string, number>;
+  /** The answer is a record a repeated idempotency key got (its mark does not cross JSON). */
+  replayed: boolean;
 }
 
 export interface HarnessCall {
@@ -64,7 +67,14 @@ export class TableHarness extends DurableObject<HarnessEnv> {
     const table = this.#table;
     const queued: Record<string, number> = {};
     if (table) for (const fn of this.#functions) queued[fn] = table.queued(fn);
-    return { answer: result, events: this.#events.splice(0), now: this.#clock.now(), queued };
+    const replayed = result.ok && isRecord(result.value) && isReplay(result.value);
+    return {
+      answer: result,
+      events: this.#events.splice(0),
+      now: this.#clock.now(),
+      queued,
+      replayed,
+    };
   }
 
   async #run(method: string, args: unknown[]): Promise<unknown> {
@@ -109,6 +119,9 @@ export class TableHarness extends DurableObject<HarnessEnv> {
     this.#table = table;
   }
 }
+
+const isRecord = (value: unknown): value is TaskRecord =>
+  typeof value === 'object' && value !== null && 'status' in value;
 
 export default {
   async fetch(request: Request, env: HarnessEnv): Promise<Response> {

@@ -12,6 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../types.ts';
 import type { TaskBackend } from './contract.ts';
+import { isReplay } from './idempotency.ts';
 import { MAX_PAGE_BYTES } from './page-size.ts';
 
 /** The jitter source a manual-clock subject must use: a retry waits its base + 10 %. */
@@ -735,6 +736,113 @@ export const describeTaskBackendContract = (target: ContractTarget): void => {
       await b.cancel('a');
       await b.cancel('c');
       expect([await t.queued('f'), await t.queued('g')]).toEqual([1, 1]);
+    });
+  });
+
+  describe('idempotency keys', () => {
+    /** The key `key` with fingerprint `fingerprint`, held `ttlMs`. */
+    const keyed = (key: string, fingerprint: string, ttlMs = DAY) => ({
+      idempotency: { key, fingerprint, ttlMs },
+    });
+    const KEY_TTL_MS = target.clock === 'manual' ? 1000 : 600;
+
+    it('Should create one task for a key and answer each repeat with it, marked, until the key expires', async () => {
+      const t = await open();
+      const { s, b, completed } = t;
+      const { seen } = t.changes();
+      const first = await b.submit(task(keyed('k', 'body-1', KEY_TTL_MS)));
+      expect(isReplay(first)).toBe(false);
+      const again = await b.submit(task(keyed('k', 'body-1', KEY_TTL_MS)));
+      expect(isReplay(again)).toBe(true);
+      expect(again).toEqual(first);
+      expect(await t.queued('f')).toBe(1);
+      await b.claim('f', 1, 1);
+      await b.finish(first.id, completed('once'));
+      const later = await b.submit(task(keyed('k', 'body-1', KEY_TTL_MS)));
+      expect(isReplay(later)).toBe(true);
+      expect(later).toMatchObject({ id: first.id, status: 'completed', result: 'once' });
+      expect(await b.claim('f', 5, 1)).toEqual([]);
+      await t.told(seen);
+      // The repeats changed nothing: no event of theirs.
+      expect(seen.filter((line) => line.startsWith(`${first.id}:`))).toEqual([
+        `${first.id}:queued:1`,
+        `${first.id}:running:1`,
+        `${first.id}:completed:1`,
+      ]);
+      // Once the key's time is over it is a new key: a new task.
+      await t.holdsAfter(KEY_TTL_MS, async () => {
+        const fresh = await b.submit(task(keyed('k', 'body-1', KEY_TTL_MS)));
+        return fresh.id !== first.id && !isReplay(fresh);
+      });
+      expect(s.now()).toBeGreaterThanOrEqual(first.submittedAt + KEY_TTL_MS);
+    });
+
+    it('Should refuse a key used with another fingerprint (idempotency_key_reused), creating nothing', async () => {
+      const t = await open();
+      const { b } = t;
+      const first = await b.submit(task(keyed('k', 'body-1')));
+      for (const other of [
+        task(keyed('k', 'body-2')),
+        task({ function: 'g', ...keyed('k', 'g-body') }),
+      ]) {
+        await expect(b.submit(other)).rejects.toMatchObject({
+          code: 'idempotency_key_reused',
+          message: expect.stringContaining(first.id),
+        });
+      }
+      expect([await t.queued('f'), await t.queued('g')]).toEqual([1, 0]);
+      expect(idsOf(await b.list({ limit: 10 }))).toEqual([first.id]);
+    });
+
+    it('Should not take a key when its submission is refused', async () => {
+      const { s, b } = await open();
+      await b.submit(task({ id: 'taken', maxQueue: 2 }));
+      await expect(b.submit(task({ id: 'taken', ...keyed('k1', 'x') }))).rejects.toMatchObject({
+        code: 'duplicate_id',
+      });
+      await b.submit(task({ maxQueue: 2 }));
+      await expect(b.submit(task({ maxQueue: 2, ...keyed('k2', 'y') }))).rejects.toMatchObject({
+        code: 'queue_full',
+      });
+      await b.claim('f', 2, 1);
+      await s.sync();
+      for (const [key, fingerprint] of [
+        ['k1', 'x'],
+        ['k2', 'y'],
+      ] as const) {
+        const created = await b.submit(task({ maxQueue: 2, ...keyed(key, fingerprint) }));
+        expect(isReplay(created)).toBe(false);
+      }
+    });
+
+    it('Should create one task for concurrent submissions with the same key', async () => {
+      const { b } = await open();
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => b.submit(task(keyed('same', 'body')))),
+      );
+      expect(new Set(answers.map((r) => r.id)).size).toBe(1);
+      expect(answers.filter((r) => !isReplay(r))).toHaveLength(1);
+      expect(idsOf(await b.list({ limit: 10 }))).toEqual([answers[0]?.id]);
+    });
+
+    it('Should answer idempotency_task_expired when the key outlives the record of its task', async () => {
+      const ttlMs = target.clock === 'manual' ? 1000 : 500;
+      const t = await open({ ttlMs });
+      const { s, b, completed } = t;
+      const first = await b.submit(task(keyed('k', 'body')));
+      await b.claim('f', 1, 1);
+      await b.finish(first.id, completed(1));
+      await t.holdsAfter(s.advance ? ttlMs : ttlMs, async () => {
+        await b.expire(s.now());
+        return (await b.read(first.id)) === undefined;
+      });
+      await expect(b.submit(task(keyed('k', 'body')))).rejects.toMatchObject({
+        code: 'idempotency_task_expired',
+        message: expect.stringContaining(first.id),
+      });
+      await expect(b.submit(task(keyed('k', 'other')))).rejects.toMatchObject({
+        code: 'idempotency_key_reused',
+      });
     });
   });
 

@@ -1,11 +1,15 @@
 /**
  * The `TaskBackend` contract (`contract.test-suite.ts`) over every store: memory on a manual
- * clock, Redis through BullMQ on a private `redis-server` (real time), and the edge's
+ * clock, Redis on a private `redis-server` (real time), and the edge's
  * `SqlTaskTable` in a Durable Object on workerd's SQLite (Miniflare, on a manual clock).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { type EdgeTables, startEdgeTables } from '../../edge/testing/table-driver.ts';
 import { REDIS_MISSING, type RedisServer, startRedis } from '../../test/support/redis.ts';
+import { libsqlDriver } from '../host/sqlite-libsql.ts';
 import { ManualClock } from '../time/manual-clock.ts';
 import {
   type ContractTarget,
@@ -14,6 +18,7 @@ import {
 } from './contract.test-suite.ts';
 import { MemoryTaskBackend } from './memory/backend.ts';
 import { createRedisBackend } from './redis/backend.ts';
+import { openSqliteStore } from './sqlite/store.ts';
 
 /** Started on first use, stopped after the file. */
 const once = <T>(start: () => Promise<T>, stop: (value: T) => Promise<void>) => {
@@ -72,15 +77,13 @@ const redis: ContractTarget = {
   clock: 'real',
   capabilities: {
     sameInstantOrder: 'submission',
-    // The cluster view tells every function with tasks waiting or backing off after each
-    // refresh (twice a second), so a server wakes without a listener per job.
+    // Each server's tick (twice a second) tells every function with tasks a claim can take
+    // (waiting, or due after their backoff), so a server wakes without a timer per task.
     availability: 'reminders',
-    // BullMQ trims finished jobs per queue (one per function) and per outcome set
-    // (removeOnComplete / removeOnFail `count`).
-    cap: 'per-function-and-outcome',
-    // BullMQ removes an expired job lazily (when another job of its queue finishes), and a job id
-    // still present cannot be added again.
-    reusesExpiredIds: false,
+    // Every finished task is in one set by end time, trimmed as tasks end.
+    cap: 'global',
+    // A finished record is a key with a time to live: Redis deletes it, and its id is free.
+    reusesExpiredIds: true,
   },
   open: async ({ ttlMs, maxFinished }) => {
     const server = await redisServer();
@@ -138,7 +141,48 @@ const edge: ContractTarget = {
   },
 };
 
-describe.each([memory, redis, edge])('$name task backend', (target) => {
+const sqlite: ContractTarget = {
+  name: 'sqlite (the embedded store, libsql on Node)',
+  clock: 'manual',
+  capabilities: {
+    // The same rows and listing as the edge's table (one module): by submission time, then id.
+    sameInstantOrder: 'id',
+    // One timer, set for the first backoff to end, tells the functions whose tasks came due.
+    availability: 'exact',
+    cap: 'global',
+    reusesExpiredIds: true,
+  },
+  open: async ({ ttlMs, maxFinished }) => {
+    const folder = mkdtempSync(join(tmpdir(), 'ebbflow-contract-'));
+    const clock = new ManualClock();
+    const logged: string[] = [];
+    const backend = openSqliteStore({
+      path: join(folder, 'tasks.db'),
+      driver: libsqlDriver,
+      ttlMs,
+      maxResults: maxFinished,
+      clock,
+      random: HALF_JITTER,
+      log: (message) => logged.push(message),
+    });
+    return {
+      backend,
+      now: () => clock.now(),
+      advance: async (ms) => clock.advance(ms),
+      sync: async () => {},
+      throwingListener: async () => {
+        backend.subscribe(listenerBug);
+      },
+      logged,
+      close: async () => {
+        await backend.close();
+        rmSync(folder, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+describe.each([memory, sqlite, redis, edge])('$name task backend', (target) => {
   if (target === redis && REDIS_MISSING) {
     it.skip(REDIS_MISSING, () => {});
     return;

@@ -1,6 +1,6 @@
 /**
  * Where task state lives, behind one async interface: in memory (the default, one process), a
- * Durable Object (Cloudflare Workers), or Redis through BullMQ (several servers).
+ * Durable Object (Cloudflare Workers), or Redis (several servers).
  *
  * The backend owns the records, the queue of what waits to run, retries with backoff, waits,
  * cancels, listing and expiry. The runtime's pools only run what they `claim` and report how it
@@ -30,8 +30,21 @@ export interface TaskBackend {
    * cluster's: a function this server cannot run leaves its tasks to the servers that can.
    */
   readonly shared?: boolean;
+  /**
+   * Whether records outlive the process (the embedded SQLite store): a shutdown then leaves
+   * queued tasks queued for the next start instead of failing them. A `shared` store (Redis)
+   * leaves them to the other servers anyway.
+   */
+  readonly durable?: boolean;
   /** Accept a task (status `queued`). Throws `EbbflowError` `duplicate_id` or `queue_full`. */
   submit(task: NewTask): Promise<TaskRecord>;
+  /**
+   * Optional: submit and resolve with the task's terminal record (marked with `markReplayed` when
+   * a repeated idempotency key named an earlier task), or with the record as it is if the store
+   * stops waiting (a shutdown). For a store that can answer an invoke with fewer round trips or
+   * commits than `submit` then `wait`; throws as `submit` does.
+   */
+  invoke?(task: NewTask): Promise<TaskRecord>;
   /**
    * Take up to `max` queued tasks of `fn` to run on this server (status `running`, `workerId`
    * set). Resolves with none when nothing waits. Oldest first; retries whose backoff has not
@@ -70,6 +83,11 @@ export interface TaskBackend {
    * backends answer from a count refreshed at least once a second. Drives scaling and 429s.
    */
   queued(fn: string): number;
+  /**
+   * Tasks of `fn` a claim would take now (retries backing off not counted). Optional: without
+   * it, `queued` stands in.
+   */
+  claimable?(fn: string): number;
   /** Told when tasks of `fn` became claimable (a submit, a backoff over, a requeue). */
   onAvailable(listener: (fn: string) => void): void;
   /** Told when a task claimed by this server was cancelled (stop its worker). */
@@ -101,6 +119,11 @@ export interface ClusterFunction {
 export interface ClusterStats {
   /** The answering server's id in the cluster. */
   serverId: string;
+  /**
+   * Whether the shared store answered this server's last periodic call (false while it is
+   * unreachable or does not answer within its timeout: requests that need it answer 503).
+   */
+  reachable: boolean;
   /** Servers with a heartbeat in the last few seconds. */
   servers: ClusterServer[];
   queueSize: number;

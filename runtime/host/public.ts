@@ -5,3 +5,4 @@
  */
 export { type DefaultHostOptions, defaultHost, detectHost, type HostName } from './detect.ts';
 export { type FolderSourceOptions, folderSource } from './fs-source.ts';
+export { sqliteDriver, sqliteStore } from './sqlite.ts';

@@ -29,6 +29,8 @@ export interface DispatchDeps {
   needWorker(): void;
   /** Work still waits after a pass: the scaler may react before its tick. */
   backlog(): void;
+  /** A claim promised to `worker` came back (its tasks sent, or none): it may retire now. */
+  claimSettled(worker: WorkerHandle): void;
 }
 
 /**
@@ -53,6 +55,11 @@ export class Dispatcher {
   /** Runs waiting for a worker: ephemeral ones and claimable tasks. */
   get waiting(): number {
     return this.#local.length + this.#d.source.claimable(this.#d.fn);
+  }
+
+  /** Whether a claim for `worker` is still on its way (async backends): it is not idle yet. */
+  claimingFor(worker: WorkerHandle): boolean {
+    return this.#claiming.has(worker);
   }
 
   /** Ephemeral runs waiting. */
@@ -176,10 +183,12 @@ export class Dispatcher {
     const left = (this.#claiming.get(worker) ?? promised) - promised;
     if (left > 0) this.#claiming.set(worker, left);
     else this.#claiming.delete(worker);
-    if (tasks.length === 0) return;
-    if (this.#d.feedable(worker)) worker.send(tasks);
-    else for (const task of tasks) this.#d.source.finish(task.id, { status: 'unstarted' });
-    this.schedule();
+    if (tasks.length > 0) {
+      if (this.#d.feedable(worker)) worker.send(tasks);
+      else for (const task of tasks) this.#d.source.finish(task.id, { status: 'unstarted' });
+      this.schedule();
+    }
+    this.#d.claimSettled(worker);
   }
 
   /** A worker with runs in flight that has room for more. */

@@ -16,6 +16,7 @@ const endingsKeeping = () => {
   const endings = new TaskEndings({
     source: {
       shared: false,
+      durable: false,
       claim: () => [],
       finish: (id, ending) => kept.set(id, ending),
       claimable: () => 0,

@@ -123,6 +123,7 @@ export class FunctionPool {
       feedable: (worker) => this.#workers.feedable(worker) && this.#claims(),
       needWorker: () => this.#needWorker(),
       backlog: () => deps.ceiling.backlog(),
+      claimSettled: (worker) => this.#retireIfDone(worker),
     });
     this.#endings = new TaskEndings({
       source: deps.source,
@@ -291,7 +292,8 @@ export class FunctionPool {
   /** An ended pool's idle worker with nothing left to take retires. */
   #retireIfDone(worker: WorkerHandle): void {
     if (this.#state !== 'ending' || worker.load > 0 || worker.state !== 'ready') return;
-    if (this.#dispatcher.localWaiting > 0) return;
+    // A claim on its way to it (async backends) took its tasks from the queue already.
+    if (this.#dispatcher.localWaiting > 0 || this.#dispatcher.claimingFor(worker)) return;
     if (this.#claim() && this.#deps.source.queued(this.name) > 0) return;
     void worker.stop('the function has a new version, or was deleted');
   }
@@ -423,10 +425,19 @@ export class FunctionPool {
     for (let i = 0; i < failed; i++) this.counters.ended('failed');
   }
 
-  /** `closed`: fail what waits or runs (`shutdown`) and stop every worker. */
+  /**
+   * `closed`: fail what runs (`shutdown`) and what waits, unless a durable store keeps that for
+   * the next start; stop every worker.
+   */
   async close(message: string): Promise<void> {
     this.#state = 'closed';
-    await this.failWaiting('shutdown', message);
+    if (this.#deps.source.durable) {
+      const at = this.#deps.clock.now();
+      for (const task of this.#dispatcher.drainLocal())
+        this.#endings.fail(task, 'shutdown', message, at);
+    } else {
+      await this.failWaiting('shutdown', message);
+    }
     const now = this.#deps.clock.now();
     for (const worker of this.#workers) {
       for (const task of [...worker.tasks()]) this.#endings.fail(task, 'shutdown', message, now);

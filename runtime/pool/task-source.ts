@@ -13,6 +13,8 @@ import type { ClaimedTask, FailureCode, TaskEnding } from '../types.ts';
 export interface TaskSource {
   /** Other servers claim from the same queue (`TaskBackend.shared`). */
   readonly shared: boolean;
+  /** Records outlive the process (`TaskBackend.durable`): a shutdown leaves queued tasks. */
+  readonly durable: boolean;
   claim(fn: string, max: number, workerId: number): ClaimedTask[] | Promise<ClaimedTask[]>;
   finish(id: string, ending: TaskEnding): void;
   /** Tasks a claim would take now (backing-off retries not counted, where the backend can tell). */
@@ -49,6 +51,7 @@ export const taskSource = (
   if (hasTwins(backend)) {
     return {
       shared: backend.shared === true,
+      durable: backend.durable === true,
       claim: (fn, max, workerId) => backend.claimNow(fn, max, workerId),
       finish: (id, ending) => backend.finishNow(id, ending),
       claimable: (fn) => backend.claimable(fn),
@@ -60,6 +63,7 @@ export const taskSource = (
     log(`the task backend failed to ${what}: ${messageOf(error)}`);
   return {
     shared: backend.shared === true,
+    durable: backend.durable === true,
     claim: (fn, max, workerId) =>
       backend.claim(fn, max, workerId).catch((error: unknown) => {
         failed('hand out tasks')(error);
@@ -68,7 +72,9 @@ export const taskSource = (
     finish: (id, ending) => {
       backend.finish(id, ending).catch(failed(`record how task ${id} ended`));
     },
-    claimable: (fn) => backend.queued(fn),
+    claimable: backend.claimable
+      ? (fn) => (backend.claimable as (fn: string) => number)(fn)
+      : (fn) => backend.queued(fn),
     queued: (fn) => backend.queued(fn),
     // Claim what can be claimed and fail it: any backend can do that much.
     async failQueued(fn, error, code) {

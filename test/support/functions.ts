@@ -19,3 +19,6 @@ export const reliabilityEnv = (maxWorkers: number, env: Record<string, string> =
 
 /** Functions for the cluster suite: `work` (ok, throw, nap) and `hold` (sleeps). */
 export const CLUSTER_FUNCTIONS = fileURLToPath(new URL('../fixtures/cluster/', import.meta.url));
+
+/** Functions for the storage suites: `hold` (two at a time, the rest queued), `echo`, `burst`. */
+export const STORAGE_FUNCTIONS = fileURLToPath(new URL('../fixtures/storage/', import.meta.url));

@@ -28,6 +28,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Start it again on the same port (empty: persistence is off). */
   restart(): Promise<void>;
+  /** Freeze it (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Let it run again (SIGCONT): it answers what it was sent meanwhile. */
+  resume(): void;
 }
 
 const freePort = () =>
@@ -86,10 +90,19 @@ export const startRedis = async (): Promise<RedisServer> => {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    stop: () => kill(child),
+    stop: async () => {
+      child.kill('SIGCONT');
+      await kill(child);
+    },
     restart: async () => {
       await kill(child);
       child = await launch(port);
+    },
+    pause: () => {
+      child.kill('SIGSTOP');
+    },
+    resume: () => {
+      child.kill('SIGCONT');
     },
   };
 };

@@ -148,7 +148,7 @@ export const launch = (
   args: readonly string[] = [],
 ): Launch => {
   const [command, ...rest] = runtime.command as [string, ...string[]];
-  const fresh = runtime.freshEnv?.();
+  const fresh = runtime.freshEnv?.() ?? freshTaskFile(runtime, env);
   const child = spawn(command, [...rest, ...args], {
     cwd: ROOT,
     env: {
@@ -185,6 +185,25 @@ export const launch = (
     }
   };
   return { child, output: () => output, stderr: () => stderr, exited, kill };
+};
+
+/**
+ * A server alone keeps its tasks in ./.ebbflow/tasks.db by default: each launch gets a file of
+ * its own in a temporary folder instead (never one in the repository, and never one another
+ * test's server holds), unless the test names the store or the file itself.
+ */
+const freshTaskFile = (
+  runtime: ServerRuntime,
+  env: Record<string, string>,
+): { env: Record<string, string>; dispose: () => void } | undefined => {
+  if (runtime.name === 'workers' || env.EBBFLOW_DATA !== undefined || env.EBBFLOW_STORE) {
+    return undefined;
+  }
+  const folder = mkdtempSync(join(tmpdir(), 'ebbflow-data-'));
+  return {
+    env: { EBBFLOW_DATA: join(folder, 'tasks.db') },
+    dispose: () => rmSync(folder, { recursive: true, force: true }),
+  };
 };
 
 export interface Server extends Launch {
@@ -230,11 +249,17 @@ export type Client = ReturnType<typeof client>;
 
 /** A small client for one server: JSON in, status + JSON out. */
 export const client = (base: string, headers: Record<string, string> = {}) => {
-  const request = async (method: string, path: string, body?: unknown) => {
+  /** A body given as text goes as it is (`raw`); anything else as JSON. */
+  const send = async (
+    method: string,
+    path: string,
+    body: string | undefined,
+    extra: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...headers, ...extra },
+      body,
     });
     const text = await res.text();
     let json: Json;
@@ -245,8 +270,11 @@ export const client = (base: string, headers: Record<string, string> = {}) => {
     }
     return { status: res.status, headers: res.headers, body: json };
   };
+  const request = (method: string, path: string, body?: unknown, extra?: Record<string, string>) =>
+    send(method, path, body === undefined ? undefined : JSON.stringify(body), extra);
   return {
     request,
+    raw: send,
     get: (path: string) => request('GET', path),
     post: (path: string, body?: unknown) => request('POST', path, body),
     del: (path: string) => request('DELETE', path),

@@ -51,8 +51,10 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
+import { idempotentTaskExpired, markReplayed } from '../idempotency.ts';
 import { retryDelay, shouldRetry } from '../retry.ts';
 import { TaskEntry, type Waiter } from './entry.ts';
+import { MemoryKeys } from './keys.ts';
 import { MemoryListeners } from './listeners.ts';
 import { FunctionQueue } from './queue.ts';
 import { MemoryRecords } from './records.ts';
@@ -76,6 +78,7 @@ export interface MemoryBackendOptions {
 export class MemoryTaskBackend implements TaskBackend {
   #records: MemoryRecords;
   #queues = new Map<string, FunctionQueue>();
+  #keys = new MemoryKeys();
   #seq = 0;
   #listeners: MemoryListeners;
   #clock: BackendClock;
@@ -111,10 +114,15 @@ export class MemoryTaskBackend implements TaskBackend {
     return settle(() => this.replayNow(id, maxQueue));
   }
   expire(now: number): Promise<void> {
-    return settle(() => this.#records.evict(now));
+    return settle(() => {
+      this.#records.evict(now);
+      this.#keys.evict(now);
+    });
   }
 
   submitNow(task: NewTask): TaskRecord {
+    const earlier = this.#earlier(task);
+    if (earlier) return markReplayed(earlier.toRecord());
     let record: TaskRecord | undefined;
     this.#accept(task, (entry) => {
       record = entry.toRecord();
@@ -128,8 +136,20 @@ export class MemoryTaskBackend implements TaskBackend {
    * snapshot of the queued record. Throws as `submitNow` does.
    */
   callNow(task: NewTask): Promise<TaskRecord> {
-    const entry = this.#accept(task);
+    const entry = this.#earlier(task) ?? this.#accept(task);
+    if (entry.terminal) return Promise.resolve(entry.toRecord());
     return new Promise((resolve) => entry.onSettled(resolve));
+  }
+
+  /** The task an earlier submission with the same idempotency key created, if any. */
+  #earlier(task: NewTask): TaskEntry | undefined {
+    const key = task.idempotency;
+    if (!key) return undefined;
+    const id = this.#keys.taskOf(key, this.#clock.now());
+    if (id === undefined) return undefined;
+    const entry = this.#get(id);
+    if (!entry) throw idempotentTaskExpired(key.key, id);
+    return entry;
   }
 
   // `snapshot` sees the entry queued, before any listener could change it; subscribers share it.
@@ -145,6 +165,7 @@ export class MemoryTaskBackend implements TaskBackend {
     );
     this.#records.add(entry);
     queue.push(entry);
+    if (task.idempotency) this.#keys.add(task.idempotency, entry.fn, entry.id, entry.submittedAt);
     this.#listeners.entryChanged(entry, snapshot?.(entry));
     this.#listeners.available(entry.fn);
     return entry;

@@ -1,8 +1,10 @@
 /**
- * What the BullMQ TaskBackend does as a cluster, against a real Redis (a private `redis-server`
+ * What the Redis TaskBackend does as a cluster, against a real Redis (a private `redis-server`
  * per file): two backends stand for two servers sharing it. What every store shares is in
  * `../contract.test-suite.ts`, run over this backend by `../contract.test.ts`.
  */
+
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   deadRedisUrl,
@@ -12,7 +14,10 @@ import {
 } from '../../../test/support/redis.ts';
 import { until } from '../../../test/support/wait.ts';
 import type { FailureCode, NewTask, TaskEnding, TaskRecord } from '../../types.ts';
+import { isReplay } from '../idempotency.ts';
 import { createRedisBackend, type RedisTaskBackend } from './backend.ts';
+import { keysFor } from './keys.ts';
+import { scriptsOf } from './scripts.ts';
 
 let redis: RedisServer;
 let prefixes = 0;
@@ -87,6 +92,33 @@ const claimOne = async (backend: RedisTaskBackend, fn: string) => {
   return got[0] as NonNullable<(typeof got)[0]>;
 };
 
+/**
+ * Every command clients send to Redis from now on (MONITOR; commands scripts run inside are left
+ * out). `until(text)` answers those whose arguments include `text`, once Redis has executed a
+ * marker sent after them (MONITOR reports in execution order).
+ */
+const watchCommands = async () => {
+  const monitor = await new Redis(redis.url).monitor();
+  const sent: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') sent.push(args);
+  });
+  return {
+    until: async (text: string) => {
+      const marker = `marker-${Math.random()}`;
+      const probe = new Redis(redis.url);
+      try {
+        await probe.echo(marker);
+      } finally {
+        probe.disconnect();
+      }
+      await until(() => sent.some((args) => args.includes(marker)));
+      monitor.disconnect();
+      return sent.filter((args) => args.some((arg) => arg.includes(text)));
+    },
+  };
+};
+
 describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
   it('Should take a task from submit to claim to finish, readable and awaited on another server', async () => {
     const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
@@ -119,9 +151,28 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
     expect(await b.read('4')).toBeUndefined();
   });
 
-  it("Should run tasks whose ids name BullMQ's own keys (wait, meta, completed, ...)", async () => {
+  it('Should run tasks whose ids name keys of a queue (wait, meta, done, events, ...) or read as numbers', async () => {
     const [a] = (await cluster(1)) as [RedisTaskBackend];
-    const ids = ['wait', 'meta', 'completed', 'failed', 'delayed', 'id', 'events', 'marker'];
+    const ids = [
+      'wait',
+      'meta',
+      'completed',
+      'failed',
+      'delayed',
+      'id',
+      'events',
+      'marker',
+      'done',
+      'all',
+      'seq',
+      'functions',
+      'servers',
+      'holders',
+      'checked',
+      'cancels',
+      '7',
+      'named:wait',
+    ];
     for (const id of ids) await a.submit(task('named', { id }));
     const claimed = await a.claim('named', ids.length, 1);
     expect(claimed.map((t) => t.id)).toEqual(ids);
@@ -138,6 +189,71 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
     await expect(b.submit(task('busy', { maxQueue: 3 }))).rejects.toMatchObject({
       code: 'queue_full',
     });
+  });
+
+  it('Should hold a function to its queue limit exactly when servers submit at the same instant', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).submit(task('tight', { maxQueue: 5 }))),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'queue_full' });
+    }
+  });
+
+  it('Should create one task for a key sent to two servers at once, each keyed submit one trip to Redis', async () => {
+    const [a, b] = (await cluster(2)) as [RedisTaskBackend, RedisTaskBackend];
+    const seen = await watchCommands();
+    const keyed = (fingerprint: string) =>
+      task('pay', { idempotency: { key: 'order 7|x', fingerprint, ttlMs: 60_000 } });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).submit(keyed('fp'))),
+    );
+    const first = answers.find((r) => !isReplay(r)) as TaskRecord;
+    expect(answers.filter((r) => !isReplay(r))).toHaveLength(1);
+    expect(new Set(answers.map((r) => r.id))).toEqual(new Set([first.id]));
+    expect(await b.submit(keyed('fp'))).toEqual(first);
+    await expect(a.submit(keyed('other'))).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+      message: expect.stringContaining(first.id),
+    });
+    expect((await a.list({ limit: 10 })).tasks.map((r) => r.id)).toEqual([first.id]);
+    // The key travels with the submit script and with nothing else: one call per server for
+    // the eight at once (each server's turn is one script), one per later submit.
+    const calls = await seen.until('order 7|x');
+    for (const args of calls) expect(args[0]?.toLowerCase()).toMatch(/^evalsha$|^eval$/);
+    expect(calls.length).toBe(4);
+  });
+
+  it('Should hold a key for its own time to live, and call an id used again by a later task expired', async () => {
+    const [a] = (await cluster(1, { ttl: 300 })) as [RedisTaskBackend];
+    const keys = keysFor(`t${prefixes}`);
+    const raw = new Redis(redis.url);
+    try {
+      const keyed = (fingerprint: string) =>
+        task('pay', { id: 'again', idempotency: { key: 'k1', fingerprint, ttlMs: 60_000 } });
+      const first = await a.submit(keyed('fp'));
+      const left = await raw.pttl(keys.idempotency('k1'));
+      expect(left).toBeGreaterThan(30_000);
+      expect(left).toBeLessThanOrEqual(60_000);
+      await claimOne(a, 'pay');
+      await a.finish('again', done('paid'));
+      expect(await a.submit(keyed('fp'))).toMatchObject({ id: 'again', result: 'paid' });
+      // The record expires (300 ms), the key stays; the id is free and a new task takes it.
+      await until(async () => (await a.read('again')) === undefined, 20_000);
+      const later = await a.submit(task('pay', { id: 'again' }));
+      expect(later.submittedAt).toBeGreaterThanOrEqual(first.submittedAt);
+      await expect(a.submit(keyed('fp'))).rejects.toMatchObject({
+        code: 'idempotency_task_expired',
+      });
+      await expect(a.submit(keyed('other'))).rejects.toMatchObject({
+        code: 'idempotency_key_reused',
+      });
+      expect(await a.read('again')).toMatchObject({ status: 'queued', attempt: 1 });
+    } finally {
+      raw.disconnect();
+    }
   });
 
   it('Should stop a running task on the server that runs it when another server cancels it', async () => {
@@ -177,6 +293,55 @@ describe.skipIf(REDIS_MISSING)('Redis task backend', () => {
       error: 'the server running it was lost',
     });
     expect(await b.read(kept.id)).toMatchObject({ status: 'completed', attempt: 2 });
+  });
+});
+
+describe.skipIf(REDIS_MISSING)('Redis task backend, runs held and lost', () => {
+  it('Should refuse the late report of a server thought lost, keeping the ending of the one that ran it again', async () => {
+    const [a, b] = (await cluster(2, { lostAfterMs: 900 })) as [RedisTaskBackend, RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('frozen', { id: 'f1', retry: { attempts: 2, backoffMs: 0 } }));
+      expect((await a.claim('frozen', 1, 1)).map((t) => t.id)).toEqual(['f1']);
+      // a stops renewing its lease (a machine frozen past it), which lapses: b's tick takes the
+      // run back, while a still holds it and reports later.
+      a.cluster.stop();
+      await raw.del(keysFor(`t${prefixes}`).lease(a.serverId));
+      const again = await claimOne(b, 'frozen');
+      expect(again).toMatchObject({ id: 'f1', attempt: 2 });
+      await a.finish('f1', done('from the frozen one'));
+      await b.finish('f1', done('from b'));
+      expect(await a.read('f1')).toMatchObject({
+        status: 'completed',
+        result: 'from b',
+        attempt: 2,
+      });
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('Should queue again a task held in Redis for a server that never got it (a lost claim answer)', async () => {
+    const [a] = (await cluster(1, { lostAfterMs: 900 })) as [RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('orphan', { id: 'o1' }));
+      // A's claim ran in Redis, but its answer never reached a.
+      const header = {
+        prefix: `t${prefixes}`,
+        serverId: a.serverId,
+        now: Date.now(),
+        ttlMs: 60_000,
+        maxFinished: 1000,
+      };
+      await scriptsOf(raw).claim(header, 'orphan', 450, 'lost', 0, 1, 1);
+      expect(await a.read('o1')).toMatchObject({ status: 'running' });
+      // Seen held without a worker twice, a lease apart: back at the front, no attempt spent.
+      const claimed = await claimOne(a, 'orphan');
+      expect(claimed).toMatchObject({ id: 'o1', attempt: 1 });
+    } finally {
+      raw.disconnect();
+    }
   });
 });
 
@@ -263,6 +428,77 @@ describe.skipIf(REDIS_MISSING)('Redis task backend under load', () => {
       if (r?.status === 'failed') expect(['function_threw', 'server_lost']).toContain(r.errorCode);
     }
   }, 120_000);
+});
+
+describe.skipIf(REDIS_MISSING)('Redis task backend when Redis stalls (SIGSTOP)', () => {
+  it('Should fail every call within its timeout, make no change late, and work again when Redis resumes', async () => {
+    const stalled = await startRedis();
+    const timeoutMs = 500;
+    try {
+      const a = await createRedisBackend({
+        url: stalled.url,
+        prefix: 'stall',
+        resultTtlMs: 60_000,
+        maxResults: 100,
+        timeoutMs,
+        log: () => {},
+      });
+      open.push(a);
+      const before = await a.submit(task('stall', { id: 'before' }));
+      // A caller already waiting when Redis stops answering is told too.
+      const waiting = a.wait(before.id, Number.POSITIVE_INFINITY);
+      stalled.pause();
+      const started = Date.now();
+      const calls = await Promise.allSettled([
+        a.submit(task('stall', { id: 'during' })),
+        a.read(before.id),
+        a.cancel(before.id),
+        a.list({ limit: 10 }),
+        a.replay(before.id, 100),
+        waiting,
+      ]);
+      const elapsed = Date.now() - started;
+      for (const call of calls) {
+        expect(call).toMatchObject({ status: 'rejected', reason: { code: 'backend_unavailable' } });
+      }
+      // Each within its timeout; the waiting one once a tick (four per lease) has timed out.
+      expect(elapsed).toBeLessThan(timeoutMs + 5_000);
+      stalled.resume();
+      await until(() => a.connected);
+      // Redis ran the submit and the cancel it was sent while frozen, past their deadline.
+      expect(await a.read('during')).toBeUndefined();
+      expect(await a.read(before.id)).toMatchObject({ status: 'queued' });
+      expect((await a.list({ limit: 10 })).tasks.map((t) => t.id)).toEqual(['before']);
+      const claimed = await claimOne(a, 'stall');
+      expect(claimed.id).toBe('before');
+      await a.finish('before', done('after'));
+      expect(await a.wait('before', 10_000)).toMatchObject({
+        status: 'completed',
+        result: 'after',
+      });
+    } finally {
+      await stalled.stop();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(REDIS_MISSING)('Redis task backend reporting across a lost connection', () => {
+  it('Should keep the report of a task that ended while its connection was down, and send it again', async () => {
+    const [a] = (await cluster(1, { lostAfterMs: 900 })) as [RedisTaskBackend];
+    const raw = new Redis(redis.url);
+    try {
+      await a.submit(task('cut', { id: 'r1' }));
+      await claimOne(a, 'cut');
+      // Its connections dropped: the report fails at once (no queue while disconnected).
+      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await raw.client('KILL', 'TYPE', 'pubsub');
+      await a.finish('r1', done('kept'));
+      await until(async () => (await a.read('r1').catch(() => undefined))?.status === 'completed');
+      expect(await a.read('r1')).toMatchObject({ result: 'kept', attempt: 1 });
+    } finally {
+      raw.disconnect();
+    }
+  });
 });
 
 describe('Redis task backend without Redis', () => {

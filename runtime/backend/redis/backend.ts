@@ -1,19 +1,15 @@
 /**
- * The TaskBackend of several servers: BullMQ on Redis. One BullMQ queue per function (a server
- * claims tasks of one function at a time, for the pool that has room, and a server that lacks a
- * function never takes its tasks); the task id is the job id (see `toJobId`).
+ * The TaskBackend of several servers, on Redis: ebbflow's own task model in Lua scripts
+ * (`scripts.ts`), one script per step, each one round trip: a task costs three (submit, claim,
+ * finish), and claims and reports of the same turn share one. Every change is announced on the
+ * events channel by the script that makes it; waiters and listeners on every server hear it.
  *
- * Running a task is BullMQ's manual fetching: `claim` takes jobs with a lock token
- * (`worker.getNextJob`), this server renews the locks while its workers run them, and `finish`
- * moves each job with that token (`moveToCompleted` / `moveToFailed`). A report whose lock was
- * lost is refused by BullMQ, so a task is reported once. A server that dies stops renewing; the
- * stalled-job check of any live server puts its jobs back in the queue, and the next claim runs
- * them again if attempts are left (a lost run spends one) or fails them with `server_lost`.
+ * A claim gives each run a token; only a report with that token counts, so a task ends once. A
+ * server renews its lease with every tick; a server whose lease lapses is lost, and any live
+ * server's tick takes its runs back (run again while attempts are left, else `server_lost`).
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import {
   alreadyTerminal,
   duplicateId,
@@ -24,6 +20,7 @@ import {
   unknownCursor,
   unknownTask,
 } from '../../errors.ts';
+import { afterIo } from '../../time/timers.ts';
 import type {
   ClaimedTask,
   NewTask,
@@ -33,34 +30,37 @@ import type {
   TaskRecord,
 } from '../../types.ts';
 import type { TaskBackend, TaskListener } from '../contract.ts';
+import { idempotencyKeyReused, idempotentTaskExpired, markReplayed } from '../idempotency.ts';
 import { BackendListeners } from '../listeners.ts';
 import { PageBudget } from '../page-size.ts';
-import { ClusterView } from './cluster-view.ts';
-import { type Keys, keysFor, toJobId } from './keys.ts';
-import {
-  decodeRaw,
-  finishedAt,
-  isTerminal,
-  type JobData,
-  type RawTask,
-  toRecord,
-} from './records.ts';
+import { Batch } from './batch.ts';
+import { ClusterView, steadyNow } from './cluster-view.ts';
+import { backendUnavailable, type Connections, connect, displayUrl } from './connection.ts';
+import { type Keys, keysFor } from './keys.ts';
+import { type ChangeEvent, isTerminal, parseEvent, parseRecord } from './records.ts';
 import { Runner } from './runner.ts';
-import { scriptsOf } from './scripts.ts';
+import { type Header, type Scripts, scriptsOf } from './scripts.ts';
+import { TaskWatch } from './watch.ts';
+
+export { backendUnavailable, displayUrl } from './connection.ts';
 
 export interface RedisBackendOptions {
   /** `redis://[user:password@]host:port[/db]`. */
   url: string;
-  /** Kept finished records this long (BullMQ `removeOnComplete/removeOnFail.age`). */
+  /** Kept finished records this long. */
   resultTtlMs: number;
-  /** Finished records kept per function, the oldest going first (BullMQ `…count`). */
+  /** Finished records kept, the oldest finished going first. */
   maxResults: number;
   /**
-   * Longest time from a server's death to its tasks being retried or failed. Locks last a third
-   * of it and the stalled-job check runs every third: a lock lapses at most one third after the
-   * last renewal, and two checks later the job is back in the queue. @default 30000
+   * Longest time from a server's death to its tasks being retried or failed. A lease lasts half
+   * of it; every server checks the others' leases four times per lease. @default 30000
    */
   lostAfterMs?: number;
+  /**
+   * Longest wait for Redis on a caller's behalf: past it the call fails `backend_unavailable`.
+   * @default 5000
+   */
+  timeoutMs?: number;
   /** Keys start with this, so several clusters can share one Redis. @default 'ebbflow' */
   prefix?: string;
   /** Shown in the cluster's server list. */
@@ -68,55 +68,42 @@ export interface RedisBackendOptions {
   log?: (message: string) => void;
 }
 
-const BACKOFF = 'ebbflow';
+/** One task's values for the SUBMIT script, and its answer (see `task-scripts.ts`). */
+type SubmitArgs = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  string,
+  string,
+  number | '',
+  string,
+  string,
+  number,
+];
+type SubmitAnswer = [string, string?, string?];
+
+/** A waiter reads the record again this often, should an event have been missed. */
 const WAIT_POLL_MS = 1_000;
-
-type Waiter = (record?: TaskRecord) => void;
 const MAX_REPORTED = 10_000;
-
-/** The URL without its password, for messages. */
-export const displayUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
-};
-
-export const backendUnavailable = (url: string, why?: string) =>
-  new EbbflowError(
-    'backend_unavailable',
-    `the task store (Redis at ${displayUrl(url)}) is unreachable${why ? ` (${why})` : ''}; retry later`,
-  );
 
 /** Connect to Redis, or throw an error that names the URL. */
 export const createRedisBackend = async (
   options: RedisBackendOptions,
 ): Promise<RedisTaskBackend> => {
-  const redis = new Redis(options.url, {
-    lazyConnect: true,
-    // Our own commands fail fast while Redis is away (503), instead of queueing for ever.
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 5_000,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-  });
-  let lastError = '';
-  redis.on('error', (error: Error) => {
-    lastError = error.message;
-  });
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const connections = await connect(options.url, timeoutMs);
+  const backend = new RedisTaskBackend(connections, { ...options, timeoutMs });
   try {
-    await redis.connect();
-    await redis.ping();
+    await backend.start();
   } catch (error) {
-    redis.disconnect();
-    const why = lastError || messageOf(error);
-    throw new Error(`cannot reach Redis at ${displayUrl(options.url)} (EBBFLOW_REDIS_URL): ${why}`);
+    await backend.close();
+    throw new Error(
+      `cannot reach Redis at ${displayUrl(options.url)} (EBBFLOW_REDIS_URL): ${messageOf(error)}`,
+    );
   }
-  const backend = new RedisTaskBackend(redis, options);
-  await backend.start();
   return backend;
 };
 
@@ -124,151 +111,161 @@ export class RedisTaskBackend implements TaskBackend {
   readonly shared = true;
   readonly serverId = randomUUID();
   readonly cluster: ClusterView;
-  #redis: Redis;
-  #scripts: ReturnType<typeof scriptsOf>;
-  #sub: Redis;
-  /** Workers' own connection (BullMQ wants `maxRetriesPerRequest: null` there). */
-  #workerRedis: Redis;
+  #c: Connections;
+  #scripts: Scripts;
   #keys: Keys;
-  #prefix: string;
   #url: string;
   #ttlMs: number;
   #maxResults: number;
+  #timeoutMs: number;
+  /** Redis's clock minus this server's steady clock (ms): deadlines are checked on Redis's. */
+  #offsetMs = 0;
   #runner: Runner;
   #log: (message: string) => void;
-  #queues = new Map<string, Queue>();
   #listeners: BackendListeners;
-  /** Local waiters for a task's next change, woken by the events channel. */
-  #changes = new Map<string, Set<Waiter>>();
+  #watch = new TaskWatch();
+  /** Functions with tasks queued by other servers in this turn. */
+  #remote = new Set<string>();
+  #submits = new Batch<SubmitArgs, SubmitAnswer>((tasks) =>
+    this.#call(
+      async () =>
+        (await this.#scripts.submit(
+          this.#header(),
+          this.#deadline(),
+          ...tasks.flat(),
+        )) as SubmitAnswer[],
+    ),
+  );
   #closed = false;
   #leaving = false;
   #reported = new Set<string>();
-  #lastWorkerError = 0;
+  #lastWarning = 0;
 
-  constructor(redis: Redis, options: RedisBackendOptions) {
-    this.#redis = redis;
-    this.#scripts = scriptsOf(redis);
+  constructor(connections: Connections, options: RedisBackendOptions & { timeoutMs: number }) {
+    this.#c = connections;
+    this.#scripts = scriptsOf(connections.store);
     this.#url = options.url;
-    this.#prefix = options.prefix ?? 'ebbflow';
-    this.#keys = keysFor(this.#prefix);
+    this.#keys = keysFor(options.prefix ?? 'ebbflow');
     this.#ttlMs = options.resultTtlMs;
     this.#maxResults = options.maxResults;
+    this.#timeoutMs = options.timeoutMs;
     this.#log = options.log ?? ((message) => console.error(message));
     this.#listeners = new BackendListeners(this.#log);
-    this.#sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.#workerRedis = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.#sub.on('error', () => {});
-    this.#workerRedis.on('error', () => {});
+    const leaseMs = Math.max(300, Math.floor((options.lostAfterMs ?? 30_000) / 2));
     this.#runner = new Runner({
+      scripts: this.#scripts,
+      redis: connections.store,
+      deadline: () => this.#deadline(),
       keys: this.#keys,
       serverId: this.serverId,
-      redis: this.#workerRedis,
-      lockMs: Math.max(300, Math.floor((options.lostAfterMs ?? 30_000) / 3)),
-      ttlMs: this.#ttlMs,
-      readRaw: (ids) => this.#readRaw(ids),
-      read: (id) => this.read(id),
-      publish: (record) => this.#publish(record),
-      reported: (id) => this.#reportedHere(id),
-      waiting: (fn) => this.cluster.backlog(fn),
-      backlog: (fn, delta) => {
-        this.cluster.adjust(fn, delta);
-        if (delta > 0) this.#tellAvailable(fn);
-      },
+      leaseMs,
+      header: () => this.#header(),
+      joined: (fn) => this.cluster.joined(fn),
+      left: (fn, count, joined) => this.cluster.left(fn, count, joined),
       cancelled: (id) => this.#listeners.cancelled(id),
+      available: (fn) => {
+        this.cluster.adjust(fn, 1);
+        this.#listeners.available(fn);
+      },
       warn: (message) => this.#warn(message),
     });
     this.cluster = new ClusterView({
-      redis,
-      keys: this.#keys,
+      scripts: this.#scripts,
+      header: () => this.#header(),
       serverId: this.serverId,
+      leaseMs,
       describe: options.describe ?? {},
-      onBacklog: (fn) => this.#tellAvailable(fn),
+      onBacklog: (fn) => this.#listeners.available(fn),
+      onReachable: (reachable) => {
+        if (!reachable) this.#watch.fail(backendUnavailable(this.#url, 'no answer'));
+        else void this.#runner.resend().catch(() => {});
+      },
+      onClock: (offsetMs) => {
+        this.#offsetMs = offsetMs;
+      },
       sweep: () => this.expire(Date.now()),
     });
   }
 
-  /** Subscribe to the channels and start the timers. */
+  /** Subscribe to the channels, tick once (lease, clock, counts), start the timers. */
   async start(): Promise<void> {
-    await this.#sub.subscribe(this.#keys.events, this.#keys.cancels);
-    this.#sub.on('message', (channel: string, message: string) => {
-      if (channel === this.#keys.cancels) void this.#runner.stop(message);
+    const { events } = this.#c;
+    events.on('message', (channel: string, message: string) => {
+      if (channel === this.#keys.cancels) this.#runner.stop(message);
       else this.#onEvent(parseEvent(message));
     });
+    // Whatever was published while the subscription was down is lost: waiters read again.
+    events.on('close', () => this.#watch.broken());
+    // Reports made while the connection was down go out as soon as it is back.
+    this.#c.store.on('ready', () => void this.#runner.resend().catch(() => {}));
+    await events.subscribe(this.#keys.events, this.#keys.cancels);
+    await this.cluster.refresh();
     this.cluster.start();
   }
 
   /** Whether Redis answers now. */
   get connected(): boolean {
-    return this.#redis.status === 'ready';
+    return this.#c.store.status === 'ready' && this.cluster.reachable;
   }
 
+  /**
+   * One SUBMIT script for the tasks submitted in this turn (`#submits`); each caller gets its
+   * own outcome. The id, queue limit, deadline and idempotency key are checked inside Redis,
+   * atomically: a repeated key costs no round trip more than a submit.
+   */
   async submit(task: NewTask): Promise<TaskRecord> {
     this.#ensureUp();
-    const fn = task.function;
-    if (this.queued(fn) >= task.maxQueue) throw queueFull(fn, task.maxQueue);
     const id = task.id ?? randomUUID();
-    const jobId = toJobId(id);
-    const k = this.#keys;
-    const seq = await this.#call(() =>
-      this.#scripts.reserve(
-        k.id(id),
-        k.sequence,
-        k.all,
-        k.byFunction(fn),
-        k.job(fn, jobId),
-        k.functions,
-        fn,
-        id,
-      ),
-    );
-    if (seq === null) throw duplicateId(id);
-    const submittedAt = Date.now();
-    const data: JobData = {
-      args: task.args,
-      timeoutMs: task.timeoutMs,
-      attempts: task.retry.attempts,
-      backoffMs: task.retry.backoffMs,
-    };
-    if (task.version !== undefined) data.version = task.version;
-    if (task.retryOf !== undefined) data.retryOf = task.retryOf;
-    const keep = { age: Math.ceil(this.#ttlMs / 1000), count: this.#maxResults };
-    try {
-      await this.#queue(fn).add(fn, data, {
-        jobId,
-        timestamp: submittedAt,
-        attempts: task.retry.attempts,
-        backoff: { type: BACKOFF, delay: task.retry.backoffMs },
-        removeOnComplete: keep,
-        removeOnFail: keep,
-      });
-    } catch (error) {
-      void this.#redis
-        .multi()
-        .del(k.id(id))
-        .zrem(k.all, id)
-        .zrem(k.byFunction(fn), id)
-        .exec()
-        .catch(() => {});
-      throw backendUnavailable(this.#url, messageOf(error));
-    }
-    this.cluster.adjust(fn, 1);
-    this.#tellAvailable(fn);
-    const record: TaskRecord = {
+    const key = task.idempotency;
+    this.#watch.expect(id, Date.now());
+    const accepted = this.#submits.add([
       id,
-      function: fn,
-      status: 'queued',
-      submittedAt,
-      attempt: 1,
-      attempts: task.retry.attempts,
-    };
-    if (task.retryOf !== undefined) record.retryOf = task.retryOf;
-    if (task.version !== undefined) record.version = task.version;
-    this.#publish(record);
+      task.function,
+      task.maxQueue,
+      task.retry.attempts,
+      task.retry.backoffMs,
+      task.timeoutMs,
+      JSON.stringify(task.args),
+      task.retryOf ?? '',
+      task.version ?? '',
+      key?.key ?? '',
+      key?.fingerprint ?? '',
+      key?.ttlMs ?? 0,
+    ]);
+    // Told before it is sent: a pool with room claims in this same turn, and the claim leaves
+    // right behind the submit on the same connection, so both take one round trip (a claim that
+    // finds nothing, should the submit be refused, is harmless).
+    this.cluster.adjust(task.function, 1);
+    this.#listeners.available(task.function);
+    let answer: SubmitAnswer;
+    try {
+      answer = await accepted;
+    } catch (error) {
+      this.#watch.forget(id);
+      this.cluster.adjust(task.function, -1);
+      throw error;
+    }
+    const [outcome, detail, taskId] = answer;
+    if (outcome !== 'ok') {
+      this.#watch.forget(id);
+      this.cluster.adjust(task.function, -1);
+    }
+    if (outcome === 'duplicate') throw duplicateId(id);
+    if (outcome === 'full') throw queueFull(task.function, task.maxQueue);
+    if (outcome === 'late') throw this.#late();
+    // A repeated key: the task it created, as it is now; nothing created.
+    if (key && outcome === 'replay') return markReplayed(parseRecord(detail) as TaskRecord);
+    if (key && outcome === 'expired') throw idempotentTaskExpired(key.key, detail as string);
+    if (key && outcome === 'reused') {
+      throw idempotencyKeyReused(key.key, detail as string, taskId as string);
+    }
+    const record = parseRecord(detail) as TaskRecord;
+    this.#watch.submitted(record);
     return record;
   }
 
   claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    if (this.#closed || !this.connected) return Promise.resolve([]);
+    if (this.#closed || this.#leaving) return Promise.resolve([]);
     return this.#runner.claim(fn, max, workerId);
   }
 
@@ -277,89 +274,51 @@ export class RedisTaskBackend implements TaskBackend {
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {
-    const raw = (await this.#readRaw([id]))[0];
-    return raw ? toRecord(id, raw) : undefined;
+    return (await this.#readMany([id]))[0];
   }
 
-  async #readRaw(ids: string[]): Promise<(RawTask | undefined)[]> {
+  async #readMany(ids: string[]): Promise<(TaskRecord | undefined)[]> {
     if (ids.length === 0) return [];
-    const args = ids.flatMap((id) => [id, toJobId(id)]);
-    const answer = (await this.#call(() => this.#scripts.read(this.#prefix, ...args))) as unknown[];
-    const now = Date.now();
-    return answer.map((entry) => {
-      const raw = decodeRaw(entry);
-      const ended = raw && finishedAt(raw);
-      // BullMQ removes an expired job only when another one finishes: hide it already.
-      if (ended !== undefined && ended + this.#ttlMs <= now) return undefined;
-      return raw;
-    });
+    const answer = (await this.#call(() =>
+      this.#scripts.read(this.#header(), ...ids),
+    )) as unknown[];
+    return answer.map(parseRecord);
   }
 
   async wait(id: string, ms: number): Promise<TaskRecord | undefined> {
     const deadline = Date.now() + ms;
-    let record: TaskRecord | undefined;
-    for (;;) {
-      const left = deadline - Date.now();
-      // Listen before reading, so a change between the two is not missed.
-      const changed = this.#nextChange(id, Math.min(WAIT_POLL_MS, Math.max(0, left)));
-      record = record && isTerminal(record) ? record : await this.read(id);
-      if (!record || isTerminal(record) || left <= 0) {
-        changed.cancel();
-        return record;
+    // Follow before reading, so a change between the two is not missed.
+    const follower = this.#watch.follow(id);
+    try {
+      // A task submitted here: what the events told of it since, without a read.
+      let record = this.#watch.known(id) ?? (await this.read(id));
+      for (;;) {
+        const left = deadline - Date.now();
+        if (!record || isTerminal(record)) {
+          this.#watch.forget(id);
+          return record;
+        }
+        if (left <= 0) return record;
+        // A change carries the whole record (a terminal one its result): read only after a
+        // silence, should an event have been missed.
+        record = (await follower.next(Math.min(WAIT_POLL_MS, left))) ?? (await this.read(id));
       }
-      // A terminal event carries the whole record (result included): no read needed then.
-      record = await changed.promise;
+    } finally {
+      follower.close();
     }
-  }
-
-  /** Resolves with the task's next change heard on the events channel, or undefined after `ms`. */
-  #nextChange(id: string, ms: number) {
-    let wake: (record?: TaskRecord) => void = () => {};
-    const promise = new Promise<TaskRecord | undefined>((resolve) => {
-      wake = resolve;
-    });
-    const waiters = this.#changes.get(id) ?? new Set<Waiter>();
-    this.#changes.set(id, waiters);
-    const done: Waiter = (record) => {
-      clearTimeout(timer);
-      waiters.delete(done);
-      if (waiters.size === 0 && this.#changes.get(id) === waiters) this.#changes.delete(id);
-      wake(record);
-    };
-    const timer = setTimeout(done, ms);
-    waiters.add(done);
-    return { promise, cancel: () => done() };
   }
 
   async cancel(id: string): Promise<TaskRecord> {
     this.#ensureUp();
     const answer = (await this.#call(() =>
-      this.#scripts.cancel(this.#prefix, id, toJobId(id), Date.now()),
+      this.#scripts.cancel(this.#header(), id, this.#deadline()),
     )) as [string, string?, number?];
-    if (answer[0] === 'unknown') throw unknownTask(id);
-    if (answer[0] === 'terminal') throw alreadyTerminal(id, answer[1] as string);
-    const fn = answer[1] as string;
-    const running = answer[2] === 1;
-    if (running) {
-      // Whichever server holds it stops its worker (this one included, through the channel).
-      await this.#call(() => this.#redis.publish(this.#keys.cancels, id));
-    } else {
-      this.cluster.adjust(fn, -1);
-    }
-    const record = (await this.read(id)) as TaskRecord;
-    if (!running) {
-      // Ended here and now: its time to live starts (a running one's starts when its run is settled).
-      const k = this.#keys;
-      await this.#call(() =>
-        this.#redis
-          .multi()
-          .pexpire(k.id(id), this.#ttlMs)
-          .pexpire(k.cancel(id), this.#ttlMs)
-          .exec(),
-      );
-    }
-    this.#reportedHere(id);
-    this.#publish(record);
+    const [outcome, detail, running] = answer;
+    if (outcome === 'unknown') throw unknownTask(id);
+    if (outcome === 'terminal') throw alreadyTerminal(id, detail as string);
+    if (outcome === 'late') throw this.#late();
+    const record = parseRecord(detail) as TaskRecord;
+    if (running !== 1) this.cluster.adjust(record.function, -1);
     return record;
   }
 
@@ -369,7 +328,7 @@ export class RedisTaskBackend implements TaskBackend {
     let max = '+inf';
     if (query.before !== undefined) {
       const before = query.before;
-      const score = await this.#call(() => this.#redis.zscore(k.all, before));
+      const score = await this.#call(() => this.#c.store.zscore(k.all, before));
       if (score === null) throw unknownCursor(before);
       max = `(${score}`;
     }
@@ -380,26 +339,24 @@ export class RedisTaskBackend implements TaskBackend {
     const batch = Math.max(50, Math.min(1000, query.limit * 2));
     while (!more) {
       const page = await this.#call(() =>
-        this.#redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
+        this.#c.store.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch),
       );
       if (page.length === 0) break;
       const ids = page.filter((_, i) => i % 2 === 0);
       max = `(${page[page.length - 1]}`;
-      const raws = await this.#readRaw(ids);
+      const records = await this.#readMany(ids);
       const gone: string[] = [];
-      raws.forEach((raw, i) => {
-        const id = ids[i] as string;
-        if (!raw) {
-          gone.push(id);
+      records.forEach((record, i) => {
+        if (!record) {
+          gone.push(ids[i] as string);
           return;
         }
         if (more) return;
-        const record = toRecord(id, raw);
         if (query.status !== undefined && record.status !== query.status) return;
         if (tasks.length === query.limit || !budget.take(record)) more = true;
         else tasks.push(record);
       });
-      if (gone.length > 0) void this.#forget(gone);
+      if (gone.length > 0) void this.#scripts.sweep(this.#header(), ...gone).catch(() => {});
       if (ids.length < batch) break;
     }
     const page: TaskPage = { tasks };
@@ -407,41 +364,31 @@ export class RedisTaskBackend implements TaskBackend {
     return page;
   }
 
-  /** Drop index entries of records BullMQ removed or that expired. */
-  async #forget(ids: string[]) {
-    const multi = this.#redis.multi().zrem(this.#keys.all, ...ids);
-    for (const fn of this.cluster.functionNames()) multi.zrem(this.#keys.byFunction(fn), ...ids);
-    await multi.exec().catch(() => {});
-  }
-
   async replay(id: string, maxQueue: number): Promise<TaskRecord> {
-    const raw = (await this.#readRaw([id]))[0];
-    if (!raw) throw unknownTask(id);
-    const record = toRecord(id, raw);
-    if (record.status !== 'failed' && record.status !== 'cancelled') {
-      throw notRetryable(id, record.status);
-    }
-    const data = JSON.parse(raw.hash.data as string) as JobData;
+    const [status, fn, args, timeoutMs, attempts, backoffMs, version] = await this.#call(() =>
+      this.#c.store.hmget(this.#keys.task(id), 'st', 'fn', 'args', 'to', 'n', 'bo', 'v'),
+    );
+    if (!status || !fn) throw unknownTask(id);
+    if (status !== 'failed' && status !== 'cancelled') throw notRetryable(id, status);
     const task: NewTask = {
-      function: raw.fn,
-      args: data.args,
-      timeoutMs: data.timeoutMs,
-      retry: { attempts: data.attempts, backoffMs: data.backoffMs },
+      function: fn,
+      args: JSON.parse(args ?? '[]') as unknown[],
+      timeoutMs: Number(timeoutMs),
+      retry: { attempts: Number(attempts), backoffMs: Number(backoffMs) },
       retryOf: id,
       maxQueue,
     };
-    if (data.version !== undefined) task.version = data.version;
+    if (version) task.version = Number(version);
     return this.submit(task);
   }
 
-  /** Sweep the oldest index entries whose records are gone; BullMQ trims the jobs themselves. */
+  /**
+   * Records expire by themselves (a time to live in Redis, the cap enforced as tasks end); this
+   * drops the oldest listing entries whose record is gone.
+   */
   async expire(_now: number): Promise<void> {
     if (!this.connected) return;
-    const oldest = await this.#redis.zrange(this.#keys.all, 0, 499).catch(() => []);
-    if (oldest.length === 0) return;
-    const raws = await this.#readRaw(oldest).catch(() => []);
-    const gone = oldest.filter((_, i) => raws.length > 0 && !raws[i]);
-    if (gone.length > 0) await this.#forget(gone);
+    await this.#scripts.sweep(this.#header()).catch(() => {});
   }
 
   queued(fn: string): number {
@@ -467,17 +414,6 @@ export class RedisTaskBackend implements TaskBackend {
     return this.#reported.delete(id);
   }
 
-  #reportedHere(id: string) {
-    this.#reported.add(id);
-    // Endings whose event never came back (Redis lost meanwhile) must not pile up.
-    if (this.#reported.size > MAX_REPORTED) {
-      for (const old of this.#reported) {
-        this.#reported.delete(old);
-        if (this.#reported.size <= MAX_REPORTED / 2) break;
-      }
-    }
-  }
-
   onAvailable(listener: (fn: string) => void): void {
     this.#listeners.onAvailable(listener);
   }
@@ -494,52 +430,95 @@ export class RedisTaskBackend implements TaskBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.cluster.stop();
-    await this.cluster.leave().catch(() => {});
-    await this.#runner.close();
-    await Promise.all([...this.#queues.values()].map((queue) => queue.close().catch(() => {})));
-    for (const client of [this.#sub, this.#workerRedis, this.#redis]) client.disconnect();
+    await this.#runner.close(this.#timeoutMs);
+    // Leave the server list at once; a lease given up lets others take back what is still held.
+    const k = this.#keys;
+    await this.#c.store
+      .multi()
+      .zrem(k.servers, this.serverId)
+      .del(k.server(this.serverId), k.lease(this.serverId))
+      .exec()
+      .catch(() => {});
+    for (const client of [this.#c.events, this.#c.store]) client.disconnect();
   }
 
   #onEvent(event: ChangeEvent | undefined) {
     if (!event) return;
-    const { record } = event;
-    this.#listeners.changed(record);
-    const waiters = this.#changes.get(record.id);
-    if (waiters) for (const wake of [...waiters]) wake(record);
-    // Another server's submit or claim moves the backlog before the next count: this server's
-    // pools claim at once instead of waiting for the refresh (it corrects any drift).
-    if (event.server !== this.serverId) {
-      if (record.status === 'queued') this.cluster.adjust(record.function, 1);
-      else if (record.status === 'running') this.cluster.adjust(record.function, -1);
+    const here = event.server === this.serverId;
+    for (const record of event.records) {
+      if (here && isTerminal(record)) this.#markReported(record.id);
+      this.#listeners.changed(record);
+      this.#watch.changed(record);
+      // Another server's submit or claim moves the backlog before the next tick (the tick
+      // corrects any drift). This server's own requeues tell its pools themselves, and backoffs
+      // that end are the ticks' to tell.
+      if (here) continue;
+      if (record.status === 'queued') {
+        this.cluster.adjust(record.function, 1);
+        this.#remoteAvailable(record.function);
+      } else if (record.status === 'running') {
+        this.cluster.adjust(record.function, -1);
+      }
     }
-    if (record.status === 'queued') this.#tellAvailable(record.function);
   }
 
-  #publish(record: TaskRecord | undefined) {
-    if (!record) return;
-    const event: ChangeEvent = { server: this.serverId, record };
-    this.#redis.publish(this.#keys.events, JSON.stringify(event)).catch(() => {});
-  }
-
-  #tellAvailable(fn: string) {
-    this.#listeners.available(fn);
-  }
-
-  #queue(fn: string): Queue {
-    let queue = this.#queues.get(fn);
-    if (!queue) {
-      queue = new Queue(fn, { connection: this.#redis, prefix: this.#keys.bull });
-      queue.on('error', () => {});
-      this.#queues.set(fn, queue);
+  /**
+   * Tasks queued by another server: claim them here once this turn's messages are read. The
+   * submitting server's own claim usually follows its submit at once, and its announcement
+   * arrives with the submit's: then nothing is left, and no claim is sent only to find nothing.
+   */
+  #remoteAvailable(fn: string) {
+    if (this.#remote.size === 0) {
+      afterIo(() => {
+        const fns = [...this.#remote];
+        this.#remote.clear();
+        for (const name of fns) if (this.cluster.backlog(name) > 0) this.#listeners.available(name);
+      });
     }
-    return queue;
+    this.#remote.add(fn);
+  }
+
+  #markReported(id: string) {
+    this.#reported.add(id);
+    // Endings this server's listeners never asked about must not pile up.
+    if (this.#reported.size > MAX_REPORTED) {
+      for (const old of this.#reported) {
+        this.#reported.delete(old);
+        if (this.#reported.size <= MAX_REPORTED / 2) break;
+      }
+    }
+  }
+
+  #header(): Header {
+    return {
+      prefix: this.#keys.prefix,
+      serverId: this.serverId,
+      now: Date.now(),
+      ttlMs: this.#ttlMs,
+      maxFinished: this.#maxResults,
+    };
+  }
+
+  /**
+   * When, on Redis's clock, a change asked for now must no longer be made: a little before this
+   * server gives up on the answer, so a change Redis makes late is one the caller still hears of.
+   */
+  #deadline(): number {
+    const margin = Math.min(500, this.#timeoutMs / 10);
+    return Math.round(steadyNow() + this.#offsetMs + this.#timeoutMs - margin);
+  }
+
+  #late() {
+    return backendUnavailable(this.#url, `no answer within ${this.#timeoutMs} ms`);
   }
 
   #ensureUp() {
-    if (!this.connected || this.#closed) throw backendUnavailable(this.#url);
+    if (this.#closed || this.#c.store.status !== 'ready') {
+      throw backendUnavailable(this.#url);
+    }
   }
 
-  /** Run a Redis command; a connection failure becomes `backend_unavailable` (503). */
+  /** Run a Redis command; a failure to reach Redis becomes `backend_unavailable` (503). */
   async #call<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
@@ -551,24 +530,8 @@ export class RedisTaskBackend implements TaskBackend {
 
   #warn(message: string) {
     const now = Date.now();
-    if (now - this.#lastWorkerError < 5_000) return;
-    this.#lastWorkerError = now;
+    if (now - this.#lastWarning < 5_000) return;
+    this.#lastWarning = now;
     this.#log(`ebbflow cluster: ${message}`);
   }
 }
-
-/** A message of the events channel: a task's new record and the server that changed it. */
-interface ChangeEvent {
-  server: string;
-  record: TaskRecord;
-}
-
-/** Anything else published there is ignored. */
-const parseEvent = (message: string): ChangeEvent | undefined => {
-  try {
-    const event = JSON.parse(message) as ChangeEvent;
-    return typeof event?.record?.id === 'string' ? event : undefined;
-  } catch {
-    return undefined;
-  }
-};

@@ -1,6 +1,7 @@
 /**
- * Several servers sharing one task queue and one set of records, on Redis through BullMQ.
- * Loaded only when `EBBFLOW_REDIS_URL` is set (nothing else imports bullmq or ioredis).
+ * Several servers sharing one task queue and one set of records, on Redis (ioredis and
+ * ebbflow's own Lua scripts). Loaded only when `EBBFLOW_REDIS_URL` is set (nothing else imports
+ * ioredis).
  * @module
  */
 export {

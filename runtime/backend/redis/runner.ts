@@ -1,73 +1,86 @@
 /**
- * The tasks this server runs, by BullMQ's manual fetching: a claim takes a job with a fresh lock
- * token (`worker.getNextJob`), the locks are renewed while the pools run them, and the ending is
- * reported with that token (`moveToCompleted` / `moveToFailed` / `moveToWait`). BullMQ refuses a
- * report whose lock was lost, so each task is reported once.
+ * The tasks this server runs. Claims asked for in the same turn (one per worker with room) go
+ * to Redis together as one CLAIM script; endings reported in the same turn (`batch.ts`) as one
+ * FINISH script. Each run carries the token its claim got: a report counts only while the task is
+ * still that run's, so a task is reported once even when a server thought lost comes back.
  *
- * Writes go through a connection that waits out a Redis outage (BullMQ's `maxRetriesPerRequest:
- * null`), with the claim kept (and its lock renewed) until the report lands: a task that ends
- * while Redis is away is reported when it returns.
+ * A report Redis did not take (away, or no answer in time) is kept and sent again, when Redis
+ * answers again and at each reconcile pass, until it is taken (a repeat of one that was taken
+ * late is refused): a task that ends while Redis is away is reported when it returns. A claim
+ * whose answer was lost on the way (the connection dropped after Redis ran it) leaves tasks held
+ * here that no worker has: the reconcile pass finds them in the server's held set, unknown here
+ * twice in a row, and puts them back at the front.
  * @module
  */
-import { type Job, type MinimalJob, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ClaimedTask, TaskEnding, TaskRecord } from '../../types.ts';
+import { unrefTimer } from '../../time/timers.ts';
+import type { ClaimedTask, TaskEnding } from '../../types.ts';
 import { retryDelay, shouldRetry } from '../retry.ts';
-import { type Keys, toTaskId } from './keys.ts';
-import { type EndMark, isTerminal, type JobData, type RawTask, type RunMark } from './records.ts';
+import { Batch } from './batch.ts';
+import type { Keys } from './keys.ts';
+import { type ClaimRow, decodeClaimRow, terminalRecord } from './records.ts';
+import type { Header, Scripts } from './scripts.ts';
 
 /** What the runner needs from the backend around it. */
 export interface RunnerContext {
+  /** The scripts on the store connection, and that connection. */
+  scripts: Scripts;
+  redis: Redis;
+  /** When a claim sent now must no longer take tasks (Redis time, ms). */
+  deadline(): number;
   keys: Keys;
   serverId: string;
-  /** The waiting connection (offline queue on). */
-  redis: Redis;
-  lockMs: number;
-  ttlMs: number;
-  readRaw(ids: string[]): Promise<(RawTask | undefined)[]>;
-  read(id: string): Promise<TaskRecord | undefined>;
-  publish(record: TaskRecord | undefined): void;
-  /** This server reported the end of task `id` (its metrics count it, no other server's). */
-  reported(id: string): void;
-  /** Tasks of `fn` known to wait across the cluster (a hint for how many to fetch at once). */
-  waiting(fn: string): number;
-  /** `delta` tasks of `fn` joined (+) or left (-) the cluster's backlog here. */
-  backlog(fn: string, delta: number): void;
-  /** A task this server ran was cancelled elsewhere: stop its worker. */
+  /** How long a lease lasts without renewal (the claim renews it). */
+  leaseMs: number;
+  header(): Header;
+  /** Tasks seen joining `fn`'s backlog so far (read as a claim is sent). */
+  joined(fn: string): number;
+  /** After a claim: how many tasks of `fn` are left waiting or backing off, cluster-wide. */
+  left(fn: string, count: number, joined: number): void;
+  /** A task this server ran was cancelled: stop its worker. */
   cancelled(id: string): void;
+  /** Tasks of `fn` went back to the front of the queue here: claim them again. */
+  available(fn: string): void;
   warn(message: string): void;
 }
 
-interface Claim {
-  job: Job;
-  token: string;
-  fn: string;
-  attempt: number;
-  data: JobData;
-  /** Set once its ending is being reported (a cancel arriving then changes nothing here). */
-  finishing?: boolean;
+interface ClaimRequest {
+  workerId: number;
+  max: number;
 }
 
-const LOST = 'the server running it was lost';
+/** One run's report as FINISH takes it: id, token, kind, then three values. */
+type Report = [string, string, string, string | number, string, string | number];
+
+interface Held extends ClaimRow {
+  /** Set once its ending is on its way (a cancel arriving then changes nothing here). */
+  report?: Report;
+}
 
 export class Runner {
   #c: RunnerContext;
-  #workers = new Map<string, Promise<Worker>>();
-  #claims = new Map<string, Claim>();
-  #tokens = 0;
-  #renewTimer: ReturnType<typeof setInterval>;
+  #held = new Map<string, Held>();
+  #claims = new Map<string, Batch<ClaimRequest, ClaimedTask[]>>();
+  #reports = new Batch<Report, undefined>((reports) => this.#sendReports(reports));
+  /** Reports Redis did not take (away, no answer in time): sent again until it does. */
+  #unsent: Report[] = [];
+  #claimTrips = 0;
+  /** Ids held in Redis but unknown here at the last reconcile. */
+  #strangers = new Set<string>();
+  #inflight = new Set<Promise<unknown>>();
+  #timer: ReturnType<typeof setInterval>;
   #closed = false;
   #leaving = false;
 
   constructor(context: RunnerContext) {
     this.#c = context;
-    // Renew three times per lock period, so a late timer on a loaded machine still makes it.
-    this.#renewTimer = setInterval(() => void this.#renew(), Math.floor(context.lockMs / 3));
+    this.#timer = setInterval(() => void this.#reconcile(), context.leaseMs);
+    unrefTimer(this.#timer);
   }
 
   /** Tasks held by this server now. */
   get running(): number {
-    return this.#claims.size;
+    return this.#held.size;
   }
 
   /** Take no more tasks (a draining server leaves the queue to the others); report the rest. */
@@ -75,240 +88,154 @@ export class Runner {
     this.#leaving = true;
   }
 
-  async claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
-    if (this.#closed || this.#leaving) return [];
-    const worker = await this.#worker(fn);
-    const claimed: ClaimedTask[] = [];
-    while (claimed.length < max && !this.#closed) {
-      // Fetch as many at once as are wanted and known to wait: one round trip, not one each.
-      const wanted = Math.min(max - claimed.length, Math.max(1, this.#c.waiting(fn)));
-      const tokens = Array.from({ length: wanted }, () => `${this.#c.serverId}:${++this.#tokens}`);
-      const jobs = await Promise.all(
-        tokens.map((token) =>
-          worker.getNextJob(token, { block: false }).catch((error: unknown) => {
-            this.#c.warn(`claiming a task of ${fn} failed: ${String(error)}`);
-            return undefined;
-          }),
-        ),
-      );
-      const taken = await Promise.all(
-        jobs.map((job, i) =>
-          job?.id
-            ? this.#take(job, tokens[i] as string, fn, workerId).catch((error: unknown) => {
-                this.#c.warn(`claiming task ${job.id} failed: ${String(error)}`);
-                return undefined;
-              })
-            : undefined,
-        ),
-      );
-      for (const task of taken) if (task) claimed.push(task);
-      if (jobs.some((job) => !job?.id)) break; // the queue ran dry
+  /** Up to `max` tasks of `fn` for worker `workerId`; asked with the others of this turn. */
+  claim(fn: string, max: number, workerId: number): Promise<ClaimedTask[]> {
+    if (this.#closed || this.#leaving || max <= 0) return Promise.resolve([]);
+    let batch = this.#claims.get(fn);
+    if (!batch) {
+      batch = new Batch((requests) => this.#track(this.#sendClaims(fn, requests)));
+      this.#claims.set(fn, batch);
     }
-    if (claimed.length > 0) this.#c.backlog(fn, -claimed.length);
-    return claimed;
+    return batch.add({ workerId, max });
   }
 
-  /** A fetched job: run it, or settle it at once when it was cancelled or its attempts were lost. */
-  async #take(job: Job, token: string, fn: string, workerId: number) {
-    const id = toTaskId(job.id as string);
-    const data = job.data as JobData;
-    // A run lost with its server spends an attempt, as a reported failure does.
-    const attempt = job.attemptsMade + job.stalledCounter + 1;
-    const claim: Claim = { job, token, fn, attempt, data };
-    const run: RunMark = { w: workerId, s: Date.now(), a: attempt, srv: this.#c.serverId };
-    const [[, cancelled] = []] =
-      (await this.#c.redis
-        .multi()
-        .exists(this.#c.keys.cancel(id))
-        .hset(this.#c.keys.job(fn, job.id as string), 'ebr', JSON.stringify(run))
-        .exec()) ?? [];
-    if (cancelled === 1) {
-      this.#c.backlog(fn, -1);
-      await this.#fail(claim, 'cancelled', undefined, false);
-      return undefined;
-    }
-    if (attempt > data.attempts) {
-      // Every attempt it had was spent, the last one on a server that was lost.
-      this.#c.backlog(fn, -1);
-      await this.#fail(claim, LOST, { a: attempt - 1, c: 'server_lost', e: LOST }, false);
-      return undefined;
-    }
-    this.#claims.set(id, claim);
-    this.#c.publish({
-      id,
-      function: fn,
-      status: 'running',
-      submittedAt: job.timestamp,
-      startedAt: run.s,
-      workerId,
-      attempt,
-      attempts: data.attempts,
-    });
-    return {
-      id,
-      function: fn,
-      args: data.args,
-      timeoutMs: data.timeoutMs,
-      attempt,
-      submittedAt: job.timestamp,
-    };
-  }
-
-  async finish(id: string, ending: TaskEnding): Promise<void> {
-    const claim = this.#claims.get(id);
-    if (!claim || claim.finishing) return; // cancelled meanwhile, or reported already
-    claim.finishing = true;
+  async #sendClaims(fn: string, batch: ClaimRequest[]): Promise<ClaimedTask[][]> {
+    const given: ClaimedTask[][] = batch.map(() => []);
+    if (this.#closed || this.#leaving) return given;
     try {
-      await this.#report(id, claim, ending);
+      const header = this.#c.header();
+      const joined = this.#c.joined(fn);
+      const tokens = `${this.#c.serverId}:${++this.#claimTrips}`;
+      const pairs = batch.flatMap((r) => [r.workerId, r.max]);
+      const [left, rows] = (await this.#c.scripts.claim(
+        header,
+        fn,
+        this.#c.leaseMs,
+        tokens,
+        this.#c.deadline(),
+        ...pairs,
+      )) as [number, unknown[][]];
+      // Registered at once, in the answer's own turn: the reconcile pass relies on it.
+      for (const row of rows) {
+        const claimed = decodeClaimRow(row, fn, header.now);
+        this.#held.set(claimed.task.id, claimed);
+        given[claimed.pair]?.push(claimed.task);
+      }
+      this.#c.left(fn, left, joined);
     } catch (error) {
-      // BullMQ refused: the lock was lost (this server went too long without renewing it) and
-      // the task went back to the queue; the server that runs it next reports it.
-      this.#c.warn(`the ending of task ${id} was dropped: ${String(error)}`);
-    } finally {
-      this.#release(id, claim);
+      this.#c.warn(`claiming tasks of ${fn} failed: ${String(error)}`);
+    }
+    return given;
+  }
+
+  /** Report how a claimed task ended; resolves once Redis has it (or dropped it). */
+  finish(id: string, ending: TaskEnding): Promise<void> {
+    const claim = this.#held.get(id);
+    if (!claim || claim.report) return Promise.resolve(); // cancelled meanwhile, or reported
+    claim.report = reportOf(claim, ending);
+    return this.#reports.add(claim.report);
+  }
+
+  async #sendReports(reports: Report[]): Promise<undefined[]> {
+    try {
+      await this.#track(this.#c.scripts.finish(this.#c.header(), ...reports.flat()));
+      this.#requeued(reports);
+    } catch (error) {
+      // Kept held, so the reconcile pass does not take them for orphans; it sends them again.
+      this.#c.warn(`reporting ${reports.length} task endings failed: ${String(error)}`);
+      this.#unsent.push(...reports);
+    }
+    return reports.map(() => undefined);
+  }
+
+  /** Send again the reports Redis did not take (it answers again). */
+  async resend(): Promise<void> {
+    if (this.#unsent.length === 0) return;
+    const again = this.#unsent.splice(0);
+    try {
+      await this.#track(this.#c.scripts.finish(this.#c.header(), ...again.flat()));
+      this.#requeued(again);
+    } catch (error) {
+      this.#unsent.unshift(...again);
+      throw error;
     }
   }
 
-  async #report(id: string, claim: Claim, ending: TaskEnding) {
-    if (ending.status === 'unstarted') {
-      await claim.job.moveToWait(claim.token);
-      this.#c.backlog(claim.fn, 1);
-      await this.#requeued(id);
-      return;
-    }
-    const end: EndMark = { a: claim.attempt, t: ending.endedAt, w: ending.workerId };
-    if (ending.startedAt !== undefined) end.s = ending.startedAt;
-    if (ending.executionTime !== undefined) end.x = ending.executionTime;
-    if (ending.version !== undefined) end.v = ending.version;
-    if (ending.logs && ending.logs.length > 0) end.l = ending.logs;
-    if (ending.status === 'completed') {
-      end.r = ending.result;
-      await claim.job.moveToCompleted(end, claim.token, false);
-      await this.#settled(id);
-      return;
-    }
-    end.c = ending.errorCode;
-    end.e = ending.error;
-    const retry = shouldRetry(ending.errorCode, claim.attempt, claim.data);
-    await this.#fail(claim, ending.error, end, retry);
-  }
-
-  /** Move a claimed job to failed, or to its retry, with ebbflow's fields on the hash. */
-  async #fail(claim: Claim, error: string, end: EndMark | undefined, retry: boolean) {
-    const id = toTaskId(claim.job.id as string);
-    if (end) {
-      await this.#c.redis.hset(
-        this.#c.keys.job(claim.fn, claim.job.id as string),
-        'ebf',
-        JSON.stringify(end),
-      );
-    }
-    const reason = new Error(error);
-    // BullMQ counts only reported failures; a run lost with its server is spent too, so ebbflow
-    // decides whether to retry and tells BullMQ when not to.
-    if (!retry) reason.name = 'UnrecoverableError';
-    await claim.job.moveToFailed(reason, claim.token, false);
-    if (retry) {
-      this.#c.backlog(claim.fn, 1);
-      await this.#requeued(id);
-    } else {
-      await this.#settled(id);
-    }
-  }
-
-  /** A task went back to the queue: tell every server, unless it has already moved on. */
-  async #requeued(id: string) {
-    const record = await this.#c.read(id).catch(() => undefined);
-    // A short backoff may have let another server run and end it already: its ending was told.
-    if (record && !isTerminal(record)) this.#c.publish(record);
-  }
-
-  /** A task became terminal: start its time to live, and tell every server. */
-  async #settled(id: string) {
-    const { keys, ttlMs } = this.#c;
-    await this.#c.redis.multi().pexpire(keys.id(id), ttlMs).pexpire(keys.cancel(id), ttlMs).exec();
-    const record = await this.#c.read(id).catch(() => undefined);
-    // A cancelled task was announced by the cancel itself: one terminal event per task.
-    if (record && record.status !== 'cancelled') {
-      this.#c.reported(id);
-      this.#c.publish(record);
-    }
-  }
-
-  /** A cancel reached this server: if it runs the task, stop it and settle the job. */
-  async stop(id: string): Promise<void> {
-    const claim = this.#claims.get(id);
-    if (!claim || claim.finishing) return;
-    claim.finishing = true;
+  /** A cancel reached this server: if it runs the task, stop it (Redis has settled it already). */
+  stop(id: string): void {
+    const claim = this.#held.get(id);
+    if (!claim || claim.report) return;
+    this.#held.delete(id);
     this.#c.cancelled(id);
-    try {
-      await this.#fail(claim, 'cancelled', undefined, false);
-    } catch (error) {
-      this.#c.warn(`settling cancelled task ${id} failed: ${String(error)}`);
-    } finally {
-      this.#release(id, claim);
+  }
+
+  /** Reports made: forget their runs; tell of tasks that can be claimed again at once. */
+  #requeued(reports: Report[]) {
+    const again = new Set<string>();
+    for (const [id, , kind, , , delay] of reports) {
+      const claim = this.#held.get(id);
+      this.#held.delete(id);
+      if (claim && (kind === 'unstarted' || kind === 'orphan' || (kind === 'retry' && !delay))) {
+        again.add(claim.task.function);
+      }
     }
+    for (const fn of again) this.#c.available(fn);
   }
 
   /**
-   * Forget a claim once reported. Only that claim: a retry with a short backoff may already have
-   * been claimed again here, under a new token, while this report was finishing.
+   * Find tasks Redis says this server holds but no worker here has (a claim whose answer was
+   * lost), seen so twice in a row a lease apart, and queue them again; resend failed reports.
    */
-  #release(id: string, claim: Claim) {
-    if (this.#claims.get(id) === claim) this.#claims.delete(id);
+  async #reconcile(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.resend();
+      const held = await this.#c.redis.smembers(this.#c.keys.held(this.#c.serverId));
+      const strangers = held.filter((id) => !this.#held.has(id));
+      const orphans = strangers.filter((id) => this.#strangers.has(id));
+      this.#strangers = new Set(strangers.filter((id) => !this.#strangers.has(id)));
+      if (orphans.length > 0) {
+        this.#c.warn(`${orphans.length} task(s) held here without a worker went back to the queue`);
+        await this.#c.scripts.finish(
+          this.#c.header(),
+          ...orphans.flatMap((id) => [id, '*', 'orphan', '', '', '']),
+        );
+      }
+    } catch (error) {
+      this.#c.warn(`checking the tasks held here failed: ${String(error)}`);
+    }
   }
 
-  async close(): Promise<void> {
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise);
+    void promise.finally(() => this.#inflight.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  /** Stop claiming; wait (at most `ms`) for claims and reports already on their way. */
+  async close(ms: number): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#renewTimer);
-    const workers = await Promise.all(this.#workers.values());
-    await Promise.all(workers.map((worker) => worker.close(true).catch(() => {})));
-  }
-
-  /** The BullMQ worker of one function, in manual mode (no processor, no main loop). */
-  #worker(fn: string): Promise<Worker> {
-    let worker = this.#workers.get(fn);
-    if (!worker) {
-      const created = new Worker(fn, null, {
-        connection: this.#c.redis,
-        prefix: this.#c.keys.bull,
-        autorun: false,
-        lockDuration: this.#c.lockMs,
-        stalledInterval: this.#c.lockMs,
-        // A stall is not a failure to BullMQ here: the next claim counts it as a spent attempt.
-        maxStalledCount: Number.MAX_SAFE_INTEGER,
-        settings: { backoffStrategy: backoff },
-      });
-      created.on('error', (error) => this.#c.warn(`BullMQ worker of ${fn}: ${error.message}`));
-      worker = created.waitUntilReady().then(() => {
-        // Every server that runs a function watches its queue for stalled jobs.
-        void created.startStalledCheckTimer();
-        return created;
-      });
-      this.#workers.set(fn, worker);
-    }
-    return worker;
-  }
-
-  /** Keep the locks of what this server runs, one call per function. */
-  async #renew() {
-    const byFn = new Map<string, Claim[]>();
-    for (const claim of this.#claims.values()) {
-      byFn.set(claim.fn, [...(byFn.get(claim.fn) ?? []), claim]);
-    }
-    for (const [fn, claims] of byFn) {
-      const worker = await this.#workers.get(fn);
-      await worker
-        ?.extendJobLocks(
-          claims.map((c) => c.job.id as string),
-          claims.map((c) => c.token),
-          this.#c.lockMs,
-        )
-        .catch(() => {});
-    }
+    clearInterval(this.#timer);
+    void this.#reports.flush(); // tracked below, as any report on its way
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inflight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 
-/** BullMQ's custom backoff: the shared rule, `backoffMs × 2^(n-1)` plus up to 20 % jitter. */
-const backoff = (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob) =>
-  retryDelay((job?.data as JobData | undefined)?.backoffMs ?? 0, attemptsMade, Math.random);
+/** How a run ended, as FINISH takes it (the retry decided here, with its backoff drawn). */
+const reportOf = (claim: ClaimRow, ending: TaskEnding): Report => {
+  const { id, attempt } = claim.task;
+  if (ending.status === 'unstarted') return [id, claim.token, 'unstarted', '', '', ''];
+  const policy = { attempts: claim.attempts, backoffMs: claim.backoffMs };
+  if (ending.status === 'failed' && shouldRetry(ending.errorCode, attempt, policy)) {
+    const delay = retryDelay(claim.backoffMs, attempt, Math.random);
+    return [id, claim.token, 'retry', ending.error, ending.errorCode, delay];
+  }
+  return [id, claim.token, ending.status, JSON.stringify(terminalRecord(claim, ending)), '', ''];
+};
