@@ -38,7 +38,7 @@ export const denoHost = ({
   webHost({
     name: 'deno',
     heartbeatMs,
-    refuses: (entry, permissions) => denoRefusal(entry.url, permissions, protections),
+    refuses: (entry, permissions) => denoRefusal(entry.home ?? entry.url, permissions, protections),
     refused: (error, { permissions }) =>
       refusalHint && permissions && error.name === 'NotCapable'
         ? new Error(
