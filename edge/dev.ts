@@ -6,7 +6,9 @@
  * assets), the Worker is bundled with esbuild as wrangler would, and workerd serves it directly:
  * no proxy process in front (wrangler's dev proxy cost about 1.3 ms of CPU per request, a second
  * process on a 2-core machine). The `EBBFLOW_*` variables of the environment become the Worker's
- * variables, as `npm start` reads them. Durable Object state persists in `EBBFLOW_WORKERS_STATE`
+ * variables, as `npm start` reads them. The functions' isolates run in a second workerd the
+ * runner restarts when a function computes past its timeout without end (`EBBFLOW_WORKERS_ISOLATES=
+ * inline`: in the first, as `wrangler dev` does). Durable Object state persists in `EBBFLOW_WORKERS_STATE`
  * (default `.wrangler/state`), so accepted tasks survive a restart. What the Worker prints goes to
  * stdout (`console.log`/`info`) or stderr (`warn`/`error`) as it is. SIGTERM or SIGINT stops
  * workerd and exits 0. Functions are compiled once at start: restart it after editing them (or run
@@ -118,18 +120,21 @@ const isolateHost = (port: number) =>
     handleStructuredLogs: printed,
   });
 let stopping = false;
-let host = isolateHost(0);
-await host.ready;
-const hostPort = Number((await host.unsafeGetDirectURL()).port);
+// `EBBFLOW_WORKERS_ISOLATES=inline`: the isolates in the Worker's own workerd, as `wrangler dev`
+// does: faster (docs/workers.md, "Speed"), but a CPU loop then holds everything.
+const inline = process.env.EBBFLOW_WORKERS_ISOLATES === 'inline';
+let host = inline ? undefined : isolateHost(0);
+await host?.ready;
+const hostPort = host ? Number((await host.unsafeGetDirectURL()).port) : 0;
 let restarting: Promise<void> | undefined;
 /** Restart the isolate host when it does not answer within `STALL_CHECK_MS`. */
 const supervise = async (): Promise<void> => {
-  if (restarting || stopping || (await answers(hostPort, STALL_CHECK_MS))) return;
+  if (!host || restarting || stopping || (await answers(hostPort, STALL_CHECK_MS))) return;
   restarting = (async () => {
     console.error(
       `ebbflow: the functions' isolates did not answer for ${STALL_CHECK_MS} ms after a run passed its timeout (a function computing without pause); restarting them`,
     );
-    await host.dispose();
+    await host?.dispose();
     host = isolateHost(hostPort);
     await host.ready;
   })()
@@ -155,11 +160,15 @@ const mf = new Miniflare({
   bindings: { ...workerOptions.bindings, ...vars },
   serviceBindings: {
     ...workerOptions.serviceBindings,
-    ISOLATE_HOST: { external: { address: `127.0.0.1:${hostPort}`, http: {} } },
-    ISOLATE_SUPERVISOR: () => {
-      void supervise();
-      return new Response(null, { status: 202 });
-    },
+    ...(host
+      ? {
+          ISOLATE_HOST: { external: { address: `127.0.0.1:${hostPort}`, http: {} } },
+          ISOLATE_SUPERVISOR: () => {
+            void supervise();
+            return new Response(null, { status: 202 });
+          },
+        }
+      : {}),
   },
   host: process.env.HOST || '127.0.0.1',
   port: Number(process.env.PORT ?? 8787),
@@ -175,7 +184,7 @@ const stop = async () => {
   stopping = true;
   await mf.dispose();
   await restarting;
-  await host.dispose();
+  await host?.dispose();
   await rm(functions, { force: true });
   process.exit(0);
 };
