@@ -20,6 +20,12 @@ export interface EdgeEnv {
   FUNCTIONS: DurableObjectNamespace;
   /** The static assets: the pages' files (wrangler.toml `[assets]`). */
   ASSETS?: Fetcher;
+  /**
+   * `npm run dev:workers` only: the isolate host (a second workerd) that loads the functions'
+   * isolates instead of `LOADER`, and the dev runner that restarts it when it is stuck.
+   */
+  ISOLATE_HOST?: Fetcher;
+  ISOLATE_SUPERVISOR?: Fetcher;
   /** How many task shards (default 8); changing it strands the records of removed shards. */
   EBBFLOW_SHARDS?: string;
   [variable: string]: unknown;

@@ -3,7 +3,7 @@
  * lets through only the hosts the function's config lists.
  * @module
  */
-import type { Outbound } from './isolates.ts';
+import type { Outbound } from './isolate-loader.ts';
 
 /** The loopback to this Worker's `NetGate` entrypoint, with the function's hosts as props. */
 export const gateOf =

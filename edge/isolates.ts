@@ -8,7 +8,6 @@
  * wall clock when the answer comes (a CPU loop holds every timer of local workerd with it).
  * @module
  */
-import type { Fetcher, WorkerLoader } from '@cloudflare/workers-types/latest/index.ts';
 import { messageOf } from '../runtime/errors.ts';
 import type { FunctionPermissions, TaskLog } from '../runtime/types.ts';
 import { cutMessage } from '../runtime/worker/bounds.ts';
@@ -19,7 +18,8 @@ import {
   type RunLine,
   type RunRequest,
 } from './isolate/protocol.ts';
-import { grantedHosts, type NetGateProps } from './net-gate.ts';
+import type { IsolateLoader, IsolateSpec } from './isolate-loader.ts';
+import { grantedHosts } from './net-gate.ts';
 import { bounded, ISOLATE_FAILURES, type RunOutcome } from './run-outcome.ts';
 
 export type { RunOutcome };
@@ -31,9 +31,6 @@ export interface FunctionCode {
   /** Hex SHA-256 of the code (the loader id includes it). */
   codeSha256: string;
 }
-
-/** The date the isolates run at: the bundled workerd's, no later (runtime-facts.md). */
-export const COMPATIBILITY_DATE = '2026-04-26';
 
 /** The most CPU time a run may be given (Cloudflare's ceiling for a request: 5 minutes). */
 const MAX_CPU_MS = 300_000;
@@ -51,15 +48,11 @@ export interface RunControl {
   maxResultBytes?: number;
 }
 
-/** Makes the outbound of an isolate granted network (a `NetGate` with its hosts). */
-export type Outbound = (gate: NetGateProps) => unknown;
-
 /** The module the isolate runs first (edge/isolate/main.ts, built to JavaScript). */
 export type IsolateMain = string;
 
 export class Isolates {
-  #loader: WorkerLoader;
-  #outbound: Outbound;
+  #loader: IsolateLoader;
   #main: IsolateMain;
   #owner: string;
   #generation = new Map<string, number>();
@@ -71,15 +64,8 @@ export class Isolates {
    * into every id: one owner replacing an isolate never hands another a hung one.
    * `firstWorkerId` keeps the worker ids of different owners apart.
    */
-  constructor(
-    loader: WorkerLoader,
-    outbound: Outbound,
-    main: IsolateMain,
-    owner: string,
-    firstWorkerId = 1,
-  ) {
+  constructor(loader: IsolateLoader, main: IsolateMain, owner: string, firstWorkerId = 1) {
     this.#loader = loader;
-    this.#outbound = outbound;
     this.#main = main;
     this.#owner = owner;
     this.#nextWorkerId = firstWorkerId;
@@ -89,7 +75,13 @@ export class Isolates {
   async probe(code: FunctionCode): Promise<IsolateProbe> {
     let probe: IsolateProbe;
     try {
-      const res = await this.#runner(code, undefined).fetch(`http://isolate${RUNNER_PATHS.probe}`);
+      const res = await this.#fetch(
+        code,
+        undefined,
+        RUNNER_ENTRYPOINT,
+        undefined,
+        new Request(`http://isolate${RUNNER_PATHS.probe}`),
+      );
       probe = (await res.json()) as IsolateProbe;
     } catch (error) {
       this.replace(code.name);
@@ -127,7 +119,11 @@ export class Isolates {
     const stopped = control.stop.then(
       (why): RunOutcome => ({ ok: false, code: 'worker_exited', error: why, workerId }),
     );
+    let settled = false;
     const ran = this.#call(code, permissions, args, timeoutMs, workerId, abort.signal, control);
+    void ran.finally(() => {
+      settled = true;
+    });
     let outcome = await Promise.race([ran, late, stopped]);
     clearTimeout(timer);
     // The deadline is ours: an answer that came after it (a CPU loop holds our timer with it
@@ -138,6 +134,8 @@ export class Isolates {
     if (!outcome.ok && !ISOLATE_FAILURES.has(outcome.code)) {
       abort.abort(); // stop reading it: its request ends, and its isolate is not used again
       this.replace(code.name);
+      // Still running past its deadline: it may hold where isolates run (a CPU loop).
+      if (outcome.code === 'timed_out' && !settled) this.#loader.stalled();
     }
     return bounded(outcome, control.maxResultBytes);
   }
@@ -149,10 +147,12 @@ export class Isolates {
     request: Request,
     timeoutMs: number,
   ): Promise<Response> {
-    const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
-    return this.#stub(code, permissions)
-      .getEntrypoint(undefined, { limits })
-      .fetch(request as never) as unknown as Promise<Response>;
+    return this.#fetch(code, permissions, undefined, Math.min(timeoutMs, MAX_CPU_MS), request);
+  }
+
+  /** A call went past its deadline without an answer: where isolates run may be stuck in it. */
+  stalled(): void {
+    this.#loader.stalled();
   }
 
   /** Drop the function's current isolate: the next run loads a fresh one. */
@@ -191,10 +191,15 @@ export class Isolates {
     try {
       // On Cloudflare the CPU limit ends a run that computes past its timeout; local workerd
       // does not enforce it (docs/workers.md).
-      const limits = { cpuMs: Math.min(timeoutMs, MAX_CPU_MS) };
-      const res = await this.#runner(code, permissions, limits).fetch(
-        `http://isolate${RUNNER_PATHS.run}`,
-        { method: 'POST', body: JSON.stringify(body) },
+      const res = await this.#fetch(
+        code,
+        permissions,
+        RUNNER_ENTRYPOINT,
+        Math.min(timeoutMs, MAX_CPU_MS),
+        new Request(`http://isolate${RUNNER_PATHS.run}`, {
+          method: 'POST',
+          body: JSON.stringify(body),
+        }),
       );
       end = live
         ? await readLines(res.body as ReadableStream<Uint8Array> | null, signal, (line) => {
@@ -235,32 +240,23 @@ export class Isolates {
     };
   }
 
-  #runner(
+  #fetch(
     code: FunctionCode,
     permissions: FunctionPermissions | undefined,
-    limits?: { cpuMs: number },
-  ) {
-    return this.#stub(code, permissions).getEntrypoint(
-      RUNNER_ENTRYPOINT,
-      limits ? { limits } : undefined,
-    );
-  }
-
-  #stub(code: FunctionCode, permissions: FunctionPermissions | undefined) {
+    entrypoint: string | undefined,
+    cpuMs: number | undefined,
+    request: Request,
+  ): Promise<Response> {
     const gate = grantedHosts(permissions?.net);
     // The id names everything the code gets, the network grant included.
     const net = gate ? `+net=${gate.hosts?.join(',') ?? '*'}` : '';
-    return this.#loader.get(`${this.#key(code)}${net}`, () => ({
-      compatibilityDate: COMPATIBILITY_DATE,
-      // `process.exit` then ends the isolate the way it ends a worker elsewhere, and the main
-      // module keeps each run's log in its own async context.
-      compatibilityFlags: ['nodejs_compat'],
+    const spec: IsolateSpec = {
+      id: `${this.#key(code)}${net}`,
       mainModule: 'ebbflow-main.js',
       modules: { 'ebbflow-main.js': this.#main, 'function.js': code.js },
-      env: {},
-      // `null` cuts the isolate off the network; a grant routes its fetches through the gate.
-      globalOutbound: gate ? (this.#outbound(gate) as Fetcher) : null,
-    }));
+      ...(gate ? { gate } : {}),
+    };
+    return this.#loader.fetch(spec, entrypoint, cpuMs, request);
   }
 
   #key(code: FunctionCode): string {

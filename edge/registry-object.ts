@@ -27,8 +27,8 @@ import type { Answer } from './answer.ts';
 import { answer, failed, ok } from './answer.ts';
 import type { EdgeEnv } from './env.ts';
 import { edgeDefaults } from './env.ts';
-import { gateOf } from './gate.ts';
 import { type FunctionCode, Isolates } from './isolates.ts';
+import { loaderOf } from './loader-of.ts';
 
 /** One function as the registry knows it (the code apart). */
 export interface DeployedFunction {
@@ -119,7 +119,7 @@ export class FunctionRegistry extends DurableObject<EdgeEnv> {
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
-    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), bundle.isolate, 'registry');
+    this.#isolates = new Isolates(loaderOf(env, ctx), bundle.isolate, 'registry');
     ctx.storage.sql.exec(SCHEMA);
     ctx.storage.sql.exec(VERSIONS_SCHEMA);
     void ctx.blockConcurrencyWhile(() => this.#syncBundle());

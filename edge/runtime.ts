@@ -36,10 +36,10 @@ import { unwrap } from './answer.ts';
 import { addCosts, type ShardCosts } from './costs.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
 import { type EdgeEvent, EdgeEvents } from './events.ts';
-import { gateOf } from './gate.ts';
 import { fnv1a } from './hash.ts';
 import { Isolates } from './isolates.ts';
 import { laneShare } from './lanes.ts';
+import { loaderOf } from './loader-of.ts';
 import type { DeployedFunction, FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { type EdgeStats, edgeStats, mergeCounts } from './stats.ts';
 import { stripTypes } from './strip-types.ts';
@@ -81,7 +81,7 @@ export class EdgeRuntime implements Runtime {
     this.#env = env;
     this.#defaults = edgeDefaults(env);
     this.#shards = shardCount(env);
-    this.#isolates = new Isolates(env.LOADER, gateOf(ctx), bundle.isolate, 'worker');
+    this.#isolates = new Isolates(loaderOf(env, ctx), bundle.isolate, 'worker');
   }
 
   readonly draining = false;
@@ -367,16 +367,16 @@ export class EdgeRuntime implements Runtime {
     const { timeoutMs } = fn.config;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new EbbflowError(
-              'handler_timed_out',
-              `function "${name}": timed out after ${timeoutMs} ms`,
-            ),
+      timer = setTimeout(() => {
+        // A handler computing past its time may hold where isolates run (locally).
+        this.#isolates.stalled();
+        reject(
+          new EbbflowError(
+            'handler_timed_out',
+            `function "${name}": timed out after ${timeoutMs} ms`,
           ),
-        timeoutMs,
-      );
+        );
+      }, timeoutMs);
     });
     try {
       const answer = await Promise.race([

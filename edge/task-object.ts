@@ -31,9 +31,9 @@ import type {
 import { type Answer, answer, failed, ok } from './answer.ts';
 import { Costs, countingSql, type ShardCosts } from './costs.ts';
 import { type EdgeDefaults, type EdgeEnv, edgeDefaults, shardCount } from './env.ts';
-import { gateOf } from './gate.ts';
 import { Isolates, type RunOutcome } from './isolates.ts';
 import { Lanes, laneShard, laneShare } from './lanes.ts';
+import { loaderOf } from './loader-of.ts';
 import type { Outcomes } from './outcome-table.ts';
 import type { FunctionRecord, FunctionRegistry } from './registry-object.ts';
 import { TaskFeed } from './task-feed.ts';
@@ -88,8 +88,7 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     this.#index = Number(/^shard-(\d+)$/.exec(ctx.id.name ?? '')?.[1] ?? 0);
     // Worker ids of different shards never collide: shard n numbers its isolates from n × 10^6.
     this.#isolates = new Isolates(
-      env.LOADER,
-      gateOf(ctx),
+      loaderOf(env, ctx),
       bundle.isolate,
       `shard-${this.#index}`,
       this.#index * 1_000_000 + 1,

@@ -438,6 +438,32 @@ describe.skipIf(WORKERS.missing !== undefined)('the edge beyond the shared contr
     });
   }, 120_000);
 
+  it('Should time out a function that computes forever, keep the API answering, and restart its isolates', async () => {
+    await withServer(WORKERS, ENV, async (server, api) => {
+      // In one workerd the loop held the whole runtime: this invoke's timer never fired.
+      const spun = await api.post('/functions/forever/invoke', { timeoutMs: 1_500 });
+      expect(spun.status).toBe(504);
+      expect(spun.body).toMatchObject({ errorCode: 'timed_out', error: 'timed out after 1500 ms' });
+      expect((await api.get('/health')).status).toBe(200);
+      // The isolate host is restarted; other functions run again (a run caught in the restart
+      // fails `worker_exited`).
+      await until(() => server.output().includes('restarting them'));
+      await until(
+        async () =>
+          (await api.post('/functions/chatty/invoke', { args: ['again'] })).body.status ===
+          'completed',
+      );
+      // And the function itself can be called again, with the same end.
+      const again = await api.post('/functions/forever/invoke', { timeoutMs: 1_000 });
+      expect(again.body).toMatchObject({ errorCode: 'timed_out' });
+      await until(
+        async () =>
+          (await api.post('/functions/chatty/invoke', { args: ['after'] })).body.status ===
+          'completed',
+      );
+    });
+  }, 120_000);
+
   it("Should hold a function's lanes over all shards, client-chosen ids included", async () => {
     // `slow`: concurrency 2 × maxWorkers 1 = 2 lanes over 8 shards; ids chosen by the client
     // land in shards that hold none, whose runs are lent to the ones that do.
