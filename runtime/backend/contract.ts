@@ -54,9 +54,11 @@ export interface TaskBackend {
   /**
    * Report how a claimed task ended. A failure with a retryable code and attempts left goes back
    * to `queued` (claimable after its backoff); otherwise the record becomes terminal. A task
-   * cancelled meanwhile stays cancelled: its late ending is dropped.
+   * cancelled meanwhile stays cancelled: its late ending is dropped, and a backend that can tell
+   * resolves `false` then (the pool takes back what it counted for that ending).
    */
-  finish(id: string, ending: TaskEnding): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: backends that cannot tell resolve nothing
+  finish(id: string, ending: TaskEnding): Promise<boolean | void>;
   /** A task's record, or undefined when unknown or expired. */
   read(id: string): Promise<TaskRecord | undefined>;
   /**

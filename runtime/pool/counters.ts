@@ -57,6 +57,12 @@ export class PoolCounters {
     else this.#failed++;
   }
 
+  /** The backend dropped an ending counted here: the task was cancelled meanwhile. */
+  dropped(status: 'completed' | 'failed'): void {
+    if (status === 'completed') this.#completed--;
+    else this.#failed--;
+  }
+
   cancelledOne(): void {
     this.#cancelled++;
   }

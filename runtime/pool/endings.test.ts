@@ -11,26 +11,31 @@ import { PoolCounters } from './counters.ts';
 import { TaskEndings } from './endings.ts';
 import { Task } from './task.ts';
 
-const endingsKeeping = () => {
+const endingsKeeping = (cancelledMeanwhile = false) => {
   const kept = new Map<string, TaskEnding>();
+  const counters = new PoolCounters();
   const endings = new TaskEndings({
     source: {
       shared: false,
       durable: false,
       claim: () => [],
-      finish: (id, ending) => kept.set(id, ending),
+      finish: (id, ending, dropped) => {
+        // An async store that learned of a cancel after the run ended here drops the ending.
+        if (cancelledMeanwhile) dropped?.();
+        else kept.set(id, ending);
+      },
       claimable: () => 0,
       queued: () => 0,
       failQueued: async () => 0,
     },
-    counters: new PoolCounters(),
+    counters,
     clock: new ManualClock(),
     requeueLocal: () => {},
     version: () => undefined,
     ended: () => {},
     maxResultBytes: 1_000,
   });
-  return { endings, kept };
+  return { endings, kept, counters };
 };
 
 const running = (id: string) => {
@@ -80,5 +85,21 @@ describe('the endings of a worker that lies', () => {
     endings.outcome(running('t2'), { ok: true, value: 'x'.repeat(5_000), start: 0, time: 1 });
     expect(kept.get('t2')).toMatchObject({ status: 'failed', errorCode: 'result_too_large' });
     expect(kept.get('t2')).not.toHaveProperty('result');
+  });
+});
+
+describe('the endings a backend drops', () => {
+  it('Should take back the count of an ending the backend dropped because the task was cancelled', () => {
+    const { endings, counters } = endingsKeeping(true);
+    endings.outcome(running('t3'), { ok: true, value: 1, start: 0, time: 1 });
+    endings.outcome(running('t4'), {
+      ok: false,
+      error: 'boom',
+      code: 'function_threw',
+      start: 0,
+      time: 1,
+    });
+    expect(counters.completed).toBe(0);
+    expect(counters.failed).toBe(0);
   });
 });

@@ -105,10 +105,13 @@ export class TaskEndings {
   #report(task: Task): void {
     const ending = task.ending;
     if (!ending) return;
-    this.#d.counters.ended(ending.status);
+    const { counters } = this.#d;
+    counters.ended(ending.status);
     if (!task.ephemeral) {
       const version = this.#d.version();
-      this.#d.source.finish(task.id, version === undefined ? ending : { ...ending, version });
+      this.#d.source.finish(task.id, version === undefined ? ending : { ...ending, version }, () =>
+        counters.dropped(ending.status),
+      );
     }
     this.#d.ended();
   }

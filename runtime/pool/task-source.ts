@@ -16,7 +16,8 @@ export interface TaskSource {
   /** Records outlive the process (`TaskBackend.durable`): a shutdown leaves queued tasks. */
   readonly durable: boolean;
   claim(fn: string, max: number, workerId: number): ClaimedTask[] | Promise<ClaimedTask[]>;
-  finish(id: string, ending: TaskEnding): void;
+  /** Record how a run ended; `dropped` is called if the backend says it dropped the ending. */
+  finish(id: string, ending: TaskEnding, dropped?: () => void): void;
   /** Tasks a claim would take now (backing-off retries not counted, where the backend can tell). */
   claimable(fn: string): number;
   /** Tasks waiting to run, backing-off retries included (429s, drain). */
@@ -69,8 +70,14 @@ export const taskSource = (
         failed('hand out tasks')(error);
         return [];
       }),
-    finish: (id, ending) => {
-      backend.finish(id, ending).catch(failed(`record how task ${id} ended`));
+    finish: (id, ending, dropped) => {
+      backend.finish(id, ending).then(
+        (taken) => {
+          // Cancelled meanwhile (an async store learns of the cancel after the run ended here).
+          if (taken === false) dropped?.();
+        },
+        failed(`record how task ${id} ended`),
+      );
     },
     claimable: backend.claimable
       ? (fn) => (backend.claimable as (fn: string) => number)(fn)

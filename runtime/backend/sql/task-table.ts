@@ -200,10 +200,11 @@ export class SqlTaskTable implements TaskBackend {
     return claimed;
   }
 
-  async finish(id: string, ending: TaskEnding): Promise<void> {
+  /** Resolves `false` when the ending was dropped: the task was cancelled or expired meanwhile. */
+  async finish(id: string, ending: TaskEnding): Promise<boolean> {
     const row = this.#running.get(id) ?? this.#row(id);
     this.#running.delete(id);
-    if (row?.status !== 'running') return; // cancelled (or expired) meanwhile
+    if (row?.status !== 'running') return false; // cancelled (or expired) meanwhile
     const record = JSON.parse(row.record) as TaskRecord;
     const attempt = record.attempt ?? 1;
     const policy = { attempts: record.attempts ?? 1, backoffMs: row.backoff_ms };
@@ -240,6 +241,7 @@ export class SqlTaskTable implements TaskBackend {
       if (ending.errorCode === 'timed_out') record.timedOut = true;
       this.#end(record, ending.errorCode === 'timed_out' ? 'timed_out' : 'failed');
     }
+    return true;
   }
 
   async read(id: string): Promise<TaskRecord | undefined> {

@@ -261,7 +261,7 @@ export class SqliteTaskBackend implements TaskBackend {
     return isReplay(record) ? markReplayed({ ...ended }) : ended;
   }
 
-  finish(id: string, ending: TaskEnding): Promise<void> {
+  finish(id: string, ending: TaskEnding): Promise<boolean> {
     return this.#settle(() => this.#table.finish(id, ending));
   }
 
