@@ -8,7 +8,10 @@
  * @module
  */
 import bundle from 'ebbflow:functions';
-import type { DurableObjectNamespace } from '@cloudflare/workers-types/latest/index.ts';
+import type {
+  DurableObjectId,
+  DurableObjectNamespace,
+} from '@cloudflare/workers-types/latest/index.ts';
 import { idempotentTaskExpired, isReplay, markReplayed } from '../runtime/backend/idempotency.ts';
 import { pageOf } from '../runtime/backend/page-size.ts';
 import { toRetryPolicy } from '../runtime/backend/retry.ts';
@@ -63,6 +66,7 @@ export class EdgeRuntime implements Runtime {
   #fetchedAt = 0;
   #counts: ShardCounts = {};
   #costs: ShardCosts = { calls: {}, statements: 0 };
+  #shardIds: DurableObjectId[] = [];
   #woken: Promise<void> | undefined;
   #loading: Promise<void> | undefined;
   /** Code of functions run here (handlers, ephemeral runs) by name and version. */
@@ -235,6 +239,7 @@ export class EdgeRuntime implements Runtime {
     checkSubmission(args, options);
     return {
       id: options.id ?? this.#newId(name, fn.config),
+      ...(options.id === undefined ? { idDrawn: true as const } : {}),
       function: name,
       args,
       timeoutMs: options.timeoutMs ?? fn.config.timeoutMs,
@@ -286,6 +291,7 @@ export class EdgeRuntime implements Runtime {
       await this.#shardOf(next).submit({
         ...source,
         id: next,
+        idDrawn: true,
         retryOf: id,
         version: fn.entry.version,
         maxQueue: Math.ceil(fn.config.maxQueue / this.#shards),
@@ -512,7 +518,13 @@ export class EdgeRuntime implements Runtime {
 
   #shard(index: number): TaskShard {
     const ns = this.#env.TASKS as DurableObjectNamespace;
-    return ns.get(ns.idFromName(`shard-${index}`)) as unknown as TaskShard;
+    // An id is a hash of its name: worked out once per shard (a stub is per request).
+    let id = this.#shardIds[index];
+    if (!id) {
+      id = ns.idFromName(`shard-${index}`);
+      this.#shardIds[index] = id;
+    }
+    return ns.get(id) as unknown as TaskShard;
   }
 
   /** Tasks are spread by a hash of their id: one hop to any record, and no hot function's shard. */

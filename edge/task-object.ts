@@ -81,10 +81,15 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     super(ctx, env);
     this.#defaults = edgeDefaults(env);
     this.#shards = shardCount(env);
-    this.#table = new SqlTaskTable(countingSql(ctx.storage.sql, this.#costs), {
-      ttlMs: this.#defaults.resultTtlMs,
-      maxResults: Math.ceil(this.#defaults.maxResults / this.#shards),
-    });
+    this.#table = new SqlTaskTable(
+      countingSql(ctx.storage.sql, this.#costs),
+      {
+        ttlMs: this.#defaults.resultTtlMs,
+        maxResults: Math.ceil(this.#defaults.maxResults / this.#shards),
+      },
+      // A retry waits its backoff: a timer wakes this shard then (the alarm if it was evicted).
+      { deferred: (_fn, dueAt) => this.#deferUntil(dueAt) },
+    );
     this.#index = Number(/^shard-(\d+)$/.exec(ctx.id.name ?? '')?.[1] ?? 0);
     // Worker ids of different shards never collide: shard n numbers its isolates from n × 10^6.
     this.#isolates = new Isolates(
@@ -139,9 +144,19 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     this.#table.releaseKey(key, id);
   }
 
-  /** Submit, run and hold the call until the task ends: an invoke in one call. */
+  /**
+   * Submit, run and hold the call until the task ends: an invoke in one call. With a lane free
+   * and none of the function's tasks waiting here, the task is written already claimed and run
+   * at once (`#runNow`); otherwise it is queued as a submit's.
+   */
   async invoke(task: NewTask): Promise<Answer<TaskRecord>> {
     this.#costs.call('invoke');
+    const now = await answer(() => this.#runNow(task));
+    if (!now.ok) return now;
+    if (now.value) {
+      await this.#armSafety();
+      return ok(await now.value.ended);
+    }
     const accepted = await answer(() => this.#table.submit(task));
     if (!accepted.ok) return accepted;
     await this.#armSafety();
@@ -348,6 +363,29 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     }
   }
 
+  /**
+   * Write `task` claimed and start its run, when a lane of its function is free here and none of
+   * its tasks wait (queued here, or other shards' runs for these lanes): its end, as it will be
+   * recorded. Undefined when it must queue; a refusal (a full queue, a taken id) is thrown.
+   */
+  async #runNow(task: NewTask): Promise<{ ended: Promise<TaskRecord> } | undefined> {
+    const fn = task.function;
+    if (task.idempotency) return undefined;
+    const code = await this.#lookup(fn);
+    const config = code && !code.error ? this.#config(code) : undefined;
+    if (!code || !config) return undefined;
+    // From here to the lane taken nothing awaits: the check and the lane hold together.
+    const free = this.#share(fn, config) - this.#lanes.busy(fn) > 0;
+    if (!free || this.#lanes.lending(fn) || this.#table.queued(fn) > 0) return undefined;
+    const claimed = this.#table.submitRunning(task, this.#isolates.workerId(code));
+    this.#lanes.take(fn);
+    const ended = this.#table.ending(claimed.id);
+    this.#runHere(claimed, code, config).catch((error: unknown) =>
+      console.error(`ebbflow: recording task ${claimed.id}: ${messageOf(error)}`),
+    );
+    return { ended };
+  }
+
   /** This shard's share of a function's lanes (maxWorkers × concurrency over all shards). */
   #share(fn: string, config: ResolvedFunctionConfig): number {
     return laneShare(fn, config.maxWorkers * config.concurrency, this.#shards, this.#index);
@@ -548,12 +586,14 @@ export class TaskShard extends DurableObject<EdgeEnv> {
       );
       await this.#table.finish(id, without);
     }
-    // A retry waits its backoff: a timer wakes this shard then (the alarm if it was evicted).
-    const next = this.#table.nextDue();
-    if (next !== undefined && next > Date.now()) {
-      this.#wakeAt(next);
-      await this.#armSafety();
-    }
+  }
+
+  /** A retry of this shard waits its backoff until `at`: wake then, the alarm as a safety net. */
+  #deferUntil(at: number): void {
+    this.#wakeAt(at);
+    this.#armSafety().catch((error: unknown) =>
+      console.error(`ebbflow: setting the alarm: ${messageOf(error)}`),
+    );
   }
 
   #config(code: FunctionRecord): ResolvedFunctionConfig | undefined {

@@ -47,6 +47,11 @@ export interface RetryPolicy {
 export interface NewTask {
   /** Client-chosen id (checked against the id rule), or undefined for a new UUID. */
   id?: string;
+  /**
+   * Set when `id` is a new UUID the server drew itself (the edge picks its shard by it): no
+   * record can hold it, so a store need not look for one.
+   */
+  idDrawn?: true;
   function: string;
   args: unknown[];
   /** Resolved run timeout (task > function config > runtime default). */

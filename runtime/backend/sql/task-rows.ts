@@ -59,6 +59,16 @@ export interface KeyRow {
   expires_at: number;
 }
 
+/** The kept records that ended and the idempotency keys, as expiry needs them. */
+export interface KeptRows {
+  /** Records that ended (their count). */
+  n: number;
+  /** When the first of them ended. */
+  first: number | undefined;
+  /** When the first idempotency key expires. */
+  key: number | undefined;
+}
+
 /** Where a listing continues: the record the previous page ended with. */
 export interface ListCursor {
   submittedAt: number;
@@ -89,20 +99,26 @@ export class TaskRows {
     this.#sql.run('DELETE FROM tasks WHERE id = ?', id);
   }
 
-  /** A new task, queued and due at once (its id checked free by the caller). */
-  insert(record: TaskRecord, args: unknown[], timeoutMs: number, backoffMs: number): void {
+  /**
+   * A new task (its id checked free by the caller), queued and due at once or already running;
+   * the record as written.
+   */
+  insert(record: TaskRecord, args: unknown[], timeoutMs: number, backoffMs: number): string {
+    const json = JSON.stringify(record);
     this.#sql.run(
       `INSERT INTO tasks (id, fn, status, submitted_at, due_at, args, timeout_ms, backoff_ms, record)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       record.id,
       record.function,
+      record.status,
       record.submittedAt,
-      record.submittedAt,
+      record.status === 'queued' ? record.submittedAt : null,
       JSON.stringify(args),
       timeoutMs,
       backoffMs,
-      JSON.stringify(record),
+      json,
     );
+    return json;
   }
 
   /** Store `record` with its status, and the columns it changes; the record as written. */
@@ -248,20 +264,25 @@ export class TaskRows {
       .map((row) => JSON.parse(row.record) as TaskRecord);
   }
 
-  /**
-   * Drop the records ended by `endedBy`, then all but the `keep` that ended last, and the
-   * idempotency keys expired by `keysBy`. One read when there is nothing to drop (a write, even
-   * one that deletes nothing, costs a commit); only the rows past the cap are visited, not the
-   * `keep` that stay.
-   */
-  trim(endedBy: number, keep: number, keysBy: number): void {
-    const seen = this.#sql.one<{ n: number; first: number | null; key: number | null }>(
+  /** How many kept records ended, when the first of them ended, and when the first key expires. */
+  kept(): KeptRows {
+    const row = this.#sql.one<{ n: number; first: number | null; key: number | null }>(
       `SELECT count(*) AS n, min(ended_at) AS first,
        (SELECT min(expires_at) FROM idempotency_keys) AS key
        FROM tasks WHERE ended_at IS NOT NULL`,
     );
-    let ended = seen?.n ?? 0;
-    if (seen?.first != null && seen.first <= endedBy) {
+    return { n: row?.n ?? 0, first: row?.first ?? undefined, key: row?.key ?? undefined };
+  }
+
+  /**
+   * Drop the records ended by `endedBy`, then all but the `keep` that ended last, and the
+   * idempotency keys expired by `keysBy`, given what `kept()` read. Only the deletes that remove
+   * something run (a write, even one that deletes nothing, costs a commit); only the rows past
+   * the cap are visited, not the `keep` that stay.
+   */
+  trim(endedBy: number, keep: number, keysBy: number, seen: KeptRows): void {
+    let ended = seen.n;
+    if (seen.first !== undefined && seen.first <= endedBy) {
       this.#sql.run('DELETE FROM tasks WHERE ended_at IS NOT NULL AND ended_at <= ?', endedBy);
       ended =
         this.#sql.one<{ n: number }>('SELECT count(*) AS n FROM tasks WHERE ended_at IS NOT NULL')
@@ -274,7 +295,7 @@ export class TaskRows {
         ended - keep,
       );
     }
-    if (seen?.key != null && seen.key <= keysBy) {
+    if (seen.key !== undefined && seen.key <= keysBy) {
       this.#sql.run('DELETE FROM idempotency_keys WHERE expires_at <= ?', keysBy);
     }
   }

@@ -46,7 +46,13 @@ import { BackendListeners } from '../listeners.ts';
 import { pageOf } from '../page-size.ts';
 import { retryDelay, shouldRetry } from '../retry.ts';
 import type { SqlExecutor } from './executor.ts';
-import { type ListCursor, type RowColumns, type TaskRow, TaskRows } from './task-rows.ts';
+import {
+  type KeptRows,
+  type ListCursor,
+  type RowColumns,
+  type TaskRow,
+  TaskRows,
+} from './task-rows.ts';
 
 export type { ListCursor } from './task-rows.ts';
 
@@ -101,6 +107,11 @@ export class SqlTaskTable implements TaskBackend {
    * (a cancel or `forget()` drops the entry, and then the row is read as before).
    */
   #running = new Map<string, TaskRow>();
+  /**
+   * The ended records and keys as `expire` needs them, once read and then kept by every change
+   * (undefined: read them again), so a shard going idle with nothing to drop reads nothing.
+   */
+  #kept: KeptRows | undefined;
 
   constructor(sql: SqlExecutor, limits: TableLimits, options: TableOptions = {}) {
     this.#rows = new TaskRows(sql);
@@ -114,32 +125,72 @@ export class SqlTaskTable implements TaskBackend {
   }
 
   async submit(task: NewTask): Promise<TaskRecord> {
-    const now = this.#clock.now();
-    const fn = task.function;
     if (task.idempotency) {
       const earlier = this.reservedKey(task.idempotency);
       if (earlier !== undefined) return this.#repeat(task.idempotency, earlier);
     }
+    const record = this.#accepted(task);
+    const fn = task.function;
+    this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs);
+    this.#count(fn, 1);
+    this.#insertedHook?.(record.id);
+    if (task.idempotency) this.reserveKey(task.idempotency, fn, record.id);
+    this.#changed(record);
+    this.#listeners.available(fn);
+    return record;
+  }
+
+  /**
+   * Submit `task` and claim it in the same write, for an owner that runs it at once: it holds a
+   * free lane of the function and none of the function's tasks wait here (the caller checks).
+   * One row written, where a submit then a claim write it, read the queue and write it again;
+   * listeners see it `queued`, then `running`, as they would. Synchronous, so the caller's check
+   * and its lane taken hold together. Not for a task with an idempotency key (`submit` it).
+   */
+  submitRunning(task: NewTask, workerId: number): ClaimedTask {
+    const queued = this.#accepted(task);
+    const record: TaskRecord = { ...queued, status: 'running', startedAt: queued.submittedAt };
+    record.workerId = workerId;
+    const json = this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs);
+    this.#running.set(record.id, {
+      id: record.id,
+      fn: record.function,
+      status: 'running',
+      args: JSON.stringify(task.args),
+      timeout_ms: task.timeoutMs,
+      backoff_ms: task.retry.backoffMs,
+      ended_at: null,
+      record: json,
+    });
+    this.#insertedHook?.(record.id);
+    this.#changed(queued);
+    this.#changed(record);
+    return {
+      id: record.id,
+      function: record.function,
+      args: task.args,
+      timeoutMs: task.timeoutMs,
+      attempt: 1,
+      submittedAt: record.submittedAt,
+    };
+  }
+
+  /** A new task's record, once its id and its function's queue are checked. */
+  #accepted(task: NewTask): TaskRecord {
+    const fn = task.function;
     // A chosen id is checked first (an expired record gives its id back); a new UUID cannot clash.
-    if (task.id !== undefined && this.#row(task.id)) throw duplicateId(task.id);
+    if (task.id !== undefined && !task.idDrawn && this.#row(task.id)) throw duplicateId(task.id);
     if (this.queued(fn) >= task.maxQueue) throw queueFull(fn, task.maxQueue);
-    const id = task.id ?? crypto.randomUUID();
     const record: TaskRecord = {
-      id,
+      id: task.id ?? crypto.randomUUID(),
       function: fn,
       status: 'queued',
-      submittedAt: now,
+      submittedAt: this.#clock.now(),
       attempt: 1,
       attempts: task.retry.attempts,
     };
     if (task.version !== undefined) record.version = task.version;
     if (task.retryOf !== undefined) record.retryOf = task.retryOf;
-    this.#rows.insert(record, task.args, task.timeoutMs, task.retry.backoffMs);
-    this.#count(fn, 1);
-    this.#insertedHook?.(id);
-    if (task.idempotency) this.reserveKey(task.idempotency, fn, id);
-    this.#changed(record);
-    this.#listeners.available(fn);
     return record;
   }
 
@@ -158,17 +209,25 @@ export class SqlTaskTable implements TaskBackend {
 
   /** `key` names task `id` of `fn` from now on, for its time to live. */
   reserveKey(key: Idempotency, fn: string, id: string): void {
+    const expiresAt = this.#clock.now() + key.ttlMs;
     this.#rows.putKey(key.key, {
       fn,
       task_id: id,
       fingerprint: key.fingerprint,
-      expires_at: this.#clock.now() + key.ttlMs,
+      expires_at: expiresAt,
     });
+    // It may replace an expired use of the key, the first to expire: read again then.
+    if (this.#kept && (this.#kept.key ?? Number.POSITIVE_INFINITY) > expiresAt) {
+      this.#kept.key = expiresAt;
+    } else if (this.#kept?.key !== undefined && this.#kept.key <= this.#clock.now()) {
+      this.#kept = undefined;
+    }
   }
 
   /** Forget `key` if it still names task `id` (the task was not created after all). */
   releaseKey(key: Idempotency, id: string): void {
     this.#rows.deleteKey(key.key, id);
+    this.#kept = undefined;
   }
 
   #repeat(key: Idempotency, id: string): TaskRecord {
@@ -275,6 +334,23 @@ export class SqlTaskTable implements TaskBackend {
     });
   }
 
+  /**
+   * The record of `id` once it ends, for the owner of a run it started (`submitRunning`): no
+   * read now, since the task is known to be live. A retry keeps it waiting; a cancel ends it.
+   */
+  ending(id: string): Promise<TaskRecord> {
+    return new Promise((resolve) => {
+      const waiters = this.#waiters.get(id) ?? new Set();
+      this.#waiters.set(id, waiters);
+      const done = (settled: TaskRecord) => {
+        waiters.delete(done);
+        if (waiters.size === 0) this.#waiters.delete(id);
+        resolve(settled);
+      };
+      waiters.add(done);
+    });
+  }
+
   async cancel(id: string): Promise<TaskRecord> {
     const row = this.#row(id);
     if (!row) throw unknownTask(id);
@@ -330,7 +406,18 @@ export class SqlTaskTable implements TaskBackend {
    * read when there is nothing to drop.
    */
   async expire(now: number): Promise<void> {
-    this.#rows.trim(now - this.#limits.ttlMs, this.#limits.maxResults, now);
+    const endedBy = now - this.#limits.ttlMs;
+    const kept = this.#kept ?? this.#rows.kept();
+    const nothingDue =
+      (kept.first === undefined || kept.first > endedBy) &&
+      kept.n <= this.#limits.maxResults &&
+      (kept.key === undefined || kept.key > now);
+    if (nothingDue) {
+      this.#kept = kept;
+      return;
+    }
+    this.#rows.trim(endedBy, this.#limits.maxResults, now, kept);
+    this.#kept = undefined;
   }
 
   queued(fn: string): number {
@@ -367,6 +454,7 @@ export class SqlTaskTable implements TaskBackend {
 
   /** Forget what is kept in memory of the rows (a transaction of the owner rolled back). */
   forget(): void {
+    this.#kept = undefined;
     this.#queued.clear();
     this.#deferred.clear();
     this.#running.clear();
@@ -442,6 +530,7 @@ export class SqlTaskTable implements TaskBackend {
     const row = this.#rows.get(id);
     if (row?.ended_at != null && row.ended_at <= this.#clock.now() - this.#limits.ttlMs) {
       this.#rows.delete(id);
+      this.#kept = undefined;
       return undefined;
     }
     return row;
@@ -472,7 +561,12 @@ export class SqlTaskTable implements TaskBackend {
   /** A terminal record: written, counted, its waiters told; its time to live starts now. */
   #end(record: TaskRecord, outcome: TaskOutcome, runMs?: number, columns: RowColumns = {}): void {
     // A failed or cancelled task keeps its args (bounded by the TTL and the cap): a replay runs them.
-    this.#rows.write(record, { ended_at: this.#clock.now(), ...columns });
+    const endedAt = this.#clock.now();
+    this.#rows.write(record, { ended_at: endedAt, ...columns });
+    if (this.#kept) {
+      this.#kept.n++;
+      this.#kept.first ??= endedAt;
+    }
     this.#ended?.(record.function, outcome, runMs);
     this.#changed(record);
     const waiters = this.#waiters.get(record.id);
