@@ -20,13 +20,22 @@ export interface IsolateSpec {
   gate?: NetGateProps;
 }
 
+/**
+ * A POST of a text body, as a run sends it: a `Request` is built only where one is needed (the
+ * isolate host's wire takes the text as it is).
+ */
+export interface IsolatePost {
+  url: string;
+  body: string;
+}
+
 export interface IsolateLoader {
   /** `request` to the isolate's `entrypoint` (its default one when unset), under a CPU limit. */
   fetch(
     spec: IsolateSpec,
     entrypoint: string | undefined,
     cpuMs: number | undefined,
-    request: Request,
+    request: Request | IsolatePost,
   ): Promise<Response>;
   /**
    * A run went past its deadline without an answer: where isolates run may be stuck in it (local
@@ -54,6 +63,12 @@ export const localLoader = (loader: WorkerLoader, outbound: Outbound): IsolateLo
         globalOutbound: spec.gate ? (outbound(spec.gate) as Fetcher) : null,
       }))
       .getEntrypoint(entrypoint, cpuMs === undefined ? undefined : { limits: { cpuMs } })
-      .fetch(request as never) as unknown as Promise<Response>,
+      .fetch(asRequest(request) as never) as unknown as Promise<Response>,
   stalled: () => {},
 });
+
+/** The request itself, or a POST's as a `Request`. */
+export const asRequest = (request: Request | IsolatePost): Request =>
+  request instanceof Request
+    ? request
+    : new Request(request.url, { method: 'POST', body: request.body });

@@ -18,7 +18,7 @@ import {
   type RunLine,
   type RunRequest,
 } from './isolate/protocol.ts';
-import type { IsolateLoader, IsolateSpec } from './isolate-loader.ts';
+import type { IsolateLoader, IsolatePost, IsolateSpec } from './isolate-loader.ts';
 import { grantedHosts } from './net-gate.ts';
 import { bounded, ISOLATE_FAILURES, type RunOutcome } from './run-outcome.ts';
 
@@ -196,10 +196,7 @@ export class Isolates {
         permissions,
         RUNNER_ENTRYPOINT,
         Math.min(timeoutMs, MAX_CPU_MS),
-        new Request(`http://isolate${RUNNER_PATHS.run}`, {
-          method: 'POST',
-          body: JSON.stringify(body),
-        }),
+        { url: `http://isolate${RUNNER_PATHS.run}`, body: JSON.stringify(body) },
       );
       end = live
         ? await readLines(res.body as ReadableStream<Uint8Array> | null, signal, (line) => {
@@ -245,7 +242,7 @@ export class Isolates {
     permissions: FunctionPermissions | undefined,
     entrypoint: string | undefined,
     cpuMs: number | undefined,
-    request: Request,
+    request: Request | IsolatePost,
   ): Promise<Response> {
     const gate = grantedHosts(permissions?.net);
     // The id names everything the code gets, the network grant included.

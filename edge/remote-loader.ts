@@ -8,7 +8,7 @@
  */
 import type { Fetcher } from '@cloudflare/workers-types/latest/index.ts';
 import { HOST_HEADERS, HOST_PATHS, WIRE_HEADERS } from './isolate-host-wire.ts';
-import type { IsolateLoader, IsolateSpec } from './isolate-loader.ts';
+import type { IsolateLoader, IsolatePost, IsolateSpec } from './isolate-loader.ts';
 
 const HOST = 'http://isolate-host';
 
@@ -19,18 +19,18 @@ export const remoteLoader = (host: Fetcher, supervisor: Fetcher | undefined): Is
     spec: IsolateSpec,
     entrypoint: string | undefined,
     cpuMs: number | undefined,
-    request: Request,
-    body: ArrayBuffer | null,
+    request: Request | IsolatePost,
+    body: ArrayBuffer | string | null,
   ): Promise<Response> => {
-    const headers = new Headers(request.headers);
-    for (const name of WIRE_HEADERS) headers.delete(name);
+    const headers = new Headers(request instanceof Request ? request.headers : undefined);
+    if (request instanceof Request) for (const name of WIRE_HEADERS) headers.delete(name);
     headers.set(HOST_HEADERS.id, spec.id);
     headers.set(HOST_HEADERS.url, request.url);
     headers.set(HOST_HEADERS.call, crypto.randomUUID());
     if (entrypoint !== undefined) headers.set(HOST_HEADERS.entrypoint, entrypoint);
     if (cpuMs !== undefined) headers.set(HOST_HEADERS.cpuMs, String(cpuMs));
     const sentTo = epoch;
-    const init = { method: request.method, headers, body };
+    const init = { method: request instanceof Request ? request.method : 'POST', headers, body };
     let res: Response;
     try {
       res = await fetchHost(`${HOST}${HOST_PATHS.call}`, init);
@@ -65,8 +65,11 @@ export const remoteLoader = (host: Fetcher, supervisor: Fetcher | undefined): Is
     async fetch(spec, entrypoint, cpuMs, request) {
       // Read once: a call may be sent again (the host did not hold the isolate, or the
       // connection was lost). Calls carry small bodies (arguments, a handler's bounded body).
-      const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
-      const body = hasBody ? await request.arrayBuffer() : null;
+      const body = !(request instanceof Request)
+        ? request.body
+        : request.method !== 'GET' && request.method !== 'HEAD'
+          ? await request.arrayBuffer()
+          : null;
       const first = await send(spec, entrypoint, cpuMs, request, body);
       if (first.headers.get(HOST_HEADERS.unknown) === null) return answer(first);
       await first.body?.cancel();
