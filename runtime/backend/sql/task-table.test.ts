@@ -71,9 +71,13 @@ describe('SqlTaskTable for an owner that runs its own tasks', () => {
     table.submitRunning(task(), 7); // the first also counts the function's queue, once
     seen.length = 0;
     stats.statements = 0;
-    const claimed = table.submitRunning(task({ id: crypto.randomUUID(), idDrawn: true }), 7);
+    const { claimed, submitted } = table.submitRunning(
+      task({ id: crypto.randomUUID(), idDrawn: true }),
+      7,
+    );
     expect(stats.statements).toBe(1); // the insert: a drawn id is not looked up
     expect(claimed).toMatchObject({ function: 'f', args: [1], timeoutMs: 1000, attempt: 1 });
+    expect(submitted).toMatchObject({ id: claimed.id, status: 'queued', attempt: 1 });
     expect(seen).toEqual(['queued', 'running']);
     expect(available).toBe(0); // nothing for a claim to find
     expect(await table.read(claimed.id)).toMatchObject({ status: 'running', workerId: 7 });
@@ -102,7 +106,7 @@ describe('SqlTaskTable for an owner that runs its own tasks', () => {
     const { table } = open();
     const cancelled: string[] = [];
     table.onCancel((id) => cancelled.push(id));
-    const { id } = table.submitRunning(task(), 1);
+    const { id } = table.submitRunning(task(), 1).claimed;
     const ending = table.ending(id);
     await table.cancel(id);
     expect(await ending).toMatchObject({ status: 'cancelled', error: 'cancelled while running' });
@@ -114,7 +118,7 @@ describe('SqlTaskTable for an owner that runs its own tasks', () => {
     const { table, stats, clock, db } = open({ ttlMs: 60_000, maxResults: 3 });
     const kept = () => (db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
     const end = async () => {
-      const { id } = table.submitRunning(task(), 1);
+      const { id } = table.submitRunning(task(), 1).claimed;
       await table.finish(id, completed(1, clock.now()));
     };
     await end();

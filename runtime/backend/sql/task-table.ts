@@ -146,8 +146,9 @@ export class SqlTaskTable implements TaskBackend {
    * One row written, where a submit then a claim write it, read the queue and write it again;
    * listeners see it `queued`, then `running`, as they would. Synchronous, so the caller's check
    * and its lane taken hold together. Not for a task with an idempotency key (`submit` it).
+   * Returns the task to run and its record as submitted (`queued`, what a submit answers).
    */
-  submitRunning(task: NewTask, workerId: number): ClaimedTask {
+  submitRunning(task: NewTask, workerId: number): { claimed: ClaimedTask; submitted: TaskRecord } {
     const queued = this.#accepted(task);
     const record: TaskRecord = { ...queued, status: 'running', startedAt: queued.submittedAt };
     record.workerId = workerId;
@@ -165,7 +166,7 @@ export class SqlTaskTable implements TaskBackend {
     this.#insertedHook?.(record.id);
     this.#changed(queued);
     this.#changed(record);
-    return {
+    const claimed: ClaimedTask = {
       id: record.id,
       function: record.function,
       args: task.args,
@@ -173,6 +174,7 @@ export class SqlTaskTable implements TaskBackend {
       attempt: 1,
       submittedAt: record.submittedAt,
     };
+    return { claimed, submitted: queued };
   }
 
   /** A new task's record, once its id and its function's queue are checked. */
