@@ -4,8 +4,8 @@
  * (`lanes.ts`). A submit answers as soon as the row is written and its run starts in the same
  * turn; an invoke is one call that submits, runs and answers with the end (two commits: the
  * start, the end). With a lane free and nothing of the function waiting, the row is written
- * already claimed (one statement where a queue would take three). A retry's backoff is waited with a timer; an alarm a few seconds out is the
- * safety net for work when the object is evicted or restarted (the Worker re-arms every shard on
+ * already claimed (one statement where a queue would take three). A retry's backoff is waited
+ * with a timer; an alarm a few seconds out is the safety net for work when the object is evicted or restarted (the Worker re-arms every shard on
  * its first request, because a local restart loses alarms, workers-sdk#4372). Runs left
  * `running` by an earlier life of the object were lost with it: they fail as `server_lost`, so
  * they are retried while attempts last.
@@ -108,9 +108,8 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   /** A new task: run at once when it may (`#runNow`), else queued; answered as submitted. */
   async submit(task: NewTask): Promise<Answer<TaskRecord>> {
     this.#costs.call('submit');
-    const now = await answer(() => this.#runNow(task));
+    const now = await answer(() => this.#runNow(task, false));
     if (now.ok && now.value) {
-      now.value.ended.catch(() => {}); // its end is recorded; nobody waits for it here
       await this.#armSafety();
       return ok(now.value.submitted);
     }
@@ -159,11 +158,11 @@ export class TaskShard extends DurableObject<EdgeEnv> {
    */
   async invoke(task: NewTask): Promise<Answer<TaskRecord>> {
     this.#costs.call('invoke');
-    const now = await answer(() => this.#runNow(task));
+    const now = await answer(() => this.#runNow(task, true));
     if (!now.ok) return now;
     if (now.value) {
       await this.#armSafety();
-      return ok(await now.value.ended);
+      return ok(await (now.value.ended as Promise<TaskRecord>));
     }
     const accepted = await answer(() => this.#table.submit(task));
     if (!accepted.ok) return accepted;
@@ -374,12 +373,13 @@ export class TaskShard extends DurableObject<EdgeEnv> {
   /**
    * Write `task` claimed and start its run, when a lane of its function is free here and none of
    * its tasks wait (queued here, or other shards' runs for these lanes): its record as submitted
-   * and its end, as it will be recorded. Undefined when it must queue; a refusal (a full queue, a
-   * taken id) is thrown.
+   * and, when `awaitEnd`, its end as it will be recorded. Undefined when it must queue; a refusal
+   * (a full queue, a taken id) is thrown.
    */
   async #runNow(
     task: NewTask,
-  ): Promise<{ submitted: TaskRecord; ended: Promise<TaskRecord> } | undefined> {
+    awaitEnd: boolean,
+  ): Promise<{ submitted: TaskRecord; ended?: Promise<TaskRecord> } | undefined> {
     const fn = task.function;
     if (task.idempotency) return undefined;
     const code = await this.#lookup(fn);
@@ -391,11 +391,11 @@ export class TaskShard extends DurableObject<EdgeEnv> {
     const { claimed, submitted } = this.#table.submitRunning(task, this.#isolates.workerId(code));
     this.#lanes.take(fn);
     // Asked before the run starts: a run that ends before the caller looks is not missed.
-    const ended = this.#table.ending(claimed.id);
+    const ended = awaitEnd ? this.#table.ending(claimed.id) : undefined;
     this.#runHere(claimed, code, config).catch((error: unknown) =>
       console.error(`ebbflow: recording task ${claimed.id}: ${messageOf(error)}`),
     );
-    return { submitted, ended };
+    return ended ? { submitted, ended } : { submitted };
   }
 
   /** This shard's share of a function's lanes (maxWorkers × concurrency over all shards). */
