@@ -20,7 +20,7 @@
  *   <count> [napMs]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startRedis } from '../../test/support/redis.ts';
@@ -60,13 +60,28 @@ const startServer = (env: Record<string, string>) => {
   return readListeningUrl(child, /listening on (\S+)/);
 };
 
-/** CPU seconds the servers used so far, all their threads (Linux: /proc; else NaN). */
+/**
+ * A process and every process under it (Linux: /proc). A server started by hand becomes its own
+ * launcher (server/launcher.ts): the server that does the work is the launcher's child.
+ */
+const family = (pid: number): number[] => {
+  const pids = [pid];
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${thread}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) pids.push(...family(Number(child)));
+  }
+  return pids;
+};
+
+/** CPU seconds the servers used so far, their launchers and all threads (Linux: /proc; else NaN). */
 const serversCpu = () => {
   let ticks = 0;
   for (const child of children) {
     try {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
-      ticks += Number(fields?.[11]) + Number(fields?.[12]);
+      for (const pid of family(child.pid as number)) {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+        ticks += Number(fields?.[11]) + Number(fields?.[12]);
+      }
     } catch {
       return Number.NaN;
     }
