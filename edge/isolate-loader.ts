@@ -68,7 +68,7 @@ export const localLoader = (loader: WorkerLoader, outbound: Outbound): IsolateLo
 });
 
 /** The request itself, or a POST's as a `Request`. */
-export const asRequest = (request: Request | IsolatePost): Request =>
+const asRequest = (request: Request | IsolatePost): Request =>
   request instanceof Request
     ? request
     : new Request(request.url, { method: 'POST', body: request.body });

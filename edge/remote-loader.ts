@@ -12,6 +12,29 @@ import type { IsolateLoader, IsolatePost, IsolateSpec } from './isolate-loader.t
 
 const HOST = 'http://isolate-host';
 
+/**
+ * A call as the wire sends it, read once: it may be sent again (to a host that restarted, or
+ * after a lost connection).
+ */
+interface WireCall {
+  url: string;
+  method: string;
+  /** The caller's headers, the wire's own removed. */
+  headers?: Headers;
+  body: ArrayBuffer | string | null;
+}
+
+/** Calls carry small bodies (a run's arguments, a handler's bounded body): read whole. */
+const wireCall = async (request: Request | IsolatePost): Promise<WireCall> => {
+  if (!(request instanceof Request))
+    return { url: request.url, method: 'POST', body: request.body };
+  const headers = new Headers(request.headers);
+  for (const name of WIRE_HEADERS) headers.delete(name);
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+  const body = hasBody ? await request.arrayBuffer() : null;
+  return { url: request.url, method: request.method, headers, body };
+};
+
 export const remoteLoader = (host: Fetcher, supervisor: Fetcher | undefined): IsolateLoader => {
   /** The life of the host that answered last (empty before the first answer). */
   let epoch = '';
@@ -19,18 +42,16 @@ export const remoteLoader = (host: Fetcher, supervisor: Fetcher | undefined): Is
     spec: IsolateSpec,
     entrypoint: string | undefined,
     cpuMs: number | undefined,
-    request: Request | IsolatePost,
-    body: ArrayBuffer | string | null,
+    call: WireCall,
   ): Promise<Response> => {
-    const headers = new Headers(request instanceof Request ? request.headers : undefined);
-    if (request instanceof Request) for (const name of WIRE_HEADERS) headers.delete(name);
+    const headers = new Headers(call.headers);
     headers.set(HOST_HEADERS.id, spec.id);
-    headers.set(HOST_HEADERS.url, request.url);
+    headers.set(HOST_HEADERS.url, call.url);
     headers.set(HOST_HEADERS.call, crypto.randomUUID());
     if (entrypoint !== undefined) headers.set(HOST_HEADERS.entrypoint, entrypoint);
     if (cpuMs !== undefined) headers.set(HOST_HEADERS.cpuMs, String(cpuMs));
     const sentTo = epoch;
-    const init = { method: request instanceof Request ? request.method : 'POST', headers, body };
+    const init = { method: call.method, headers, body: call.body };
     let res: Response;
     try {
       res = await fetchHost(`${HOST}${HOST_PATHS.call}`, init);
@@ -63,18 +84,12 @@ export const remoteLoader = (host: Fetcher, supervisor: Fetcher | undefined): Is
   };
   return {
     async fetch(spec, entrypoint, cpuMs, request) {
-      // Read once: a call may be sent again (the host did not hold the isolate, or the
-      // connection was lost). Calls carry small bodies (arguments, a handler's bounded body).
-      const body = !(request instanceof Request)
-        ? request.body
-        : request.method !== 'GET' && request.method !== 'HEAD'
-          ? await request.arrayBuffer()
-          : null;
-      const first = await send(spec, entrypoint, cpuMs, request, body);
+      const call = await wireCall(request);
+      const first = await send(spec, entrypoint, cpuMs, call);
       if (first.headers.get(HOST_HEADERS.unknown) === null) return answer(first);
       await first.body?.cancel();
       await load(spec);
-      return answer(await send(spec, entrypoint, cpuMs, request, body));
+      return answer(await send(spec, entrypoint, cpuMs, call));
     },
     stalled() {
       void supervisor?.fetch('http://supervisor/stalled', { method: 'POST' }).catch(() => {});

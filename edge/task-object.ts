@@ -5,10 +5,10 @@
  * turn; an invoke is one call that submits, runs and answers with the end (two commits: the
  * start, the end). With a lane free and nothing of the function waiting, the row is written
  * already claimed (one statement where a queue would take three). A retry's backoff is waited
- * with a timer; an alarm a few seconds out is the safety net for work when the object is evicted or restarted (the Worker re-arms every shard on
- * its first request, because a local restart loses alarms, workers-sdk#4372). Runs left
- * `running` by an earlier life of the object were lost with it: they fail as `server_lost`, so
- * they are retried while attempts last.
+ * with a timer; an alarm a few seconds out is the safety net for work when the object is evicted
+ * or restarted (the Worker re-arms every shard on its first request, because a local restart
+ * loses alarms, workers-sdk#4372). Runs left `running` by an earlier life of the object were lost
+ * with it: they fail as `server_lost`, so they are retried while attempts last.
  * @module
  */
 import { DurableObject } from 'cloudflare:workers';

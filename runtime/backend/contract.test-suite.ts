@@ -64,7 +64,8 @@ const DAY = 86_400_000;
 type Completed = Extract<TaskEnding, { status: 'completed' }>;
 type Failed = Extract<TaskEnding, { status: 'failed' }>;
 
-const task = (overrides: Partial<NewTask> = {}): NewTask => ({
+/** A task of `f` with the rest at small defaults (every store's tests submit these). */
+export const task = (overrides: Partial<NewTask> = {}): NewTask => ({
   function: 'f',
   args: [1],
   timeoutMs: 1000,

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../time/manual-clock.ts';
-import type { NewTask, TaskEnding, TaskRecord } from '../../types.ts';
+import type { TaskEnding, TaskRecord } from '../../types.ts';
+import { task } from '../contract.test-suite.ts';
 import { MemoryTaskBackend } from './backend.ts';
 
 const setup = (options: { ttlMs?: number; maxFinished?: number; random?: () => number } = {}) => {
@@ -20,15 +21,6 @@ const setup = (options: { ttlMs?: number; maxFinished?: number; random?: () => n
   });
   return { clock, backend, logged };
 };
-
-const task = (overrides: Partial<NewTask> = {}): NewTask => ({
-  function: 'f',
-  args: [1],
-  timeoutMs: 1000,
-  retry: { attempts: 1, backoffMs: 0 },
-  maxQueue: 100,
-  ...overrides,
-});
 
 const completed = (result: unknown = 'ok'): Extract<TaskEnding, { status: 'completed' }> => ({
   status: 'completed',

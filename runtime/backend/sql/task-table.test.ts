@@ -9,7 +9,8 @@
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../time/manual-clock.ts';
-import type { NewTask, TaskRecord } from '../../types.ts';
+import type { TaskRecord } from '../../types.ts';
+import { task } from '../contract.test-suite.ts';
 import type { SqlExecutor, SqlValue } from './executor.ts';
 import { SqlTaskTable } from './task-table.ts';
 
@@ -33,15 +34,6 @@ const counted = () => {
   };
   return { sql, stats, db };
 };
-
-const task = (extra: Partial<NewTask> = {}): NewTask => ({
-  function: 'f',
-  args: [1],
-  timeoutMs: 1000,
-  retry: { attempts: 1, backoffMs: 0 },
-  maxQueue: 100,
-  ...extra,
-});
 
 const completed = (result: unknown, endedAt: number) => ({
   status: 'completed' as const,

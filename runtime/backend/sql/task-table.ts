@@ -315,6 +315,19 @@ export class SqlTaskTable implements TaskBackend {
     const row = this.#row(id);
     const record = row && (JSON.parse(row.record) as TaskRecord);
     if (!record || TERMINAL.has(record.status) || ms <= 0) return record;
+    return this.#untilEnd(id, ms);
+  }
+
+  /**
+   * The record of `id` once it ends, for the owner of a run it started (`submitRunning`): no
+   * read now, since the task is known to be live. A retry keeps it waiting; a cancel ends it.
+   */
+  ending(id: string): Promise<TaskRecord> {
+    return this.#untilEnd(id, Number.POSITIVE_INFINITY) as Promise<TaskRecord>;
+  }
+
+  /** The record of live task `id` when it ends, or as it is after `ms`. */
+  #untilEnd(id: string, ms: number): Promise<TaskRecord | undefined> {
     return new Promise((resolve) => {
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
@@ -332,23 +345,6 @@ export class SqlTaskTable implements TaskBackend {
               if (waiters.size === 0) this.#waiters.delete(id);
               resolve(await this.read(id));
             }, ms);
-      waiters.add(done);
-    });
-  }
-
-  /**
-   * The record of `id` once it ends, for the owner of a run it started (`submitRunning`): no
-   * read now, since the task is known to be live. A retry keeps it waiting; a cancel ends it.
-   */
-  ending(id: string): Promise<TaskRecord> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const done = (settled: TaskRecord) => {
-        waiters.delete(done);
-        if (waiters.size === 0) this.#waiters.delete(id);
-        resolve(settled);
-      };
       waiters.add(done);
     });
   }
